@@ -1,0 +1,197 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import JSON5 from 'json5';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { configSchema } from './schema.js';
+import type { AgentConfig, AuthMode, ConfigFile, GatewayConfig, ProviderConfig } from './types.js';
+
+/** A config or start-up problem; the CLI prints the message and exits with code 2. */
+export class ConfigError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Flags of `moltbot gateway` that override the config file. */
+export interface GatewayFlags {
+  port?: number;
+  bind?: string;
+  auth?: AuthMode;
+  token?: string;
+  password?: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_PORT = 18789;
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DEFAULT_AGENT_ID = 'main';
+export const DEFAULT_MODEL = 'echo/echo';
+
+/** First non-empty value among the named environment variables. */
+function envValue(env: Env, ...names: string[]): string | undefined {
+  for (const name of names) {
+    const value = env[name];
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}
+
+/** `--config`, else `$MOLTBOT_CONFIG_PATH` / `$CLAWDBOT_CONFIG_PATH`, else `~/.moltbot/moltbot.json`. */
+export function resolveConfigPath(flag: string | undefined, env: Env): { path: string; explicit: boolean } {
+  const chosen = flag ?? envValue(env, 'MOLTBOT_CONFIG_PATH', 'CLAWDBOT_CONFIG_PATH');
+  return chosen ? { path: chosen, explicit: true } : { path: join(homedir(), '.moltbot', 'moltbot.json'), explicit: false };
+}
+
+/** `$MOLTBOT_STATE_DIR` / `$CLAWDBOT_STATE_DIR`, else `~/.moltbot`. */
+export function resolveStateDir(env: Env): string {
+  return envValue(env, 'MOLTBOT_STATE_DIR', 'CLAWDBOT_STATE_DIR') ?? join(homedir(), '.moltbot');
+}
+
+/** Replaces `${NAME}` in every string value; an unset variable is an error naming the key. */
+function substituteEnv(value: unknown, env: Env, path: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/gu, (_match, name: string) => {
+      const found = env[name];
+      if (found === undefined) throw new ConfigError(`config ${path}: environment variable ${name} is not set`);
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, `${path}[${i}]`));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, path ? `${path}.${key}` : key)]),
+    );
+  }
+  return value;
+}
+
+const validateConfigFile = new Ajv2020({ allErrors: true, strict: false }).compile<ConfigFile>(configSchema);
+
+/** Ajv's `/a/b/0` instance path as `a.b[0]`, the way keys are written in the file. */
+function keyPath(instancePath: string, extra?: string): string {
+  const parts = instancePath.split('/').slice(1);
+  if (extra) parts.push(extra);
+  return parts.reduce((acc, part) => (/^\d+$/u.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+}
+
+/** Parses, substitutes and validates config text; `source` names it in messages. */
+export function parseConfig(text: string, env: Env, source: string): ConfigFile {
+  let raw: unknown;
+  try {
+    raw = JSON5.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config ${source}: not valid JSON5: ${(err as Error).message}`);
+  }
+  const data = substituteEnv(raw, env, '');
+  if (!validateConfigFile(data)) {
+    const problems = (validateConfigFile.errors ?? [])
+      .filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if')
+      .map((e) => {
+        const extra = e.keyword === 'additionalProperties' ? String(e.params.additionalProperty) : undefined;
+        const where = keyPath(e.instancePath, extra) || '(root)';
+        const reason = e.keyword === 'additionalProperties' ? 'unknown key' : e.message ?? 'invalid';
+        return `  ${where}: ${reason}`;
+      });
+    throw new ConfigError(`config ${source} is invalid:\n${[...new Set(problems)].join('\n')}`);
+  }
+  return data;
+}
+
+/** Reads the config file; a missing file is an error only when it was asked for explicitly. */
+export function readConfigFile(path: string, explicit: boolean, env: Env): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (!explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ConfigError(`config ${path}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseConfig(text, env, path);
+}
+
+function bindAddress(bind: string): string {
+  if (bind === 'loopback') return '127.0.0.1';
+  if (bind === 'lan') return '0.0.0.0';
+  return bind;
+}
+
+function parsePort(value: string, source: string): number {
+  const port = Number(value);
+  if (!/^\d+$/u.test(value) || port > 65535) throw new ConfigError(`${source}: '${value}' is not a port number`);
+  return port;
+}
+
+function splitModel(ref: string, path: string, providers: Record<string, ProviderConfig>): { provider: string; model: string } {
+  const slash = ref.indexOf('/');
+  const provider = ref.slice(0, slash);
+  if (!(provider in providers)) {
+    const known = Object.keys(providers).join(', ') || 'none';
+    throw new ConfigError(`config ${path}: provider '${provider}' is not configured under models.providers (known: ${known})`);
+  }
+  return { provider, model: ref.slice(slash + 1) };
+}
+
+/**
+ * Merges flags, file, environment and defaults, in that order of precedence, and checks
+ * what the file alone cannot (agents point at configured providers, ids are unique).
+ */
+export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env: Env): GatewayConfig {
+  const auth = file.gateway?.auth;
+  const token = flags.token ?? auth?.token ?? envValue(env, 'CLAWDBOT_GATEWAY_TOKEN', 'MOLTBOT_GATEWAY_TOKEN');
+  const password =
+    flags.password ?? auth?.password ?? envValue(env, 'CLAWDBOT_GATEWAY_PASSWORD', 'MOLTBOT_GATEWAY_PASSWORD');
+  const mode: AuthMode = flags.auth ?? auth?.mode ?? (password !== undefined && token === undefined ? 'password' : 'token');
+  const envPort = envValue(env, 'CLAWDBOT_GATEWAY_PORT', 'MOLTBOT_GATEWAY_PORT');
+  const port = flags.port ?? file.gateway?.port ?? (envPort ? parsePort(envPort, 'CLAWDBOT_GATEWAY_PORT') : DEFAULT_PORT);
+
+  // The echo stand-in is always available unless the file redefines the id.
+  const providers: Record<string, ProviderConfig> = { echo: { api: 'echo' }, ...file.models?.providers };
+  const defaults = file.agents?.defaults;
+  const defaultModel = defaults?.model ?? DEFAULT_MODEL;
+  const listed = file.agents?.list ?? [{ id: DEFAULT_AGENT_ID }];
+  const seen = new Set<string>();
+  const agents: AgentConfig[] = listed.map((entry, i) => {
+    const id = entry.id.toLowerCase();
+    if (seen.has(id)) throw new ConfigError(`config agents.list[${i}].id: '${id}' is listed twice`);
+    seen.add(id);
+    const path = entry.model ? `agents.list[${i}].model` : 'agents.defaults.model';
+    return {
+      id,
+      ...(entry.name === undefined ? {} : { name: entry.name }),
+      ...splitModel(entry.model ?? defaultModel, path, providers),
+      systemPrompt: entry.systemPrompt ?? defaults?.systemPrompt ?? '',
+    };
+  });
+
+  return {
+    gateway: {
+      port,
+      host: bindAddress(flags.bind ?? file.gateway?.bind ?? 'loopback'),
+      auth: { mode, secret: mode === 'token' ? token : password },
+      http: {
+        maxBodyBytes: file.gateway?.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        chatCompletionsEnabled: file.gateway?.http?.endpoints?.chatCompletions?.enabled ?? false,
+      },
+    },
+    providers,
+    agents,
+    defaultAgentId: DEFAULT_AGENT_ID,
+    stateDir: resolveStateDir(env),
+  };
+}
+
+/** Refuses a gateway that would serve without a secret, with a message saying how to fix it. */
+export function assertStartable(config: GatewayConfig): void {
+  const { mode, secret } = config.gateway.auth;
+  if (secret !== undefined && secret !== '') return;
+  const how =
+    mode === 'token'
+      ? 'set gateway.auth.token in the config, CLAWDBOT_GATEWAY_TOKEN in the environment, or pass --token'
+      : 'set gateway.auth.password in the config, CLAWDBOT_GATEWAY_PASSWORD in the environment, or pass --password';
+  const where = config.gateway.host === '127.0.0.1' || config.gateway.host === '::1' ? '' : ` on ${config.gateway.host}`;
+  throw new ConfigError(`refusing to start${where}: auth mode '${mode}' has no secret; ${how}`);
+}

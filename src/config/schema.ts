@@ -1,0 +1,110 @@
+/**
+ * JSON Schema (2020-12) of the config file. Every object is closed
+ * (`additionalProperties: false`) so a misspelt key stops start-up with its path.
+ */
+
+const agentId = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' } as const;
+const modelRef = { type: 'string', pattern: '^[^/\\s]+/\\S+$', description: '"provider/model"' } as const;
+
+export const configSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    gateway: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        bind: { type: 'string', minLength: 1 },
+        auth: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            mode: { enum: ['token', 'password'] },
+            token: { type: 'string' },
+            password: { type: 'string' },
+          },
+        },
+        http: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            maxBodyBytes: { type: 'integer', minimum: 1024 },
+            endpoints: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                chatCompletions: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: { enabled: { type: 'boolean' } },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    models: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        providers: {
+          type: 'object',
+          propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+          additionalProperties: {
+            type: 'object',
+            required: ['api'],
+            properties: { api: { enum: ['openai-completions', 'echo'] } },
+            oneOf: [
+              {
+                additionalProperties: false,
+                required: ['baseUrl'],
+                properties: {
+                  api: { const: 'openai-completions' },
+                  baseUrl: { type: 'string', pattern: '^https?://' },
+                  apiKey: { type: 'string' },
+                  timeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
+                  maxRetries: { type: 'integer', minimum: 0, maximum: 10 },
+                },
+              },
+              {
+                additionalProperties: false,
+                properties: { api: { const: 'echo' } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    agents: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        defaults: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            model: modelRef,
+            systemPrompt: { type: 'string' },
+          },
+        },
+        list: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id'],
+            properties: {
+              id: agentId,
+              name: { type: 'string' },
+              model: modelRef,
+              systemPrompt: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,96 @@
+/**
+ * Typed errors shared by every layer. Anything a client can see is a `GatewayError`;
+ * the HTTP edge renders it in one place (`gateway/error-response.ts`) in OpenAI's shape
+ * `{"error":{"message","type","param","code"}}`.
+ */
+
+/** OpenAI's error classes, plus ours for failures of the agent's model provider. */
+export type ErrorType = 'invalid_request_error' | 'server_error' | 'upstream_error';
+
+/** What a typed error carries; `status` is the HTTP status it maps to. */
+export interface GatewayErrorInit {
+  status: number;
+  type: ErrorType;
+  code: string | null;
+  message: string;
+  param?: string | null;
+  /** True when the same request may succeed later (upstream down, timeout). */
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+/** An error whose message is safe to show to the client. */
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly code: string | null;
+  readonly param: string | null;
+  readonly retryable: boolean;
+
+  constructor(init: GatewayErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'GatewayError';
+    this.status = init.status;
+    this.type = init.type;
+    this.code = init.code;
+    this.param = init.param ?? null;
+    this.retryable = init.retryable ?? false;
+  }
+}
+
+/** 400 for input the client can fix; `param` names the field or header at fault. */
+export function invalidRequest(message: string, param: string | null, code = 'invalid_value'): GatewayError {
+  return new GatewayError({ status: 400, type: 'invalid_request_error', code, message, param });
+}
+
+/** 404 `model_not_found`: the request names an agent that is not configured. */
+export function agentNotFound(agentId: string, param: string, requested: string): GatewayError {
+  return new GatewayError({
+    status: 404,
+    type: 'invalid_request_error',
+    code: 'model_not_found',
+    param,
+    message: `The model '${requested}' does not exist: no agent with id '${agentId}' is configured.`,
+  });
+}
+
+/** 502: the provider could not be reached or answered with an error. */
+export function upstreamError(message: string, code = 'upstream_error', cause?: unknown): GatewayError {
+  return new GatewayError({ status: 502, type: 'upstream_error', code, message, retryable: true, cause });
+}
+
+/** 504: the provider did not answer in time. */
+export function upstreamTimeout(message: string, cause?: unknown): GatewayError {
+  return new GatewayError({
+    status: 504,
+    type: 'upstream_error',
+    code: 'upstream_timeout',
+    message,
+    retryable: true,
+    cause,
+  });
+}
+
+/** 500 with a fixed message: used for anything unexpected, so no internals leak. */
+export function internalError(cause?: unknown): GatewayError {
+  return new GatewayError({
+    status: 500,
+    type: 'server_error',
+    code: 'internal_error',
+    message: 'The gateway failed to process the request.',
+    cause,
+  });
+}
+
+/** Any thrown value as a `GatewayError`; unknown failures become a generic 500. */
+export function toGatewayError(err: unknown): GatewayError {
+  return err instanceof GatewayError ? err : internalError(err);
+}
+
+/** Thrown when a run is aborted by its owner (client gone, shutdown); never rendered. */
+export class RunAbortedError extends Error {
+  constructor(reason = 'The run was aborted.') {
+    super(reason);
+    this.name = 'RunAbortedError';
+  }
+}

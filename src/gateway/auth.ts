@@ -1,0 +1,28 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { GatewayError } from '../errors.js';
+
+const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+
+/**
+ * A bearer check for one secret. Both sides are hashed first so the comparison takes the
+ * same time whatever the length or content of the presented value.
+ */
+export function createBearerCheck(secret: string): (authorization: string | undefined) => boolean {
+  const expected = digest(secret);
+  return (authorization) => {
+    const match = authorization === undefined ? null : /^Bearer +(\S+) *$/iu.exec(authorization);
+    const presented = digest(match?.[1] ?? '');
+    // Always compare, even without a token, so a missing header costs the same.
+    return timingSafeEqual(presented, expected) && match !== null;
+  };
+}
+
+/** 401 in OpenAI's shape; never says what was sent. */
+export function unauthorized(): GatewayError {
+  return new GatewayError({
+    status: 401,
+    type: 'invalid_request_error',
+    code: 'invalid_api_key',
+    message: "Missing or invalid bearer token: send 'Authorization: Bearer <token>' with the gateway's secret.",
+  });
+}

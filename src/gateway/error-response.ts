@@ -1,0 +1,33 @@
+/**
+ * The one place errors become HTTP: OpenAI's shape
+ * `{"error":{"message","type","param","code"}}` with the error's status.
+ */
+import type { ServerResponse } from 'node:http';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { describeError, type Logger } from '../log.js';
+
+/** The OpenAI error body of a typed error. */
+export function errorBody(err: GatewayError): { error: { message: string; type: string; param: string | null; code: string | null } } {
+  return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
+}
+
+/**
+ * Sends any thrown value as an error response (unexpected ones as a bare 500, logged).
+ * If the response has already started, the socket is closed instead: a half-written
+ * body must not look complete.
+ */
+export function sendError(res: ServerResponse, thrown: unknown, logger: Logger, headers: Record<string, string> = {}): void {
+  const err = toGatewayError(thrown);
+  if (err.status >= 500) logger.log('error', 'request failed', { status: err.status, code: err.code, ...describeError(err.cause ?? thrown) });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(err));
+  res.writeHead(err.status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
