@@ -1,0 +1,35 @@
+/**
+ * The contract between operation handlers and the HTTP edge. Handlers take typed input
+ * and return a result; only the edge (`api.ts`) touches the socket.
+ */
+
+/** What a handler receives: the validated body and the (lower-cased) request headers. */
+export interface HandlerInput<Body> {
+  body: Body;
+  headers: Readonly<Record<string, string | undefined>>;
+  /** Aborts when the client goes away. */
+  signal: AbortSignal;
+}
+
+/** A complete JSON response. */
+export interface JsonResult {
+  kind: 'json';
+  status: number;
+  headers?: Record<string, string>;
+  body: unknown;
+}
+
+/**
+ * A `text/event-stream` response: each payload becomes one `data:` event, then
+ * `data: [DONE]`. An error thrown before the first payload becomes an HTTP error status;
+ * after it, a final `data: {"error": ...}` event.
+ */
+export interface StreamResult {
+  kind: 'sse';
+  headers?: Record<string, string>;
+  events: AsyncIterable<unknown>;
+}
+
+export type HandlerResult = JsonResult | StreamResult;
+
+export type OperationHandler<Body = unknown> = (input: HandlerInput<Body>) => Promise<HandlerResult>;

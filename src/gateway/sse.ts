@@ -1,0 +1,23 @@
+/**
+ * Server-Sent Events framing for OpenAI-style streams: each event a single
+ * `data: <json>` line followed by a blank line, and `data: [DONE]` last.
+ */
+import type { ServerResponse } from 'node:http';
+
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  // Tells nginx-style proxies not to buffer the stream.
+  'x-accel-buffering': 'no',
+} as const;
+
+/** Writes one `data:` event; JSON.stringify never emits a raw newline, so one line it is. */
+export function writeEvent(res: ServerResponse, payload: unknown): void {
+  res.write(`data: ${JSON.stringify(payload)}\n\n`);
+}
+
+/** Writes the terminating `data: [DONE]` and ends the response. */
+export function endStream(res: ServerResponse): void {
+  res.end('data: [DONE]\n\n');
+}

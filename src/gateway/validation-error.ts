@@ -1,0 +1,68 @@
+/**
+ * Turns openapi-backend's Ajv errors into one 400 that names the offending field
+ * (`messages[0].role`) or header (`x-moltbot-agent-id`) in `param`.
+ */
+import type { ErrorObject } from 'ajv';
+import { GatewayError, invalidRequest } from '../errors.js';
+
+/** `/requestBody/messages/0/role` → `messages[0].role`; `/header/x-a` → `x-a`. */
+function paramOf(instancePath: string): string | null {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/gu, '/').replace(/~0/gu, '~'));
+  const [where, ...rest] = parts;
+  if (where === 'header') return rest[0] ?? null;
+  if (where !== 'requestBody' || rest.length === 0) return null;
+  return rest.reduce((acc, part) => (/^\d+$/u.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+}
+
+const depth = (e: ErrorObject): number => e.instancePath.split('/').length;
+/** Summary keywords that only say "a branch failed"; the branch's own errors say why. */
+const SUMMARY = new Set(['oneOf', 'anyOf', 'if']);
+
+function describe(errors: ErrorObject[]): GatewayError {
+  const parse = errors.find((e) => e.keyword === 'parse');
+  if (parse) {
+    return invalidRequest(
+      'We could not parse the JSON body of your request: it is not valid JSON.',
+      null,
+      'invalid_json',
+    );
+  }
+  const specific = errors.filter((e) => !SUMMARY.has(e.keyword));
+  const pool = specific.length > 0 ? specific : errors;
+  const deepest = Math.max(...pool.map(depth));
+  const chosen = pool.filter((e) => depth(e) === deepest);
+  const first = chosen[0] as ErrorObject;
+
+  if (first.keyword === 'required') {
+    const missing = String(first.params.missingProperty);
+    if (first.instancePath === '' && missing === 'requestBody') {
+      return invalidRequest('The request body must be a JSON object.', null, 'invalid_body');
+    }
+    const base = paramOf(first.instancePath);
+    const param = base ? `${base}.${missing}` : missing;
+    return invalidRequest(`Missing required parameter: '${param}'.`, param, 'missing_required_parameter');
+  }
+  if (first.keyword === 'discriminator') {
+    const base = paramOf(first.instancePath);
+    const tag = String(first.params.tag);
+    const param = base ? `${base}.${tag}` : tag;
+    const value = first.params.tagValue;
+    const shown = typeof value === 'string' ? `'${value.slice(0, 80)}'` : JSON.stringify(value) ?? 'a missing value';
+    return invalidRequest(
+      `Invalid value for '${param}': ${shown} is not one of 'system', 'developer', 'user', 'assistant', 'tool'.`,
+      param,
+      'invalid_value',
+    );
+  }
+  const param = paramOf(first.instancePath);
+  if (param === null && first.instancePath === '/requestBody') {
+    return invalidRequest('The request body must be a JSON object.', null, 'invalid_body');
+  }
+  const reasons = [...new Set(chosen.map((e) => e.message ?? 'is invalid'))].join(' or ');
+  return invalidRequest(`Invalid value for '${param ?? 'request'}': ${reasons}.`, param, 'invalid_value');
+}
+
+/** The 400 for a failed request validation. */
+export function validationError(errors: ErrorObject[] | null | undefined): GatewayError {
+  return describe(errors && errors.length > 0 ? errors : [{ keyword: 'type', instancePath: '/requestBody', schemaPath: '', params: {} }]);
+}
