@@ -1,0 +1,69 @@
+/**
+ * Starts a real gateway in-process on 127.0.0.1:0 for a test, with a config built from
+ * JSON5-shaped input through the same loader the CLI uses.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createRuntime } from '../../src/app.js';
+import { parseConfig, resolveGatewayConfig, type GatewayFlags } from '../../src/config/load.js';
+import type { ConfigFile, GatewayConfig } from '../../src/config/types.js';
+import { createServer } from '../../src/gateway/server.js';
+import { createLogger } from '../../src/log.js';
+import { createMemoryStore } from '../../src/sessions/memory-store.js';
+import type { SessionStore } from '../../src/sessions/store.js';
+
+export const TEST_TOKEN = 'test-token-3b7e1c9d';
+
+export interface TestGateway {
+  url: string;
+  token: string;
+  config: GatewayConfig;
+  store: SessionStore;
+  close(): Promise<void>;
+}
+
+/** The embedded-default shape: endpoint enabled, agent `main` on echo, token auth. */
+export function baseConfig(): ConfigFile {
+  return {
+    gateway: { auth: { mode: 'token', token: TEST_TOKEN }, http: { endpoints: { chatCompletions: { enabled: true } } } },
+    agents: { list: [{ id: 'main', systemPrompt: 'You are a test agent.' }] },
+  };
+}
+
+export async function startGateway(
+  file: ConfigFile = baseConfig(),
+  options: { flags?: GatewayFlags; env?: Record<string, string> } = {},
+): Promise<TestGateway> {
+  const config = resolveGatewayConfig(parseConfig(JSON.stringify(file), options.env ?? {}, 'test'), options.flags ?? {}, options.env ?? {});
+  const store = createMemoryStore();
+  const runtime = createRuntime(config, { store });
+  const app = await createServer(config, { core: runtime.core, logger: createLogger({ quiet: true }) });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token: config.gateway.auth.secret ?? '',
+    config,
+    store,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await runtime.close();
+    },
+  };
+}
+
+/** POSTs a chat completion with the test token unless `auth` overrides it. */
+export function postChat(
+  gateway: { url: string; token: string },
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${gateway.token}`, 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
