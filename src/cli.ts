@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `moltbot gateway` runs the gateway in the foreground; `moltbot agent` runs one agent
  * turn in-process through the same agent core the HTTP endpoint uses.
@@ -61,10 +60,6 @@ async function runGateway(argv: string[]): Promise<void> {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
-  process.stdout.write(`listening on http://${host}:${port}\n`);
-
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
@@ -77,6 +72,10 @@ async function runGateway(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Printed last: whoever waits for this line may signal us right away.
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  process.stdout.write(`listening on http://${host}:${port}\n`);
 }
 
 async function runAgent(argv: string[]): Promise<void> {

@@ -1,0 +1,65 @@
+/** Runs the built `moltbot` command as a child process, the way a user does. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const BIN = new URL('../../bin/moltbot.mjs', import.meta.url).pathname;
+
+/** An environment without any gateway secrets or config paths of the developer's. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !/^(CLAWDBOT|MOLTBOT|OPENAI)_/u.test(key)) env[key] = value;
+  }
+  const home = mkdtempSync(join(tmpdir(), 'moltbot-home-'));
+  return { ...env, HOME: home, ...extra };
+}
+
+/** Writes a config file into a fresh temp dir and returns its path. */
+export function writeConfig(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'moltbot-cfg-')), 'moltbot.json5');
+  writeFileSync(path, text);
+  return path;
+}
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `moltbot ...args` to completion (bounded by `timeoutMs`). */
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<Finished> {
+  const child = spawn(process.execPath, [BIN, ...args], { env, timeout: timeoutMs });
+  return finished(child);
+}
+
+export function finished(child: ChildProcessWithoutNullStreams): Promise<Finished> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+export interface RunningGateway {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  done: Promise<Finished>;
+}
+
+/** Starts `moltbot gateway ...args` and resolves once it prints its `listening on` line. */
+export function startCliGateway(args: string[], env: Record<string, string>): Promise<RunningGateway> {
+  const child = spawn(process.execPath, [BIN, 'gateway', ...args], { env, timeout: 60_000 });
+  const done = finished(child);
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = /^listening on (http:\/\/\S+)$/u.exec(line);
+      if (match?.[1]) resolve({ child, url: match[1], done });
+    });
+    void done.then((result) => reject(new Error(`gateway exited before listening: ${JSON.stringify(result)}`)));
+  });
+}
