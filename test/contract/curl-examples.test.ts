@@ -35,11 +35,10 @@ function forTestGateway(argv: string[]): string[] {
 }
 
 /** curl, with proxy settings from the environment removed so 127.0.0.1 is reached directly. */
-async function curl(args: string[]): Promise<string> {
+async function curl(args: string[]): Promise<{ stdout: string; stderr: string }> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/_proxy$/iu.test(key)));
-  const { stdout, stderr } = await run(CURL, args, { env, timeout: 20_000, maxBuffer: 1 << 20 });
-  expect(stderr).toBe('');
-  return stdout;
+  // execFile rejects on a non-zero exit, with curl's stderr in the error.
+  return run(CURL, args, { env, timeout: 20_000, maxBuffer: 1 << 20 });
 }
 
 const requestExamples = openapiDocument.paths['/v1/chat/completions'].post.requestBody.content['application/json'].examples;
@@ -55,7 +54,8 @@ describe("the page's curl examples", () => {
   });
 
   it('non-streaming: prints a valid chat.completion', async () => {
-    const stdout = await curl(forTestGateway(examples.nonStreaming));
+    const { stdout, stderr } = await curl(forTestGateway(examples.nonStreaming));
+    expect(stderr, '-sS: silent unless curl fails').toBe('');
     const body = JSON.parse(stdout) as CreateChatCompletionResponse;
     expect(schemaProblems('completion', body), stdout).toEqual([]);
     expect(body.model).toBe('moltbot');
@@ -64,7 +64,8 @@ describe("the page's curl examples", () => {
   });
 
   it('streaming: prints a valid SSE stream ending in data: [DONE]', async () => {
-    const stdout = await curl(forTestGateway(examples.streaming));
+    // Without -s, curl prints its progress meter on stderr; only stdout is the stream.
+    const { stdout } = await curl(forTestGateway(examples.streaming));
     const { events, framingErrors } = parseSse(stdout);
     expect(framingErrors, stdout).toEqual([]);
     expect(stdout.endsWith('data: [DONE]\n\n')).toBe(true);
