@@ -18,7 +18,12 @@ export function errorBody(err: GatewayError): { error: { message: string; type: 
  */
 export function sendError(res: ServerResponse, thrown: unknown, logger: Logger, headers: Record<string, string> = {}): void {
   const err = toGatewayError(thrown);
-  if (err.status >= 500) logger.log('error', 'request failed', { status: err.status, code: err.code, ...describeError(err.cause ?? thrown) });
+  if (err.type === 'server_error') {
+    logger.log('error', 'request failed', { status: err.status, code: err.code, ...describeError(err.cause ?? thrown) });
+  } else if (err.status >= 500) {
+    // Upstream failures are expected operations events: the message says enough.
+    logger.log('warn', 'upstream failed', { status: err.status, code: err.code, message: err.message });
+  }
   if (res.headersSent) {
     res.destroy();
     return;
