@@ -1,0 +1,324 @@
+/**
+ * src/config/load.ts: JSON5 parsing, `${NAME}` substitution, schema errors with key
+ * paths, cross-checks, precedence (flag > file > env > default), config and state paths,
+ * and the start-up refusal without a secret.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PORT,
+  assertStartable,
+  parseConfig,
+  readConfigFile,
+  resolveConfigPath,
+  resolveGatewayConfig,
+  resolveStateDir,
+  type GatewayFlags,
+} from '../../src/config/load.js';
+import type { ConfigFile } from '../../src/config/types.js';
+
+/** The ConfigError thrown by `fn`; fails the test when it does not throw one. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError, nothing was thrown');
+}
+
+const resolve = (file: ConfigFile, flags: GatewayFlags = {}, env: Record<string, string> = {}) => resolveGatewayConfig(file, flags, env);
+
+describe('parseConfig', () => {
+  it('reads JSON5: comments, unquoted keys, single quotes, trailing commas', () => {
+    const text = `// a comment
+      {
+        gateway: { port: 1234, auth: { mode: 'token', token: 'abc', }, },
+        /* block */ agents: { list: [{ id: 'main', systemPrompt: "hi", },], },
+      }`;
+    expect(parseConfig(text, {}, 'test.json5')).toEqual({
+      gateway: { port: 1234, auth: { mode: 'token', token: 'abc' } },
+      agents: { list: [{ id: 'main', systemPrompt: 'hi' }] },
+    });
+  });
+
+  it('reports text that is not JSON5 with its source', () => {
+    const err = configError(() => parseConfig('{ gateway: ', {}, '/etc/moltbot.json5'));
+    expect(err.message).toContain('/etc/moltbot.json5');
+    expect(err.message).toMatch(/JSON5/u);
+    expect(err.exitCode).toBe(2);
+  });
+
+  it('substitutes ${NAME} in string values, anywhere in the tree', () => {
+    const text = `{
+      gateway: { auth: { token: '\${TOK}' } },
+      models: { providers: { local: { api: 'openai-completions', baseUrl: 'http://\${HOST}:\${PORT}/v1', apiKey: 'k-\${KEY}' } } },
+      agents: { list: [{ id: 'main', model: 'local/m', systemPrompt: 'Hello \${WHO}, \${WHO}!' }] },
+    }`;
+    const env = { TOK: 'secret', HOST: '10.0.0.1', PORT: '8080', KEY: '', WHO: 'Ada' };
+    const file = parseConfig(text, env, 'test');
+    expect(file.gateway?.auth?.token).toBe('secret');
+    expect(file.models?.providers?.local).toEqual({ api: 'openai-completions', baseUrl: 'http://10.0.0.1:8080/v1', apiKey: 'k-' });
+    expect(file.agents?.list?.[0]?.systemPrompt).toBe('Hello Ada, Ada!');
+  });
+
+  it('leaves text that is not a ${NAME} reference alone', () => {
+    const file = parseConfig(`{ agents: { list: [{ id: 'main', systemPrompt: 'costs $5 and {braces} and \${ not a var }' }] } }`, {}, 'test');
+    expect(file.agents?.list?.[0]?.systemPrompt).toBe('costs $5 and {braces} and ${ not a var }');
+  });
+
+  it('an unset variable is an error naming the variable and the key', () => {
+    const err = configError(() => parseConfig(`{ gateway: { auth: { token: '\${MISSING_TOKEN}' } } }`, {}, 'test'));
+    expect(err.message).toContain('MISSING_TOKEN');
+    expect(err.message).toContain('gateway.auth.token');
+  });
+
+  it('names array elements in the key of an unset variable', () => {
+    const err = configError(() => parseConfig(`{ agents: { list: [{ id: 'main' }, { id: 'b', systemPrompt: '\${NOPE}' }] } }`, {}, 'test'));
+    expect(err.message).toContain('agents.list[1].systemPrompt');
+    expect(err.message).toContain('NOPE');
+  });
+
+  it('an unknown key is an error with its path', () => {
+    const err = configError(() => parseConfig(`{ gateway: { htp: { maxBodyBytes: 4096 } } }`, {}, 'test'));
+    expect(err.message).toContain('gateway.htp');
+    expect(err.message).toContain('unknown key');
+  });
+
+  it.each([
+    [`{ gatway: {} }`, 'gatway'],
+    [`{ gateway: { auth: { tokn: 'x' } } }`, 'gateway.auth.tokn'],
+    [`{ gateway: { http: { endpoints: { chatCompletion: { enabled: true } } } } }`, 'gateway.http.endpoints.chatCompletion'],
+    [`{ agents: { list: [{ id: 'main', prompt: 'x' }] } }`, 'agents.list[0].prompt'],
+  ])('reports the unknown key in %s as %s', (text, path) => {
+    expect(configError(() => parseConfig(text, {}, 'test')).message).toContain(path);
+  });
+
+  it.each([
+    [`{ gateway: { port: 'abc' } }`, 'gateway.port', /integer/u],
+    [`{ gateway: { port: 70000 } }`, 'gateway.port', /<=|maximum|65535/u],
+    [`{ gateway: { auth: { mode: 'basic' } } }`, 'gateway.auth.mode', /allowed values|equal to one of/u],
+    [`{ gateway: { http: { endpoints: { chatCompletions: { enabled: 'yes' } } } } }`, 'gateway.http.endpoints.chatCompletions.enabled', /boolean/u],
+    [`{ gateway: { http: { maxBodyBytes: 10 } } }`, 'gateway.http.maxBodyBytes', /1024/u],
+    [`{ agents: { list: [{ id: 'bad id' }] } }`, 'agents.list[0].id', /pattern/u],
+    [`{ agents: { list: [{ name: 'no id' }] } }`, 'agents.list[0]', /id/u],
+    [`{ agents: { defaults: { model: 'no-slash' } } }`, 'agents.defaults.model', /pattern/u],
+  ])('a wrong value in %s is reported at %s with the reason', (text, path, reason) => {
+    const err = configError(() => parseConfig(text, {}, 'test.json5'));
+    expect(err.message).toContain('test.json5');
+    expect(err.message).toContain(path);
+    expect(err.message).toMatch(reason);
+  });
+
+  it('lists every problem, not just the first', () => {
+    const err = configError(() => parseConfig(`{ gateway: { port: 'x', htp: 1 }, agents: { lst: [] } }`, {}, 'test'));
+    expect(err.message).toContain('gateway.port');
+    expect(err.message).toContain('gateway.htp');
+    expect(err.message).toContain('agents.lst');
+  });
+
+  it('checks provider entries: openai-completions needs a baseUrl and takes no unknown keys', () => {
+    expect(() => parseConfig(`{ models: { providers: { local: { api: 'openai-completions' } } } }`, {}, 'test')).toThrow(ConfigError);
+    const err = configError(() =>
+      parseConfig(`{ models: { providers: { local: { api: 'openai-completions', baseUrl: 'http://x/v1', apikey: 'k' } } } }`, {}, 'test'),
+    );
+    expect(err.message).toContain('models.providers.local');
+    expect(() => parseConfig(`{ models: { providers: { local: { api: 'openai-completions', baseUrl: 'ftp://x' } } } }`, {}, 'test')).toThrow(ConfigError);
+    expect(() =>
+      parseConfig(`{ models: { providers: { local: { api: 'openai-completions', baseUrl: 'http://x/v1', maxRetries: 0, timeoutSeconds: 5 } } } }`, {}, 'test'),
+    ).not.toThrow();
+  });
+});
+
+describe('resolveGatewayConfig', () => {
+  it('applies defaults to an empty file', () => {
+    const config = resolve({});
+    expect(config.gateway.port).toBe(DEFAULT_PORT);
+    expect(config.gateway.host).toBe('127.0.0.1');
+    expect(config.gateway.auth).toEqual({ mode: 'token', secret: undefined });
+    expect(config.gateway.http).toEqual({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES, chatCompletionsEnabled: false });
+    expect(config.agents).toEqual([{ id: 'main', provider: 'echo', model: 'echo', systemPrompt: '' }]);
+    expect(config.defaultAgentId).toBe('main');
+    expect(config.providers.echo).toEqual({ api: 'echo' });
+  });
+
+  it('splits agent models into provider and model name, and applies agent defaults', () => {
+    const config = resolve({
+      models: { providers: { local: { api: 'openai-completions', baseUrl: 'http://127.0.0.1:1/v1' } } },
+      agents: {
+        defaults: { model: 'local/llama3:8b', systemPrompt: 'default prompt' },
+        list: [{ id: 'Main' }, { id: 'beta', model: 'local/org/model', systemPrompt: 'beta prompt', name: 'Beta' }, { id: 'gamma', model: 'echo/x' }],
+      },
+    });
+    expect(config.agents).toEqual([
+      { id: 'main', provider: 'local', model: 'llama3:8b', systemPrompt: 'default prompt' },
+      { id: 'beta', name: 'Beta', provider: 'local', model: 'org/model', systemPrompt: 'beta prompt' },
+      { id: 'gamma', provider: 'echo', model: 'x', systemPrompt: 'default prompt' },
+    ]);
+  });
+
+  it('an agent pointing at an unconfigured provider is an error naming the key and the provider', () => {
+    const err = configError(() => resolve({ agents: { list: [{ id: 'main' }, { id: 'beta', model: 'openai/gpt-4o' }] } }));
+    expect(err.message).toContain('agents.list[1].model');
+    expect(err.message).toContain("'openai'");
+  });
+
+  it('a default model pointing at an unconfigured provider is an error naming agents.defaults.model', () => {
+    const err = configError(() => resolve({ agents: { defaults: { model: 'ollama/llama3' }, list: [{ id: 'main' }] } }));
+    expect(err.message).toContain('agents.defaults.model');
+    expect(err.message).toContain("'ollama'");
+  });
+
+  it('duplicate agent ids are an error, case-insensitively', () => {
+    const err = configError(() => resolve({ agents: { list: [{ id: 'main' }, { id: 'beta' }, { id: 'MAIN' }] } }));
+    expect(err.message).toContain('agents.list[2].id');
+    expect(err.message).toContain("'main'");
+  });
+
+  it('maps bind names to addresses', () => {
+    expect(resolve({ gateway: { bind: 'loopback' } }).gateway.host).toBe('127.0.0.1');
+    expect(resolve({ gateway: { bind: 'lan' } }).gateway.host).toBe('0.0.0.0');
+    expect(resolve({ gateway: { bind: '10.1.2.3' } }).gateway.host).toBe('10.1.2.3');
+    expect(resolve({ gateway: { bind: 'loopback' } }, { bind: 'lan' }).gateway.host).toBe('0.0.0.0');
+  });
+
+  describe('precedence: flag > file > env > default', () => {
+    it('for the port', () => {
+      const env = { CLAWDBOT_GATEWAY_PORT: '3000' };
+      expect(resolve({ gateway: { port: 2000 } }, { port: 1000 }, env).gateway.port).toBe(1000);
+      expect(resolve({ gateway: { port: 2000 } }, {}, env).gateway.port).toBe(2000);
+      expect(resolve({}, {}, env).gateway.port).toBe(3000);
+      expect(resolve({}, {}, { MOLTBOT_GATEWAY_PORT: '3001' }).gateway.port).toBe(3001);
+      expect(resolve({}, {}, {}).gateway.port).toBe(DEFAULT_PORT);
+    });
+
+    it('refuses an env port that is not a port number', () => {
+      expect(configError(() => resolve({}, {}, { CLAWDBOT_GATEWAY_PORT: 'eighty' })).message).toContain('eighty');
+      expect(() => resolve({}, {}, { CLAWDBOT_GATEWAY_PORT: '70000' })).toThrow(ConfigError);
+    });
+
+    it('for the token', () => {
+      const env = { CLAWDBOT_GATEWAY_TOKEN: 'tok-env' };
+      const file: ConfigFile = { gateway: { auth: { token: 'tok-file' } } };
+      expect(resolve(file, { token: 'tok-flag' }, env).gateway.auth).toEqual({ mode: 'token', secret: 'tok-flag' });
+      expect(resolve(file, {}, env).gateway.auth).toEqual({ mode: 'token', secret: 'tok-file' });
+      expect(resolve({}, {}, env).gateway.auth).toEqual({ mode: 'token', secret: 'tok-env' });
+      expect(resolve({}, {}, { MOLTBOT_GATEWAY_TOKEN: 'tok-molt' }).gateway.auth).toEqual({ mode: 'token', secret: 'tok-molt' });
+      expect(resolve({}, {}, {}).gateway.auth).toEqual({ mode: 'token', secret: undefined });
+    });
+
+    it('for the password', () => {
+      const env = { CLAWDBOT_GATEWAY_PASSWORD: 'pw-env' };
+      const file: ConfigFile = { gateway: { auth: { mode: 'password', password: 'pw-file' } } };
+      expect(resolve(file, { password: 'pw-flag' }, env).gateway.auth).toEqual({ mode: 'password', secret: 'pw-flag' });
+      expect(resolve(file, {}, env).gateway.auth).toEqual({ mode: 'password', secret: 'pw-file' });
+      expect(resolve({ gateway: { auth: { mode: 'password' } } }, {}, env).gateway.auth).toEqual({ mode: 'password', secret: 'pw-env' });
+      expect(resolve({ gateway: { auth: { mode: 'password' } } }, {}, {}).gateway.auth).toEqual({ mode: 'password', secret: undefined });
+    });
+
+    it('for the mode', () => {
+      const file: ConfigFile = { gateway: { auth: { mode: 'token', token: 't', password: 'p' } } };
+      expect(resolve(file, { auth: 'password' }).gateway.auth).toEqual({ mode: 'password', secret: 'p' });
+      expect(resolve(file).gateway.auth).toEqual({ mode: 'token', secret: 't' });
+      // Without an explicit mode: password when only a password is set (from any source)…
+      expect(resolve({ gateway: { auth: { password: 'p' } } }).gateway.auth).toEqual({ mode: 'password', secret: 'p' });
+      expect(resolve({}, {}, { CLAWDBOT_GATEWAY_PASSWORD: 'p-env' }).gateway.auth).toEqual({ mode: 'password', secret: 'p-env' });
+      expect(resolve({}, { password: 'p-flag' }).gateway.auth).toEqual({ mode: 'password', secret: 'p-flag' });
+      // …and token otherwise.
+      expect(resolve({ gateway: { auth: { token: 't', password: 'p' } } }).gateway.auth).toEqual({ mode: 'token', secret: 't' });
+      expect(resolve({}).gateway.auth.mode).toBe('token');
+    });
+
+    it('ignores empty environment values', () => {
+      expect(resolve({}, {}, { CLAWDBOT_GATEWAY_TOKEN: '', MOLTBOT_GATEWAY_TOKEN: 'molt' }).gateway.auth.secret).toBe('molt');
+      expect(resolve({}, {}, { CLAWDBOT_GATEWAY_PORT: '' }).gateway.port).toBe(DEFAULT_PORT);
+    });
+  });
+
+  it('takes the body limit and the endpoint switch from the file', () => {
+    const config = resolve({ gateway: { http: { maxBodyBytes: 4096, endpoints: { chatCompletions: { enabled: true } } } } });
+    expect(config.gateway.http).toEqual({ maxBodyBytes: 4096, chatCompletionsEnabled: true });
+  });
+});
+
+describe('config and state paths', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moltbot-config-test-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('resolveConfigPath: --config, else MOLTBOT_CONFIG_PATH, else CLAWDBOT_CONFIG_PATH, else ~/.moltbot/moltbot.json', () => {
+    const env = { MOLTBOT_CONFIG_PATH: '/m.json5', CLAWDBOT_CONFIG_PATH: '/c.json5' };
+    expect(resolveConfigPath('/flag.json5', env)).toEqual({ path: '/flag.json5', explicit: true });
+    expect(resolveConfigPath(undefined, env)).toEqual({ path: '/m.json5', explicit: true });
+    expect(resolveConfigPath(undefined, { CLAWDBOT_CONFIG_PATH: '/c.json5' })).toEqual({ path: '/c.json5', explicit: true });
+    expect(resolveConfigPath(undefined, {})).toEqual({ path: join(homedir(), '.moltbot', 'moltbot.json'), explicit: false });
+  });
+
+  it('resolveStateDir: MOLTBOT_STATE_DIR, else CLAWDBOT_STATE_DIR, else ~/.moltbot', () => {
+    expect(resolveStateDir({ MOLTBOT_STATE_DIR: '/m', CLAWDBOT_STATE_DIR: '/c' })).toBe('/m');
+    expect(resolveStateDir({ CLAWDBOT_STATE_DIR: '/c' })).toBe('/c');
+    expect(resolveStateDir({})).toBe(join(homedir(), '.moltbot'));
+    expect(resolve({}, {}, { CLAWDBOT_STATE_DIR: '/state' }).stateDir).toBe('/state');
+  });
+
+  it('readConfigFile reads and substitutes a file found through MOLTBOT_CONFIG_PATH', () => {
+    const path = join(dir, 'moltbot.json5');
+    writeFileSync(path, `{ gateway: { auth: { token: '\${T}' } } } // json5`);
+    const env = { MOLTBOT_CONFIG_PATH: path, T: 'file-token' };
+    const where = resolveConfigPath(undefined, env);
+    expect(readConfigFile(where.path, where.explicit, env)).toEqual({ gateway: { auth: { token: 'file-token' } } });
+  });
+
+  it('readConfigFile reports the file path of an invalid file', () => {
+    const path = join(dir, 'bad.json5');
+    writeFileSync(path, `{ gateway: { htp: {} } }`);
+    const err = configError(() => readConfigFile(path, true, {}));
+    expect(err.message).toContain(path);
+    expect(err.message).toContain('gateway.htp');
+  });
+
+  it('a missing file is an error only when it was asked for', () => {
+    const missing = join(dir, 'nope.json5');
+    expect(readConfigFile(missing, false, {})).toEqual({});
+    const err = configError(() => readConfigFile(missing, true, {}));
+    expect(err.message).toContain(missing);
+    expect(err.message).toContain('ENOENT');
+  });
+});
+
+describe('assertStartable', () => {
+  it('accepts a gateway with a secret, on loopback or not', () => {
+    expect(() => assertStartable(resolve({ gateway: { auth: { token: 't' } } }))).not.toThrow();
+    expect(() => assertStartable(resolve({ gateway: { bind: 'lan', auth: { password: 'p' } } }))).not.toThrow();
+  });
+
+  it('refuses token mode without a token, saying how to set one', () => {
+    const err = configError(() => assertStartable(resolve({})));
+    expect(err.message).toContain('CLAWDBOT_GATEWAY_TOKEN');
+    expect(err.message).toContain('--token');
+    expect(err.message).toContain('gateway.auth.token');
+    expect(err.exitCode).toBe(2);
+  });
+
+  it('refuses an empty token', () => {
+    expect(() => assertStartable(resolve({ gateway: { auth: { token: '' } } }))).toThrow(ConfigError);
+  });
+
+  it('refuses password mode without a password, saying how to set one', () => {
+    const err = configError(() => assertStartable(resolve({ gateway: { auth: { mode: 'password', token: 'unused' } } })));
+    expect(err.message).toContain('CLAWDBOT_GATEWAY_PASSWORD');
+    expect(err.message).toContain('--password');
+  });
+
+  it('refuses a non-loopback bind without a secret, naming the address', () => {
+    for (const bind of ['lan', '192.168.1.10']) {
+      const err = configError(() => assertStartable(resolve({ gateway: { bind } })));
+      expect(err.message).toContain(bind === 'lan' ? '0.0.0.0' : bind);
+      expect(err.message).toContain('--token');
+    }
+  });
+});
