@@ -50,10 +50,9 @@ export interface AgentCore {
   startTurn(request: TurnRequest, signal: AbortSignal, sources?: RoutingSources): StartedTurn;
 }
 
+/** Transcript messages are model messages already; the copy keeps the store's objects out of providers' hands. */
 function toModelMessage(message: TranscriptMessage): ModelMessage {
-  return message.role === 'tool'
-    ? { role: 'tool', content: message.content, toolCallId: message.toolCallId }
-    : { role: message.role, content: message.content };
+  return { ...message };
 }
 
 export function createAgentCore(deps: AgentCoreDeps): AgentCore {

@@ -38,7 +38,14 @@ export function splitMessages(messages: readonly ChatCompletionRequestMessage[])
         break;
       case 'assistant':
         lastAssistant = conversation.length;
-        conversation.push({ role: 'assistant', content: contentText(message.content) });
+        conversation.push({
+          role: 'assistant',
+          content: contentText(message.content),
+          // Kept so the tool messages that follow still answer a call the model made.
+          ...(message.tool_calls?.length
+            ? { toolCalls: message.tool_calls.map((call) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments })) }
+            : {}),
+        });
         break;
       case 'tool':
         conversation.push({ role: 'tool', content: contentText(message.content), toolCallId: message.tool_call_id });

@@ -11,11 +11,11 @@ import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { openapiDocument } from '../../generated/openapi-document.js';
-import { operationIds, type OperationId } from '../../generated/operations.js';
+import { operationIds, operationPaths, type OperationId } from '../../generated/operations.js';
 import { GatewayError, RunAbortedError, toGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck, unauthorized } from './auth.js';
-import { parseJsonBody, readBody } from './body.js';
+import { parseJsonBody, readBody, type BodyProblem } from './body.js';
 import { errorBody, sendError } from './error-response.js';
 import type { HandlerResult, OperationHandler, StreamResult } from './handler.js';
 import { SSE_HEADERS, endStream, writeEvent } from './sse.js';
@@ -106,9 +106,18 @@ async function writeStream(res: ServerResponse, result: StreamResult, signal: Ab
   }
 }
 
-function writeResult(res: ServerResponse, result: HandlerResult, signal: AbortSignal, logger: Logger): Promise<void> | void {
+async function writeResult(res: ServerResponse, result: HandlerResult, signal: AbortSignal, logger: Logger): Promise<void> {
   if (result.kind === 'sse') return writeStream(res, result, signal, logger);
-  const body = JSON.stringify(result.body);
+  let value: unknown;
+  try {
+    value = await result.body;
+  } catch (err) {
+    if (signal.aborted) return;
+    // The result's headers (the session key) tell the client where the failed turn went.
+    sendError(res, err, logger, result.headers);
+    return;
+  }
+  const body = JSON.stringify(value);
   res.writeHead(result.status, {
     ...result.headers,
     'content-type': 'application/json; charset=utf-8',
@@ -117,7 +126,13 @@ function writeResult(res: ServerResponse, result: HandlerResult, signal: AbortSi
   res.end(body);
 }
 
-type HandlerArgs = [IncomingMessage, ServerResponse, AbortController];
+/** Per-request state handed to openapi-backend's handlers. */
+interface RequestState {
+  controller: AbortController;
+  bodyProblem: BodyProblem | undefined;
+}
+
+type HandlerArgs = [IncomingMessage, ServerResponse, RequestState];
 
 /** Builds the request listener for the spec's operations. */
 export async function createApi(options: ApiOptions): Promise<RequestListener> {
@@ -155,14 +170,15 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       unauthorizedHandler: (_context: Context, _req: IncomingMessage, res: ServerResponse) => {
         sendError(res, unauthorized(), logger, { 'www-authenticate': 'Bearer' });
       },
-      validationFail: (context: Context, _req: IncomingMessage, res: ServerResponse) => {
-        sendError(res, validationError(context.validation.errors), logger);
+      validationFail: (context: Context, _req: IncomingMessage, res: ServerResponse, state: RequestState) => {
+        sendError(res, validationError(context.validation.errors, state.bodyProblem), logger);
       },
     },
   });
-  for (const operationId of operationIds) {
+  // Only operations still in the served document: disabled ones have no route.
+  for (const operationId of operationIds.filter((id) => !options.disabledPaths.includes(operationPaths[id].path))) {
     const handler = options.handlers[operationId] as OperationHandler<unknown>;
-    api.register(operationId, async (context: Context, _req: IncomingMessage, res: ServerResponse, controller: AbortController) => {
+    api.register(operationId, async (context: Context, _req: IncomingMessage, res: ServerResponse, { controller }: RequestState) => {
       const result = await handler({
         body: context.request.requestBody,
         headers: context.request.headers as Record<string, string | undefined>,
@@ -179,15 +195,18 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     res.once('close', () => {
       if (!res.writableFinished) controller.abort();
     });
+    const state: RequestState = { controller, bodyProblem: undefined };
     try {
       let body: unknown;
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        body = parseJsonBody(await readBody(req, options.maxBodyBytes));
+        const parsed = parseJsonBody(await readBody(req, options.maxBodyBytes));
+        body = parsed.body;
+        state.bodyProblem = parsed.problem;
       }
       const [path = '/'] = (req.url ?? '/').split('?', 1);
       await api.handleRequest(
         { method: req.method ?? 'GET', path, headers: req.headers as Record<string, string>, query: {}, body },
-        ...([req, res, controller] satisfies HandlerArgs),
+        ...([req, res, state] satisfies HandlerArgs),
       );
     } catch (err) {
       if (controller.signal.aborted && !(err instanceof GatewayError)) return;

@@ -10,7 +10,8 @@ const digest = (value: string): Buffer => createHash('sha256').update(value, 'ut
 export function createBearerCheck(secret: string): (authorization: string | undefined) => boolean {
   const expected = digest(secret);
   return (authorization) => {
-    const match = authorization === undefined ? null : /^Bearer +(\S+) *$/iu.exec(authorization);
+    // The whole rest of the header is the secret: passwords may contain spaces.
+    const match = authorization === undefined ? null : /^Bearer +(.*\S) *$/iu.exec(authorization);
     const presented = digest(match?.[1] ?? '');
     // Always compare, even without a token, so a missing header costs the same.
     return timingSafeEqual(presented, expected) && match !== null;

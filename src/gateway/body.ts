@@ -50,13 +50,20 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** The parsed JSON body, or the raw text when it is not JSON (validation reports that). */
-export function parseJsonBody(raw: Buffer): unknown {
-  if (raw.length === 0) return undefined;
-  const text = raw.toString('utf8');
+/** Why a body cannot be a request at all; reported only after auth. */
+export type BodyProblem = 'invalid_json' | 'not_object';
+
+/**
+ * Parses a JSON body. Text that is not JSON, and JSON that is a string, come back as a
+ * problem with no body: openapi-backend would otherwise JSON-parse a string body again.
+ */
+export function parseJsonBody(raw: Buffer): { body: unknown; problem?: BodyProblem } {
+  if (raw.length === 0) return { body: undefined };
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(raw.toString('utf8'));
   } catch {
-    return text;
+    return { body: undefined, problem: 'invalid_json' };
   }
+  return typeof body === 'string' ? { body: undefined, problem: 'not_object' } : { body };
 }

@@ -11,7 +11,10 @@ export interface HandlerInput<Body> {
   signal: AbortSignal;
 }
 
-/** A complete JSON response. */
+/**
+ * A JSON response. `body` may be a promise: its rejection is rendered as an error
+ * response that still carries `headers`.
+ */
 export interface JsonResult {
   kind: 'json';
   status: number;

@@ -4,6 +4,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import { GatewayError, invalidRequest } from '../errors.js';
+import type { BodyProblem } from './body.js';
 
 /** `/requestBody/messages/0/role` → `messages[0].role`; `/header/x-a` → `x-a`. */
 function paramOf(instancePath: string): string | null {
@@ -19,14 +20,6 @@ const depth = (e: ErrorObject): number => e.instancePath.split('/').length;
 const SUMMARY = new Set(['oneOf', 'anyOf', 'if']);
 
 function describe(errors: ErrorObject[]): GatewayError {
-  const parse = errors.find((e) => e.keyword === 'parse');
-  if (parse) {
-    return invalidRequest(
-      'We could not parse the JSON body of your request: it is not valid JSON.',
-      null,
-      'invalid_json',
-    );
-  }
   const specific = errors.filter((e) => !SUMMARY.has(e.keyword));
   const pool = specific.length > 0 ? specific : errors;
   const deepest = Math.max(...pool.map(depth));
@@ -35,9 +28,7 @@ function describe(errors: ErrorObject[]): GatewayError {
 
   if (first.keyword === 'required') {
     const missing = String(first.params.missingProperty);
-    if (first.instancePath === '' && missing === 'requestBody') {
-      return invalidRequest('The request body must be a JSON object.', null, 'invalid_body');
-    }
+    if (first.instancePath === '' && missing === 'requestBody') return notAnObject();
     const base = paramOf(first.instancePath);
     const param = base ? `${base}.${missing}` : missing;
     return invalidRequest(`Missing required parameter: '${param}'.`, param, 'missing_required_parameter');
@@ -55,14 +46,18 @@ function describe(errors: ErrorObject[]): GatewayError {
     );
   }
   const param = paramOf(first.instancePath);
-  if (param === null && first.instancePath === '/requestBody') {
-    return invalidRequest('The request body must be a JSON object.', null, 'invalid_body');
-  }
+  if (param === null && first.instancePath === '/requestBody') return notAnObject();
   const reasons = [...new Set(chosen.map((e) => e.message ?? 'is invalid'))].join(' or ');
   return invalidRequest(`Invalid value for '${param ?? 'request'}': ${reasons}.`, param, 'invalid_value');
 }
 
-/** The 400 for a failed request validation. */
-export function validationError(errors: ErrorObject[] | null | undefined): GatewayError {
-  return describe(errors && errors.length > 0 ? errors : [{ keyword: 'type', instancePath: '/requestBody', schemaPath: '', params: {} }]);
+const notAnObject = (): GatewayError => invalidRequest('The request body must be a JSON object.', null, 'invalid_body');
+
+/** The 400 for a failed request validation; a body that was never a JSON object says so. */
+export function validationError(errors: ErrorObject[] | null | undefined, bodyProblem?: BodyProblem): GatewayError {
+  if (bodyProblem === 'invalid_json') {
+    return invalidRequest('We could not parse the JSON body of your request: it is not valid JSON.', null, 'invalid_json');
+  }
+  if (bodyProblem === 'not_object' || !errors || errors.length === 0) return notAnObject();
+  return describe(errors);
 }

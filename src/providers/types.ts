@@ -3,11 +3,19 @@
  * Adapters implement it and never import the core; provider quirks stay in the adapter.
  */
 
+/** A function call the model made earlier in the conversation. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** JSON text, as the model produced it. */
+  arguments: string;
+}
+
 /** One message as a model sees it. System text arrives as the first `system` message. */
 export type ModelMessage =
   | { role: 'system'; content: string }
   | { role: 'user'; content: string }
-  | { role: 'assistant'; content: string }
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
   | { role: 'tool'; content: string; toolCallId: string };
 
 /** Why the model stopped, in OpenAI's vocabulary. */

@@ -3,12 +3,12 @@
  * it; stores (in-memory now, SQLite and PostgreSQL later) implement it. A turn is
  * appended in one call so a store can make it one transaction.
  */
-import type { FinishReason, Usage } from '../providers/types.js';
+import type { FinishReason, ToolCall, Usage } from '../providers/types.js';
 
 /** A message as kept in a transcript. */
 export type TranscriptMessage =
   | { role: 'user'; content: string }
-  | { role: 'assistant'; content: string }
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
   | { role: 'tool'; content: string; toolCallId: string };
 
 /** How a turn ended. Only `ok` turns feed the model's history. */

@@ -38,7 +38,7 @@ describe('splitMessages', () => {
     const turn = splitMessages(messages);
     expect(turn.conversation).toEqual([
       { role: 'user', content: 'q' },
-      { role: 'assistant', content: '' },
+      { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'f', arguments: '{}' }] },
       { role: 'tool', content: 'r', toolCallId: 'c1' },
       { role: 'assistant', content: 'done' },
       { role: 'user', content: 'again' },

@@ -102,6 +102,6 @@ export function createChatCompletionHandler(core: AgentCore) {
     if (body.stream === true) {
       return { kind: 'sse', headers: responseHeaders, events: toChunks(turn.events, meta) };
     }
-    return { kind: 'json', status: 200, headers: responseHeaders, body: await collect(turn.events, meta) };
+    return { kind: 'json', status: 200, headers: responseHeaders, body: collect(turn.events, meta) };
   };
 }

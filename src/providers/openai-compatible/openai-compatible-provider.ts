@@ -31,10 +31,24 @@ function mapFinishReason(reason: string): FinishReason {
 }
 
 function toWireMessage(message: ModelMessage): ChatCompletionMessageParam {
-  if (message.role === 'tool') {
-    return { role: 'tool', content: message.content, tool_call_id: message.toolCallId };
+  switch (message.role) {
+    case 'tool':
+      return { role: 'tool', content: message.content, tool_call_id: message.toolCallId };
+    case 'assistant':
+      if (!message.toolCalls?.length) return { role: 'assistant', content: message.content };
+      return {
+        role: 'assistant',
+        // OpenAI's own shape for a pure tool call: null content.
+        content: message.content === '' ? null : message.content,
+        tool_calls: message.toolCalls.map((call) => ({
+          id: call.id,
+          type: 'function' as const,
+          function: { name: call.name, arguments: call.arguments },
+        })),
+      };
+    default:
+      return { role: message.role, content: message.content };
   }
-  return { role: message.role, content: message.content };
 }
 
 /**
