@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import JSON5 from 'json5';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { configSchema } from './schema.js';
-import type { AgentConfig, AuthMode, ConfigFile, GatewayConfig, ProviderConfig } from './types.js';
+import type { AgentConfig, AuthMode, ConfigFile, GatewayConfig, ProviderConfig, ResetPolicy, SessionSettings } from './types.js';
 
 /** A config or start-up problem; the CLI prints the message and exits with code 2. */
 export class ConfigError extends Error {
@@ -30,6 +30,13 @@ export const DEFAULT_PORT = 18789;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_AGENT_ID = 'main';
 export const DEFAULT_MODEL = 'echo/echo';
+/** Like the page's gateway: a session's transcript starts afresh daily at 04:00 local time. */
+export const DEFAULT_RESET = { mode: 'daily', atHour: 4 } as const satisfies ResetPolicy;
+/** Enough context for a conversation, bounded so a constant `user` cannot grow requests forever. */
+export const DEFAULT_HISTORY = { maxTurns: 50, maxTokens: 32_000 } as const;
+export const DEFAULT_TIMEOUT_SECONDS = 600;
+export const DEFAULT_LIMITS = { maxConcurrent: 4, maxQueued: 64 } as const;
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
 
 /** First non-empty value among the named environment variables. */
 function envValue(env: Env, ...names: string[]): string | undefined {
@@ -125,6 +132,15 @@ function parsePort(value: string, source: string): number {
   return port;
 }
 
+function resetPolicy(settings: SessionSettings | undefined, path: string): ResetPolicy | undefined {
+  const reset = settings?.reset;
+  if (!reset) return undefined;
+  if (reset.mode === 'never') return { mode: 'never' };
+  if (reset.mode === 'daily') return { mode: 'daily', atHour: reset.atHour ?? DEFAULT_RESET.atHour };
+  if (reset.idleMinutes === undefined) throw new ConfigError(`config ${path}.idleMinutes: required when mode is 'idle'`);
+  return { mode: 'idle', idleMinutes: reset.idleMinutes };
+}
+
 function splitModel(ref: string, path: string, providers: Record<string, ProviderConfig>): { provider: string; model: string } {
   const slash = ref.indexOf('/');
   const provider = ref.slice(0, slash);
@@ -152,6 +168,7 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
   const providers: Record<string, ProviderConfig> = { echo: { api: 'echo' }, ...file.models?.providers };
   const defaults = file.agents?.defaults;
   const defaultModel = defaults?.model ?? DEFAULT_MODEL;
+  const globalReset = resetPolicy(file.session, 'session.reset') ?? DEFAULT_RESET;
   const listed = file.agents?.list ?? [{ id: DEFAULT_AGENT_ID }];
   const seen = new Set<string>();
   const agents: AgentConfig[] = listed.map((entry, i) => {
@@ -164,6 +181,9 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
       ...(entry.name === undefined ? {} : { name: entry.name }),
       ...splitModel(entry.model ?? defaultModel, path, providers),
       systemPrompt: entry.systemPrompt ?? defaults?.systemPrompt ?? '',
+      history: entry.history ?? defaults?.history ?? { ...DEFAULT_HISTORY },
+      timeoutSeconds: entry.timeoutSeconds ?? defaults?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      reset: resetPolicy(entry.session, `agents.list[${i}].session.reset`) ?? globalReset,
     };
   });
 
@@ -171,6 +191,7 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
     gateway: {
       port,
       host: bindAddress(flags.bind ?? file.gateway?.bind ?? 'loopback'),
+      shutdownGraceSeconds: file.gateway?.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS,
       auth: { mode, secret: mode === 'token' ? token : password },
       http: {
         maxBodyBytes: file.gateway?.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -180,6 +201,10 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
     providers,
     agents,
     defaultAgentId: DEFAULT_AGENT_ID,
+    limits: {
+      maxConcurrent: defaults?.maxConcurrent ?? DEFAULT_LIMITS.maxConcurrent,
+      maxQueued: defaults?.maxQueued ?? DEFAULT_LIMITS.maxQueued,
+    },
     stateDir: resolveStateDir(env),
   };
 }

@@ -6,6 +6,37 @@
 const agentId = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' } as const;
 const modelRef = { type: 'string', pattern: '^[^/\\s]+/\\S+$', description: '"provider/model"' } as const;
 
+/** When a session's transcript starts afresh under the same key. */
+const sessionSettings = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    reset: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode'],
+      properties: {
+        mode: { enum: ['daily', 'idle', 'never'] },
+        atHour: { type: 'integer', minimum: 0, maximum: 23 },
+        idleMinutes: { type: 'number', exclusiveMinimum: 0 },
+      },
+    },
+  },
+} as const;
+
+/** How much of a session's history is sent to the model. */
+const historySettings = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxTurns: { type: 'integer', minimum: 0 },
+    maxTokens: { type: 'integer', minimum: 1 },
+  },
+} as const;
+
+const timeoutSeconds = { type: 'number', exclusiveMinimum: 0 } as const;
+const maxRetries = { type: 'integer', minimum: 0, maximum: 10 } as const;
+
 export const configSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   type: 'object',
@@ -17,6 +48,7 @@ export const configSchema = {
       properties: {
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         bind: { type: 'string', minLength: 1 },
+        shutdownGraceSeconds: { type: 'number', minimum: 0 },
         auth: {
           type: 'object',
           additionalProperties: false,
@@ -56,7 +88,7 @@ export const configSchema = {
           additionalProperties: {
             type: 'object',
             required: ['api'],
-            properties: { api: { enum: ['openai-completions', 'echo'] } },
+            properties: { api: { enum: ['openai-completions', 'anthropic-messages', 'echo'] } },
             oneOf: [
               {
                 additionalProperties: false,
@@ -65,8 +97,19 @@ export const configSchema = {
                   api: { const: 'openai-completions' },
                   baseUrl: { type: 'string', pattern: '^https?://' },
                   apiKey: { type: 'string' },
-                  timeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
-                  maxRetries: { type: 'integer', minimum: 0, maximum: 10 },
+                  timeoutSeconds,
+                  maxRetries,
+                },
+              },
+              {
+                additionalProperties: false,
+                properties: {
+                  api: { const: 'anthropic-messages' },
+                  baseUrl: { type: 'string', pattern: '^https?://' },
+                  apiKey: { type: 'string' },
+                  maxTokens: { type: 'integer', minimum: 1 },
+                  timeoutSeconds,
+                  maxRetries,
                 },
               },
               {
@@ -78,6 +121,7 @@ export const configSchema = {
         },
       },
     },
+    session: sessionSettings,
     agents: {
       type: 'object',
       additionalProperties: false,
@@ -88,6 +132,10 @@ export const configSchema = {
           properties: {
             model: modelRef,
             systemPrompt: { type: 'string' },
+            history: historySettings,
+            timeoutSeconds,
+            maxConcurrent: { type: 'integer', minimum: 1 },
+            maxQueued: { type: 'integer', minimum: 0 },
           },
         },
         list: {
@@ -101,6 +149,9 @@ export const configSchema = {
               name: { type: 'string' },
               model: modelRef,
               systemPrompt: { type: 'string' },
+              history: historySettings,
+              timeoutSeconds,
+              session: sessionSettings,
             },
           },
         },

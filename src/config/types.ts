@@ -3,6 +3,7 @@ export interface ConfigFile {
   gateway?: {
     port?: number;
     bind?: string;
+    shutdownGraceSeconds?: number;
     auth?: { mode?: AuthMode; token?: string; password?: string };
     http?: {
       maxBodyBytes?: number;
@@ -10,16 +11,50 @@ export interface ConfigFile {
     };
   };
   models?: { providers?: Record<string, ProviderConfig> };
+  session?: SessionSettings;
   agents?: {
-    defaults?: { model?: string; systemPrompt?: string };
-    list?: { id: string; name?: string; model?: string; systemPrompt?: string }[];
+    defaults?: {
+      model?: string;
+      systemPrompt?: string;
+      history?: HistoryLimits;
+      timeoutSeconds?: number;
+      maxConcurrent?: number;
+      maxQueued?: number;
+    };
+    list?: {
+      id: string;
+      name?: string;
+      model?: string;
+      systemPrompt?: string;
+      history?: HistoryLimits;
+      timeoutSeconds?: number;
+      session?: SessionSettings;
+    }[];
   };
+}
+
+/** When a transcript starts afresh under the same session key. */
+export type ResetPolicy =
+  | { mode: 'daily'; atHour: number }
+  | { mode: 'idle'; idleMinutes: number }
+  | { mode: 'never' };
+
+export interface SessionSettings {
+  reset?: { mode: ResetPolicy['mode']; atHour?: number; idleMinutes?: number };
+}
+
+/** Bounds on the history sent to the model; the system prompt and new turn are always sent. */
+export interface HistoryLimits {
+  maxTurns?: number;
+  /** Estimated tokens (about 4 characters each) of history. */
+  maxTokens?: number;
 }
 
 export type AuthMode = 'token' | 'password';
 
 export type ProviderConfig =
   | { api: 'openai-completions'; baseUrl: string; apiKey?: string; timeoutSeconds?: number; maxRetries?: number }
+  | { api: 'anthropic-messages'; baseUrl?: string; apiKey?: string; maxTokens?: number; timeoutSeconds?: number; maxRetries?: number }
   | { api: 'echo' };
 
 /** An agent with every default applied; `id` is lower-case. */
@@ -30,6 +65,10 @@ export interface AgentConfig {
   provider: string;
   model: string;
   systemPrompt: string;
+  history: HistoryLimits;
+  /** A run longer than this is ended and recorded as `timeout`. */
+  timeoutSeconds: number;
+  reset: ResetPolicy;
 }
 
 /** Everything the gateway runs on: flags, file, environment and defaults merged. */
@@ -38,6 +77,8 @@ export interface GatewayConfig {
     port: number;
     /** The address to listen on (`loopback` → 127.0.0.1, `lan` → 0.0.0.0). */
     host: string;
+    /** On SIGTERM, how long running turns may take to finish before they are aborted. */
+    shutdownGraceSeconds: number;
     auth: { mode: AuthMode; secret: string | undefined };
     http: { maxBodyBytes: number; chatCompletionsEnabled: boolean };
   };
@@ -45,5 +86,7 @@ export interface GatewayConfig {
   agents: AgentConfig[];
   /** The agent used when a request names none. */
   defaultAgentId: string;
+  /** Runs across all sessions: at most `maxConcurrent` at once, `maxQueued` more waiting. */
+  limits: { maxConcurrent: number; maxQueued: number };
   stateDir: string;
 }
