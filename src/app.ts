@@ -6,7 +6,8 @@
 import { createAgentCore, type AgentCore } from './agents/core.js';
 import type { GatewayConfig } from './config/types.js';
 import { createProviders } from './providers/registry.js';
-import { createMemoryStore } from './sessions/memory-store.js';
+import { join } from 'node:path';
+import { openSqliteStore } from './sessions/sqlite-store.js';
 import type { SessionStore } from './sessions/store.js';
 
 export interface Runtime {
@@ -15,13 +16,20 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function createRuntime(config: GatewayConfig, overrides: { store?: SessionStore } = {}): Runtime {
-  const store = overrides.store ?? createMemoryStore();
+/** Where the embedded store lives: `sessions.sqlite` in the state dir. */
+export function storePath(config: GatewayConfig): string {
+  return join(config.stateDir, 'sessions.sqlite');
+}
+
+export function createRuntime(config: GatewayConfig, overrides: { store?: SessionStore; now?: () => number } = {}): Runtime {
+  const store = overrides.store ?? openSqliteStore(storePath(config));
   const core = createAgentCore({
     agents: config.agents,
     defaultAgentId: config.defaultAgentId,
     store,
     provider: createProviders(config.providers),
+    limits: config.limits,
+    ...(overrides.now ? { now: overrides.now } : {}),
   });
   return { core, store, close: () => store.close() };
 }

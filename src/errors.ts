@@ -16,6 +16,8 @@ export interface GatewayErrorInit {
   param?: string | null;
   /** True when the same request may succeed later (upstream down, timeout). */
   retryable?: boolean;
+  /** Response headers that belong to the error (`retry-after`). */
+  headers?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -26,6 +28,7 @@ export class GatewayError extends Error {
   readonly code: string | null;
   readonly param: string | null;
   readonly retryable: boolean;
+  readonly headers: Readonly<Record<string, string>>;
 
   constructor(init: GatewayErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -35,6 +38,7 @@ export class GatewayError extends Error {
     this.code = init.code;
     this.param = init.param ?? null;
     this.retryable = init.retryable ?? false;
+    this.headers = init.headers ?? {};
   }
 }
 
@@ -79,6 +83,28 @@ export function internalError(cause?: unknown): GatewayError {
     code: 'internal_error',
     message: 'The gateway failed to process the request.',
     cause,
+  });
+}
+
+/** 504: the agent run took longer than its `timeoutSeconds`. */
+export function runTimeout(seconds: number): GatewayError {
+  return new GatewayError({
+    status: 504,
+    type: 'server_error',
+    code: 'run_timeout',
+    message: `The agent run did not finish within ${seconds} s.`,
+    retryable: true,
+  });
+}
+
+/** 503: the gateway is shutting down and ended or refused the run. */
+export function shuttingDown(): GatewayError {
+  return new GatewayError({
+    status: 503,
+    type: 'server_error',
+    code: 'shutting_down',
+    message: 'The gateway is shutting down; retry against another instance or after it restarts.',
+    retryable: true,
   });
 }
 

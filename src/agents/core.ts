@@ -1,16 +1,22 @@
 /**
- * The agent core: resolves agent and session, builds the model request from the
- * agent's system prompt, the session's history and the new turn, streams the provider
- * and records the turn. HTTP and `moltbot agent` both run turns through `startTurn`.
- * It knows the provider interface only, never an adapter or the HTTP framework.
+ * The agent core: resolves agent and session, waits its turn (session lane, then a run
+ * slot), builds the model request from the agent's system prompt, the session's bounded
+ * history and the new turn, streams the provider and records the turn. HTTP and
+ * `moltbot agent` both run turns through `startTurn`. It knows the provider interface
+ * and the store interface only, never an adapter or the HTTP framework.
  */
+import { randomUUID } from 'node:crypto';
 import type { ChatCompletionRequestMessage } from '../../generated/client/types.gen.js';
 import type { AgentConfig } from '../config/types.js';
-import type { ModelMessage, ModelProvider, Usage, FinishReason } from '../providers/types.js';
-import { historyOf, type SessionStore, type TranscriptMessage, type Turn } from '../sessions/store.js';
-import { GatewayError, RunAbortedError, internalError, toGatewayError } from '../errors.js';
+import type { FinishReason, ModelMessage, ModelProvider, Usage } from '../providers/types.js';
+import type { SessionKind, SessionStore, TranscriptMessage, TurnOutcome, TurnRef } from '../sessions/store.js';
+import { GatewayError, RunAbortedError, internalError, runTimeout, shuttingDown, toGatewayError } from '../errors.js';
 import type { AgentEvent } from './events.js';
+import { boundedHistory } from './history.js';
+import { createLanes } from './lanes.js';
+import { createLimiter } from './limiter.js';
 import { splitMessages, type RequestTurn } from './messages.js';
+import { isExpired } from './reset.js';
 import { HTTP_SOURCES, resolveAgentId, resolveSessionKey, type RoutingSources } from './routing.js';
 
 /** One turn as asked for by a client. */
@@ -28,7 +34,12 @@ export interface TurnRequest {
 export interface StartedTurn {
   agentId: string;
   sessionKey: string;
-  /** Deltas then `done`; throws a `GatewayError` on failure. Iterate once. */
+  /**
+   * Deltas then `done`; throws a `GatewayError` on failure (429 when the gateway is at
+   * capacity, 504 on timeout, 503 on shutdown, 502/504 from the provider) or
+   * `RunAbortedError` when the caller's signal aborted. Iterate once; stopping early
+   * ends the run and records it as aborted.
+   */
   events: AsyncIterable<AgentEvent>;
 }
 
@@ -38,66 +49,100 @@ export interface AgentCoreDeps {
   store: SessionStore;
   /** The provider for an id from config; every agent's provider must exist. */
   provider: (id: string) => ModelProvider;
+  limits: { maxConcurrent: number; maxQueued: number };
   now?: () => number;
 }
 
 export interface AgentCore {
   /**
    * Routes the request (400/404 `GatewayError`s are thrown here, before anything
-   * streams) and returns the turn's event stream. Aborting `signal` stops the provider;
-   * the turn is then recorded as `aborted`.
+   * streams) and returns the turn's event stream. Aborting `signal` stops the run and
+   * the provider request; the turn is then recorded as `aborted`.
    */
   startTurn(request: TurnRequest, signal: AbortSignal, sources?: RoutingSources): StartedTurn;
+  /**
+   * Shutdown: refuses new turns (503), lets running and queued ones finish for up to
+   * `graceMs`, then aborts the rest (they end with a 503 error) and resolves when every
+   * turn is recorded.
+   */
+  drain(graceMs: number): Promise<void>;
+  /** Turns admitted and not yet finished (running or queued). */
+  readonly pending: number;
 }
 
-/** Transcript messages are model messages already; the copy keeps the store's objects out of providers' hands. */
-function toModelMessage(message: TranscriptMessage): ModelMessage {
-  return { ...message };
+/** Upper bound on stored turns read for history when only a token budget is set. */
+const HISTORY_FETCH_CAP = 1000;
+
+type AbortReason = 'client' | 'timeout' | 'shutdown';
+
+function sessionKind(request: TurnRequest): SessionKind {
+  if (request.sessionKey !== undefined) return 'explicit';
+  return request.user ? 'user' : 'stateless';
 }
 
 export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   const agents = new Map(deps.agents.map((agent) => [agent.id, agent]));
   const now = deps.now ?? Date.now;
+  const lanes = createLanes();
+  const limiter = createLimiter(deps.limits);
+  const running = new Set<AbortController>();
+  let draining = false;
+  let aborting = false;
+  let onIdle: (() => void) | undefined;
 
-  async function* run(
-    agent: AgentConfig,
-    sessionKey: string,
-    turn: RequestTurn,
-    signal: AbortSignal,
-  ): AsyncGenerator<AgentEvent> {
-    const startedAt = now();
-    const history = historyOf(await deps.store.loadTurns(sessionKey));
-    // A stored transcript is authoritative: only the request's new turn is added to it.
-    const input = history.length > 0 ? turn.newTurn : turn.conversation;
-    const systemText = [agent.systemPrompt, ...turn.instructions].filter((text) => text !== '').join('\n\n');
-    const messages: ModelMessage[] = [
-      ...(systemText === '' ? [] : [{ role: 'system' as const, content: systemText }]),
-      ...[...history, ...input].map(toModelMessage),
-    ];
+  /** The session's live transcript and the history to send, honouring reset and limits. */
+  async function loadContext(agent: AgentConfig, key: string): Promise<{ sessionId: string | undefined; history: TranscriptMessage[]; hasTurns: boolean }> {
+    const session = await deps.store.currentSession(key);
+    if (!session || isExpired(session.updatedAt, now(), agent.reset)) return { sessionId: undefined, history: [], hasTurns: false };
+    const turns = await deps.store.recentTurns(session.id, Math.max(1, agent.history.maxTurns ?? HISTORY_FETCH_CAP));
+    return { sessionId: session.id, history: boundedHistory(turns, agent.history), hasTurns: turns.length > 0 };
+  }
+
+  async function* execute(agent: AgentConfig, key: string, kind: SessionKind, turn: RequestTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
+    const controller = new AbortController();
+    const abort = (reason: AbortReason): void => controller.abort(reason);
+    const onClientAbort = (): void => abort('client');
+    signal.addEventListener('abort', onClientAbort, { once: true });
+    const timer = setTimeout(() => abort('timeout'), agent.timeoutSeconds * 1000);
+    running.add(controller);
+    if (signal.aborted) abort('client');
 
     let reply = '';
     let usage: Usage | undefined;
     let finishReason: FinishReason | undefined;
-    let recorded = false;
-    const record = async (status: Turn['status'], failure?: GatewayError): Promise<void> => {
-      recorded = true;
-      await deps.store.appendTurn({
-        sessionKey,
-        agentId: agent.id,
-        input,
-        ...(reply === '' && status !== 'ok' ? {} : { reply: { role: 'assistant', content: reply } }),
-        ...(turn.instructions.length > 0 ? { instructions: turn.instructions.join('\n\n') } : {}),
-        status,
-        ...(finishReason && status === 'ok' ? { finishReason } : {}),
+    let ref: TurnRef | undefined;
+    let finished = false;
+    const finish = async (outcome: Omit<TurnOutcome, 'endedAt' | 'reply' | 'usage'>): Promise<void> => {
+      finished = true;
+      if (!ref) return;
+      await deps.store.finishTurn(ref, {
+        ...outcome,
+        ...(reply === '' && outcome.status !== 'ok' ? {} : { reply: { role: 'assistant', content: reply } }),
         ...(usage ? { usage } : {}),
-        ...(failure ? { error: { type: failure.type, code: failure.code, message: failure.message } } : {}),
-        startedAt,
         endedAt: now(),
       });
     };
 
     try {
-      for await (const event of deps.provider(agent.provider).stream({ model: agent.model, messages }, { signal })) {
+      const context = await loadContext(agent, key);
+      // A stored transcript is authoritative: only the request's new turn is added to it.
+      const input = context.hasTurns ? turn.newTurn : turn.conversation;
+      const systemText = [agent.systemPrompt, ...turn.instructions].filter((text) => text !== '').join('\n\n');
+      const messages: ModelMessage[] = [
+        ...(systemText === '' ? [] : [{ role: 'system' as const, content: systemText }]),
+        ...context.history,
+        ...input,
+      ];
+      ref = await deps.store.beginTurn({
+        session: { id: context.sessionId ?? randomUUID(), key, agentId: agent.id, kind },
+        newTranscript: context.sessionId === undefined,
+        input,
+        ...(turn.instructions.length > 0 ? { instructions: turn.instructions.join('\n\n') } : {}),
+        startedAt: now(),
+      });
+
+      for await (const event of deps.provider(agent.provider).stream({ model: agent.model, messages }, { signal: controller.signal })) {
+        if (controller.signal.aborted) break;
         if (event.type === 'delta') {
           reply += event.text;
           yield { type: 'delta', text: event.text };
@@ -107,30 +152,75 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
           finishReason = event.reason;
         }
       }
-      if (signal.aborted) throw new RunAbortedError();
+      if (controller.signal.aborted) throw new RunAbortedError();
       if (finishReason === undefined) throw internalError(new Error('provider ended without a finish event'));
       // The turn is committed before the client is told it is done.
-      await record('ok');
+      await finish({ status: 'ok', finishReason });
       yield { type: 'done', finishReason, ...(usage ? { usage } : {}) };
     } catch (err) {
-      if (recorded) throw err;
-      const failure = err instanceof RunAbortedError ? undefined : toGatewayError(err);
-      await record(failure ? 'error' : 'aborted', failure);
-      throw failure ?? err;
+      if (finished) throw err;
+      const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined;
+      const failure =
+        reason === 'timeout' ? runTimeout(agent.timeoutSeconds) : reason === 'shutdown' ? shuttingDown() : reason === 'client' ? undefined : toGatewayError(err);
+      const describe = failure ? { error: { type: failure.type, code: failure.code, message: failure.message } } : {};
+      await finish({ status: reason === 'timeout' ? 'timeout' : reason ? 'aborted' : 'error', ...describe });
+      throw failure ?? new RunAbortedError();
     } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onClientAbort);
+      running.delete(controller);
       // The consumer stopped iterating early (client gone): keep what was said.
-      if (!recorded) await record('aborted');
+      if (!finished) await finish({ status: 'aborted' });
+    }
+  }
+
+  async function* run(agent: AgentConfig, key: string, kind: SessionKind, turn: RequestTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
+    if (draining) throw shuttingDown();
+    limiter.admit();
+    let releaseLane: (() => void) | undefined;
+    let releaseSlot: (() => void) | undefined;
+    try {
+      releaseLane = await lanes.acquire(key, signal);
+      releaseSlot = await limiter.slot(signal);
+      // Turns still queued when the grace period ended are refused, not started.
+      if (aborting) throw shuttingDown();
+      yield* execute(agent, key, kind, turn, signal);
+    } finally {
+      releaseSlot?.();
+      releaseLane?.();
+      limiter.leave();
+      if (limiter.admitted === 0) onIdle?.();
     }
   }
 
   return {
+    get pending() {
+      return limiter.admitted;
+    },
     startTurn(request, signal, sources = HTTP_SOURCES) {
       const agentId = resolveAgentId(request, (id) => agents.has(id), deps.defaultAgentId, sources);
       const sessionKey = resolveSessionKey(request, agentId, sources);
       // Split the messages now so a bad request is a 400 before anything streams.
       const turn = splitMessages(request.messages);
       const agent = agents.get(agentId) as AgentConfig;
-      return { agentId, sessionKey, events: run(agent, sessionKey, turn, signal) };
+      return { agentId, sessionKey, events: run(agent, sessionKey, sessionKind(request), turn, signal) };
+    },
+    async drain(graceMs) {
+      draining = true;
+      if (limiter.admitted === 0) return;
+      const idle = new Promise<void>((resolve) => {
+        onIdle = resolve;
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'grace'>((resolve) => {
+        timer = setTimeout(() => resolve('grace'), graceMs);
+      });
+      if ((await Promise.race([idle, graceOver])) === 'grace') {
+        aborting = true;
+        for (const controller of running) controller.abort('shutdown' satisfies AbortReason);
+        await idle;
+      }
+      clearTimeout(timer);
     },
   };
 }

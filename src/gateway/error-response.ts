@@ -18,7 +18,7 @@ export function errorBody(err: GatewayError): { error: { message: string; type: 
  */
 export function sendError(res: ServerResponse, thrown: unknown, logger: Logger, headers: Record<string, string> = {}): void {
   const err = toGatewayError(thrown);
-  if (err.type === 'server_error') {
+  if (err.type === 'server_error' && err.status === 500) {
     logger.log('error', 'request failed', { status: err.status, code: err.code, ...describeError(err.cause ?? thrown) });
   } else if (err.status >= 500) {
     // Upstream failures are expected operations events: the message says enough.
@@ -31,6 +31,7 @@ export function sendError(res: ServerResponse, thrown: unknown, logger: Logger, 
   const body = JSON.stringify(errorBody(err));
   res.writeHead(err.status, {
     ...headers,
+    ...err.headers,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
   });

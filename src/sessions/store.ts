@@ -1,7 +1,11 @@
 /**
- * The session store interface. The core reads history and appends whole turns through
- * it; stores (in-memory now, SQLite and PostgreSQL later) implement it. A turn is
- * appended in one call so a store can make it one transaction.
+ * The session store interface. A session key names a sequence of transcripts (a reset
+ * starts a new one; old ones stay readable). A turn is written twice, each write one
+ * transaction: `beginTurn` records the new input as `running`, `finishTurn` records the
+ * reply and how the run ended. A store never holds half a turn, and a turn cut short by
+ * a crash is found `running` and marked `interrupted` when the store next opens.
+ * Nothing here assumes one process: a PostgreSQL store for several replicas implements
+ * the same calls.
  */
 import type { FinishReason, ToolCall, Usage } from '../providers/types.js';
 
@@ -11,44 +15,86 @@ export type TranscriptMessage =
   | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
   | { role: 'tool'; content: string; toolCallId: string };
 
-/** How a turn ended. Only `ok` turns feed the model's history. */
-export type TurnStatus = 'ok' | 'error' | 'aborted';
+/** How a turn ended; `running` until it does. Only `ok` turns feed the model's history. */
+export type TurnStatus = 'running' | 'ok' | 'error' | 'aborted' | 'timeout' | 'interrupted';
 
-/** One request/reply exchange of a session. */
+/** How the key was chosen: a random per-request key, from `user`, or given explicitly. */
+export type SessionKind = 'stateless' | 'user' | 'explicit';
+
+/** One transcript of a session key. */
+export interface SessionInfo {
+  /** The transcript's id; a reset gives the key a new one. */
+  id: string;
+  key: string;
+  agentId: string;
+  kind: SessionKind;
+  createdAt: number;
+  updatedAt: number;
+  turns: number;
+  lastStatus: TurnStatus | null;
+}
+
+/** One request/reply exchange. */
 export interface Turn {
+  sessionId: string;
   sessionKey: string;
   agentId: string;
+  /** 1-based position in its transcript. */
+  seq: number;
   /** The messages this turn added before the reply (the new user/tool messages). */
   input: TranscriptMessage[];
-  /** The assistant reply; partial for an aborted turn, absent when nothing came back. */
+  /** The assistant reply; partial when the run did not finish, absent when nothing came. */
   reply?: TranscriptMessage;
   /** Per-request system/developer text, kept for audit; never replayed. */
   instructions?: string;
   status: TurnStatus;
   finishReason?: FinishReason;
   usage?: Usage;
-  /** For `error` turns: the error's type and code. */
+  /** For turns that did not end `ok`: the error's type, code and message. */
   error?: { type: string; code: string | null; message: string };
   startedAt: number;
+  endedAt?: number;
+}
+
+export interface BeginTurn {
+  session: { id: string; key: string; agentId: string; kind: SessionKind };
+  /** True to create the transcript `session.id` (first turn, or after a reset). */
+  newTranscript: boolean;
+  input: TranscriptMessage[];
+  instructions?: string;
+  startedAt: number;
+}
+
+export interface TurnOutcome {
+  status: Exclude<TurnStatus, 'running' | 'interrupted'>;
+  reply?: TranscriptMessage;
+  finishReason?: FinishReason;
+  usage?: Usage;
+  error?: Turn['error'];
   endedAt: number;
 }
 
-export interface SessionStore {
-  /** The turns of a session, oldest first; empty for an unknown key. */
-  loadTurns(sessionKey: string): Promise<Turn[]>;
-  /** Appends one complete turn. */
-  appendTurn(turn: Turn): Promise<void>;
-  /** Releases resources; further calls fail. */
-  close(): Promise<void>;
+/** Identifies a begun turn. */
+export interface TurnRef {
+  sessionId: string;
+  seq: number;
 }
 
-/** The model-visible history of a session: the input and reply of every `ok` turn. */
-export function historyOf(turns: readonly Turn[]): TranscriptMessage[] {
-  const history: TranscriptMessage[] = [];
-  for (const turn of turns) {
-    if (turn.status !== 'ok') continue;
-    history.push(...turn.input);
-    if (turn.reply) history.push(turn.reply);
-  }
-  return history;
+export interface SessionStore {
+  /** The key's current (latest) transcript, if it has one. */
+  currentSession(key: string): Promise<SessionInfo | undefined>;
+  /** Up to `limit` most recent `ok` turns of a transcript, oldest first. */
+  recentTurns(sessionId: string, limit: number): Promise<Turn[]>;
+  /** Records a turn's input as `running` (creating the transcript when asked), atomically. */
+  beginTurn(begin: BeginTurn): Promise<TurnRef>;
+  /** Records how a begun turn ended, atomically. */
+  finishTurn(ref: TurnRef, outcome: TurnOutcome): Promise<void>;
+  /** Every turn of the key's current transcript, oldest first (empty for an unknown key). */
+  loadTurns(key: string): Promise<Turn[]>;
+  /** Transcripts, most recently updated first. */
+  listSessions(filter?: { agentId?: string }): Promise<SessionInfo[]>;
+  /** Every transcript of a key, oldest first, with all its turns. */
+  sessionHistory(key: string): Promise<{ session: SessionInfo; turns: Turn[] }[]>;
+  /** Finishes pending writes and releases the store; further calls fail. */
+  close(): Promise<void>;
 }

@@ -9,7 +9,10 @@ import { parseConfig, resolveGatewayConfig, type GatewayFlags } from '../../src/
 import type { ConfigFile, GatewayConfig } from '../../src/config/types.js';
 import { createServer } from '../../src/gateway/server.js';
 import { createLogger } from '../../src/log.js';
-import { createMemoryStore } from '../../src/sessions/memory-store.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
 import type { SessionStore } from '../../src/sessions/store.js';
 
 export const TEST_TOKEN = 'test-token-3b7e1c9d';
@@ -32,11 +35,12 @@ export function baseConfig(): ConfigFile {
 
 export async function startGateway(
   file: ConfigFile = baseConfig(),
-  options: { flags?: GatewayFlags; env?: Record<string, string> } = {},
+  options: { flags?: GatewayFlags; env?: Record<string, string>; storePath?: string; now?: () => number } = {},
 ): Promise<TestGateway> {
   const config = resolveGatewayConfig(parseConfig(JSON.stringify(file), options.env ?? {}, 'test'), options.flags ?? {}, options.env ?? {});
-  const store = createMemoryStore();
-  const runtime = createRuntime(config, { store });
+  // The real SQLite store, in a fresh directory unless the test reopens one.
+  const store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'));
+  const runtime = createRuntime(config, { store, ...(options.now ? { now: options.now } : {}) });
   const app = await createServer(config, { core: runtime.core, logger: createLogger({ quiet: true }) });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -142,8 +142,12 @@ describe('resolveGatewayConfig', () => {
     expect(config.gateway.host).toBe('127.0.0.1');
     expect(config.gateway.auth).toEqual({ mode: 'token', secret: undefined });
     expect(config.gateway.http).toEqual({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES, chatCompletionsEnabled: false });
-    expect(config.agents).toEqual([{ id: 'main', provider: 'echo', model: 'echo', systemPrompt: '' }]);
+    expect(config.agents).toEqual([
+      { id: 'main', provider: 'echo', model: 'echo', systemPrompt: '', history: { maxTurns: 50, maxTokens: 32000 }, timeoutSeconds: 600, reset: { mode: 'daily', atHour: 4 } },
+    ]);
     expect(config.defaultAgentId).toBe('main');
+    expect(config.limits).toEqual({ maxConcurrent: 4, maxQueued: 64 });
+    expect(config.gateway.shutdownGraceSeconds).toBe(10);
     expect(config.providers.echo).toEqual({ api: 'echo' });
   });
 
@@ -155,11 +159,33 @@ describe('resolveGatewayConfig', () => {
         list: [{ id: 'Main' }, { id: 'beta', model: 'local/org/model', systemPrompt: 'beta prompt', name: 'Beta' }, { id: 'gamma', model: 'echo/x' }],
       },
     });
-    expect(config.agents).toEqual([
+    expect(config.agents).toMatchObject([
       { id: 'main', provider: 'local', model: 'llama3:8b', systemPrompt: 'default prompt' },
       { id: 'beta', name: 'Beta', provider: 'local', model: 'org/model', systemPrompt: 'beta prompt' },
       { id: 'gamma', provider: 'echo', model: 'x', systemPrompt: 'default prompt' },
     ]);
+    expect(config.agents.map((a) => a.name)).toEqual([undefined, 'Beta', undefined]);
+  });
+
+  it('resolves reset policy, history, timeout and limits: agent over defaults over global over built-in', () => {
+    const config = resolve({
+      session: { reset: { mode: 'idle', idleMinutes: 30 } },
+      agents: {
+        defaults: { history: { maxTurns: 5 }, timeoutSeconds: 20, maxConcurrent: 2, maxQueued: 1 },
+        list: [{ id: 'main' }, { id: 'beta', session: { reset: { mode: 'never' } }, history: { maxTokens: 100 }, timeoutSeconds: 3 }, { id: 'gamma', session: { reset: { mode: 'daily' } } }],
+      },
+    });
+    expect(config.agents.map((a) => [a.reset, a.history, a.timeoutSeconds])).toEqual([
+      [{ mode: 'idle', idleMinutes: 30 }, { maxTurns: 5 }, 20],
+      [{ mode: 'never' }, { maxTokens: 100 }, 3],
+      [{ mode: 'daily', atHour: 4 }, { maxTurns: 5 }, 20],
+    ]);
+    expect(config.limits).toEqual({ maxConcurrent: 2, maxQueued: 1 });
+  });
+
+  it("an idle reset without idleMinutes is an error naming the key", () => {
+    const err = configError(() => resolve({ agents: { list: [{ id: 'main', session: { reset: { mode: 'idle' } } }] } }));
+    expect(err.message).toContain('agents.list[0].session.reset.idleMinutes');
   });
 
   it('an agent pointing at an unconfigured provider is an error naming the key and the provider', () => {

@@ -1,21 +1,199 @@
-import type { ModelProvider } from '../types.js';
+import Anthropic from '@anthropic-ai/sdk';
+import type { MessageDeltaUsage, Usage as AnthropicUsage } from '@anthropic-ai/sdk/resources/messages';
+import type { FinishReason, ModelEvent, ModelProvider, ModelRequest, StreamOptions, Usage } from '../types.js';
+import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
+import { toAnthropicPrompt } from './anthropic-messages.js';
 
 /** Settings of one `api: "anthropic-messages"` provider, as configured. */
 export interface AnthropicSettings {
   id: string;
+  /**
+   * The API origin, without `/v1`: the SDK posts to `${baseUrl}/v1/messages`.
+   * Default: the SDK's own (https://api.anthropic.com), never `ANTHROPIC_BASE_URL`.
+   */
   baseUrl?: string;
+  /** Sent as the only credential. Without it no credential is sent at all. */
   apiKey?: string;
+  /** `max_tokens` of every request; Anthropic requires one (default 4096). */
   maxTokens?: number;
+  /** Seconds to wait for the response headers of each attempt (default 600). */
   timeoutSeconds?: number;
+  /**
+   * Retries before the first byte, on connection errors, timeouts, 408, 409, 429 and 5xx,
+   * honouring `retry-after` (default 2).
+   */
   maxRetries?: number;
 }
 
-/** Placeholder until the adapter lands. */
+/**
+ * The SDK client, minus its search for credentials on this machine: with no key in the
+ * options it would otherwise read profiles, config files and workload identity variables
+ * and send what it finds to whatever `baseUrl` is configured.
+ */
+class ConfiguredAnthropic extends Anthropic {
+  protected override _shouldResolveDefaultCredentials(): boolean {
+    return false;
+  }
+}
+
+/**
+ * Header names the SDK will add from `ANTHROPIC_CUSTOM_HEADERS` ("Name: value" lines).
+ * It merges that variable into every request whatever the options say, so the names are
+ * read here only to be removed again.
+ */
+function environmentHeaderNames(): string[] {
+  const raw = process.env['ANTHROPIC_CUSTOM_HEADERS'];
+  if (!raw) return [];
+  return raw
+    .split('\n')
+    .filter((line) => line.includes(':'))
+    .map((line) => line.slice(0, line.indexOf(':')).trim())
+    .filter((name) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/u.test(name));
+}
+
+/** Anthropic's stop reasons in OpenAI's vocabulary; unknown ones are a normal `stop`. */
+function mapStopReason(reason: string): FinishReason {
+  switch (reason) {
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      // Cut off by the context window rather than by `max_tokens`: still a length stop.
+      return 'length';
+    case 'tool_use':
+      return 'tool_calls';
+    case 'refusal':
+      return 'content_filter';
+    default:
+      // end_turn, stop_sequence, pause_turn and anything newer.
+      return 'stop';
+  }
+}
+
+/**
+ * Token counts from `message_start` and `message_delta`. Delta counts are cumulative, so
+ * the latest value of each field wins. Cache reads and writes are prompt tokens too.
+ */
+class UsageTally {
+  private seen = false;
+  private input = 0;
+  private cacheCreation = 0;
+  private cacheRead = 0;
+  private output = 0;
+
+  add(usage: Partial<AnthropicUsage | MessageDeltaUsage> | null | undefined): void {
+    if (!usage) return;
+    const pick = (value: unknown, current: number): number => {
+      if (typeof value !== 'number') return current;
+      this.seen = true;
+      return value;
+    };
+    this.input = pick(usage.input_tokens, this.input);
+    this.cacheCreation = pick(usage.cache_creation_input_tokens, this.cacheCreation);
+    this.cacheRead = pick(usage.cache_read_input_tokens, this.cacheRead);
+    this.output = pick(usage.output_tokens, this.output);
+  }
+
+  result(): Usage | undefined {
+    if (!this.seen) return undefined;
+    const promptTokens = this.input + this.cacheCreation + this.cacheRead;
+    return { promptTokens, completionTokens: this.output, totalTokens: promptTokens + this.output };
+  }
+}
+
+/**
+ * Provider for Anthropic's Messages API (`api: "anthropic-messages"`) through the official
+ * `@anthropic-ai/sdk`. It streams (`stream: true`) and yields text deltas, one `usage`
+ * and one `finish`; forwards the abort signal (`RunAbortedError` once it aborts); maps a
+ * stream that ends without `message_stop` and a stop reason to 502 `upstream_incomplete`,
+ * an unreachable upstream to 502 `upstream_unavailable`, an error status or mid-stream
+ * `error` event to 502 `upstream_error`, and a timeout to 504. The SDK retries before the
+ * first byte (`maxRetries`). Only configured credentials and headers reach the upstream,
+ * never `ANTHROPIC_*` variables, and the API key never appears in a client-visible message.
+ */
 export function createAnthropicProvider(settings: AnthropicSettings): ModelProvider {
+  const timeoutSeconds = settings.timeoutSeconds ?? 600;
+  const maxTokens = settings.maxTokens ?? 4096;
+  const headers: Record<string, string | null> = {};
+  for (const name of environmentHeaderNames()) headers[name] = null;
+  // Last, so it also wins over an `Authorization` line in ANTHROPIC_CUSTOM_HEADERS; null
+  // tells the SDK that sending no credential is intended.
+  headers['Authorization'] = settings.apiKey ? `Bearer ${settings.apiKey}` : null;
+  const client = new ConfiguredAnthropic({
+    // Every option that otherwise falls back to the environment is given: a key (null
+    // keeps ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN unread) and a base URL (null means
+    // the SDK's default without reading ANTHROPIC_BASE_URL).
+    apiKey: settings.apiKey ?? null,
+    authToken: null,
+    webhookKey: null,
+    baseURL: settings.baseUrl ?? null,
+    defaultHeaders: headers,
+    timeout: timeoutSeconds * 1000,
+    maxRetries: settings.maxRetries ?? 2,
+  });
+  const where = `The model provider '${settings.id}'`;
+
+  const redact = (text: string): string => (settings.apiKey ? text.split(settings.apiKey).join('***') : text);
+  const clip = (text: string): string => redact(text).slice(0, 500);
+
+  function mapError(err: unknown, signal: AbortSignal): Error {
+    if (signal.aborted || err instanceof Anthropic.APIUserAbortError) return new RunAbortedError();
+    if (err instanceof Anthropic.APIConnectionTimeoutError) {
+      return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err);
+    }
+    if (err instanceof Anthropic.APIConnectionError) {
+      const at = settings.baseUrl ?? 'its default address';
+      return upstreamError(`${where} could not be reached at ${at}.`, 'upstream_unavailable', err);
+    }
+    if (err instanceof Anthropic.APIError) {
+      const detail = clip(`${err.type ? `${err.type}: ` : ''}${err.apiMessage ?? err.message}`);
+      // No status: an `error` event inside a stream that had started with 200.
+      const what = err.status === undefined ? 'sent an error mid-reply' : `answered ${err.status}`;
+      return upstreamError(`${where} ${what}: ${detail}`, 'upstream_error', err);
+    }
+    const detail = err instanceof Error ? clip(err.message) : 'unknown failure';
+    return upstreamError(`${where} failed mid-reply: ${detail}`, 'upstream_error', err);
+  }
+
   return {
     id: settings.id,
-    stream() {
-      throw new Error('anthropic-messages is not implemented yet');
+    async *stream(request: ModelRequest, { signal }: StreamOptions): AsyncIterable<ModelEvent> {
+      const tally = new UsageTally();
+      let stopReason: string | null = null;
+      let stopped = false;
+      try {
+        const events = await client.messages.create(
+          { model: request.model, max_tokens: maxTokens, stream: true, ...toAnthropicPrompt(request.messages) },
+          { signal },
+        );
+        for await (const event of events) {
+          switch (event.type) {
+            case 'message_start':
+              tally.add(event.message.usage);
+              stopReason = event.message.stop_reason ?? stopReason;
+              break;
+            case 'content_block_delta':
+              // Tool input, thinking and citation deltas have no place in our events.
+              if (event.delta.type === 'text_delta' && event.delta.text) yield { type: 'delta', text: event.delta.text };
+              break;
+            case 'message_delta':
+              tally.add(event.usage);
+              stopReason = event.delta.stop_reason ?? stopReason;
+              break;
+            case 'message_stop':
+              stopped = true;
+              break;
+          }
+        }
+      } catch (err) {
+        throw mapError(err, signal);
+      }
+      // The SDK ends a stream quietly when the signal aborts it mid-body.
+      if (signal.aborted) throw new RunAbortedError();
+      if (!stopped || stopReason === null) {
+        throw upstreamError(`${where} ended its stream before the message was complete.`, 'upstream_incomplete');
+      }
+      const usage = tally.result();
+      if (usage) yield { type: 'usage', usage };
+      yield { type: 'finish', reason: mapStopReason(stopReason) };
     },
   };
 }

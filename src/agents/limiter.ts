@@ -1,0 +1,90 @@
+/**
+ * Bounds runs across all sessions: at most `maxConcurrent` run at once and at most
+ * `maxQueued` more wait (in a session lane or for a slot). Past that a turn is refused
+ * at once with 429 and `Retry-After`. A waiting turn whose client leaves is dropped.
+ */
+import { GatewayError, RunAbortedError } from '../errors.js';
+
+export interface Limiter {
+  /** Admits a turn or throws 429; every admitted turn must call `leave` once. */
+  admit(): void;
+  leave(): void;
+  /** Waits for a run slot in arrival order; resolves with the slot's release. */
+  slot(signal: AbortSignal): Promise<() => void>;
+  readonly running: number;
+  readonly admitted: number;
+}
+
+/** Seconds a refused client is asked to wait; runs usually take a few seconds. */
+const RETRY_AFTER_SECONDS = 1;
+
+export function queueFull(maxConcurrent: number, maxQueued: number): GatewayError {
+  return new GatewayError({
+    status: 429,
+    type: 'invalid_request_error',
+    code: 'queue_full',
+    message: `The gateway is at capacity (${maxConcurrent} running, ${maxQueued} queued); retry after ${RETRY_AFTER_SECONDS} s.`,
+    retryable: true,
+    headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+  });
+}
+
+export function createLimiter(options: { maxConcurrent: number; maxQueued: number }): Limiter {
+  let admitted = 0;
+  let running = 0;
+  const waiting: { grant: () => void }[] = [];
+
+  const release = (): void => {
+    running -= 1;
+    const next = waiting.shift();
+    if (next) next.grant();
+  };
+  const once = (fn: () => void): (() => void) => {
+    let done = false;
+    return () => {
+      if (!done) {
+        done = true;
+        fn();
+      }
+    };
+  };
+
+  return {
+    get running() {
+      return running;
+    },
+    get admitted() {
+      return admitted;
+    },
+    admit() {
+      if (admitted >= options.maxConcurrent + options.maxQueued) throw queueFull(options.maxConcurrent, options.maxQueued);
+      admitted += 1;
+    },
+    leave() {
+      admitted -= 1;
+    },
+    slot(signal) {
+      if (signal.aborted) return Promise.reject(new RunAbortedError());
+      if (running < options.maxConcurrent) {
+        running += 1;
+        return Promise.resolve(once(release));
+      }
+      return new Promise((resolve, reject) => {
+        const entry = {
+          grant: () => {
+            signal.removeEventListener('abort', onAbort);
+            running += 1;
+            resolve(once(release));
+          },
+        };
+        const onAbort = (): void => {
+          const index = waiting.indexOf(entry);
+          if (index >= 0) waiting.splice(index, 1);
+          reject(new RunAbortedError());
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiting.push(entry);
+      });
+    },
+  };
+}

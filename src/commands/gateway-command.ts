@@ -1,0 +1,71 @@
+/** `moltbot gateway`: runs the gateway in the foreground until SIGINT/SIGTERM. */
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { createRuntime } from '../app.js';
+import { assertStartable, type GatewayFlags } from '../config/load.js';
+import type { AuthMode } from '../config/types.js';
+import { createServer } from '../gateway/server.js';
+import { createLogger } from '../log.js';
+import { UsageError, loadConfig, print } from './shared.js';
+
+function parseFlags(argv: string[]): { flags: GatewayFlags; config: string | undefined } {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      port: { type: 'string' },
+      bind: { type: 'string' },
+      config: { type: 'string' },
+      auth: { type: 'string' },
+      token: { type: 'string' },
+      password: { type: 'string' },
+    },
+  });
+  const flags: GatewayFlags = {};
+  if (values.port !== undefined) {
+    if (!/^\d+$/u.test(values.port) || Number(values.port) > 65535) throw new UsageError(`--port: '${values.port}' is not a port number`);
+    flags.port = Number(values.port);
+  }
+  if (values.auth !== undefined) {
+    if (values.auth !== 'token' && values.auth !== 'password') throw new UsageError(`--auth must be 'token' or 'password'`);
+    flags.auth = values.auth as AuthMode;
+  }
+  if (values.bind !== undefined) flags.bind = values.bind;
+  if (values.token !== undefined) flags.token = values.token;
+  if (values.password !== undefined) flags.password = values.password;
+  return { flags, config: values.config };
+}
+
+export async function gatewayCommand(argv: string[]): Promise<void> {
+  const { flags, config: configPath } = parseFlags(argv);
+  const config = loadConfig(configPath, flags);
+  assertStartable(config);
+  const logger = createLogger();
+  const runtime = createRuntime(config);
+  const app = await createServer(config, { core: runtime.core, logger });
+  const server = app.listen(config.gateway.port, config.gateway.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.log('info', 'shutting down', { signal, pending: runtime.core.pending, graceSeconds: config.gateway.shutdownGraceSeconds });
+    // Stop accepting; running turns may finish within the grace period, then are aborted.
+    server.close();
+    server.closeIdleConnections();
+    await runtime.core.drain(config.gateway.shutdownGraceSeconds * 1000);
+    server.closeAllConnections();
+    await runtime.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', (signal) => void stop(signal));
+  process.once('SIGTERM', (signal) => void stop(signal));
+  // Printed last: whoever waits for this line may signal us right away.
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  print(`listening on http://${host}:${port}`);
+}

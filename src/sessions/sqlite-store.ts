@@ -1,0 +1,220 @@
+/**
+ * The embedded session store: SQLite (better-sqlite3) in WAL mode. Each store call is
+ * one transaction, so a crash leaves either the whole write or none of it. Several
+ * processes on one machine may share the file (`moltbot agent` beside a gateway).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { BeginTurn, SessionInfo, SessionKind, SessionStore, Turn, TurnOutcome, TurnRef, TurnStatus } from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  key TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  turns INTEGER NOT NULL DEFAULT 0,
+  last_status TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_by_key ON sessions (key);
+CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (agent_id, updated_at);
+CREATE TABLE IF NOT EXISTS turns (
+  session_id TEXT NOT NULL REFERENCES sessions (id),
+  seq INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  owner_pid INTEGER,
+  input TEXT NOT NULL,
+  reply TEXT,
+  instructions TEXT,
+  finish_reason TEXT,
+  usage TEXT,
+  error TEXT,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS turns_by_status ON turns (session_id, status, seq);
+`;
+
+interface SessionRow {
+  id: string;
+  key: string;
+  agent_id: string;
+  kind: string;
+  created_at: number;
+  updated_at: number;
+  turns: number;
+  last_status: string | null;
+}
+
+interface TurnRow {
+  session_id: string;
+  key: string;
+  agent_id: string;
+  seq: number;
+  status: string;
+  input: string;
+  reply: string | null;
+  instructions: string | null;
+  finish_reason: string | null;
+  usage: string | null;
+  error: string | null;
+  started_at: number;
+  ended_at: number | null;
+}
+
+const toSession = (row: SessionRow): SessionInfo => ({
+  id: row.id,
+  key: row.key,
+  agentId: row.agent_id,
+  kind: row.kind as SessionKind,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  turns: row.turns,
+  lastStatus: row.last_status as TurnStatus | null,
+});
+
+function toTurn(row: TurnRow): Turn {
+  return {
+    sessionId: row.session_id,
+    sessionKey: row.key,
+    agentId: row.agent_id,
+    seq: row.seq,
+    input: JSON.parse(row.input) as Turn['input'],
+    ...(row.reply === null ? {} : { reply: JSON.parse(row.reply) as NonNullable<Turn['reply']> }),
+    ...(row.instructions === null ? {} : { instructions: row.instructions }),
+    status: row.status as TurnStatus,
+    ...(row.finish_reason === null ? {} : { finishReason: row.finish_reason as NonNullable<Turn['finishReason']> }),
+    ...(row.usage === null ? {} : { usage: JSON.parse(row.usage) as NonNullable<Turn['usage']> }),
+    ...(row.error === null ? {} : { error: JSON.parse(row.error) as NonNullable<Turn['error']> }),
+    startedAt: row.started_at,
+    ...(row.ended_at === null ? {} : { endedAt: row.ended_at }),
+  };
+}
+
+const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Opens (creating if needed) the store at `path`; `':memory:'` gives a private in-memory one. */
+export function openSqliteStore(path: string): SessionStore {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives a process crash (SIGKILL); only power loss may drop the last commits.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  db.exec(SCHEMA);
+
+  const turnColumns = 't.session_id, s.key, s.agent_id, t.seq, t.status, t.input, t.reply, t.instructions, t.finish_reason, t.usage, t.error, t.started_at, t.ended_at';
+  const statements = {
+    current: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY rowid DESC LIMIT 1'),
+    byKey: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY rowid'),
+    list: db.prepare<[], SessionRow>('SELECT * FROM sessions ORDER BY updated_at DESC, rowid DESC'),
+    listByAgent: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, rowid DESC'),
+    recentOk: db.prepare<[string, number], TurnRow>(
+      `SELECT ${turnColumns} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? AND t.status = 'ok' ORDER BY t.seq DESC LIMIT ?`,
+    ),
+    allTurns: db.prepare<[string], TurnRow>(`SELECT ${turnColumns} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? ORDER BY t.seq`),
+    insertSession: db.prepare(
+      'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @at, @at, 0, NULL)',
+    ),
+    nextSeq: db.prepare<[string], { seq: number }>('SELECT turns + 1 AS seq FROM sessions WHERE id = ?'),
+    insertTurn: db.prepare(
+      `INSERT INTO turns (session_id, seq, status, owner_pid, input, instructions, started_at)
+       VALUES (@sessionId, @seq, 'running', @pid, @input, @instructions, @startedAt)`,
+    ),
+    touchSession: db.prepare('UPDATE sessions SET turns = MAX(turns, @seq), updated_at = @at, last_status = @status WHERE id = @sessionId'),
+    finishTurn: db.prepare(
+      `UPDATE turns SET status = @status, owner_pid = NULL, reply = @reply, finish_reason = @finishReason, usage = @usage, error = @error, ended_at = @endedAt
+       WHERE session_id = @sessionId AND seq = @seq AND status = 'running'`,
+    ),
+    running: db.prepare<[], { session_id: string; seq: number; owner_pid: number | null }>("SELECT session_id, seq, owner_pid FROM turns WHERE status = 'running'"),
+    interrupt: db.prepare("UPDATE turns SET status = 'interrupted', owner_pid = NULL, ended_at = @at WHERE session_id = @sessionId AND seq = @seq"),
+    interruptSession: db.prepare("UPDATE sessions SET last_status = 'interrupted' WHERE id = @sessionId AND last_status = 'running'"),
+  };
+
+  // Turns left `running` by a process that no longer exists were cut short by a crash.
+  db.transaction(() => {
+    const at = Date.now();
+    for (const row of statements.running.all()) {
+      if (row.owner_pid !== null && row.owner_pid !== process.pid && isAlive(row.owner_pid)) continue;
+      statements.interrupt.run({ at, sessionId: row.session_id, seq: row.seq });
+      statements.interruptSession.run({ sessionId: row.session_id });
+    }
+  })();
+
+  const begin = db.transaction((turn: BeginTurn): TurnRef => {
+    const sessionId = turn.session.id;
+    if (turn.newTranscript) {
+      statements.insertSession.run({ id: sessionId, key: turn.session.key, agentId: turn.session.agentId, kind: turn.session.kind, at: turn.startedAt });
+    }
+    const next = statements.nextSeq.get(sessionId);
+    if (!next) throw new Error(`transcript ${sessionId} does not exist`);
+    statements.insertTurn.run({
+      sessionId,
+      seq: next.seq,
+      pid: process.pid,
+      input: JSON.stringify(turn.input),
+      instructions: turn.instructions ?? null,
+      startedAt: turn.startedAt,
+    });
+    statements.touchSession.run({ sessionId, seq: next.seq, at: turn.startedAt, status: 'running' });
+    return { sessionId, seq: next.seq };
+  });
+
+  const finish = db.transaction((ref: TurnRef, outcome: TurnOutcome): void => {
+    const changed = statements.finishTurn.run({
+      sessionId: ref.sessionId,
+      seq: ref.seq,
+      status: outcome.status,
+      reply: json(outcome.reply),
+      finishReason: outcome.finishReason ?? null,
+      usage: json(outcome.usage),
+      error: json(outcome.error),
+      endedAt: outcome.endedAt,
+    }).changes;
+    if (changed === 1) statements.touchSession.run({ sessionId: ref.sessionId, seq: ref.seq, at: outcome.endedAt, status: outcome.status });
+  });
+
+  return {
+    async currentSession(key) {
+      const row = statements.current.get(key);
+      return row ? toSession(row) : undefined;
+    },
+    async recentTurns(sessionId, limit) {
+      return statements.recentOk.all(sessionId, limit).reverse().map(toTurn);
+    },
+    async beginTurn(turn) {
+      return begin(turn);
+    },
+    async finishTurn(ref, outcome) {
+      finish(ref, outcome);
+    },
+    async loadTurns(key) {
+      const row = statements.current.get(key);
+      return row ? statements.allTurns.all(row.id).map(toTurn) : [];
+    },
+    async listSessions(filter = {}) {
+      const rows = filter.agentId === undefined ? statements.list.all() : statements.listByAgent.all(filter.agentId);
+      return rows.map(toSession);
+    },
+    async sessionHistory(key) {
+      return statements.byKey.all(key).map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
