@@ -1,6 +1,7 @@
 /**
  * A real OpenAI-compatible upstream on 127.0.0.1:0 that records every request it gets
- * and answers with a scripted reply (streamed when asked), or with a scripted failure.
+ * and answers with a scripted reply (streamed when asked), a scripted failure, or a
+ * reply it holds open until the test releases it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,66 +11,141 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: Record<string, unknown>;
+  /** Resolves when the client closed the request before the reply was complete. */
+  closedEarly: Promise<void>;
+  /** Time (performance.now()) the request was closed early, once it has been. */
+  closedAt?: number;
 }
 
+type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+
 export type UpstreamBehaviour =
-  | { kind: 'reply'; deltas: string[]; usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null; finishReason?: string }
-  | { kind: 'status'; status: number; body: unknown };
+  | { kind: 'reply'; deltas: string[]; usage?: Usage | null; finishReason?: string }
+  | { kind: 'status'; status: number; body: unknown; headers?: Record<string, string> }
+  /**
+   * Streams `deltas` (or sends nothing for a JSON request), then waits for `release()`
+   * before sending `rest` and finishing; a client that leaves meanwhile is recorded.
+   */
+  | { kind: 'hold'; deltas: string[]; rest?: string[]; usage?: Usage | null };
 
 export interface FakeUpstream {
   /** Base URL including `/v1`, as configured for a provider. */
   baseUrl: string;
   requests: RecordedRequest[];
+  /** Sets the behaviour for requests from now on. */
   behave(next: UpstreamBehaviour): void;
+  /** Queues behaviours for the next requests, one each, before falling back to `behave`'s. */
+  behaveOnce(...next: UpstreamBehaviour[]): void;
+  /** Resolves with the n-th request (1-based) once it has arrived and its held deltas are sent. */
+  nthRequest(n: number): Promise<RecordedRequest>;
+  /** Lets every held reply finish. */
+  release(): void;
   close(): Promise<void>;
 }
 
-export const DEFAULT_USAGE = { prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 };
+export const DEFAULT_USAGE: Usage = { prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 };
 
-function streamReply(res: ServerResponse, behaviour: Extract<UpstreamBehaviour, { kind: 'reply' }>, model: string): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
+function chunkWriter(res: ServerResponse, model: string): (payload: Record<string, unknown>) => void {
   const base = { id: 'chatcmpl-upstream', object: 'chat.completion.chunk', created: 1, model };
-  const send = (payload: unknown): void => {
-    res.write(`data: ${JSON.stringify(payload)}\n\n`);
+  return (payload) => {
+    res.write(`data: ${JSON.stringify({ ...base, ...payload })}\n\n`);
   };
-  send({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
-  for (const text of behaviour.deltas) send({ ...base, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
-  send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: behaviour.finishReason ?? 'stop' }] });
-  const usage = behaviour.usage === undefined ? DEFAULT_USAGE : behaviour.usage;
-  if (usage) send({ ...base, choices: [], usage });
+}
+
+function streamStart(res: ServerResponse, model: string, deltas: string[]): (payload: Record<string, unknown>) => void {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const send = chunkWriter(res, model);
+  send({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+  for (const text of deltas) send({ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
+  return send;
+}
+
+function streamEnd(res: ServerResponse, send: (payload: Record<string, unknown>) => void, deltas: string[], finishReason: string, usage: Usage | null | undefined): void {
+  for (const text of deltas) send({ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
+  send({ choices: [{ index: 0, delta: {}, finish_reason: finishReason }] });
+  const reported = usage === undefined ? DEFAULT_USAGE : usage;
+  if (reported) send({ choices: [], usage: reported });
   res.end('data: [DONE]\n\n');
+}
+
+function jsonReply(res: ServerResponse, model: unknown, content: string, finishReason: string, usage: Usage | null | undefined): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(
+    JSON.stringify({
+      id: 'chatcmpl-upstream',
+      object: 'chat.completion',
+      created: 1,
+      model,
+      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason }],
+      ...(usage === null ? {} : { usage: usage ?? DEFAULT_USAGE }),
+    }),
+  );
 }
 
 export async function startFakeUpstream(initial: UpstreamBehaviour = { kind: 'reply', deltas: ['Hello', ' from', ' upstream'] }): Promise<FakeUpstream> {
   let behaviour = initial;
+  const queued: UpstreamBehaviour[] = [];
   const requests: RecordedRequest[] = [];
+  const arrivals: ((request: RecordedRequest) => void)[] = [];
+  const arrived: Promise<RecordedRequest>[] = [];
+  const arrival = (n: number): Promise<RecordedRequest> => {
+    while (arrived.length < n) arrived.push(new Promise((resolve) => arrivals.push(resolve)));
+    return arrived[n - 1] as Promise<RecordedRequest>;
+  };
+  let releaseAll: () => void = () => undefined;
+  let released = new Promise<void>((resolve) => {
+    releaseAll = resolve;
+  });
+
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
       const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-      if (behaviour.kind === 'status') {
-        res.writeHead(behaviour.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(behaviour.body));
-        return;
-      }
-      if (body.stream === true) {
-        streamReply(res, behaviour, String(body.model));
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id: 'chatcmpl-upstream',
-          object: 'chat.completion',
-          created: 1,
-          model: body.model,
-          choices: [{ index: 0, message: { role: 'assistant', content: behaviour.deltas.join('') }, finish_reason: behaviour.finishReason ?? 'stop' }],
-          usage: behaviour.usage ?? DEFAULT_USAGE,
+      let markClosed!: () => void;
+      const recorded: RecordedRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body,
+        closedEarly: new Promise((resolve) => {
+          markClosed = resolve;
         }),
-      );
+      };
+      res.on('close', () => {
+        if (!res.writableFinished) {
+          recorded.closedAt = performance.now();
+          markClosed();
+        }
+      });
+      requests.push(recorded);
+      const current = queued.shift() ?? behaviour;
+      const announce = (): void => {
+        arrival(requests.length);
+        arrivals[requests.length - 1]?.(recorded);
+      };
+      const model = String(body.model);
+      if (current.kind === 'status') {
+        res.writeHead(current.status, { 'content-type': 'application/json', ...current.headers });
+        res.end(JSON.stringify(current.body));
+        announce();
+        return;
+      }
+      if (current.kind === 'reply') {
+        if (body.stream === true) streamEnd(res, streamStart(res, model, current.deltas), [], current.finishReason ?? 'stop', current.usage);
+        else jsonReply(res, model, current.deltas.join(''), current.finishReason ?? 'stop', current.usage);
+        announce();
+        return;
+      }
+      const streaming = body.stream === true;
+      const send = streaming ? streamStart(res, model, current.deltas) : undefined;
+      announce();
+      void released.then(() => {
+        if (res.destroyed) return;
+        if (send) streamEnd(res, send, current.rest ?? [], 'stop', current.usage);
+        else jsonReply(res, model, [...current.deltas, ...(current.rest ?? [])].join(''), 'stop', current.usage);
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -80,7 +156,18 @@ export async function startFakeUpstream(initial: UpstreamBehaviour = { kind: 're
     behave(next) {
       behaviour = next;
     },
+    behaveOnce(...next) {
+      queued.push(...next);
+    },
+    nthRequest: arrival,
+    release() {
+      releaseAll();
+      released = new Promise<void>((resolve) => {
+        releaseAll = resolve;
+      });
+    },
     async close() {
+      releaseAll();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },
