@@ -147,11 +147,17 @@ export const openapiDocument = {
           "413": {
             "$ref": "#/components/responses/PayloadTooLarge"
           },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
           "500": {
             "$ref": "#/components/responses/InternalError"
           },
           "502": {
             "$ref": "#/components/responses/BadGateway"
+          },
+          "503": {
+            "$ref": "#/components/responses/ServiceUnavailable"
           },
           "504": {
             "$ref": "#/components/responses/GatewayTimeout"
@@ -340,6 +346,51 @@ export const openapiDocument = {
           }
         }
       },
+      "TooManyRequests": {
+        "description": "The gateway is at capacity: `agents.defaults.maxConcurrent` runs are running and\n`agents.defaults.maxQueued` more are waiting. Retry after `Retry-After` seconds.\n",
+        "headers": {
+          "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "example": {
+              "error": {
+                "message": "The gateway is at capacity (4 running, 64 queued); retry after 1 s.",
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "queue_full"
+              }
+            }
+          }
+        }
+      },
+      "ServiceUnavailable": {
+        "description": "The gateway is shutting down; the run was refused, or ended when the shutdown grace period ran out.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "example": {
+              "error": {
+                "message": "The gateway is shutting down; retry against another instance or after it restarts.",
+                "type": "server_error",
+                "param": null,
+                "code": "shutting_down"
+              }
+            }
+          }
+        }
+      },
       "InternalError": {
         "description": "An unexpected failure inside the gateway. No internals are revealed.",
         "content": {
@@ -377,7 +428,7 @@ export const openapiDocument = {
         }
       },
       "GatewayTimeout": {
-        "description": "The agent's model provider did not answer in time.",
+        "description": "The agent's model provider did not answer in time (`upstream_timeout`), or the\nwhole run took longer than the agent's `timeoutSeconds` (`run_timeout`).\n",
         "content": {
           "application/json": {
             "schema": {

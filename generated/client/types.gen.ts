@@ -249,6 +249,12 @@ export type CreateChatCompletionErrors = {
      */
     413: ErrorResponse;
     /**
+     * The gateway is at capacity: `agents.defaults.maxConcurrent` runs are running and
+     * `agents.defaults.maxQueued` more are waiting. Retry after `Retry-After` seconds.
+     *
+     */
+    429: ErrorResponse;
+    /**
      * An unexpected failure inside the gateway. No internals are revealed.
      */
     500: ErrorResponse;
@@ -257,7 +263,13 @@ export type CreateChatCompletionErrors = {
      */
     502: ErrorResponse;
     /**
-     * The agent's model provider did not answer in time.
+     * The gateway is shutting down; the run was refused, or ended when the shutdown grace period ran out.
+     */
+    503: ErrorResponse;
+    /**
+     * The agent's model provider did not answer in time (`upstream_timeout`), or the
+     * whole run took longer than the agent's `timeoutSeconds` (`run_timeout`).
+     *
      */
     504: ErrorResponse;
 };
