@@ -12,7 +12,7 @@ export interface AnthropicSettings {
    * Default: the SDK's own (https://api.anthropic.com), never `ANTHROPIC_BASE_URL`.
    */
   baseUrl?: string;
-  /** Sent as the only credential. Without it no credential is sent at all. */
+  /** The only credential sent (as `Authorization: Bearer`, as SDK 1.x does); without it, none. */
   apiKey?: string;
   /** `max_tokens` of every request; Anthropic requires one (default 4096). */
   maxTokens?: number;
@@ -140,8 +140,7 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
       return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err);
     }
     if (err instanceof Anthropic.APIConnectionError) {
-      const at = settings.baseUrl ?? 'its default address';
-      return upstreamError(`${where} could not be reached at ${at}.`, 'upstream_unavailable', err);
+      return upstreamError(`${where} could not be reached at ${client.baseURL}.`, 'upstream_unavailable', err);
     }
     if (err instanceof Anthropic.APIError) {
       const detail = clip(`${err.type ? `${err.type}: ` : ''}${err.apiMessage ?? err.message}`);
