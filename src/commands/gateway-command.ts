@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { createRuntime } from '../app.js';
 import { assertStartable, type GatewayFlags } from '../config/load.js';
 import type { AuthMode } from '../config/types.js';
+import { trackInFlight } from '../gateway/in-flight.js';
 import { createServer } from '../gateway/server.js';
 import { createLogger } from '../log.js';
 import { UsageError, loadConfig, print } from './shared.js';
@@ -36,6 +37,9 @@ function parseFlags(argv: string[]): { flags: GatewayFlags; config: string | und
   return { flags, config: values.config };
 }
 
+/** How long finished turns' responses may take to reach slow clients at shutdown. */
+const RESPONSE_FLUSH_MS = 2000;
+
 export async function gatewayCommand(argv: string[]): Promise<void> {
   const { flags, config: configPath } = parseFlags(argv);
   const config = loadConfig(configPath, flags);
@@ -44,6 +48,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const runtime = createRuntime(config);
   const app = await createServer(config, { core: runtime.core, logger });
   const server = app.listen(config.gateway.port, config.gateway.host);
+  const inFlight = trackInFlight(server);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -58,6 +63,8 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
     server.close();
     server.closeIdleConnections();
     await runtime.core.drain(config.gateway.shutdownGraceSeconds * 1000);
+    // Every turn is recorded; let the responses carrying their endings reach the clients.
+    await inFlight.settled(RESPONSE_FLUSH_MS);
     server.closeAllConnections();
     await runtime.close();
     process.exit(0);
