@@ -10,7 +10,7 @@ import type { ChatCompletionRequestMessage } from '../../generated/client/types.
 import type { AgentConfig } from '../config/types.js';
 import type { FinishReason, ModelMessage, ModelProvider, Usage } from '../providers/types.js';
 import type { SessionKind, SessionStore, TranscriptMessage, TurnOutcome, TurnRef } from '../sessions/store.js';
-import { GatewayError, RunAbortedError, internalError, runTimeout, shuttingDown, toGatewayError } from '../errors.js';
+import { RunAbortedError, internalError, runTimeout, shuttingDown, toGatewayError } from '../errors.js';
 import type { AgentEvent } from './events.js';
 import { boundedHistory } from './history.js';
 import { createLanes } from './lanes.js';

@@ -34,7 +34,9 @@ const historySettings = {
   },
 } as const;
 
-const timeoutSeconds = { type: 'number', exclusiveMinimum: 0 } as const;
+// Timers hold at most 2^31-1 ms (about 24.8 days); Node turns a longer delay into 1 ms.
+const MAX_TIMER_SECONDS = 2_147_483;
+const timeoutSeconds = { type: 'number', exclusiveMinimum: 0, maximum: MAX_TIMER_SECONDS } as const;
 const maxRetries = { type: 'integer', minimum: 0, maximum: 10 } as const;
 
 export const configSchema = {
@@ -48,7 +50,7 @@ export const configSchema = {
       properties: {
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         bind: { type: 'string', minLength: 1 },
-        shutdownGraceSeconds: { type: 'number', minimum: 0 },
+        shutdownGraceSeconds: { type: 'number', minimum: 0, maximum: MAX_TIMER_SECONDS },
         auth: {
           type: 'object',
           additionalProperties: false,

@@ -16,7 +16,7 @@ import { GatewayError, RunAbortedError, toGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck, unauthorized } from './auth.js';
 import { parseJsonBody, readBody, type BodyProblem } from './body.js';
-import { errorBody, sendError } from './error-response.js';
+import { errorBody, logFailure, sendError } from './error-response.js';
 import type { HandlerResult, OperationHandler, StreamResult } from './handler.js';
 import { SSE_HEADERS, endStream, writeEvent } from './sse.js';
 import { validationError } from './validation-error.js';
@@ -97,7 +97,7 @@ async function writeStream(res: ServerResponse, result: StreamResult, signal: Ab
     } catch (err) {
       if (signal.aborted || err instanceof RunAbortedError) return;
       const failure = toGatewayError(err);
-      if (failure.status >= 500 && failure.type === 'server_error') logger.log('error', 'stream failed', { error: String(err) });
+      logFailure(logger, failure, err);
       writeEvent(res, errorBody(failure));
       endStream(res);
     }

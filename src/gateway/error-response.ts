@@ -12,18 +12,25 @@ export function errorBody(err: GatewayError): { error: { message: string; type: 
 }
 
 /**
+ * Logs a failure a client is told about: unexpected ones (500) with their cause and
+ * stack, expected operational ones (upstream, timeout, shutdown) as a one-line warning.
+ */
+export function logFailure(logger: Logger, err: GatewayError, thrown: unknown): void {
+  if (err.status === 500) {
+    logger.log('error', 'request failed', { status: err.status, code: err.code, ...describeError(err.cause ?? thrown) });
+  } else if (err.status > 500) {
+    logger.log('warn', 'request failed', { status: err.status, code: err.code, message: err.message });
+  }
+}
+
+/**
  * Sends any thrown value as an error response (unexpected ones as a bare 500, logged).
  * If the response has already started, the socket is closed instead: a half-written
  * body must not look complete.
  */
 export function sendError(res: ServerResponse, thrown: unknown, logger: Logger, headers: Record<string, string> = {}): void {
   const err = toGatewayError(thrown);
-  if (err.type === 'server_error' && err.status === 500) {
-    logger.log('error', 'request failed', { status: err.status, code: err.code, ...describeError(err.cause ?? thrown) });
-  } else if (err.status >= 500) {
-    // Upstream failures are expected operations events: the message says enough.
-    logger.log('warn', 'upstream failed', { status: err.status, code: err.code, message: err.message });
-  }
+  logFailure(logger, err, thrown);
   if (res.headersSent) {
     res.destroy();
     return;

@@ -10,6 +10,7 @@ import type {
   Usage,
 } from '../types.js';
 import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
+import { abortable } from '../abortable.js';
 
 /** Settings of one `api: "openai-completions"` provider, as configured. */
 export interface OpenAICompatibleSettings {
@@ -98,14 +99,17 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
       let finish: FinishReason | undefined;
       let usage: Usage | undefined;
       try {
-        const stream = await client.chat.completions.create(
-          {
-            model: request.model,
-            messages: request.messages.map(toWireMessage),
-            stream: true,
-            stream_options: { include_usage: true },
-          },
-          { signal },
+        const stream = await abortable(
+          client.chat.completions.create(
+            {
+              model: request.model,
+              messages: request.messages.map(toWireMessage),
+              stream: true,
+              stream_options: { include_usage: true },
+            },
+            { signal },
+          ),
+          signal,
         );
         for await (const chunk of stream) {
           if (chunk.usage) {

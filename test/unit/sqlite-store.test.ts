@@ -1,0 +1,255 @@
+/**
+ * src/sessions/sqlite-store.ts: turns written in two atomic steps, `ok`-only recent
+ * history, crash recovery (`running` turns of dead processes become `interrupted`),
+ * transcripts per key, listing and history.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
+import type { BeginTurn, SessionStore, TranscriptMessage, TurnRef } from '../../src/sessions/store.js';
+
+/** A pid no process has: above Linux's pid_max ceiling (2^22). */
+const DEAD_PID = 2147483646;
+
+const u = (content: string): TranscriptMessage => ({ role: 'user', content });
+const a = (content: string): TranscriptMessage => ({ role: 'assistant', content });
+
+const opened: SessionStore[] = [];
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+});
+
+function freshPath(): string {
+  return join(mkdtempSync(join(tmpdir(), 'moltbot-store-')), 'nested', 'sessions.sqlite');
+}
+
+function open(path: string): SessionStore {
+  const store = openSqliteStore(path);
+  opened.push(store);
+  return store;
+}
+
+function begin(overrides: Partial<BeginTurn> & { id?: string; key?: string; agentId?: string } = {}): BeginTurn {
+  const { id = 'sess-1', key = 'agent:main:k', agentId = 'main', ...rest } = overrides;
+  return { session: { id, key, agentId, kind: 'explicit' }, newTranscript: true, input: [u('hi')], startedAt: 1000, ...rest };
+}
+
+/** Begins and finishes one turn with the given status. */
+async function turn(store: SessionStore, b: BeginTurn, status: 'ok' | 'error' | 'aborted' | 'timeout', replyText: string, endedAt: number): Promise<TurnRef> {
+  const ref = await store.beginTurn(b);
+  await store.finishTurn(ref, { status, reply: a(replyText), ...(status === 'ok' ? { finishReason: 'stop' as const } : {}), endedAt });
+  return ref;
+}
+
+describe('sqlite store: writing turns', () => {
+  it('beginTurn records the input as running; finishTurn records the reply and outcome', async () => {
+    const store = open(freshPath());
+    const ref = await store.beginTurn(begin({ instructions: 'be brief', input: [u('question')] }));
+    expect(ref).toEqual({ sessionId: 'sess-1', seq: 1 });
+    expect(await store.loadTurns('agent:main:k')).toEqual([
+      { sessionId: 'sess-1', sessionKey: 'agent:main:k', agentId: 'main', seq: 1, input: [u('question')], instructions: 'be brief', status: 'running', startedAt: 1000 },
+    ]);
+    expect(await store.currentSession('agent:main:k')).toMatchObject({ id: 'sess-1', turns: 1, lastStatus: 'running', createdAt: 1000, updatedAt: 1000, kind: 'explicit' });
+
+    const usage = { promptTokens: 5, completionTokens: 2, totalTokens: 7 };
+    await store.finishTurn(ref, { status: 'ok', reply: a('answer'), finishReason: 'stop', usage, endedAt: 2000 });
+    expect(await store.loadTurns('agent:main:k')).toEqual([
+      {
+        sessionId: 'sess-1',
+        sessionKey: 'agent:main:k',
+        agentId: 'main',
+        seq: 1,
+        input: [u('question')],
+        reply: a('answer'),
+        instructions: 'be brief',
+        status: 'ok',
+        finishReason: 'stop',
+        usage,
+        startedAt: 1000,
+        endedAt: 2000,
+      },
+    ]);
+    expect(await store.currentSession('agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', createdAt: 1000, updatedAt: 2000 });
+  });
+
+  it('records a failed turn with its error and no reply', async () => {
+    const store = open(freshPath());
+    const ref = await store.beginTurn(begin());
+    const error = { type: 'upstream_error', code: 'upstream_error', message: 'boom' };
+    await store.finishTurn(ref, { status: 'error', error, endedAt: 1500 });
+    const [stored] = await store.loadTurns('agent:main:k');
+    expect(stored).toMatchObject({ status: 'error', error });
+    expect(stored).not.toHaveProperty('reply');
+    expect(stored).not.toHaveProperty('finishReason');
+  });
+
+  it('numbers turns of a transcript 1, 2, 3', async () => {
+    const store = open(freshPath());
+    await turn(store, begin(), 'ok', 'r1', 1100);
+    await turn(store, begin({ newTranscript: false, startedAt: 1200 }), 'error', 'r2', 1300);
+    const ref = await store.beginTurn(begin({ newTranscript: false, startedAt: 1400 }));
+    expect(ref.seq).toBe(3);
+    expect((await store.loadTurns('agent:main:k')).map((t) => [t.seq, t.status])).toEqual([
+      [1, 'ok'],
+      [2, 'error'],
+      [3, 'running'],
+    ]);
+  });
+
+  it('a failing beginTurn writes nothing (continuing a transcript that does not exist)', async () => {
+    const store = open(freshPath());
+    await expect(store.beginTurn(begin({ newTranscript: false }))).rejects.toThrow();
+    expect(await store.listSessions()).toEqual([]);
+    expect(await store.loadTurns('agent:main:k')).toEqual([]);
+  });
+
+  it('a failing beginTurn writes nothing (creating a transcript id that exists)', async () => {
+    const store = open(freshPath());
+    await turn(store, begin(), 'ok', 'r1', 1100);
+    await expect(store.beginTurn(begin({ key: 'agent:main:other', startedAt: 5000 }))).rejects.toThrow();
+    expect(await store.loadTurns('agent:main:other')).toEqual([]);
+    expect(await store.loadTurns('agent:main:k')).toHaveLength(1);
+    expect(await store.currentSession('agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', updatedAt: 1100 });
+  });
+
+  it('finishing a turn twice keeps the first outcome', async () => {
+    const store = open(freshPath());
+    const ref = await store.beginTurn(begin());
+    await store.finishTurn(ref, { status: 'aborted', reply: a('part'), endedAt: 1100 });
+    await store.finishTurn(ref, { status: 'ok', reply: a('whole'), finishReason: 'stop', endedAt: 1200 });
+    expect(await store.loadTurns('agent:main:k')).toMatchObject([{ status: 'aborted', reply: a('part'), endedAt: 1100 }]);
+    expect(await store.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'aborted', updatedAt: 1100 });
+  });
+});
+
+describe('sqlite store: recentTurns', () => {
+  it('returns only ok turns, the newest N, oldest first', async () => {
+    const store = open(freshPath());
+    const statuses = ['ok', 'error', 'ok', 'aborted', 'ok', 'timeout', 'ok'] as const;
+    for (const [i, status] of statuses.entries()) {
+      await turn(store, begin({ newTranscript: i === 0, startedAt: 1000 + i, input: [u(`u${i + 1}`)] }), status, `r${i + 1}`, 1000 + i);
+    }
+    await store.beginTurn(begin({ newTranscript: false, startedAt: 2000, input: [u('still running')] }));
+
+    const seqs = async (limit: number): Promise<number[]> => (await store.recentTurns('sess-1', limit)).map((t) => t.seq);
+    expect(await seqs(2)).toEqual([5, 7]);
+    expect(await seqs(3)).toEqual([3, 5, 7]);
+    expect(await seqs(100)).toEqual([1, 3, 5, 7]);
+    expect((await store.recentTurns('sess-1', 1))[0]).toMatchObject({ input: [u('u7')], reply: a('r7'), status: 'ok' });
+    expect(await store.recentTurns('no-such-session', 5)).toEqual([]);
+  });
+
+  it('reads one transcript only', async () => {
+    const store = open(freshPath());
+    await turn(store, begin({ id: 'old' }), 'ok', 'old reply', 1100);
+    await turn(store, begin({ id: 'new', startedAt: 2000 }), 'ok', 'new reply', 2100);
+    expect((await store.recentTurns('new', 10)).map((t) => t.reply?.content)).toEqual(['new reply']);
+  });
+});
+
+describe('sqlite store: crash recovery', () => {
+  it('marks a running turn of a dead process interrupted when the store reopens', async () => {
+    const path = freshPath();
+    const first = openSqliteStore(path);
+    await turn(first, begin(), 'ok', 'r1', 1100);
+    await first.beginTurn(begin({ newTranscript: false, startedAt: 1200, input: [u('cut short')] }));
+    await first.close();
+    const db = new Database(path);
+    db.prepare("UPDATE turns SET owner_pid = ? WHERE status = 'running'").run(DEAD_PID);
+    db.close();
+
+    const reopened = open(path);
+    const turns = await reopened.loadTurns('agent:main:k');
+    expect(turns.map((t) => t.status)).toEqual(['ok', 'interrupted']);
+    expect(turns[1]).toMatchObject({ input: [u('cut short')] });
+    expect(turns[1]?.endedAt).toBeTypeOf('number');
+    expect(await reopened.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'interrupted', turns: 2 });
+    // An interrupted turn is not history.
+    expect((await reopened.recentTurns('sess-1', 10)).map((t) => t.seq)).toEqual([1]);
+    // A late finish from the dead run changes nothing.
+    await reopened.finishTurn({ sessionId: 'sess-1', seq: 2 }, { status: 'ok', reply: a('too late'), endedAt: 9999 });
+    expect((await reopened.loadTurns('agent:main:k'))[1]).toMatchObject({ status: 'interrupted' });
+    expect((await reopened.loadTurns('agent:main:k'))[1]).not.toHaveProperty('reply');
+  });
+
+  it('leaves a running turn of a live process alone', async () => {
+    const path = freshPath();
+    const first = openSqliteStore(path);
+    await first.beginTurn(begin());
+    await first.close();
+    const db = new Database(path);
+    // pid 1 always exists.
+    db.prepare("UPDATE turns SET owner_pid = 1 WHERE status = 'running'").run();
+    db.close();
+
+    const reopened = open(path);
+    expect((await reopened.loadTurns('agent:main:k')).map((t) => t.status)).toEqual(['running']);
+    expect(await reopened.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'running' });
+  });
+});
+
+describe('sqlite store: sessions', () => {
+  it('currentSession and loadTurns follow the latest transcript of a key', async () => {
+    const store = open(freshPath());
+    await turn(store, begin({ id: 'first' }), 'ok', 'old', 1100);
+    await turn(store, begin({ id: 'second', startedAt: 2000, input: [u('again')] }), 'ok', 'new', 2100);
+    expect(await store.currentSession('agent:main:k')).toMatchObject({ id: 'second', createdAt: 2000, updatedAt: 2100, turns: 1 });
+    expect((await store.loadTurns('agent:main:k')).map((t) => t.reply?.content)).toEqual(['new']);
+    expect(await store.currentSession('agent:main:unknown')).toBeUndefined();
+    expect(await store.loadTurns('agent:main:unknown')).toEqual([]);
+  });
+
+  it('sessionHistory returns every transcript of a key, oldest first, with its turns', async () => {
+    const store = open(freshPath());
+    await turn(store, begin({ id: 'first' }), 'ok', 'r1', 1100);
+    await turn(store, begin({ id: 'first', newTranscript: false, startedAt: 1200 }), 'error', 'r2', 1300);
+    await turn(store, begin({ id: 'second', startedAt: 2000 }), 'ok', 'r3', 2100);
+    await turn(store, begin({ id: 'elsewhere', key: 'agent:main:other', startedAt: 3000 }), 'ok', 'x', 3100);
+    const history = await store.sessionHistory('agent:main:k');
+    expect(history.map(({ session, turns }) => [session.id, turns.map((t) => t.reply?.content)])).toEqual([
+      ['first', ['r1', 'r2']],
+      ['second', ['r3']],
+    ]);
+    expect(history[0]?.session).toMatchObject({ turns: 2, lastStatus: 'error' });
+    expect(await store.sessionHistory('agent:main:unknown')).toEqual([]);
+  });
+
+  it('listSessions lists transcripts most recently updated first, filtered by agent', async () => {
+    const store = open(freshPath());
+    await turn(store, begin({ id: 'm1', key: 'agent:main:one' }), 'ok', 'r', 1100);
+    await turn(store, begin({ id: 'b1', key: 'agent:beta:one', agentId: 'beta', startedAt: 1200 }), 'ok', 'r', 1300);
+    await turn(store, begin({ id: 'm2', key: 'agent:main:two', startedAt: 1400 }), 'ok', 'r', 1500);
+    // m1 becomes the most recently updated.
+    await turn(store, begin({ id: 'm1', key: 'agent:main:one', newTranscript: false, startedAt: 1600 }), 'ok', 'r', 1700);
+
+    expect((await store.listSessions()).map((s) => s.id)).toEqual(['m1', 'm2', 'b1']);
+    expect((await store.listSessions({ agentId: 'main' })).map((s) => s.id)).toEqual(['m1', 'm2']);
+    expect(await store.listSessions({ agentId: 'beta' })).toMatchObject([{ id: 'b1', key: 'agent:beta:one', agentId: 'beta', turns: 1 }]);
+    expect(await store.listSessions({ agentId: 'nobody' })).toEqual([]);
+  });
+
+  it('keeps the session kind', async () => {
+    const store = open(freshPath());
+    for (const kind of ['stateless', 'user', 'explicit'] as const) {
+      await store.beginTurn({ session: { id: kind, key: `agent:main:${kind}`, agentId: 'main', kind }, newTranscript: true, input: [u('x')], startedAt: 1 });
+    }
+    expect((await store.listSessions()).map((s) => [s.id, s.kind]).sort()).toEqual([
+      ['explicit', 'explicit'],
+      ['stateless', 'stateless'],
+      ['user', 'user'],
+    ]);
+  });
+
+  it('persists across close and reopen; calls after close fail', async () => {
+    const path = freshPath();
+    const first = openSqliteStore(path);
+    await turn(first, begin(), 'ok', 'kept', 1100);
+    await first.close();
+    await expect(first.loadTurns('agent:main:k')).rejects.toThrow();
+    const reopened = open(path);
+    expect((await reopened.loadTurns('agent:main:k')).map((t) => t.reply?.content)).toEqual(['kept']);
+  });
+});
