@@ -13,7 +13,7 @@ import type { SessionKind, SessionStore, TranscriptMessage, TurnOutcome, TurnRef
 import { RunAbortedError, internalError, runTimeout, shuttingDown, toGatewayError } from '../errors.js';
 import type { AgentEvent } from './events.js';
 import { boundedHistory } from './history.js';
-import { createLanes } from './lanes.js';
+import { createLanes, type Lanes } from './lanes.js';
 import { createLimiter } from './limiter.js';
 import { splitMessages, type RequestTurn } from './messages.js';
 import { isExpired } from './reset.js';
@@ -50,6 +50,11 @@ export interface AgentCoreDeps {
   /** The provider for an id from config; every agent's provider must exist. */
   provider: (id: string) => ModelProvider;
   limits: { maxConcurrent: number; maxQueued: number };
+  /**
+   * Serialises turns per session key. The default is in-process; replicas sharing one
+   * store pass lanes backed by that store (e.g. PostgreSQL advisory locks).
+   */
+  lanes?: Lanes;
   now?: () => number;
 }
 
@@ -83,7 +88,7 @@ function sessionKind(request: TurnRequest): SessionKind {
 export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   const agents = new Map(deps.agents.map((agent) => [agent.id, agent]));
   const now = deps.now ?? Date.now;
-  const lanes = createLanes();
+  const lanes = deps.lanes ?? createLanes();
   const limiter = createLimiter(deps.limits);
   const running = new Set<AbortController>();
   let draining = false;

@@ -1,7 +1,7 @@
 /**
  * Per-session lanes: turns of one session key run one at a time, in arrival order.
- * (In one process. Several replicas sharing a PostgreSQL store will need the store to
- * serialise too; the core only sees `acquire`/release.)
+ * `createLanes` serialises within one process; the core takes any `Lanes`, so replicas
+ * sharing a PostgreSQL store can pass lanes that serialise through the store.
  */
 import { RunAbortedError } from '../errors.js';
 
