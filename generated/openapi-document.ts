@@ -23,6 +23,14 @@ export const openapiDocument = {
       "description": "OpenAI-compatible chat completions, one agent turn per request."
     },
     {
+      "name": "models",
+      "description": "The configured agents, listed as models."
+    },
+    {
+      "name": "docs",
+      "description": "This document and its rendered reference page."
+    },
+    {
       "name": "health",
       "description": "Liveness of the gateway process."
     }
@@ -47,6 +55,9 @@ export const openapiDocument = {
           },
           {
             "$ref": "#/components/parameters/SessionKeyHeader"
+          },
+          {
+            "$ref": "#/components/parameters/RequestIdHeader"
           }
         ],
         "requestBody": {
@@ -92,6 +103,9 @@ export const openapiDocument = {
             "headers": {
               "x-moltbot-session-key": {
                 "$ref": "#/components/headers/SessionKey"
+              },
+              "x-request-id": {
+                "$ref": "#/components/headers/RequestId"
               }
             },
             "content": {
@@ -165,6 +179,162 @@ export const openapiDocument = {
         }
       }
     },
+    "/v1/models": {
+      "get": {
+        "operationId": "listModels",
+        "tags": [
+          "models"
+        ],
+        "summary": "The configured agents, as models",
+        "description": "Each agent is listed as `moltbot:<agentId>`, plus `moltbot` for the default agent. Enabled and authenticated with the chat endpoint.",
+        "responses": {
+          "200": {
+            "description": "The models.",
+            "headers": {
+              "x-request-id": {
+                "$ref": "#/components/headers/RequestId"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ListModelsResponse"
+                },
+                "example": {
+                  "object": "list",
+                  "data": [
+                    {
+                      "id": "moltbot",
+                      "object": "model",
+                      "created": 1767225600,
+                      "owned_by": "moltbot"
+                    },
+                    {
+                      "id": "moltbot:main",
+                      "object": "model",
+                      "created": 1767225600,
+                      "owned_by": "moltbot"
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "405": {
+            "$ref": "#/components/responses/MethodNotAllowed"
+          }
+        }
+      }
+    },
+    "/v1/models/{model}": {
+      "get": {
+        "operationId": "retrieveModel",
+        "tags": [
+          "models"
+        ],
+        "summary": "One agent, as a model",
+        "parameters": [
+          {
+            "name": "model",
+            "in": "path",
+            "required": true,
+            "description": "A model id from the list, e.g. `moltbot:main`.",
+            "schema": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 256
+            },
+            "example": "moltbot:main"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The model.",
+            "headers": {
+              "x-request-id": {
+                "$ref": "#/components/headers/RequestId"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Model"
+                },
+                "example": {
+                  "id": "moltbot:main",
+                  "object": "model",
+                  "created": 1767225600,
+                  "owned_by": "moltbot"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "405": {
+            "$ref": "#/components/responses/MethodNotAllowed"
+          }
+        }
+      }
+    },
+    "/openapi.yaml": {
+      "get": {
+        "operationId": "getOpenApiDocument",
+        "tags": [
+          "docs"
+        ],
+        "summary": "This document",
+        "security": [],
+        "responses": {
+          "200": {
+            "description": "The OpenAPI 3.1 document the gateway is built from.",
+            "content": {
+              "application/yaml": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "405": {
+            "$ref": "#/components/responses/MethodNotAllowed"
+          }
+        }
+      }
+    },
+    "/docs": {
+      "get": {
+        "operationId": "getDocs",
+        "tags": [
+          "docs"
+        ],
+        "summary": "API reference page",
+        "description": "A self-contained HTML page rendered from this document at build time; it loads nothing from elsewhere.",
+        "security": [],
+        "responses": {
+          "200": {
+            "description": "The page.",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "405": {
+            "$ref": "#/components/responses/MethodNotAllowed"
+          }
+        }
+      }
+    },
     "/healthz": {
       "get": {
         "operationId": "getHealth",
@@ -204,6 +374,16 @@ export const openapiDocument = {
       }
     },
     "parameters": {
+      "RequestIdHeader": {
+        "name": "x-request-id",
+        "in": "header",
+        "required": false,
+        "description": "Your id for the request; echoed back when it is 1-128 characters of `A-Za-z0-9._:-`, otherwise replaced by a new one.",
+        "schema": {
+          "type": "string"
+        },
+        "example": "req-7f3a"
+      },
       "AgentIdHeader": {
         "name": "x-moltbot-agent-id",
         "in": "header",
@@ -226,6 +406,12 @@ export const openapiDocument = {
       }
     },
     "headers": {
+      "RequestId": {
+        "description": "The request's id (the client's `x-request-id` when it is 1-128 characters of `A-Za-z0-9._:-`, else a new one); the gateway's log lines for the request carry it.",
+        "schema": {
+          "type": "string"
+        }
+      },
       "SessionKey": {
         "description": "The session key this turn ran in; send it back as `x-moltbot-session-key` to continue the session.",
         "schema": {
@@ -511,8 +697,272 @@ export const openapiDocument = {
             ],
             "maxLength": 256,
             "description": "A stable end-user id; the same value continues the same session (`agent:<agentId>:openai-user:<user>`)."
+          },
+          "stream_options": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "description": "With `include_usage`, every chunk carries `usage` (null), and a last chunk before `[DONE]` has no choices and the usage the provider reported.",
+            "properties": {
+              "include_usage": {
+                "type": [
+                  "boolean",
+                  "null"
+                ]
+              }
+            }
+          },
+          "n": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 1,
+            "maximum": 1,
+            "description": "Only one choice is supported."
+          },
+          "temperature": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 2,
+            "description": "Forwarded when the agent's provider supports it."
+          },
+          "top_p": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 1,
+            "description": "Forwarded when the agent's provider supports it."
+          },
+          "max_tokens": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 1,
+            "description": "Upper bound on generated tokens (older name of `max_completion_tokens`); forwarded when supported."
+          },
+          "max_completion_tokens": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 1,
+            "description": "Upper bound on generated tokens; wins over `max_tokens`. Forwarded when supported."
+          },
+          "stop": {
+            "description": "Up to 4 sequences where generation stops. Forwarded when supported.",
+            "anyOf": [
+              {
+                "type": "string"
+              },
+              {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 4,
+                "items": {
+                  "type": "string"
+                }
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "seed": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "Forwarded when the agent's provider supports it."
+          },
+          "presence_penalty": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": -2,
+            "maximum": 2,
+            "description": "Forwarded when the agent's provider supports it."
+          },
+          "frequency_penalty": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": -2,
+            "maximum": 2,
+            "description": "Forwarded when the agent's provider supports it."
+          },
+          "response_format": {
+            "$ref": "#/components/schemas/ResponseFormat"
+          },
+          "tools": {
+            "type": "array",
+            "maxItems": 128,
+            "description": "Functions the model may call; calls come back as `tool_calls` and are answered with `tool` messages.",
+            "items": {
+              "$ref": "#/components/schemas/ChatCompletionTool"
+            }
+          },
+          "tool_choice": {
+            "$ref": "#/components/schemas/ChatCompletionToolChoiceOption"
+          },
+          "parallel_tool_calls": {
+            "type": [
+              "boolean",
+              "null"
+            ],
+            "description": "Whether the model may call several tools in one reply."
           }
         }
+      },
+      "ResponseFormat": {
+        "description": "Forwarded when the agent's provider supports it.",
+        "oneOf": [
+          {
+            "type": "object",
+            "required": [
+              "type"
+            ],
+            "properties": {
+              "type": {
+                "type": "string",
+                "const": "text"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "type"
+            ],
+            "properties": {
+              "type": {
+                "type": "string",
+                "const": "json_object"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "json_schema"
+            ],
+            "properties": {
+              "type": {
+                "type": "string",
+                "const": "json_schema"
+              },
+              "json_schema": {
+                "type": "object",
+                "required": [
+                  "name"
+                ],
+                "properties": {
+                  "name": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9_-]{1,64}$"
+                  },
+                  "description": {
+                    "type": "string"
+                  },
+                  "schema": {
+                    "type": "object"
+                  },
+                  "strict": {
+                    "type": [
+                      "boolean",
+                      "null"
+                    ]
+                  }
+                }
+              }
+            }
+          }
+        ]
+      },
+      "ChatCompletionTool": {
+        "type": "object",
+        "required": [
+          "type",
+          "function"
+        ],
+        "properties": {
+          "type": {
+            "type": "string",
+            "const": "function"
+          },
+          "function": {
+            "type": "object",
+            "required": [
+              "name"
+            ],
+            "properties": {
+              "name": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]{1,64}$"
+              },
+              "description": {
+                "type": "string"
+              },
+              "parameters": {
+                "type": "object",
+                "description": "A JSON Schema object describing the arguments."
+              },
+              "strict": {
+                "type": [
+                  "boolean",
+                  "null"
+                ]
+              }
+            }
+          }
+        }
+      },
+      "ChatCompletionToolChoiceOption": {
+        "description": "`none`, `auto`, `required`, or a named function.",
+        "anyOf": [
+          {
+            "type": "string",
+            "enum": [
+              "none",
+              "auto",
+              "required"
+            ]
+          },
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "function"
+            ],
+            "properties": {
+              "type": {
+                "type": "string",
+                "const": "function"
+              },
+              "function": {
+                "type": "object",
+                "required": [
+                  "name"
+                ],
+                "properties": {
+                  "name": {
+                    "type": "string"
+                  }
+                }
+              }
+            }
+          }
+        ]
       },
       "ChatCompletionRequestMessage": {
         "oneOf": [
@@ -593,7 +1043,7 @@ export const openapiDocument = {
             "const": "user"
           },
           "content": {
-            "$ref": "#/components/schemas/MessageContent"
+            "$ref": "#/components/schemas/UserMessageContent"
           },
           "name": {
             "type": "string"
@@ -705,6 +1155,38 @@ export const openapiDocument = {
           }
         ]
       },
+      "UserMessageContent": {
+        "description": "A string, or an array of text and image parts.",
+        "anyOf": [
+          {
+            "type": "string"
+          },
+          {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+              "$ref": "#/components/schemas/ChatCompletionRequestUserMessageContentPart"
+            }
+          }
+        ]
+      },
+      "ChatCompletionRequestUserMessageContentPart": {
+        "oneOf": [
+          {
+            "$ref": "#/components/schemas/ChatCompletionRequestMessageContentPartText"
+          },
+          {
+            "$ref": "#/components/schemas/ChatCompletionRequestMessageContentPartImage"
+          }
+        ],
+        "discriminator": {
+          "propertyName": "type",
+          "mapping": {
+            "text": "#/components/schemas/ChatCompletionRequestMessageContentPartText",
+            "image_url": "#/components/schemas/ChatCompletionRequestMessageContentPartImage"
+          }
+        }
+      },
       "ChatCompletionRequestMessageContentPartText": {
         "type": "object",
         "required": [
@@ -718,6 +1200,40 @@ export const openapiDocument = {
           },
           "text": {
             "type": "string"
+          }
+        }
+      },
+      "ChatCompletionRequestMessageContentPartImage": {
+        "type": "object",
+        "required": [
+          "type",
+          "image_url"
+        ],
+        "description": "An image for a vision-capable provider: a `data:image/...;base64,` URI, or an\nhttp(s) URL when `gateway.http.images.allowUrls` is on. A provider that cannot take\nimages answers 400.\n",
+        "properties": {
+          "type": {
+            "type": "string",
+            "const": "image_url"
+          },
+          "image_url": {
+            "type": "object",
+            "required": [
+              "url"
+            ],
+            "properties": {
+              "url": {
+                "type": "string",
+                "minLength": 1
+              },
+              "detail": {
+                "type": "string",
+                "enum": [
+                  "auto",
+                  "low",
+                  "high"
+                ]
+              }
+            }
           }
         }
       },
@@ -808,6 +1324,12 @@ export const openapiDocument = {
               "string",
               "null"
             ]
+          },
+          "tool_calls": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ChatCompletionMessageToolCall"
+            }
           }
         }
       },
@@ -871,6 +1393,7 @@ export const openapiDocument = {
           "choices": {
             "type": "array",
             "maxItems": 1,
+            "description": "One choice; empty only in the final usage chunk of `stream_options.include_usage`.",
             "items": {
               "$ref": "#/components/schemas/ChatCompletionChunkChoice"
             }
@@ -929,6 +1452,89 @@ export const openapiDocument = {
               "string",
               "null"
             ]
+          },
+          "tool_calls": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ChatCompletionMessageToolCallChunk"
+            }
+          }
+        }
+      },
+      "ChatCompletionMessageToolCallChunk": {
+        "type": "object",
+        "required": [
+          "index"
+        ],
+        "description": "The first delta of a call carries `id`, `type` and `function.name`; later ones carry `function.arguments` fragments.",
+        "properties": {
+          "index": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "id": {
+            "type": "string"
+          },
+          "type": {
+            "type": "string",
+            "const": "function"
+          },
+          "function": {
+            "type": "object",
+            "properties": {
+              "name": {
+                "type": "string"
+              },
+              "arguments": {
+                "type": "string"
+              }
+            }
+          }
+        }
+      },
+      "ListModelsResponse": {
+        "type": "object",
+        "required": [
+          "object",
+          "data"
+        ],
+        "properties": {
+          "object": {
+            "type": "string",
+            "const": "list"
+          },
+          "data": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Model"
+            }
+          }
+        }
+      },
+      "Model": {
+        "type": "object",
+        "required": [
+          "id",
+          "object",
+          "created",
+          "owned_by"
+        ],
+        "description": "An agent, as a model id for the `model` field.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "`moltbot:<agentId>`, or `moltbot` for the default agent."
+          },
+          "object": {
+            "type": "string",
+            "const": "model"
+          },
+          "created": {
+            "type": "integer",
+            "description": "Unix time (seconds) the gateway started serving it."
+          },
+          "owned_by": {
+            "type": "string"
           }
         }
       },

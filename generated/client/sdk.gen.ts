@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CreateChatCompletionData, CreateChatCompletionErrors, CreateChatCompletionResponses, GetHealthData, GetHealthErrors, GetHealthResponses } from './types.gen.js';
+import type { CreateChatCompletionData, CreateChatCompletionErrors, CreateChatCompletionResponses, GetDocsData, GetDocsErrors, GetDocsResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetOpenApiDocumentData, GetOpenApiDocumentErrors, GetOpenApiDocumentResponses, ListModelsData, ListModelsErrors, ListModelsResponses, RetrieveModelData, RetrieveModelErrors, RetrieveModelResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -42,6 +42,38 @@ export const createChatCompletion = <ThrowOnError extends boolean = false>(optio
         ...options.headers
     }
 });
+
+/**
+ * The configured agents, as models
+ *
+ * Each agent is listed as `moltbot:<agentId>`, plus `moltbot` for the default agent. Enabled and authenticated with the chat endpoint.
+ */
+export const listModels = <ThrowOnError extends boolean = false>(options?: Options<ListModelsData, ThrowOnError>) => (options?.client ?? client).get<ListModelsResponses, ListModelsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/models',
+    ...options
+});
+
+/**
+ * One agent, as a model
+ */
+export const retrieveModel = <ThrowOnError extends boolean = false>(options: Options<RetrieveModelData, ThrowOnError>) => (options.client ?? client).get<RetrieveModelResponses, RetrieveModelErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/models/{model}',
+    ...options
+});
+
+/**
+ * This document
+ */
+export const getOpenApiDocument = <ThrowOnError extends boolean = false>(options?: Options<GetOpenApiDocumentData, ThrowOnError>) => (options?.client ?? client).get<GetOpenApiDocumentResponses, GetOpenApiDocumentErrors, ThrowOnError>({ url: '/openapi.yaml', ...options });
+
+/**
+ * API reference page
+ *
+ * A self-contained HTML page rendered from this document at build time; it loads nothing from elsewhere.
+ */
+export const getDocs = <ThrowOnError extends boolean = false>(options?: Options<GetDocsData, ThrowOnError>) => (options?.client ?? client).get<GetDocsResponses, GetDocsErrors, ThrowOnError>({ url: '/docs', ...options });
 
 /**
  * Liveness probe

@@ -40,6 +40,102 @@ export type CreateChatCompletionRequest = {
      * A stable end-user id; the same value continues the same session (`agent:<agentId>:openai-user:<user>`).
      */
     user?: string | null;
+    /**
+     * With `include_usage`, every chunk carries `usage` (null), and a last chunk before `[DONE]` has no choices and the usage the provider reported.
+     */
+    stream_options?: {
+        include_usage?: boolean | null;
+    } | null;
+    /**
+     * Only one choice is supported.
+     */
+    n?: number | null;
+    /**
+     * Forwarded when the agent's provider supports it.
+     */
+    temperature?: number | null;
+    /**
+     * Forwarded when the agent's provider supports it.
+     */
+    top_p?: number | null;
+    /**
+     * Upper bound on generated tokens (older name of `max_completion_tokens`); forwarded when supported.
+     */
+    max_tokens?: number | null;
+    /**
+     * Upper bound on generated tokens; wins over `max_tokens`. Forwarded when supported.
+     */
+    max_completion_tokens?: number | null;
+    /**
+     * Up to 4 sequences where generation stops. Forwarded when supported.
+     */
+    stop?: string | Array<string> | null;
+    /**
+     * Forwarded when the agent's provider supports it.
+     */
+    seed?: number | null;
+    /**
+     * Forwarded when the agent's provider supports it.
+     */
+    presence_penalty?: number | null;
+    /**
+     * Forwarded when the agent's provider supports it.
+     */
+    frequency_penalty?: number | null;
+    response_format?: ResponseFormat;
+    /**
+     * Functions the model may call; calls come back as `tool_calls` and are answered with `tool` messages.
+     */
+    tools?: Array<ChatCompletionTool>;
+    tool_choice?: ChatCompletionToolChoiceOption;
+    /**
+     * Whether the model may call several tools in one reply.
+     */
+    parallel_tool_calls?: boolean | null;
+};
+
+/**
+ * Forwarded when the agent's provider supports it.
+ */
+export type ResponseFormat = {
+    type: 'text';
+} | {
+    type: 'json_object';
+} | {
+    type: 'json_schema';
+    json_schema: {
+        name: string;
+        description?: string;
+        schema?: {
+            [key: string]: unknown;
+        };
+        strict?: boolean | null;
+    };
+};
+
+export type ChatCompletionTool = {
+    type: 'function';
+    function: {
+        name: string;
+        description?: string;
+        /**
+         * A JSON Schema object describing the arguments.
+         */
+        parameters?: {
+            [key: string]: unknown;
+        };
+        strict?: boolean | null;
+    };
+};
+
+/**
+ * `none`, `auto`, `required`, or a named function.
+ */
+export type ChatCompletionToolChoiceOption = 'none' | 'auto' | 'required' | {
+    type: 'function';
+    function: {
+        name: string;
+    };
 };
 
 export type ChatCompletionRequestMessage = ({
@@ -68,7 +164,7 @@ export type ChatCompletionRequestDeveloperMessage = {
 
 export type ChatCompletionRequestUserMessage = {
     role: 'user';
-    content: MessageContent;
+    content: UserMessageContent;
     name?: string;
 };
 
@@ -100,9 +196,34 @@ export type ChatCompletionMessageToolCall = {
  */
 export type MessageContent = string | Array<ChatCompletionRequestMessageContentPartText>;
 
+/**
+ * A string, or an array of text and image parts.
+ */
+export type UserMessageContent = string | Array<ChatCompletionRequestUserMessageContentPart>;
+
+export type ChatCompletionRequestUserMessageContentPart = ({
+    type: 'text';
+} & ChatCompletionRequestMessageContentPartText) | ({
+    type: 'image_url';
+} & ChatCompletionRequestMessageContentPartImage);
+
 export type ChatCompletionRequestMessageContentPartText = {
     type: 'text';
     text: string;
+};
+
+/**
+ * An image for a vision-capable provider: a `data:image/...;base64,` URI, or an
+ * http(s) URL when `gateway.http.images.allowUrls` is on. A provider that cannot take
+ * images answers 400.
+ *
+ */
+export type ChatCompletionRequestMessageContentPartImage = {
+    type: 'image_url';
+    image_url: {
+        url: string;
+        detail?: 'auto' | 'low' | 'high';
+    };
 };
 
 export type CreateChatCompletionResponse = {
@@ -136,6 +257,7 @@ export type ChatCompletionResponseMessage = {
     role: 'assistant';
     content: string | null;
     refusal: string | null;
+    tool_calls?: Array<ChatCompletionMessageToolCall>;
 };
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
@@ -157,6 +279,9 @@ export type CreateChatCompletionStreamResponse = {
     object: 'chat.completion.chunk';
     created: number;
     model: string;
+    /**
+     * One choice; empty only in the final usage chunk of `stream_options.include_usage`.
+     */
     choices: Array<ChatCompletionChunkChoice>;
     usage?: CompletionUsage | null;
 };
@@ -171,6 +296,41 @@ export type ChatCompletionChunkChoice = {
 export type ChatCompletionStreamResponseDelta = {
     role?: 'assistant';
     content?: string | null;
+    tool_calls?: Array<ChatCompletionMessageToolCallChunk>;
+};
+
+/**
+ * The first delta of a call carries `id`, `type` and `function.name`; later ones carry `function.arguments` fragments.
+ */
+export type ChatCompletionMessageToolCallChunk = {
+    index: number;
+    id?: string;
+    type?: 'function';
+    function?: {
+        name?: string;
+        arguments?: string;
+    };
+};
+
+export type ListModelsResponse = {
+    object: 'list';
+    data: Array<Model>;
+};
+
+/**
+ * An agent, as a model id for the `model` field.
+ */
+export type Model = {
+    /**
+     * `moltbot:<agentId>`, or `moltbot` for the default agent.
+     */
+    id: string;
+    object: 'model';
+    /**
+     * Unix time (seconds) the gateway started serving it.
+     */
+    created: number;
+    owned_by: string;
 };
 
 export type ErrorResponse = {
@@ -197,6 +357,11 @@ export type Error = {
 };
 
 /**
+ * Your id for the request; echoed back when it is 1-128 characters of `A-Za-z0-9._:-`, otherwise replaced by a new one.
+ */
+export type RequestIdHeader = string;
+
+/**
  * The agent to run (default `main`). Wins over the `model` field. Case-insensitive.
  */
 export type AgentIdHeader = AgentId;
@@ -221,6 +386,10 @@ export type CreateChatCompletionData = {
          *
          */
         'x-moltbot-session-key'?: SessionKey;
+        /**
+         * Your id for the request; echoed back when it is 1-128 characters of `A-Za-z0-9._:-`, otherwise replaced by a new one.
+         */
+        'x-request-id'?: string;
     };
     path?: never;
     query?: never;
@@ -288,6 +457,123 @@ export type CreateChatCompletionResponses = {
 };
 
 export type CreateChatCompletionResponse2 = CreateChatCompletionResponses[keyof CreateChatCompletionResponses];
+
+export type ListModelsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/models';
+};
+
+export type ListModelsErrors = {
+    /**
+     * The bearer secret is missing or wrong.
+     */
+    401: ErrorResponse;
+    /**
+     * The path exists but not with this method; `Allow` lists the methods it takes.
+     */
+    405: ErrorResponse;
+};
+
+export type ListModelsError = ListModelsErrors[keyof ListModelsErrors];
+
+export type ListModelsResponses = {
+    /**
+     * The models.
+     */
+    200: ListModelsResponse;
+};
+
+export type ListModelsResponse2 = ListModelsResponses[keyof ListModelsResponses];
+
+export type RetrieveModelData = {
+    body?: never;
+    path: {
+        /**
+         * A model id from the list, e.g. `moltbot:main`.
+         */
+        model: string;
+    };
+    query?: never;
+    url: '/v1/models/{model}';
+};
+
+export type RetrieveModelErrors = {
+    /**
+     * The bearer secret is missing or wrong.
+     */
+    401: ErrorResponse;
+    /**
+     * No configured agent has the requested id (or the route does not exist).
+     */
+    404: ErrorResponse;
+    /**
+     * The path exists but not with this method; `Allow` lists the methods it takes.
+     */
+    405: ErrorResponse;
+};
+
+export type RetrieveModelError = RetrieveModelErrors[keyof RetrieveModelErrors];
+
+export type RetrieveModelResponses = {
+    /**
+     * The model.
+     */
+    200: Model;
+};
+
+export type RetrieveModelResponse = RetrieveModelResponses[keyof RetrieveModelResponses];
+
+export type GetOpenApiDocumentData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi.yaml';
+};
+
+export type GetOpenApiDocumentErrors = {
+    /**
+     * The path exists but not with this method; `Allow` lists the methods it takes.
+     */
+    405: ErrorResponse;
+};
+
+export type GetOpenApiDocumentError = GetOpenApiDocumentErrors[keyof GetOpenApiDocumentErrors];
+
+export type GetOpenApiDocumentResponses = {
+    /**
+     * The OpenAPI 3.1 document the gateway is built from.
+     */
+    200: string;
+};
+
+export type GetOpenApiDocumentResponse = GetOpenApiDocumentResponses[keyof GetOpenApiDocumentResponses];
+
+export type GetDocsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/docs';
+};
+
+export type GetDocsErrors = {
+    /**
+     * The path exists but not with this method; `Allow` lists the methods it takes.
+     */
+    405: ErrorResponse;
+};
+
+export type GetDocsError = GetDocsErrors[keyof GetDocsErrors];
+
+export type GetDocsResponses = {
+    /**
+     * The page.
+     */
+    200: string;
+};
+
+export type GetDocsResponse = GetDocsResponses[keyof GetDocsResponses];
 
 export type GetHealthData = {
     body?: never;

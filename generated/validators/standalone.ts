@@ -4,7 +4,10 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const validateCreateChatCompletionRequest = validate21;
-const schema32 = {"type":"object","required":["model","messages"],"description":"OpenAI's request shape. Fields not listed here are accepted and ignored, so clients\nthat send extra OpenAI parameters keep working.\n","properties":{"model":{"type":"string","minLength":1,"maxLength":256,"description":"`moltbot`, `moltbot:<agentId>`, `moltbot/<agentId>` or `agent:<agentId>`. Anything else means the default agent.","examples":["moltbot","moltbot:main","agent:beta"]},"messages":{"type":"array","minItems":1,"items":{"$ref":"#/components/schemas/ChatCompletionRequestMessage"}},"stream":{"type":["boolean","null"],"description":"Stream the reply as Server-Sent Events."},"user":{"type":["string","null"],"maxLength":256,"description":"A stable end-user id; the same value continues the same session (`agent:<agentId>:openai-user:<user>`)."}}};
+const schema32 = {"type":"object","required":["model","messages"],"description":"OpenAI's request shape. Fields not listed here are accepted and ignored, so clients\nthat send extra OpenAI parameters keep working.\n","properties":{"model":{"type":"string","minLength":1,"maxLength":256,"description":"`moltbot`, `moltbot:<agentId>`, `moltbot/<agentId>` or `agent:<agentId>`. Anything else means the default agent.","examples":["moltbot","moltbot:main","agent:beta"]},"messages":{"type":"array","minItems":1,"items":{"$ref":"#/components/schemas/ChatCompletionRequestMessage"}},"stream":{"type":["boolean","null"],"description":"Stream the reply as Server-Sent Events."},"user":{"type":["string","null"],"maxLength":256,"description":"A stable end-user id; the same value continues the same session (`agent:<agentId>:openai-user:<user>`)."},"stream_options":{"type":["object","null"],"description":"With `include_usage`, every chunk carries `usage` (null), and a last chunk before `[DONE]` has no choices and the usage the provider reported.","properties":{"include_usage":{"type":["boolean","null"]}}},"n":{"type":["integer","null"],"minimum":1,"maximum":1,"description":"Only one choice is supported."},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"description":"Forwarded when the agent's provider supports it."},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"description":"Forwarded when the agent's provider supports it."},"max_tokens":{"type":["integer","null"],"minimum":1,"description":"Upper bound on generated tokens (older name of `max_completion_tokens`); forwarded when supported."},"max_completion_tokens":{"type":["integer","null"],"minimum":1,"description":"Upper bound on generated tokens; wins over `max_tokens`. Forwarded when supported."},"stop":{"description":"Up to 4 sequences where generation stops. Forwarded when supported.","anyOf":[{"type":"string"},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}},{"type":"null"}]},"seed":{"type":["integer","null"],"description":"Forwarded when the agent's provider supports it."},"presence_penalty":{"type":["number","null"],"minimum":-2,"maximum":2,"description":"Forwarded when the agent's provider supports it."},"frequency_penalty":{"type":["number","null"],"minimum":-2,"maximum":2,"description":"Forwarded when the agent's provider supports it."},"response_format":{"$ref":"#/components/schemas/ResponseFormat"},"tools":{"type":"array","maxItems":128,"description":"Functions the model may call; calls come back as `tool_calls` and are answered with `tool` messages.","items":{"$ref":"#/components/schemas/ChatCompletionTool"}},"tool_choice":{"$ref":"#/components/schemas/ChatCompletionToolChoiceOption"},"parallel_tool_calls":{"type":["boolean","null"],"description":"Whether the model may call several tools in one reply."}}};
+const schema46 = {"description":"Forwarded when the agent's provider supports it.","oneOf":[{"type":"object","required":["type"],"properties":{"type":{"type":"string","const":"text"}}},{"type":"object","required":["type"],"properties":{"type":{"type":"string","const":"json_object"}}},{"type":"object","required":["type","json_schema"],"properties":{"type":{"type":"string","const":"json_schema"},"json_schema":{"type":"object","required":["name"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"description":{"type":"string"},"schema":{"type":"object"},"strict":{"type":["boolean","null"]}}}}}]};
+const schema47 = {"type":"object","required":["type","function"],"properties":{"type":{"type":"string","const":"function"},"function":{"type":"object","required":["name"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"description":{"type":"string"},"parameters":{"type":"object","description":"A JSON Schema object describing the arguments."},"strict":{"type":["boolean","null"]}}}}};
+const schema48 = {"description":"`none`, `auto`, `required`, or a named function.","anyOf":[{"type":"string","enum":["none","auto","required"]},{"type":"object","required":["type","function"],"properties":{"type":{"type":"string","const":"function"},"function":{"type":"object","required":["name"],"properties":{"name":{"type":"string"}}}}}]};
 const func1 = require("ajv/dist/runtime/ucs2length").default;
 const schema33 = {"oneOf":[{"$ref":"#/components/schemas/ChatCompletionRequestSystemMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestDeveloperMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestUserMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestAssistantMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestToolMessage"}],"discriminator":{"propertyName":"role"}};
 const schema34 = {"type":"object","required":["role","content"],"properties":{"role":{"type":"string","const":"system"},"content":{"$ref":"#/components/schemas/MessageContent"},"name":{"type":"string"}}};
@@ -341,7 +344,347 @@ return errors === 0;
 }
 validate26.evaluated = {"props":{"role":true,"content":true,"name":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema38 = {"type":"object","required":["role","content"],"properties":{"role":{"type":"string","const":"user"},"content":{"$ref":"#/components/schemas/MessageContent"},"name":{"type":"string"}}};
+const schema38 = {"type":"object","required":["role","content"],"properties":{"role":{"type":"string","const":"user"},"content":{"$ref":"#/components/schemas/UserMessageContent"},"name":{"type":"string"}}};
+const schema39 = {"description":"A string, or an array of text and image parts.","anyOf":[{"type":"string"},{"type":"array","minItems":1,"items":{"$ref":"#/components/schemas/ChatCompletionRequestUserMessageContentPart"}}]};
+const schema40 = {"oneOf":[{"$ref":"#/components/schemas/ChatCompletionRequestMessageContentPartText"},{"$ref":"#/components/schemas/ChatCompletionRequestMessageContentPartImage"}],"discriminator":{"propertyName":"type"}};
+const schema42 = {"type":"object","required":["type","image_url"],"description":"An image for a vision-capable provider: a `data:image/...;base64,` URI, or an\nhttp(s) URL when `gateway.http.images.allowUrls` is on. A provider that cannot take\nimages answers 400.\n","properties":{"type":{"type":"string","const":"image_url"},"image_url":{"type":"object","required":["url"],"properties":{"url":{"type":"string","minLength":1},"detail":{"type":"string","enum":["auto","low","high"]}}}}};
+
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate30.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+const tag0 = data.type;
+if(typeof tag0 == "string"){
+if(tag0 === "text"){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+const err0 = {instancePath,schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartText/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.text === undefined){
+const err1 = {instancePath,schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartText/required",keyword:"required",params:{missingProperty: "text"},message:"must have required property '"+"text"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.type !== undefined){
+let data0 = data.type;
+if(typeof data0 !== "string"){
+const err2 = {instancePath:instancePath+"/type",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartText/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if("text" !== data0){
+const err3 = {instancePath:instancePath+"/type",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartText/properties/type/const",keyword:"const",params:{allowedValue: "text"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.text !== undefined){
+if(typeof data.text !== "string"){
+const err4 = {instancePath:instancePath+"/text",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartText/properties/text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartText/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+var props0 = {};
+props0.type = true;
+props0.text = true;
+}
+else if(tag0 === "image_url"){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+const err6 = {instancePath,schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.image_url === undefined){
+const err7 = {instancePath,schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/required",keyword:"required",params:{missingProperty: "image_url"},message:"must have required property '"+"image_url"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.type !== undefined){
+let data2 = data.type;
+if(typeof data2 !== "string"){
+const err8 = {instancePath:instancePath+"/type",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if("image_url" !== data2){
+const err9 = {instancePath:instancePath+"/type",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/properties/type/const",keyword:"const",params:{allowedValue: "image_url"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.image_url !== undefined){
+let data3 = data.image_url;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.url === undefined){
+const err10 = {instancePath:instancePath+"/image_url",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/properties/image_url/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data3.url !== undefined){
+let data4 = data3.url;
+if(typeof data4 === "string"){
+if(func1(data4) < 1){
+const err11 = {instancePath:instancePath+"/image_url/url",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/properties/image_url/properties/url/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/image_url/url",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/properties/image_url/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data3.detail !== undefined){
+let data5 = data3.detail;
+if(typeof data5 !== "string"){
+const err13 = {instancePath:instancePath+"/image_url/detail",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/properties/image_url/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(!(((data5 === "auto") || (data5 === "low")) || (data5 === "high"))){
+const err14 = {instancePath:instancePath+"/image_url/detail",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/properties/image_url/properties/detail/enum",keyword:"enum",params:{allowedValues: schema42.properties.image_url.properties.detail.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/image_url",schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/properties/image_url/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath,schemaPath:"#/components/schemas/ChatCompletionRequestMessageContentPartImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(props0 !== true){
+props0 = props0 || {};
+props0.type = true;
+props0.image_url = true;
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "type", tagValue: tag0},message:"value of tag \"type\" must be in oneOf"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "tag", tag: "type", tagValue: tag0},message:"tag \"type\" must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+validate30.errors = vErrors;
+evaluated0.props = props0;
+return errors === 0;
+}
+validate30.evaluated = {"dynamicProps":true,"dynamicItems":false};
+
+
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate29.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+let valid0 = false;
+const _errs1 = errors;
+if(typeof data !== "string"){
+const err0 = {instancePath,schemaPath:"#/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs1 === errors;
+valid0 = valid0 || _valid0;
+const _errs3 = errors;
+if(Array.isArray(data)){
+if(data.length < 1){
+const err1 = {instancePath,schemaPath:"#/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate30(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs3 === errors;
+valid0 = valid0 || _valid0;
+if(_valid0){
+var items0 = true;
+}
+if(!valid0){
+const err3 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+else {
+errors = _errs0;
+if(vErrors !== null){
+if(_errs0){
+vErrors.length = _errs0;
+}
+else {
+vErrors = null;
+}
+}
+}
+validate29.errors = vErrors;
+evaluated0.items = items0;
+return errors === 0;
+}
+validate29.evaluated = {"dynamicProps":false,"dynamicItems":true};
+
 
 function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -398,8 +741,8 @@ errors++;
 }
 }
 if(data.content !== undefined){
-if(!(validate24(data.content, {instancePath:instancePath+"/content",parentData:data,parentDataProperty:"content",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+if(!(validate29(data.content, {instancePath:instancePath+"/content",parentData:data,parentDataProperty:"content",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
 errors = vErrors.length;
 }
 }
@@ -431,13 +774,13 @@ return errors === 0;
 }
 validate28.evaluated = {"props":{"role":true,"content":true,"name":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema39 = {"type":"object","required":["role"],"properties":{"role":{"type":"string","const":"assistant"},"content":{"anyOf":[{"$ref":"#/components/schemas/MessageContent"},{"type":"null"}]},"name":{"type":"string"},"refusal":{"type":["string","null"]},"tool_calls":{"type":"array","items":{"$ref":"#/components/schemas/ChatCompletionMessageToolCall"}}}};
-const schema40 = {"type":"object","required":["id","type","function"],"properties":{"id":{"type":"string"},"type":{"type":"string","const":"function"},"function":{"type":"object","required":["name","arguments"],"properties":{"name":{"type":"string"},"arguments":{"type":"string"}}}}};
+const schema43 = {"type":"object","required":["role"],"properties":{"role":{"type":"string","const":"assistant"},"content":{"anyOf":[{"$ref":"#/components/schemas/MessageContent"},{"type":"null"}]},"name":{"type":"string"},"refusal":{"type":["string","null"]},"tool_calls":{"type":"array","items":{"$ref":"#/components/schemas/ChatCompletionMessageToolCall"}}}};
+const schema44 = {"type":"object","required":["id","type","function"],"properties":{"id":{"type":"string"},"type":{"type":"string","const":"function"},"function":{"type":"object","required":["name","arguments"],"properties":{"name":{"type":"string"},"arguments":{"type":"string"}}}}};
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -539,7 +882,7 @@ errors++;
 if(data.refusal !== undefined){
 let data3 = data.refusal;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err6 = {instancePath:instancePath+"/refusal",schemaPath:"#/properties/refusal/type",keyword:"type",params:{type: schema39.properties.refusal.type},message:"must be string,null"};
+const err6 = {instancePath:instancePath+"/refusal",schemaPath:"#/properties/refusal/type",keyword:"type",params:{type: schema43.properties.refusal.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -715,17 +1058,17 @@ vErrors.push(err20);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":{"role":true,"content":true,"name":true,"refusal":true,"tool_calls":true},"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":{"role":true,"content":true,"name":true,"refusal":true,"tool_calls":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema41 = {"type":"object","required":["role","content","tool_call_id"],"properties":{"role":{"type":"string","const":"tool"},"content":{"$ref":"#/components/schemas/MessageContent"},"tool_call_id":{"type":"string","minLength":1}}};
+const schema45 = {"type":"object","required":["role","content","tool_call_id"],"properties":{"role":{"type":"string","const":"tool"},"content":{"$ref":"#/components/schemas/MessageContent"},"tool_call_id":{"type":"string","minLength":1}}};
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -828,10 +1171,10 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate32.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate32.evaluated = {"props":{"role":true,"content":true,"tool_call_id":true},"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":{"role":true,"content":true,"tool_call_id":true},"dynamicProps":false,"dynamicItems":false};
 
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -882,8 +1225,8 @@ props0.name = true;
 }
 }
 else if(tag0 === "assistant"){
-if(!(validate30(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+if(!(validate33(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
 errors = vErrors.length;
 }
 if(props0 !== true){
@@ -896,8 +1239,8 @@ props0.tool_calls = true;
 }
 }
 else if(tag0 === "tool"){
-if(!(validate32(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+if(!(validate35(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
 errors = vErrors.length;
 }
 if(props0 !== true){
@@ -935,6 +1278,7 @@ return errors === 0;
 }
 validate22.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
+const pattern4 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1072,9 +1416,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.stream_options !== undefined){
+let data5 = data.stream_options;
+if((!(data5 && typeof data5 == "object" && !Array.isArray(data5))) && (data5 !== null)){
+const err10 = {instancePath:instancePath+"/stream_options",schemaPath:"#/properties/stream_options/type",keyword:"type",params:{type: schema32.properties.stream_options.type},message:"must be object,null"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1083,23 +1428,1285 @@ vErrors.push(err10);
 }
 errors++;
 }
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.include_usage !== undefined){
+let data6 = data5.include_usage;
+if((typeof data6 !== "boolean") && (data6 !== null)){
+const err11 = {instancePath:instancePath+"/stream_options/include_usage",schemaPath:"#/properties/stream_options/properties/include_usage/type",keyword:"type",params:{type: schema32.properties.stream_options.properties.include_usage.type},message:"must be boolean,null"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+}
+if(data.n !== undefined){
+let data7 = data.n;
+if((!((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7)))) && (data7 !== null)){
+const err12 = {instancePath:instancePath+"/n",schemaPath:"#/properties/n/type",keyword:"type",params:{type: schema32.properties.n.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(typeof data7 == "number"){
+if(data7 > 1 || isNaN(data7)){
+const err13 = {instancePath:instancePath+"/n",schemaPath:"#/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data7 < 1 || isNaN(data7)){
+const err14 = {instancePath:instancePath+"/n",schemaPath:"#/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+if(data.temperature !== undefined){
+let data8 = data.temperature;
+if((!(typeof data8 == "number")) && (data8 !== null)){
+const err15 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/type",keyword:"type",params:{type: schema32.properties.temperature.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(typeof data8 == "number"){
+if(data8 > 2 || isNaN(data8)){
+const err16 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data8 < 0 || isNaN(data8)){
+const err17 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+if(data.top_p !== undefined){
+let data9 = data.top_p;
+if((!(typeof data9 == "number")) && (data9 !== null)){
+const err18 = {instancePath:instancePath+"/top_p",schemaPath:"#/properties/top_p/type",keyword:"type",params:{type: schema32.properties.top_p.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(typeof data9 == "number"){
+if(data9 > 1 || isNaN(data9)){
+const err19 = {instancePath:instancePath+"/top_p",schemaPath:"#/properties/top_p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(data9 < 0 || isNaN(data9)){
+const err20 = {instancePath:instancePath+"/top_p",schemaPath:"#/properties/top_p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+if(data.max_tokens !== undefined){
+let data10 = data.max_tokens;
+if((!((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10)))) && (data10 !== null)){
+const err21 = {instancePath:instancePath+"/max_tokens",schemaPath:"#/properties/max_tokens/type",keyword:"type",params:{type: schema32.properties.max_tokens.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(typeof data10 == "number"){
+if(data10 < 1 || isNaN(data10)){
+const err22 = {instancePath:instancePath+"/max_tokens",schemaPath:"#/properties/max_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+if(data.max_completion_tokens !== undefined){
+let data11 = data.max_completion_tokens;
+if((!((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11)))) && (data11 !== null)){
+const err23 = {instancePath:instancePath+"/max_completion_tokens",schemaPath:"#/properties/max_completion_tokens/type",keyword:"type",params:{type: schema32.properties.max_completion_tokens.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(typeof data11 == "number"){
+if(data11 < 1 || isNaN(data11)){
+const err24 = {instancePath:instancePath+"/max_completion_tokens",schemaPath:"#/properties/max_completion_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+if(data.stop !== undefined){
+let data12 = data.stop;
+const _errs25 = errors;
+let valid4 = false;
+const _errs26 = errors;
+if(typeof data12 !== "string"){
+const err25 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid4 = valid4 || _valid0;
+const _errs28 = errors;
+if(Array.isArray(data12)){
+if(data12.length > 4){
+const err26 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 4},message:"must NOT have more than 4 items"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data12.length < 1){
+const err27 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+const len1 = data12.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data12[i1] !== "string"){
+const err28 = {instancePath:instancePath+"/stop/" + i1,schemaPath:"#/properties/stop/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+var _valid0 = _errs28 === errors;
+valid4 = valid4 || _valid0;
+const _errs32 = errors;
+if(data12 !== null){
+const err30 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/anyOf/2/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+var _valid0 = _errs32 === errors;
+valid4 = valid4 || _valid0;
+if(!valid4){
+const err31 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+else {
+errors = _errs25;
+if(vErrors !== null){
+if(_errs25){
+vErrors.length = _errs25;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.seed !== undefined){
+let data14 = data.seed;
+if((!((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14)))) && (data14 !== null)){
+const err32 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: schema32.properties.seed.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.presence_penalty !== undefined){
+let data15 = data.presence_penalty;
+if((!(typeof data15 == "number")) && (data15 !== null)){
+const err33 = {instancePath:instancePath+"/presence_penalty",schemaPath:"#/properties/presence_penalty/type",keyword:"type",params:{type: schema32.properties.presence_penalty.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+if(typeof data15 == "number"){
+if(data15 > 2 || isNaN(data15)){
+const err34 = {instancePath:instancePath+"/presence_penalty",schemaPath:"#/properties/presence_penalty/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(data15 < -2 || isNaN(data15)){
+const err35 = {instancePath:instancePath+"/presence_penalty",schemaPath:"#/properties/presence_penalty/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2},message:"must be >= -2"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+if(data.frequency_penalty !== undefined){
+let data16 = data.frequency_penalty;
+if((!(typeof data16 == "number")) && (data16 !== null)){
+const err36 = {instancePath:instancePath+"/frequency_penalty",schemaPath:"#/properties/frequency_penalty/type",keyword:"type",params:{type: schema32.properties.frequency_penalty.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(typeof data16 == "number"){
+if(data16 > 2 || isNaN(data16)){
+const err37 = {instancePath:instancePath+"/frequency_penalty",schemaPath:"#/properties/frequency_penalty/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+if(data16 < -2 || isNaN(data16)){
+const err38 = {instancePath:instancePath+"/frequency_penalty",schemaPath:"#/properties/frequency_penalty/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2},message:"must be >= -2"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+}
+if(data.response_format !== undefined){
+let data17 = data.response_format;
+const _errs42 = errors;
+let valid8 = false;
+let passing0 = null;
+const _errs43 = errors;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.type === undefined){
+const err39 = {instancePath:instancePath+"/response_format",schemaPath:"#/components/schemas/ResponseFormat/oneOf/0/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(data17.type !== undefined){
+let data18 = data17.type;
+if(typeof data18 !== "string"){
+const err40 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/components/schemas/ResponseFormat/oneOf/0/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if("text" !== data18){
+const err41 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/components/schemas/ResponseFormat/oneOf/0/properties/type/const",keyword:"const",params:{allowedValue: "text"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/response_format",schemaPath:"#/components/schemas/ResponseFormat/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+var _valid1 = _errs43 === errors;
+if(_valid1){
+valid8 = true;
+passing0 = 0;
+var props1 = {};
+props1.type = true;
+}
+const _errs47 = errors;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.type === undefined){
+const err43 = {instancePath:instancePath+"/response_format",schemaPath:"#/components/schemas/ResponseFormat/oneOf/1/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+if(data17.type !== undefined){
+let data19 = data17.type;
+if(typeof data19 !== "string"){
+const err44 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/components/schemas/ResponseFormat/oneOf/1/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if("json_object" !== data19){
+const err45 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/components/schemas/ResponseFormat/oneOf/1/properties/type/const",keyword:"const",params:{allowedValue: "json_object"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/response_format",schemaPath:"#/components/schemas/ResponseFormat/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+var _valid1 = _errs47 === errors;
+if(_valid1 && valid8){
+valid8 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid1){
+valid8 = true;
+passing0 = 1;
+if(props1 !== true){
+props1 = props1 || {};
+props1.type = true;
+}
+}
+const _errs51 = errors;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.type === undefined){
+const err47 = {instancePath:instancePath+"/response_format",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+if(data17.json_schema === undefined){
+const err48 = {instancePath:instancePath+"/response_format",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/required",keyword:"required",params:{missingProperty: "json_schema"},message:"must have required property '"+"json_schema"+"'"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if(data17.type !== undefined){
+let data20 = data17.type;
+if(typeof data20 !== "string"){
+const err49 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if("json_schema" !== data20){
+const err50 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/type/const",keyword:"const",params:{allowedValue: "json_schema"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+if(data17.json_schema !== undefined){
+let data21 = data17.json_schema;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+if(data21.name === undefined){
+const err51 = {instancePath:instancePath+"/response_format/json_schema",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/json_schema/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+if(data21.name !== undefined){
+let data22 = data21.name;
+if(typeof data22 === "string"){
+if(!pattern4.test(data22)){
+const err52 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/json_schema/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/json_schema/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data21.description !== undefined){
+if(typeof data21.description !== "string"){
+const err54 = {instancePath:instancePath+"/response_format/json_schema/description",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/json_schema/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data21.schema !== undefined){
+let data24 = data21.schema;
+if(!(data24 && typeof data24 == "object" && !Array.isArray(data24))){
+const err55 = {instancePath:instancePath+"/response_format/json_schema/schema",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/json_schema/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+if(data21.strict !== undefined){
+let data25 = data21.strict;
+if((typeof data25 !== "boolean") && (data25 !== null)){
+const err56 = {instancePath:instancePath+"/response_format/json_schema/strict",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/json_schema/properties/strict/type",keyword:"type",params:{type: schema46.oneOf[2].properties.json_schema.properties.strict.type},message:"must be boolean,null"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/response_format/json_schema",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/json_schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/response_format",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+var _valid1 = _errs51 === errors;
+if(_valid1 && valid8){
+valid8 = false;
+passing0 = [passing0, 2];
+}
+else {
+if(_valid1){
+valid8 = true;
+passing0 = 2;
+if(props1 !== true){
+props1 = props1 || {};
+props1.type = true;
+props1.json_schema = true;
+}
+}
+}
+}
+if(!valid8){
+const err59 = {instancePath:instancePath+"/response_format",schemaPath:"#/components/schemas/ResponseFormat/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+else {
+errors = _errs42;
+if(vErrors !== null){
+if(_errs42){
+vErrors.length = _errs42;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.tools !== undefined){
+let data26 = data.tools;
+if(Array.isArray(data26)){
+if(data26.length > 128){
+const err60 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/maxItems",keyword:"maxItems",params:{limit: 128},message:"must NOT have more than 128 items"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+const len2 = data26.length;
+for(let i2=0; i2<len2; i2++){
+let data27 = data26[i2];
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.type === undefined){
+const err61 = {instancePath:instancePath+"/tools/" + i2,schemaPath:"#/components/schemas/ChatCompletionTool/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+if(data27.function === undefined){
+const err62 = {instancePath:instancePath+"/tools/" + i2,schemaPath:"#/components/schemas/ChatCompletionTool/required",keyword:"required",params:{missingProperty: "function"},message:"must have required property '"+"function"+"'"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+if(data27.type !== undefined){
+let data28 = data27.type;
+if(typeof data28 !== "string"){
+const err63 = {instancePath:instancePath+"/tools/" + i2+"/type",schemaPath:"#/components/schemas/ChatCompletionTool/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+if("function" !== data28){
+const err64 = {instancePath:instancePath+"/tools/" + i2+"/type",schemaPath:"#/components/schemas/ChatCompletionTool/properties/type/const",keyword:"const",params:{allowedValue: "function"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data27.function !== undefined){
+let data29 = data27.function;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.name === undefined){
+const err65 = {instancePath:instancePath+"/tools/" + i2+"/function",schemaPath:"#/components/schemas/ChatCompletionTool/properties/function/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if(data29.name !== undefined){
+let data30 = data29.name;
+if(typeof data30 === "string"){
+if(!pattern4.test(data30)){
+const err66 = {instancePath:instancePath+"/tools/" + i2+"/function/name",schemaPath:"#/components/schemas/ChatCompletionTool/properties/function/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+else {
+const err67 = {instancePath:instancePath+"/tools/" + i2+"/function/name",schemaPath:"#/components/schemas/ChatCompletionTool/properties/function/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+if(data29.description !== undefined){
+if(typeof data29.description !== "string"){
+const err68 = {instancePath:instancePath+"/tools/" + i2+"/function/description",schemaPath:"#/components/schemas/ChatCompletionTool/properties/function/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+if(data29.parameters !== undefined){
+let data32 = data29.parameters;
+if(!(data32 && typeof data32 == "object" && !Array.isArray(data32))){
+const err69 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters",schemaPath:"#/components/schemas/ChatCompletionTool/properties/function/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+if(data29.strict !== undefined){
+let data33 = data29.strict;
+if((typeof data33 !== "boolean") && (data33 !== null)){
+const err70 = {instancePath:instancePath+"/tools/" + i2+"/function/strict",schemaPath:"#/components/schemas/ChatCompletionTool/properties/function/properties/strict/type",keyword:"type",params:{type: schema47.properties.function.properties.strict.type},message:"must be boolean,null"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+else {
+const err71 = {instancePath:instancePath+"/tools/" + i2+"/function",schemaPath:"#/components/schemas/ChatCompletionTool/properties/function/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/tools/" + i2,schemaPath:"#/components/schemas/ChatCompletionTool/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+if(data.tool_choice !== undefined){
+let data34 = data.tool_choice;
+const _errs84 = errors;
+let valid19 = false;
+const _errs85 = errors;
+if(typeof data34 !== "string"){
+const err74 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+if(!(((data34 === "none") || (data34 === "auto")) || (data34 === "required"))){
+const err75 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema48.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+var _valid2 = _errs85 === errors;
+valid19 = valid19 || _valid2;
+const _errs87 = errors;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(data34.type === undefined){
+const err76 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/1/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+if(data34.function === undefined){
+const err77 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/1/required",keyword:"required",params:{missingProperty: "function"},message:"must have required property '"+"function"+"'"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+if(data34.type !== undefined){
+let data35 = data34.type;
+if(typeof data35 !== "string"){
+const err78 = {instancePath:instancePath+"/tool_choice/type",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/1/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+if("function" !== data35){
+const err79 = {instancePath:instancePath+"/tool_choice/type",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/1/properties/type/const",keyword:"const",params:{allowedValue: "function"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data34.function !== undefined){
+let data36 = data34.function;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.name === undefined){
+const err80 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/1/properties/function/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+if(data36.name !== undefined){
+if(typeof data36.name !== "string"){
+const err81 = {instancePath:instancePath+"/tool_choice/function/name",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/1/properties/function/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/1/properties/function/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+var _valid2 = _errs87 === errors;
+valid19 = valid19 || _valid2;
+if(_valid2){
+var props2 = {};
+props2.type = true;
+props2.function = true;
+}
+if(!valid19){
+const err84 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+else {
+errors = _errs84;
+if(vErrors !== null){
+if(_errs84){
+vErrors.length = _errs84;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.parallel_tool_calls !== undefined){
+let data38 = data.parallel_tool_calls;
+if((typeof data38 !== "boolean") && (data38 !== null)){
+const err85 = {instancePath:instancePath+"/parallel_tool_calls",schemaPath:"#/properties/parallel_tool_calls/type",keyword:"type",params:{type: schema32.properties.parallel_tool_calls.type},message:"must be boolean,null"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+}
+else {
+const err86 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
 validate21.errors = vErrors;
 return errors === 0;
 }
-validate21.evaluated = {"props":{"model":true,"messages":true,"stream":true,"user":true},"dynamicProps":false,"dynamicItems":false};
+validate21.evaluated = {"props":{"model":true,"messages":true,"stream":true,"user":true,"stream_options":true,"n":true,"temperature":true,"top_p":true,"max_tokens":true,"max_completion_tokens":true,"stop":true,"seed":true,"presence_penalty":true,"frequency_penalty":true,"response_format":true,"tools":true,"tool_choice":true,"parallel_tool_calls":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateCreateChatCompletionResponse = validate40;
-const schema42 = {"type":"object","required":["id","object","created","model","choices"],"properties":{"id":{"type":"string","pattern":"^chatcmpl-"},"object":{"type":"string","const":"chat.completion"},"created":{"type":"integer","description":"Unix time in seconds."},"model":{"type":"string","description":"The `model` value of the request, as sent."},"choices":{"type":"array","minItems":1,"maxItems":1,"items":{"$ref":"#/components/schemas/ChatCompletionChoice"}},"usage":{"description":"Present whenever the agent's model provider reports usage; never estimated by the gateway.","$ref":"#/components/schemas/CompletionUsage"}}};
-const schema46 = {"type":"object","required":["prompt_tokens","completion_tokens","total_tokens"],"description":"Token counts as reported by the agent's model provider.","properties":{"prompt_tokens":{"type":"integer","minimum":0},"completion_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0}}};
-const pattern4 = new RegExp("^chatcmpl-", "u");
-const schema43 = {"type":"object","required":["index","message","finish_reason","logprobs"],"properties":{"index":{"type":"integer","const":0},"message":{"$ref":"#/components/schemas/ChatCompletionResponseMessage"},"finish_reason":{"$ref":"#/components/schemas/FinishReason"},"logprobs":{"type":"null"}}};
-const schema44 = {"type":"object","required":["role","content","refusal"],"properties":{"role":{"type":"string","const":"assistant"},"content":{"type":["string","null"]},"refusal":{"type":["string","null"]}}};
-const schema45 = {"type":"string","enum":["stop","length","tool_calls","content_filter"]};
+export const validateCreateChatCompletionResponse = validate43;
+const schema49 = {"type":"object","required":["id","object","created","model","choices"],"properties":{"id":{"type":"string","pattern":"^chatcmpl-"},"object":{"type":"string","const":"chat.completion"},"created":{"type":"integer","description":"Unix time in seconds."},"model":{"type":"string","description":"The `model` value of the request, as sent."},"choices":{"type":"array","minItems":1,"maxItems":1,"items":{"$ref":"#/components/schemas/ChatCompletionChoice"}},"usage":{"description":"Present whenever the agent's model provider reports usage; never estimated by the gateway.","$ref":"#/components/schemas/CompletionUsage"}}};
+const schema54 = {"type":"object","required":["prompt_tokens","completion_tokens","total_tokens"],"description":"Token counts as reported by the agent's model provider.","properties":{"prompt_tokens":{"type":"integer","minimum":0},"completion_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0}}};
+const pattern6 = new RegExp("^chatcmpl-", "u");
+const schema50 = {"type":"object","required":["index","message","finish_reason","logprobs"],"properties":{"index":{"type":"integer","const":0},"message":{"$ref":"#/components/schemas/ChatCompletionResponseMessage"},"finish_reason":{"$ref":"#/components/schemas/FinishReason"},"logprobs":{"type":"null"}}};
+const schema53 = {"type":"string","enum":["stop","length","tool_calls","content_filter"]};
+const schema51 = {"type":"object","required":["role","content","refusal"],"properties":{"role":{"type":"string","const":"assistant"},"content":{"type":["string","null"]},"refusal":{"type":["string","null"]},"tool_calls":{"type":"array","items":{"$ref":"#/components/schemas/ChatCompletionMessageToolCall"}}}};
 
-function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate41.evaluated;
+const evaluated0 = validate45.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.role === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.content === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "content"},message:"must have required property '"+"content"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.refusal === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "refusal"},message:"must have required property '"+"refusal"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.role !== undefined){
+let data0 = data.role;
+if(typeof data0 !== "string"){
+const err3 = {instancePath:instancePath+"/role",schemaPath:"#/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if("assistant" !== data0){
+const err4 = {instancePath:instancePath+"/role",schemaPath:"#/properties/role/const",keyword:"const",params:{allowedValue: "assistant"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.content !== undefined){
+let data1 = data.content;
+if((typeof data1 !== "string") && (data1 !== null)){
+const err5 = {instancePath:instancePath+"/content",schemaPath:"#/properties/content/type",keyword:"type",params:{type: schema51.properties.content.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.refusal !== undefined){
+let data2 = data.refusal;
+if((typeof data2 !== "string") && (data2 !== null)){
+const err6 = {instancePath:instancePath+"/refusal",schemaPath:"#/properties/refusal/type",keyword:"type",params:{type: schema51.properties.refusal.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.tool_calls !== undefined){
+let data3 = data.tool_calls;
+if(Array.isArray(data3)){
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(data4.id === undefined){
+const err7 = {instancePath:instancePath+"/tool_calls/" + i0,schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data4.type === undefined){
+const err8 = {instancePath:instancePath+"/tool_calls/" + i0,schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data4.function === undefined){
+const err9 = {instancePath:instancePath+"/tool_calls/" + i0,schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/required",keyword:"required",params:{missingProperty: "function"},message:"must have required property '"+"function"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data4.id !== undefined){
+if(typeof data4.id !== "string"){
+const err10 = {instancePath:instancePath+"/tool_calls/" + i0+"/id",schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data4.type !== undefined){
+let data6 = data4.type;
+if(typeof data6 !== "string"){
+const err11 = {instancePath:instancePath+"/tool_calls/" + i0+"/type",schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if("function" !== data6){
+const err12 = {instancePath:instancePath+"/tool_calls/" + i0+"/type",schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/properties/type/const",keyword:"const",params:{allowedValue: "function"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data4.function !== undefined){
+let data7 = data4.function;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(data7.name === undefined){
+const err13 = {instancePath:instancePath+"/tool_calls/" + i0+"/function",schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/properties/function/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data7.arguments === undefined){
+const err14 = {instancePath:instancePath+"/tool_calls/" + i0+"/function",schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/properties/function/required",keyword:"required",params:{missingProperty: "arguments"},message:"must have required property '"+"arguments"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data7.name !== undefined){
+if(typeof data7.name !== "string"){
+const err15 = {instancePath:instancePath+"/tool_calls/" + i0+"/function/name",schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/properties/function/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data7.arguments !== undefined){
+if(typeof data7.arguments !== "string"){
+const err16 = {instancePath:instancePath+"/tool_calls/" + i0+"/function/arguments",schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/properties/function/properties/arguments/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/tool_calls/" + i0+"/function",schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/properties/function/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/tool_calls/" + i0,schemaPath:"#/components/schemas/ChatCompletionMessageToolCall/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/tool_calls",schemaPath:"#/properties/tool_calls/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+validate45.errors = vErrors;
+return errors === 0;
+}
+validate45.evaluated = {"props":{"role":true,"content":true,"refusal":true,"tool_calls":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate44.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1171,10 +2778,15 @@ errors++;
 }
 }
 if(data.message !== undefined){
-let data1 = data.message;
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-if(data1.role === undefined){
-const err6 = {instancePath:instancePath+"/message",schemaPath:"#/components/schemas/ChatCompletionResponseMessage/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+if(!(validate45(data.message, {instancePath:instancePath+"/message",parentData:data,parentDataProperty:"message",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
+errors = vErrors.length;
+}
+}
+if(data.finish_reason !== undefined){
+let data2 = data.finish_reason;
+if(typeof data2 !== "string"){
+const err6 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1183,8 +2795,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data1.content === undefined){
-const err7 = {instancePath:instancePath+"/message",schemaPath:"#/components/schemas/ChatCompletionResponseMessage/required",keyword:"required",params:{missingProperty: "content"},message:"must have required property '"+"content"+"'"};
+if(!((((data2 === "stop") || (data2 === "length")) || (data2 === "tool_calls")) || (data2 === "content_filter"))){
+const err7 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/enum",keyword:"enum",params:{allowedValues: schema53.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1193,8 +2805,10 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(data1.refusal === undefined){
-const err8 = {instancePath:instancePath+"/message",schemaPath:"#/components/schemas/ChatCompletionResponseMessage/required",keyword:"required",params:{missingProperty: "refusal"},message:"must have required property '"+"refusal"+"'"};
+}
+if(data.logprobs !== undefined){
+if(data.logprobs !== null){
+const err8 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1203,10 +2817,10 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(data1.role !== undefined){
-let data2 = data1.role;
-if(typeof data2 !== "string"){
-const err9 = {instancePath:instancePath+"/message/role",schemaPath:"#/components/schemas/ChatCompletionResponseMessage/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+else {
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1215,111 +2829,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-if("assistant" !== data2){
-const err10 = {instancePath:instancePath+"/message/role",schemaPath:"#/components/schemas/ChatCompletionResponseMessage/properties/role/const",keyword:"const",params:{allowedValue: "assistant"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data1.content !== undefined){
-let data3 = data1.content;
-if((typeof data3 !== "string") && (data3 !== null)){
-const err11 = {instancePath:instancePath+"/message/content",schemaPath:"#/components/schemas/ChatCompletionResponseMessage/properties/content/type",keyword:"type",params:{type: schema44.properties.content.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-if(data1.refusal !== undefined){
-let data4 = data1.refusal;
-if((typeof data4 !== "string") && (data4 !== null)){
-const err12 = {instancePath:instancePath+"/message/refusal",schemaPath:"#/components/schemas/ChatCompletionResponseMessage/properties/refusal/type",keyword:"type",params:{type: schema44.properties.refusal.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/message",schemaPath:"#/components/schemas/ChatCompletionResponseMessage/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-if(data.finish_reason !== undefined){
-let data5 = data.finish_reason;
-if(typeof data5 !== "string"){
-const err14 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-if(!((((data5 === "stop") || (data5 === "length")) || (data5 === "tool_calls")) || (data5 === "content_filter"))){
-const err15 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/enum",keyword:"enum",params:{allowedValues: schema45.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-if(data.logprobs !== undefined){
-if(data.logprobs !== null){
-const err16 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-}
-else {
-const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-validate41.errors = vErrors;
+validate44.errors = vErrors;
 return errors === 0;
 }
-validate41.evaluated = {"props":{"index":true,"message":true,"finish_reason":true,"logprobs":true},"dynamicProps":false,"dynamicItems":false};
+validate44.evaluated = {"props":{"index":true,"message":true,"finish_reason":true,"logprobs":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate40.evaluated;
+const evaluated0 = validate43.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1380,7 +2899,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern4.test(data0)){
+if(!pattern6.test(data0)){
 const err5 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^chatcmpl-"},message:"must match pattern \""+"^chatcmpl-"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -1475,8 +2994,8 @@ errors++;
 }
 const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate41(data4[i0], {instancePath:instancePath+"/choices/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate41.errors : vErrors.concat(validate41.errors);
+if(!(validate44(data4[i0], {instancePath:instancePath+"/choices/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
 errors = vErrors.length;
 }
 }
@@ -1623,20 +3142,225 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate40.errors = vErrors;
+validate43.errors = vErrors;
 return errors === 0;
 }
-validate40.evaluated = {"props":{"id":true,"object":true,"created":true,"model":true,"choices":true,"usage":true},"dynamicProps":false,"dynamicItems":false};
+validate43.evaluated = {"props":{"id":true,"object":true,"created":true,"model":true,"choices":true,"usage":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateCreateChatCompletionStreamResponse = validate43;
-const schema47 = {"type":"object","description":"One `data:` event of a streamed reply.","required":["id","object","created","model","choices"],"properties":{"id":{"type":"string","pattern":"^chatcmpl-"},"object":{"type":"string","const":"chat.completion.chunk"},"created":{"type":"integer"},"model":{"type":"string"},"choices":{"type":"array","maxItems":1,"items":{"$ref":"#/components/schemas/ChatCompletionChunkChoice"}},"usage":{"anyOf":[{"$ref":"#/components/schemas/CompletionUsage"},{"type":"null"}]}}};
-const schema48 = {"type":"object","required":["index","delta","finish_reason"],"properties":{"index":{"type":"integer","const":0},"delta":{"$ref":"#/components/schemas/ChatCompletionStreamResponseDelta"},"logprobs":{"type":"null"},"finish_reason":{"anyOf":[{"$ref":"#/components/schemas/FinishReason"},{"type":"null"}]}}};
-const schema49 = {"type":"object","properties":{"role":{"type":"string","const":"assistant"},"content":{"type":["string","null"]}}};
+export const validateCreateChatCompletionStreamResponse = validate48;
+const schema55 = {"type":"object","description":"One `data:` event of a streamed reply.","required":["id","object","created","model","choices"],"properties":{"id":{"type":"string","pattern":"^chatcmpl-"},"object":{"type":"string","const":"chat.completion.chunk"},"created":{"type":"integer"},"model":{"type":"string"},"choices":{"type":"array","maxItems":1,"description":"One choice; empty only in the final usage chunk of `stream_options.include_usage`.","items":{"$ref":"#/components/schemas/ChatCompletionChunkChoice"}},"usage":{"anyOf":[{"$ref":"#/components/schemas/CompletionUsage"},{"type":"null"}]}}};
+const schema56 = {"type":"object","required":["index","delta","finish_reason"],"properties":{"index":{"type":"integer","const":0},"delta":{"$ref":"#/components/schemas/ChatCompletionStreamResponseDelta"},"logprobs":{"type":"null"},"finish_reason":{"anyOf":[{"$ref":"#/components/schemas/FinishReason"},{"type":"null"}]}}};
+const schema57 = {"type":"object","properties":{"role":{"type":"string","const":"assistant"},"content":{"type":["string","null"]},"tool_calls":{"type":"array","items":{"$ref":"#/components/schemas/ChatCompletionMessageToolCallChunk"}}}};
+const schema58 = {"type":"object","required":["index"],"description":"The first delta of a call carries `id`, `type` and `function.name`; later ones carry `function.arguments` fragments.","properties":{"index":{"type":"integer","minimum":0},"id":{"type":"string"},"type":{"type":"string","const":"function"},"function":{"type":"object","properties":{"name":{"type":"string"},"arguments":{"type":"string"}}}}};
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate44.evaluated;
+const evaluated0 = validate50.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.role !== undefined){
+let data0 = data.role;
+if(typeof data0 !== "string"){
+const err0 = {instancePath:instancePath+"/role",schemaPath:"#/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if("assistant" !== data0){
+const err1 = {instancePath:instancePath+"/role",schemaPath:"#/properties/role/const",keyword:"const",params:{allowedValue: "assistant"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.content !== undefined){
+let data1 = data.content;
+if((typeof data1 !== "string") && (data1 !== null)){
+const err2 = {instancePath:instancePath+"/content",schemaPath:"#/properties/content/type",keyword:"type",params:{type: schema57.properties.content.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.tool_calls !== undefined){
+let data2 = data.tool_calls;
+if(Array.isArray(data2)){
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.index === undefined){
+const err3 = {instancePath:instancePath+"/tool_calls/" + i0,schemaPath:"#/components/schemas/ChatCompletionMessageToolCallChunk/required",keyword:"required",params:{missingProperty: "index"},message:"must have required property '"+"index"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data3.index !== undefined){
+let data4 = data3.index;
+if(!((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4)))){
+const err4 = {instancePath:instancePath+"/tool_calls/" + i0+"/index",schemaPath:"#/components/schemas/ChatCompletionMessageToolCallChunk/properties/index/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(typeof data4 == "number"){
+if(data4 < 0 || isNaN(data4)){
+const err5 = {instancePath:instancePath+"/tool_calls/" + i0+"/index",schemaPath:"#/components/schemas/ChatCompletionMessageToolCallChunk/properties/index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+if(data3.id !== undefined){
+if(typeof data3.id !== "string"){
+const err6 = {instancePath:instancePath+"/tool_calls/" + i0+"/id",schemaPath:"#/components/schemas/ChatCompletionMessageToolCallChunk/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data3.type !== undefined){
+let data6 = data3.type;
+if(typeof data6 !== "string"){
+const err7 = {instancePath:instancePath+"/tool_calls/" + i0+"/type",schemaPath:"#/components/schemas/ChatCompletionMessageToolCallChunk/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if("function" !== data6){
+const err8 = {instancePath:instancePath+"/tool_calls/" + i0+"/type",schemaPath:"#/components/schemas/ChatCompletionMessageToolCallChunk/properties/type/const",keyword:"const",params:{allowedValue: "function"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data3.function !== undefined){
+let data7 = data3.function;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(data7.name !== undefined){
+if(typeof data7.name !== "string"){
+const err9 = {instancePath:instancePath+"/tool_calls/" + i0+"/function/name",schemaPath:"#/components/schemas/ChatCompletionMessageToolCallChunk/properties/function/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data7.arguments !== undefined){
+if(typeof data7.arguments !== "string"){
+const err10 = {instancePath:instancePath+"/tool_calls/" + i0+"/function/arguments",schemaPath:"#/components/schemas/ChatCompletionMessageToolCallChunk/properties/function/properties/arguments/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/tool_calls/" + i0+"/function",schemaPath:"#/components/schemas/ChatCompletionMessageToolCallChunk/properties/function/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/tool_calls/" + i0,schemaPath:"#/components/schemas/ChatCompletionMessageToolCallChunk/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/tool_calls",schemaPath:"#/properties/tool_calls/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate50.errors = vErrors;
+return errors === 0;
+}
+validate50.evaluated = {"props":{"role":true,"content":true,"tool_calls":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate49.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1698,12 +3422,14 @@ errors++;
 }
 }
 if(data.delta !== undefined){
-let data1 = data.delta;
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-if(data1.role !== undefined){
-let data2 = data1.role;
-if(typeof data2 !== "string"){
-const err5 = {instancePath:instancePath+"/delta/role",schemaPath:"#/components/schemas/ChatCompletionStreamResponseDelta/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(validate50(data.delta, {instancePath:instancePath+"/delta",parentData:data,parentDataProperty:"delta",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+errors = vErrors.length;
+}
+}
+if(data.logprobs !== undefined){
+if(data.logprobs !== null){
+const err5 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1712,8 +3438,14 @@ vErrors.push(err5);
 }
 errors++;
 }
-if("assistant" !== data2){
-const err6 = {instancePath:instancePath+"/delta/role",schemaPath:"#/components/schemas/ChatCompletionStreamResponseDelta/properties/role/const",keyword:"const",params:{allowedValue: "assistant"},message:"must be equal to constant"};
+}
+if(data.finish_reason !== undefined){
+let data3 = data.finish_reason;
+const _errs7 = errors;
+let valid1 = false;
+const _errs8 = errors;
+if(typeof data3 !== "string"){
+const err6 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1722,11 +3454,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-}
-if(data1.content !== undefined){
-let data3 = data1.content;
-if((typeof data3 !== "string") && (data3 !== null)){
-const err7 = {instancePath:instancePath+"/delta/content",schemaPath:"#/components/schemas/ChatCompletionStreamResponseDelta/properties/content/type",keyword:"type",params:{type: schema49.properties.content.type},message:"must be string,null"};
+if(!((((data3 === "stop") || (data3 === "length")) || (data3 === "tool_calls")) || (data3 === "content_filter"))){
+const err7 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/enum",keyword:"enum",params:{allowedValues: schema53.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1735,10 +3464,11 @@ vErrors.push(err7);
 }
 errors++;
 }
-}
-}
-else {
-const err8 = {instancePath:instancePath+"/delta",schemaPath:"#/components/schemas/ChatCompletionStreamResponseDelta/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var _valid0 = _errs8 === errors;
+valid1 = valid1 || _valid0;
+const _errs11 = errors;
+if(data3 !== null){
+const err8 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/properties/finish_reason/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1747,10 +3477,10 @@ vErrors.push(err8);
 }
 errors++;
 }
-}
-if(data.logprobs !== undefined){
-if(data.logprobs !== null){
-const err9 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid0 = _errs11 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err9 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/properties/finish_reason/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1759,62 +3489,11 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-if(data.finish_reason !== undefined){
-let data5 = data.finish_reason;
-const _errs13 = errors;
-let valid3 = false;
-const _errs14 = errors;
-if(typeof data5 !== "string"){
-const err10 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
 else {
-vErrors.push(err10);
-}
-errors++;
-}
-if(!((((data5 === "stop") || (data5 === "length")) || (data5 === "tool_calls")) || (data5 === "content_filter"))){
-const err11 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/enum",keyword:"enum",params:{allowedValues: schema45.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-var _valid0 = _errs14 === errors;
-valid3 = valid3 || _valid0;
-const _errs17 = errors;
-if(data5 !== null){
-const err12 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/properties/finish_reason/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-var _valid0 = _errs17 === errors;
-valid3 = valid3 || _valid0;
-if(!valid3){
-const err13 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/properties/finish_reason/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-else {
-errors = _errs13;
+errors = _errs7;
 if(vErrors !== null){
-if(_errs13){
-vErrors.length = _errs13;
+if(_errs7){
+vErrors.length = _errs7;
 }
 else {
 vErrors = null;
@@ -1824,25 +3503,25 @@ vErrors = null;
 }
 }
 else {
-const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err14];
+vErrors = [err10];
 }
 else {
-vErrors.push(err14);
+vErrors.push(err10);
 }
 errors++;
 }
-validate44.errors = vErrors;
+validate49.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"props":{"index":true,"delta":true,"logprobs":true,"finish_reason":true},"dynamicProps":false,"dynamicItems":false};
+validate49.evaluated = {"props":{"index":true,"delta":true,"logprobs":true,"finish_reason":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate43.evaluated;
+const evaluated0 = validate48.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1903,7 +3582,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern4.test(data0)){
+if(!pattern6.test(data0)){
 const err5 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^chatcmpl-"},message:"must match pattern \""+"^chatcmpl-"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -1988,8 +3667,8 @@ errors++;
 }
 const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate44(data4[i0], {instancePath:instancePath+"/choices/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+if(!(validate49(data4[i0], {instancePath:instancePath+"/choices/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
 errors = vErrors.length;
 }
 }
@@ -2181,19 +3860,19 @@ vErrors.push(err25);
 }
 errors++;
 }
-validate43.errors = vErrors;
+validate48.errors = vErrors;
 return errors === 0;
 }
-validate43.evaluated = {"props":{"id":true,"object":true,"created":true,"model":true,"choices":true,"usage":true},"dynamicProps":false,"dynamicItems":false};
+validate48.evaluated = {"props":{"id":true,"object":true,"created":true,"model":true,"choices":true,"usage":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateErrorResponse = validate46;
-const schema52 = {"type":"object","required":["error"],"properties":{"error":{"$ref":"#/components/schemas/Error"}}};
-const schema53 = {"type":"object","required":["message","type","param","code"],"properties":{"message":{"type":"string","description":"What went wrong, for a person to read."},"type":{"type":"string","description":"The class of error, e.g. `invalid_request_error`, `server_error`, `upstream_error`."},"param":{"type":["string","null"],"description":"The request field or header at fault, when there is one."},"code":{"type":["string","null"],"description":"A stable machine-readable code, e.g. `invalid_api_key`, `model_not_found`."}}};
+export const validateErrorResponse = validate53;
+const schema61 = {"type":"object","required":["error"],"properties":{"error":{"$ref":"#/components/schemas/Error"}}};
+const schema62 = {"type":"object","required":["message","type","param","code"],"properties":{"message":{"type":"string","description":"What went wrong, for a person to read."},"type":{"type":"string","description":"The class of error, e.g. `invalid_request_error`, `server_error`, `upstream_error`."},"param":{"type":["string","null"],"description":"The request field or header at fault, when there is one."},"code":{"type":["string","null"],"description":"A stable machine-readable code, e.g. `invalid_api_key`, `model_not_found`."}}};
 
-function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate46.evaluated;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2281,7 +3960,7 @@ errors++;
 if(data0.param !== undefined){
 let data3 = data0.param;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err7 = {instancePath:instancePath+"/error/param",schemaPath:"#/components/schemas/Error/properties/param/type",keyword:"type",params:{type: schema53.properties.param.type},message:"must be string,null"};
+const err7 = {instancePath:instancePath+"/error/param",schemaPath:"#/components/schemas/Error/properties/param/type",keyword:"type",params:{type: schema62.properties.param.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2294,7 +3973,7 @@ errors++;
 if(data0.code !== undefined){
 let data4 = data0.code;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err8 = {instancePath:instancePath+"/error/code",schemaPath:"#/components/schemas/Error/properties/code/type",keyword:"type",params:{type: schema53.properties.code.type},message:"must be string,null"};
+const err8 = {instancePath:instancePath+"/error/code",schemaPath:"#/components/schemas/Error/properties/code/type",keyword:"type",params:{type: schema62.properties.code.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2327,18 +4006,18 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate46.errors = vErrors;
+validate53.errors = vErrors;
 return errors === 0;
 }
-validate46.evaluated = {"props":{"error":true},"dynamicProps":false,"dynamicItems":false};
+validate53.evaluated = {"props":{"error":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateHealth = validate47;
-const schema54 = {"type":"object","required":["status"],"properties":{"status":{"type":"string","const":"ok"}}};
+export const validateHealth = validate54;
+const schema63 = {"type":"object","required":["status"],"properties":{"status":{"type":"string","const":"ok"}}};
 
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate47.evaluated;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2390,7 +4069,7 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate47.errors = vErrors;
+validate54.errors = vErrors;
 return errors === 0;
 }
-validate47.evaluated = {"props":{"status":true},"dynamicProps":false,"dynamicItems":false};
+validate54.evaluated = {"props":{"status":true},"dynamicProps":false,"dynamicItems":false};
