@@ -29,6 +29,7 @@ export function createRuntime(config: GatewayConfig, overrides: { store?: Sessio
     store,
     provider: createProviders(config.providers),
     limits: config.limits,
+    images: config.images,
     ...(overrides.now ? { now: overrides.now } : {}),
   });
   return { core, store, close: () => store.close() };

@@ -1,19 +1,34 @@
 /**
- * Minimal structured logging: one JSON line per event on stderr. Callers pass fields,
- * never secrets (auth headers and configured secrets are not logged anywhere).
+ * Minimal structured logging: one JSON line per event. Callers pass fields, never
+ * secrets (auth headers and configured secrets are not logged anywhere).
  */
 export type LogLevel = 'info' | 'warn' | 'error';
 
 export interface Logger {
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+  /** A logger that adds `fields` (e.g. the request id) to every line. */
+  child(fields: Record<string, unknown>): Logger;
 }
 
-/** Writes to stderr; `quiet` drops `info` lines (tests, `moltbot agent`). */
-export function createLogger(options: { quiet?: boolean } = {}): Logger {
+export interface LoggerOptions {
+  /** `warn` drops `info` lines (tests, `moltbot agent`). */
+  minLevel?: LogLevel;
+  /** Where lines go; stderr by default. */
+  write?: (line: string) => void;
+}
+
+const RANK: Record<LogLevel, number> = { info: 0, warn: 1, error: 2 };
+
+export function createLogger(options: LoggerOptions = {}, bound: Record<string, unknown> = {}): Logger {
+  const min = RANK[options.minLevel ?? 'info'];
+  const write = options.write ?? ((line: string) => process.stderr.write(line));
   return {
     log(level, message, fields) {
-      if (options.quiet && level === 'info') return;
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
+      if (RANK[level] < min) return;
+      write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...bound, ...fields })}\n`);
+    },
+    child(fields) {
+      return createLogger(options, { ...bound, ...fields });
     },
   };
 }

@@ -8,14 +8,16 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletionRequestMessage } from '../../generated/client/types.gen.js';
 import type { AgentConfig } from '../config/types.js';
-import type { FinishReason, ModelMessage, ModelProvider, Usage } from '../providers/types.js';
+import type { FinishReason, ModelMessage, ModelProvider, ToolCall, Usage } from '../providers/types.js';
 import type { SessionKind, SessionStore, TranscriptMessage, TurnOutcome, TurnRef } from '../sessions/store.js';
-import { RunAbortedError, internalError, runTimeout, shuttingDown, toGatewayError } from '../errors.js';
+import { RunAbortedError, internalError, invalidRequest, runTimeout, shuttingDown, toGatewayError } from '../errors.js';
 import type { AgentEvent } from './events.js';
 import { boundedHistory } from './history.js';
 import { createLanes, type Lanes } from './lanes.js';
 import { createLimiter } from './limiter.js';
-import { splitMessages, type RequestTurn } from './messages.js';
+import type { ImagePolicy } from './images.js';
+import { resolveMessages, splitMessages, type RequestTurn } from './messages.js';
+import type { TurnOptions } from './request-options.js';
 import { isExpired } from './reset.js';
 import { HTTP_SOURCES, resolveAgentId, resolveSessionKey, type RoutingSources } from './routing.js';
 
@@ -28,6 +30,8 @@ export interface TurnRequest {
   sessionKey?: string | undefined;
   user?: string | null | undefined;
   messages: readonly ChatCompletionRequestMessage[];
+  /** Sampling parameters and tools, forwarded where the provider supports them. */
+  options?: TurnOptions;
 }
 
 /** A turn that has been routed and is ready to stream. */
@@ -50,6 +54,7 @@ export interface AgentCoreDeps {
   /** The provider for an id from config; every agent's provider must exist. */
   provider: (id: string) => ModelProvider;
   limits: { maxConcurrent: number; maxQueued: number };
+  images: ImagePolicy;
   /**
    * Serialises turns per session key. The default is in-process; replicas sharing one
    * store pass lanes backed by that store (e.g. PostgreSQL advisory locks).
@@ -103,7 +108,14 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     return { sessionId: session.id, history: boundedHistory(turns, agent.history), hasTurns: turns.length > 0 };
   }
 
-  async function* execute(agent: AgentConfig, key: string, kind: SessionKind, turn: RequestTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
+  async function* execute(
+    agent: AgentConfig,
+    key: string,
+    kind: SessionKind,
+    turn: RequestTurn,
+    options: TurnOptions | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<AgentEvent> {
     const controller = new AbortController();
     const abort = (reason: AbortReason): void => controller.abort(reason);
     const onClientAbort = (): void => abort('client');
@@ -113,6 +125,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     if (signal.aborted) abort('client');
 
     let reply = '';
+    const toolCalls: ToolCall[] = [];
     let usage: Usage | undefined;
     let finishReason: FinishReason | undefined;
     let ref: TurnRef | undefined;
@@ -122,7 +135,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       if (!ref) return;
       await deps.store.finishTurn(ref, {
         ...outcome,
-        ...(reply === '' && outcome.status !== 'ok' ? {} : { reply: { role: 'assistant', content: reply } }),
+        ...(reply === '' && toolCalls.length === 0 && outcome.status !== 'ok'
+          ? {}
+          : { reply: { role: 'assistant', content: reply, ...(toolCalls.length > 0 ? { toolCalls } : {}) } }),
         ...(usage ? { usage } : {}),
         endedAt: now(),
       });
@@ -131,7 +146,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     try {
       const context = await loadContext(agent, key);
       // A stored transcript is authoritative: only the request's new turn is added to it.
-      const input = context.hasTurns ? turn.newTurn : turn.conversation;
+      const input = await resolveMessages(context.hasTurns ? turn.newTurn : turn.conversation, deps.images, controller.signal);
       const systemText = [agent.systemPrompt, ...turn.instructions].filter((text) => text !== '').join('\n\n');
       const messages: ModelMessage[] = [
         ...(systemText === '' ? [] : [{ role: 'system' as const, content: systemText }]),
@@ -146,15 +161,28 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         startedAt: now(),
       });
 
-      for await (const event of deps.provider(agent.provider).stream({ model: agent.model, messages }, { signal: controller.signal })) {
+      const request = { model: agent.model, messages, ...options };
+      for await (const event of deps.provider(agent.provider).stream(request, { signal: controller.signal })) {
         if (controller.signal.aborted) break;
-        if (event.type === 'delta') {
-          reply += event.text;
-          yield { type: 'delta', text: event.text };
-        } else if (event.type === 'usage') {
-          usage = event.usage;
-        } else {
-          finishReason = event.reason;
+        switch (event.type) {
+          case 'delta':
+            reply += event.text;
+            yield event;
+            break;
+          case 'tool_call': {
+            const call = (toolCalls[event.index] ??= { id: '', name: '', arguments: '' });
+            if (event.id) call.id = event.id;
+            if (event.name) call.name = event.name;
+            if (event.arguments) call.arguments += event.arguments;
+            yield event;
+            break;
+          }
+          case 'usage':
+            usage = event.usage;
+            break;
+          case 'finish':
+            finishReason = event.reason;
+            break;
         }
       }
       if (controller.signal.aborted) throw new RunAbortedError();
@@ -179,7 +207,14 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     }
   }
 
-  async function* run(agent: AgentConfig, key: string, kind: SessionKind, turn: RequestTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
+  async function* run(
+    agent: AgentConfig,
+    key: string,
+    kind: SessionKind,
+    turn: RequestTurn,
+    options: TurnOptions | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<AgentEvent> {
     if (draining) throw shuttingDown();
     limiter.admit();
     let releaseLane: (() => void) | undefined;
@@ -189,7 +224,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       releaseSlot = await limiter.slot(signal);
       // Turns still queued when the grace period ended are refused, not started.
       if (aborting) throw shuttingDown();
-      yield* execute(agent, key, kind, turn, signal);
+      yield* execute(agent, key, kind, turn, options, signal);
     } finally {
       releaseSlot?.();
       releaseLane?.();
@@ -206,9 +241,16 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       const agentId = resolveAgentId(request, (id) => agents.has(id), deps.defaultAgentId, sources);
       const sessionKey = resolveSessionKey(request, agentId, sources);
       // Split the messages now so a bad request is a 400 before anything streams.
-      const turn = splitMessages(request.messages);
+      const turn = splitMessages(request.messages, deps.images);
       const agent = agents.get(agentId) as AgentConfig;
-      return { agentId, sessionKey, events: run(agent, sessionKey, sessionKind(request), turn, signal) };
+      if (turn.hasImages && !deps.provider(agent.provider).acceptsImages) {
+        throw invalidRequest(
+          `Agent '${agent.id}' runs on provider '${agent.provider}', which cannot take images; send text only or use an agent with a vision-capable provider.`,
+          'messages',
+          'images_not_supported',
+        );
+      }
+      return { agentId, sessionKey, events: run(agent, sessionKey, sessionKind(request), turn, request.options, signal) };
     },
     async drain(graceMs) {
       draining = true;

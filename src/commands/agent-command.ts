@@ -32,6 +32,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
         if (!values.json) process.stdout.write(event.text);
         continue;
       }
+      // The CLI sends no tools, so a model has none to call.
+      if (event.type === 'tool_call') continue;
       if (!values.json) {
         print('');
         continue;

@@ -37,6 +37,8 @@ export const DEFAULT_HISTORY = { maxTurns: 50, maxTokens: 32_000 } as const;
 export const DEFAULT_TIMEOUT_SECONDS = 600;
 export const DEFAULT_LIMITS = { maxConcurrent: 4, maxQueued: 64 } as const;
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
+export const DEFAULT_SSE_KEEP_ALIVE_SECONDS = 15;
+export const DEFAULT_IMAGES = { maxCount: 8, maxBytes: 5 * 1024 * 1024, allowUrls: false, fetchTimeoutSeconds: 10 } as const;
 
 /** First non-empty value among the named environment variables. */
 function envValue(env: Env, ...names: string[]): string | undefined {
@@ -196,11 +198,19 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
       http: {
         maxBodyBytes: file.gateway?.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
         chatCompletionsEnabled: file.gateway?.http?.endpoints?.chatCompletions?.enabled ?? false,
+        sseKeepAliveSeconds: file.gateway?.http?.sseKeepAliveSeconds ?? DEFAULT_SSE_KEEP_ALIVE_SECONDS,
+        corsOrigins: file.gateway?.http?.cors?.origins ?? [],
       },
     },
     providers,
     agents,
     defaultAgentId: DEFAULT_AGENT_ID,
+    images: {
+      maxCount: file.gateway?.http?.images?.maxCount ?? DEFAULT_IMAGES.maxCount,
+      maxBytes: file.gateway?.http?.images?.maxBytes ?? DEFAULT_IMAGES.maxBytes,
+      allowUrls: file.gateway?.http?.images?.allowUrls ?? DEFAULT_IMAGES.allowUrls,
+      fetchTimeoutMs: (file.gateway?.http?.images?.fetchTimeoutSeconds ?? DEFAULT_IMAGES.fetchTimeoutSeconds) * 1000,
+    },
     limits: {
       maxConcurrent: defaults?.maxConcurrent ?? DEFAULT_LIMITS.maxConcurrent,
       maxQueued: defaults?.maxQueued ?? DEFAULT_LIMITS.maxQueued,

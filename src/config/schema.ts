@@ -65,6 +65,23 @@ export const configSchema = {
           additionalProperties: false,
           properties: {
             maxBodyBytes: { type: 'integer', minimum: 1024 },
+            sseKeepAliveSeconds: { type: 'number', exclusiveMinimum: 0, maximum: MAX_TIMER_SECONDS },
+            cors: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['origins'],
+              properties: { origins: { type: 'array', items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' } } },
+            },
+            images: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                maxCount: { type: 'integer', minimum: 0 },
+                maxBytes: { type: 'integer', minimum: 1 },
+                allowUrls: { type: 'boolean' },
+                fetchTimeoutSeconds: timeoutSeconds,
+              },
+            },
             endpoints: {
               type: 'object',
               additionalProperties: false,

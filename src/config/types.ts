@@ -7,6 +7,9 @@ export interface ConfigFile {
     auth?: { mode?: AuthMode; token?: string; password?: string };
     http?: {
       maxBodyBytes?: number;
+      sseKeepAliveSeconds?: number;
+      cors?: { origins: string[] };
+      images?: { maxCount?: number; maxBytes?: number; allowUrls?: boolean; fetchTimeoutSeconds?: number };
       endpoints?: { chatCompletions?: { enabled?: boolean } };
     };
   };
@@ -80,12 +83,21 @@ export interface GatewayConfig {
     /** On SIGTERM, how long running turns may take to finish before they are aborted. */
     shutdownGraceSeconds: number;
     auth: { mode: AuthMode; secret: string | undefined };
-    http: { maxBodyBytes: number; chatCompletionsEnabled: boolean };
+    http: {
+      maxBodyBytes: number;
+      chatCompletionsEnabled: boolean;
+      /** A `: keep-alive` comment goes out after this long without a byte on a stream. */
+      sseKeepAliveSeconds: number;
+      /** Origins allowed cross-origin (CORS); empty means CORS is off. */
+      corsOrigins: string[];
+    };
   };
   providers: Record<string, ProviderConfig>;
   agents: AgentConfig[];
   /** The agent used when a request names none. */
   defaultAgentId: string;
+  /** Images in requests: count and size limits, and whether URLs are fetched. */
+  images: { maxCount: number; maxBytes: number; allowUrls: boolean; fetchTimeoutMs: number };
   /** Runs across all sessions: at most `maxConcurrent` at once, `maxQueued` more waiting. */
   limits: { maxConcurrent: number; maxQueued: number };
   stateDir: string;

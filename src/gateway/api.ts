@@ -1,25 +1,26 @@
 /**
- * The HTTP edge: reads the body (limit enforced while reading), routes by the spec with
- * openapi-backend, checks bearer auth, validates against the spec, and writes handler
- * results. openapi-backend fails open without `unauthorizedHandler` and `validationFail`:
- * both are registered here, so neither an unauthenticated nor an invalid request reaches
- * a handler.
+ * The HTTP edge: request id, CORS, body (limit enforced while reading), routing by the
+ * spec with openapi-backend, bearer auth, validation against the spec, then the
+ * operation's handler. openapi-backend fails open without `unauthorizedHandler` and
+ * `validationFail`: both are registered here, so neither an unauthenticated nor an
+ * invalid request reaches a handler.
  */
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { openapiDocument } from '../../generated/openapi-document.js';
 import { operationIds, operationPaths, type OperationId } from '../../generated/operations.js';
-import { GatewayError, RunAbortedError, toGatewayError } from '../errors.js';
+import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck, unauthorized } from './auth.js';
 import { parseJsonBody, readBody, type BodyProblem } from './body.js';
-import { errorBody, logFailure, sendError } from './error-response.js';
-import type { HandlerResult, OperationHandler, StreamResult } from './handler.js';
-import { SSE_HEADERS, endStream, writeEvent } from './sse.js';
+import { createCors } from './cors.js';
+import { sendError } from './error-response.js';
+import type { OperationHandler } from './handler.js';
+import { requestIdOf } from './request-id.js';
 import { validationError } from './validation-error.js';
+import { writeResult } from './write-result.js';
 
 /** One handler per operationId in the spec: a missing one is a compile error. */
 export type OperationHandlers = { [K in OperationId]: OperationHandler<never> };
@@ -27,6 +28,8 @@ export type OperationHandlers = { [K in OperationId]: OperationHandler<never> };
 export interface ApiOptions {
   secret: string;
   maxBodyBytes: number;
+  keepAliveMs: number;
+  corsOrigins: readonly string[];
   /** Spec paths left out of the served API (disabled endpoints answer 404). */
   disabledPaths: readonly string[];
   handlers: OperationHandlers;
@@ -35,6 +38,15 @@ export interface ApiOptions {
 
 /** A node-style request listener. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** Per-request state handed to openapi-backend's handlers. */
+interface RequestState {
+  controller: AbortController;
+  bodyProblem: BodyProblem | undefined;
+  logger: Logger;
+}
+
+type HandlerArgs = [IncomingMessage, ServerResponse, RequestState];
 
 /** The spec as openapi-backend should see it: disabled paths removed, and no `discriminator.mapping` (Ajv rejects it). */
 function servedDocument(disabledPaths: readonly string[]): Document {
@@ -54,12 +66,7 @@ function servedDocument(disabledPaths: readonly string[]): Document {
 }
 
 function notFound(method: string, path: string): GatewayError {
-  return new GatewayError({
-    status: 404,
-    type: 'invalid_request_error',
-    code: null,
-    message: `Invalid URL (${method} ${path.slice(0, 200)})`,
-  });
+  return new GatewayError({ status: 404, type: 'invalid_request_error', code: null, message: `Invalid URL (${method} ${path.slice(0, 200)})` });
 }
 
 function methodNotAllowed(method: string, path: string, allow: string): GatewayError {
@@ -71,84 +78,25 @@ function methodNotAllowed(method: string, path: string, allow: string): GatewayE
   });
 }
 
-/** Resolves when the socket can take more, or the client is gone. */
-function drained(res: ServerResponse): Promise<unknown> {
-  return Promise.race([once(res, 'drain'), once(res, 'close')]);
-}
-
-async function writeStream(res: ServerResponse, result: StreamResult, signal: AbortSignal, logger: Logger): Promise<void> {
-  const iterator = result.events[Symbol.asyncIterator]();
-  try {
-    let next: IteratorResult<unknown>;
-    try {
-      next = await iterator.next();
-    } catch (err) {
-      if (!signal.aborted) sendError(res, err, logger, result.headers);
-      return;
-    }
-    res.writeHead(200, { ...SSE_HEADERS, ...result.headers });
-    try {
-      for (; !next.done; next = await iterator.next()) {
-        if (signal.aborted) return;
-        writeEvent(res, next.value);
-        if (res.writableNeedDrain) await drained(res);
-      }
-      endStream(res);
-    } catch (err) {
-      if (signal.aborted || err instanceof RunAbortedError) return;
-      const failure = toGatewayError(err);
-      logFailure(logger, failure, err);
-      writeEvent(res, errorBody(failure));
-      endStream(res);
-    }
-  } finally {
-    await iterator.return?.();
-  }
-}
-
-async function writeResult(res: ServerResponse, result: HandlerResult, signal: AbortSignal, logger: Logger): Promise<void> {
-  if (result.kind === 'sse') return writeStream(res, result, signal, logger);
-  let value: unknown;
-  try {
-    value = await result.body;
-  } catch (err) {
-    if (signal.aborted) return;
-    // The result's headers (the session key) tell the client where the failed turn went.
-    sendError(res, err, logger, result.headers);
-    return;
-  }
-  const body = JSON.stringify(value);
-  res.writeHead(result.status, {
-    ...result.headers,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
-/** Per-request state handed to openapi-backend's handlers. */
-interface RequestState {
-  controller: AbortController;
-  bodyProblem: BodyProblem | undefined;
-}
-
-type HandlerArgs = [IncomingMessage, ServerResponse, RequestState];
-
 /** Builds the request listener for the spec's operations. */
 export async function createApi(options: ApiOptions): Promise<RequestListener> {
-  const { logger } = options;
   const isAuthorized = createBearerCheck(options.secret);
+  const cors = createCors(options.corsOrigins);
   const document = servedDocument(options.disabledPaths);
-  const allowed = (path: string): string =>
-    Object.keys((document.paths as Record<string, object>)[path] ?? {})
+  // For a 405, the methods of the path template the request's path fits.
+  const templates = Object.entries(document.paths as Record<string, Record<string, unknown>>).map(([template, item]) => ({
+    pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/gu, '\\$&').replace(/\{[^}]+\}/gu, '[^/]+')}$`, 'u'),
+    methods: Object.keys(item)
       .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
       .map((m) => m.toUpperCase())
-      .join(', ');
+      .join(', '),
+  }));
+  const allowed = (path: string): string => templates.find((t) => t.pattern.test(path))?.methods ?? '';
 
   const api = new OpenAPIBackend({
     definition: document,
     strict: false,
-    // Skip openapi-backend's own definition check: it knows OAS 3.0 only (Redocly lints the spec).
+    // openapi-backend's own definition check knows OAS 3.0 only; Redocly lints the spec.
     validate: true,
     quick: true,
     customizeAjv: (_ajv: unknown, ajvOpts: object) => {
@@ -160,45 +108,58 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       bearerAuth: (context: Context) => isAuthorized(context.request.headers.authorization as string | undefined),
     },
     handlers: {
-      notFound: (context: Context, _req: IncomingMessage, res: ServerResponse) => {
-        sendError(res, notFound(context.request.method.toUpperCase(), context.request.path), logger);
+      notFound: (context: Context, _req: IncomingMessage, res: ServerResponse, state: RequestState) => {
+        sendError(res, notFound(context.request.method.toUpperCase(), context.request.path), state.logger);
       },
-      methodNotAllowed: (context: Context, _req: IncomingMessage, res: ServerResponse) => {
+      methodNotAllowed: (context: Context, _req: IncomingMessage, res: ServerResponse, state: RequestState) => {
         const allow = allowed(context.request.path);
-        sendError(res, methodNotAllowed(context.request.method.toUpperCase(), context.request.path, allow), logger, { allow });
+        sendError(res, methodNotAllowed(context.request.method.toUpperCase(), context.request.path, allow), state.logger, { allow });
       },
-      unauthorizedHandler: (_context: Context, _req: IncomingMessage, res: ServerResponse) => {
-        sendError(res, unauthorized(), logger, { 'www-authenticate': 'Bearer' });
+      unauthorizedHandler: (_context: Context, _req: IncomingMessage, res: ServerResponse, state: RequestState) => {
+        sendError(res, unauthorized(), state.logger, { 'www-authenticate': 'Bearer' });
       },
       validationFail: (context: Context, _req: IncomingMessage, res: ServerResponse, state: RequestState) => {
-        sendError(res, validationError(context.validation.errors, state.bodyProblem), logger);
+        sendError(res, validationError(context.validation.errors, state.bodyProblem), state.logger);
       },
     },
   });
   // Only operations still in the served document: disabled ones have no route.
   for (const operationId of operationIds.filter((id) => !options.disabledPaths.includes(operationPaths[id].path))) {
     const handler = options.handlers[operationId] as OperationHandler<unknown>;
-    api.register(operationId, async (context: Context, _req: IncomingMessage, res: ServerResponse, { controller }: RequestState) => {
+    api.register(operationId, async (context: Context, _req: IncomingMessage, res: ServerResponse, state: RequestState) => {
       const result = await handler({
         body: context.request.requestBody,
         headers: context.request.headers as Record<string, string | undefined>,
-        signal: controller.signal,
+        params: context.request.params as Record<string, string | undefined>,
+        signal: state.controller.signal,
       });
-      await writeResult(res, result, controller.signal, logger);
+      await writeResult(res, result, { signal: state.controller.signal, logger: state.logger, keepAliveMs: options.keepAliveMs });
     });
   }
   await api.init();
 
   return async (req, res) => {
+    const started = performance.now();
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    const logger = options.logger.child({ requestId });
     const controller = new AbortController();
     // A client that leaves before the response is complete aborts the run.
     res.once('close', () => {
       if (!res.writableFinished) controller.abort();
+      logger.log('info', 'request', {
+        method: req.method,
+        path: (req.url ?? '').split('?', 1)[0]?.slice(0, 200),
+        status: res.statusCode,
+        ms: Math.round(performance.now() - started),
+        ...(res.writableFinished ? {} : { aborted: true }),
+      });
     });
-    const state: RequestState = { controller, bodyProblem: undefined };
+    if (cors.handle(req, res)) return;
+    const state: RequestState = { controller, bodyProblem: undefined, logger };
     try {
       let body: unknown;
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
+      if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
         const parsed = parseJsonBody(await readBody(req, options.maxBodyBytes));
         body = parsed.body;
         state.bodyProblem = parsed.problem;

@@ -7,6 +7,8 @@
 export interface HandlerInput<Body> {
   body: Body;
   headers: Readonly<Record<string, string | undefined>>;
+  /** Path parameters, by name. */
+  params: Readonly<Record<string, string | undefined>>;
   /** Aborts when the client goes away. */
   signal: AbortSignal;
 }
@@ -33,6 +35,14 @@ export interface StreamResult {
   events: AsyncIterable<unknown>;
 }
 
-export type HandlerResult = JsonResult | StreamResult;
+/** A static document (the spec, the docs page). */
+export interface RawResult {
+  kind: 'raw';
+  status: number;
+  contentType: string;
+  body: Buffer;
+}
+
+export type HandlerResult = JsonResult | StreamResult | RawResult;
 
 export type OperationHandler<Body = unknown> = (input: HandlerInput<Body>) => Promise<HandlerResult>;

@@ -7,13 +7,10 @@
  * Nothing here assumes one process: a PostgreSQL store for several replicas implements
  * the same calls.
  */
-import type { FinishReason, ToolCall, Usage } from '../providers/types.js';
+import type { FinishReason, ModelMessage, Usage } from '../providers/types.js';
 
-/** A message as kept in a transcript. */
-export type TranscriptMessage =
-  | { role: 'user'; content: string }
-  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
-  | { role: 'tool'; content: string; toolCallId: string };
+/** A message as kept in a transcript: what the model was sent, less the system prompt. */
+export type TranscriptMessage = Exclude<ModelMessage, { role: 'system' }>;
 
 /** How a turn ended; `running` until it does. Only `ok` turns feed the model's history. */
 export type TurnStatus = 'running' | 'ok' | 'error' | 'aborted' | 'timeout' | 'interrupted';

@@ -22,6 +22,8 @@ export interface TestGateway {
   token: string;
   config: GatewayConfig;
   store: SessionStore;
+  /** Every log line the gateway wrote (JSON), captured instead of printed. */
+  logs: string[];
   close(): Promise<void>;
 }
 
@@ -41,7 +43,8 @@ export async function startGateway(
   // The real SQLite store, in a fresh directory unless the test reopens one.
   const store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'));
   const runtime = createRuntime(config, { store, ...(options.now ? { now: options.now } : {}) });
-  const app = await createServer(config, { core: runtime.core, logger: createLogger({ quiet: true }) });
+  const logs: string[] = [];
+  const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }) });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -51,6 +54,7 @@ export async function startGateway(
     token: config.gateway.auth.secret ?? '',
     config,
     store,
+    logs,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -141,7 +141,7 @@ describe('resolveGatewayConfig', () => {
     expect(config.gateway.port).toBe(DEFAULT_PORT);
     expect(config.gateway.host).toBe('127.0.0.1');
     expect(config.gateway.auth).toEqual({ mode: 'token', secret: undefined });
-    expect(config.gateway.http).toEqual({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES, chatCompletionsEnabled: false });
+    expect(config.gateway.http).toEqual({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES, chatCompletionsEnabled: false, sseKeepAliveSeconds: 15, corsOrigins: [] });
     expect(config.agents).toEqual([
       { id: 'main', provider: 'echo', model: 'echo', systemPrompt: '', history: { maxTurns: 50, maxTokens: 32000 }, timeoutSeconds: 600, reset: { mode: 'daily', atHour: 4 } },
     ]);
@@ -268,7 +268,7 @@ describe('resolveGatewayConfig', () => {
 
   it('takes the body limit and the endpoint switch from the file', () => {
     const config = resolve({ gateway: { http: { maxBodyBytes: 4096, endpoints: { chatCompletions: { enabled: true } } } } });
-    expect(config.gateway.http).toEqual({ maxBodyBytes: 4096, chatCompletionsEnabled: true });
+    expect(config.gateway.http).toEqual({ maxBodyBytes: 4096, chatCompletionsEnabled: true, sseKeepAliveSeconds: 15, corsOrigins: [] });
   });
 });
 

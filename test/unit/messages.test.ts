@@ -7,6 +7,8 @@ import type { ChatCompletionRequestMessage } from '../../generated/client/types.
 import { contentText, splitMessages } from '../../src/agents/messages.js';
 import { GatewayError } from '../../src/errors.js';
 
+const POLICY = { maxCount: 8, maxBytes: 1024, allowUrls: false, fetchTimeoutMs: 1000 };
+
 describe('contentText', () => {
   it('takes a string as is, joins text parts in order, and reads null as empty', () => {
     expect(contentText('plain')).toBe('plain');
@@ -22,7 +24,7 @@ describe('splitMessages', () => {
       { role: 'developer', content: 'D1' },
       { role: 'user', content: 'u' },
       { role: 'system', content: [{ type: 'text', text: 'S' }, { type: 'text', text: '1' }] },
-    ]);
+    ], POLICY);
     expect(turn.instructions).toEqual(['D1', 'S1']);
     expect(turn.conversation).toEqual([{ role: 'user', content: 'u' }]);
   });
@@ -35,7 +37,7 @@ describe('splitMessages', () => {
       { role: 'assistant', content: 'done' },
       { role: 'user', content: 'again' },
     ];
-    const turn = splitMessages(messages);
+    const turn = splitMessages(messages, POLICY);
     expect(turn.conversation).toEqual([
       { role: 'user', content: 'q' },
       { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'f', arguments: '{}' }] },
@@ -53,7 +55,7 @@ describe('splitMessages', () => {
       { role: 'tool', tool_call_id: 't', content: 'c' },
       { role: 'system', content: 'ignored for the turn' },
       { role: 'user', content: 'd' },
-    ]);
+    ], POLICY);
     expect(turn.newTurn).toEqual([
       { role: 'tool', content: 'c', toolCallId: 't' },
       { role: 'user', content: 'd' },
@@ -64,7 +66,7 @@ describe('splitMessages', () => {
     const turn = splitMessages([
       { role: 'user', content: 'a' },
       { role: 'user', content: 'b' },
-    ]);
+    ], POLICY);
     expect(turn.newTurn).toEqual(turn.conversation);
     expect(turn.newTurn).toHaveLength(2);
   });
@@ -77,7 +79,7 @@ describe('splitMessages', () => {
   ])('%s is a 400 naming messages', (_name, messages) => {
     let error: unknown;
     try {
-      splitMessages(messages);
+      splitMessages(messages, POLICY);
     } catch (err) {
       error = err;
     }

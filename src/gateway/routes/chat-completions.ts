@@ -4,13 +4,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type {
+  ChatCompletionMessageToolCall,
+  CompletionUsage,
   CreateChatCompletionRequest,
   CreateChatCompletionResponse,
   CreateChatCompletionStreamResponse,
-  CompletionUsage,
 } from '../../../generated/client/types.gen.js';
 import type { AgentCore } from '../../agents/core.js';
 import type { AgentEvent } from '../../agents/events.js';
+import { turnOptions } from '../../agents/request-options.js';
 import type { Usage } from '../../providers/types.js';
 import type { HandlerInput, HandlerResult } from '../handler.js';
 
@@ -21,37 +23,60 @@ interface CompletionMeta {
   id: string;
   created: number;
   model: string;
+  /** `stream_options.include_usage`: `usage: null` on every chunk, then a usage chunk. */
+  includeUsage: boolean;
 }
 
+type ChunkChoice = CreateChatCompletionStreamResponse['choices'][number];
+
 function wireUsage(usage: Usage): CompletionUsage {
+  return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens };
+}
+
+function chunk(meta: CompletionMeta, choices: ChunkChoice[], usage?: Usage): CreateChatCompletionStreamResponse {
   return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.totalTokens,
+    id: meta.id,
+    object: 'chat.completion.chunk',
+    created: meta.created,
+    model: meta.model,
+    choices,
+    ...(meta.includeUsage ? { usage: usage ? wireUsage(usage) : null } : {}),
   };
 }
 
-function chunk(meta: CompletionMeta, choice: CreateChatCompletionStreamResponse['choices'][number]): CreateChatCompletionStreamResponse {
-  return { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, choices: [choice] };
+const choice = (delta: ChunkChoice['delta'], finishReason: ChunkChoice['finish_reason'] = null): ChunkChoice => ({
+  index: 0,
+  delta,
+  logprobs: null,
+  finish_reason: finishReason,
+});
+
+/** One agent event as the delta OpenAI streams for it. */
+function deltaOf(event: Exclude<AgentEvent, { type: 'done' }>): ChunkChoice['delta'] {
+  if (event.type === 'delta') return { content: event.text };
+  const fn = { ...(event.name === undefined ? {} : { name: event.name }), arguments: event.arguments ?? '' };
+  const first = event.id === undefined ? {} : { id: event.id, type: 'function' as const };
+  return { tool_calls: [{ index: event.index, ...first, function: fn }] };
 }
 
 /**
- * The turn as OpenAI chunks: role chunk, content deltas, a final chunk with
- * `finish_reason`. The first agent event is awaited before the role chunk so a failure
- * to start is still an HTTP error status.
+ * The turn as OpenAI chunks: role chunk, content and tool-call deltas, a final chunk with
+ * `finish_reason`, and with `include_usage` a last chunk with the usage. The first agent
+ * event is awaited before the role chunk so a failure to start is an HTTP error status.
  */
 async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): AsyncGenerator<CreateChatCompletionStreamResponse> {
   const iterator = events[Symbol.asyncIterator]();
   try {
     let next = await iterator.next();
-    yield chunk(meta, { index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+    yield chunk(meta, [choice({ role: 'assistant', content: '' })]);
     for (; !next.done; next = await iterator.next()) {
       const event = next.value;
-      if (event.type === 'delta') {
-        yield chunk(meta, { index: 0, delta: { content: event.text }, logprobs: null, finish_reason: null });
-      } else {
-        yield chunk(meta, { index: 0, delta: {}, logprobs: null, finish_reason: event.finishReason });
+      if (event.type !== 'done') {
+        yield chunk(meta, [choice(deltaOf(event))]);
+        continue;
       }
+      yield chunk(meta, [choice({}, event.finishReason)]);
+      if (meta.includeUsage && event.usage) yield chunk(meta, [], event.usage);
     }
   } finally {
     // Stopping early (client gone) must still end the turn so it is recorded.
@@ -61,17 +86,34 @@ async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta
 
 async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): Promise<CreateChatCompletionResponse> {
   let content = '';
+  const toolCalls: ChatCompletionMessageToolCall[] = [];
   for await (const event of events) {
     if (event.type === 'delta') {
       content += event.text;
       continue;
     }
+    if (event.type === 'tool_call') {
+      const call = (toolCalls[event.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
+      if (event.id) call.id = event.id;
+      if (event.name) call.function.name = event.name;
+      if (event.arguments) call.function.arguments += event.arguments;
+      continue;
+    }
+    const calls = toolCalls.filter(Boolean);
     return {
       id: meta.id,
       object: 'chat.completion',
       created: meta.created,
       model: meta.model,
-      choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: event.finishReason }],
+      choices: [
+        {
+          index: 0,
+          // OpenAI's shape for a pure tool call: null content.
+          message: { role: 'assistant', content: content === '' && calls.length > 0 ? null : content, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
+          logprobs: null,
+          finish_reason: event.finishReason,
+        },
+      ],
       ...(event.usage ? { usage: wireUsage(event.usage) } : {}),
     };
   }
@@ -88,6 +130,7 @@ export function createChatCompletionHandler(core: AgentCore) {
         sessionKey: headers['x-moltbot-session-key'],
         user: body.user,
         messages: body.messages,
+        options: turnOptions(body),
       },
       signal,
     );
@@ -95,10 +138,9 @@ export function createChatCompletionHandler(core: AgentCore) {
       id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
       created: Math.floor(Date.now() / 1000),
       model: body.model,
+      includeUsage: body.stream_options?.include_usage === true,
     };
-    const responseHeaders: Record<string, string> = HEADER_SAFE.test(turn.sessionKey)
-      ? { 'x-moltbot-session-key': turn.sessionKey }
-      : {};
+    const responseHeaders: Record<string, string> = HEADER_SAFE.test(turn.sessionKey) ? { 'x-moltbot-session-key': turn.sessionKey } : {};
     if (body.stream === true) {
       return { kind: 'sse', headers: responseHeaders, events: toChunks(turn.events, meta) };
     }

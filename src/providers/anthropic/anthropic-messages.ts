@@ -3,12 +3,14 @@
  * network, no SDK runtime, only its types.
  */
 import type {
+  Base64ImageSource,
   ContentBlockParam,
+  ImageBlockParam,
   TextBlockParam,
   ToolResultBlockParam,
   ToolUseBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
-import type { ModelMessage, ToolCall } from '../types.js';
+import type { ImageInput, ModelMessage, ToolCall } from '../types.js';
 
 /** One turn as Anthropic takes it: a role and one or more content blocks. */
 export interface AnthropicTurn {
@@ -29,6 +31,7 @@ export interface AnthropicPrompt {
  * - every `system` message goes into the single `system` field (joined by a blank line);
  * - `assistant` tool calls become `tool_use` blocks, `tool` messages `tool_result`
  *   blocks in a `user` turn;
+ * - `user` images become base64 `image` blocks, before the message's text;
  * - consecutive messages with the same Anthropic role are merged into one turn, since
  *   the API requires user and assistant turns to alternate;
  * - text that is empty or only whitespace is not sent, and a message left with no
@@ -64,7 +67,8 @@ function textBlocks(text: string): TextBlockParam[] {
 function toBlocks(message: Exclude<ModelMessage, { role: 'system' }>): ContentBlockParam[] {
   switch (message.role) {
     case 'user':
-      return textBlocks(message.content);
+      // Images first: Anthropic's vision guide finds image-then-text answers best.
+      return [...(message.images ?? []).map(toImage), ...textBlocks(message.content)];
     case 'assistant':
       return [...textBlocks(message.content), ...(message.toolCalls ?? []).map(toToolUse)];
     case 'tool': {
@@ -74,6 +78,13 @@ function toBlocks(message: Exclude<ModelMessage, { role: 'system' }>): ContentBl
       return [result];
     }
   }
+}
+
+function toImage(image: ImageInput): ImageBlockParam {
+  // The API names the types it takes (jpeg, png, gif, webp) and answers others with a
+  // 400 that says so; passing the type on unchanged lets that message reach the client.
+  const mediaType = image.mimeType as Base64ImageSource['media_type'];
+  return { type: 'image', source: { type: 'base64', media_type: mediaType, data: image.data } };
 }
 
 function toToolUse(call: ToolCall): ToolUseBlockParam {

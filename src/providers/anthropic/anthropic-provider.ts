@@ -3,6 +3,8 @@ import type { MessageDeltaUsage, Usage as AnthropicUsage } from '@anthropic-ai/s
 import type { FinishReason, ModelEvent, ModelProvider, ModelRequest, StreamOptions, Usage } from '../types.js';
 import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
 import { toAnthropicPrompt } from './anthropic-messages.js';
+import { toAnthropicOptions } from './anthropic-request.js';
+import { ToolUseStream } from './anthropic-tool-stream.js';
 
 /** Settings of one `api: "anthropic-messages"` provider, as configured. */
 export interface AnthropicSettings {
@@ -14,7 +16,7 @@ export interface AnthropicSettings {
   baseUrl?: string;
   /** The only credential sent (as `Authorization: Bearer`, as SDK 1.x does); without it, none. */
   apiKey?: string;
-  /** `max_tokens` of every request; Anthropic requires one (default 4096). */
+  /** `max_tokens` of a request that sets none; Anthropic requires one (default 4096). */
   maxTokens?: number;
   /** Seconds to wait for the response headers of each attempt (default 600). */
   timeoutSeconds?: number;
@@ -101,11 +103,13 @@ class UsageTally {
 
 /**
  * Provider for Anthropic's Messages API (`api: "anthropic-messages"`) through the official
- * `@anthropic-ai/sdk`. It streams (`stream: true`) and yields text deltas, one `usage`
- * and one `finish`; forwards the abort signal (`RunAbortedError` once it aborts); maps a
- * stream that ends without `message_stop` and a stop reason to 502 `upstream_incomplete`,
- * an unreachable upstream to 502 `upstream_unavailable`, an error status or mid-stream
- * `error` event to 502 `upstream_error`, and a timeout to 504. The SDK retries before the
+ * `@anthropic-ai/sdk`. It streams (`stream: true`) and yields text deltas, `tool_use`
+ * blocks as `tool_call` events, one `usage` and one `finish`. It sends images, tools,
+ * tool choice, `maxTokens` and `stop`, but no sampling parameters (see
+ * `toAnthropicOptions`). It forwards the abort signal (`RunAbortedError` once it
+ * aborts); maps a stream that ends without `message_stop` and a stop reason to 502
+ * `upstream_incomplete`, an unreachable upstream to 502 `upstream_unavailable`, an error
+ * status or mid-stream `error` event to 502 `upstream_error`, and a timeout to 504. The SDK retries before the
  * first byte (`maxRetries`). Only configured credentials and headers reach the upstream,
  * never `ANTHROPIC_*` variables, and the API key never appears in a client-visible message.
  */
@@ -154,13 +158,20 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
 
   return {
     id: settings.id,
+    acceptsImages: true,
     async *stream(request: ModelRequest, { signal }: StreamOptions): AsyncIterable<ModelEvent> {
       const tally = new UsageTally();
       let stopReason: string | null = null;
       let stopped = false;
+      const toolUses = new ToolUseStream();
       try {
         const events = await client.messages.create(
-          { model: request.model, max_tokens: maxTokens, stream: true, ...toAnthropicPrompt(request.messages) },
+          {
+            ...toAnthropicOptions(request, maxTokens),
+            model: request.model,
+            stream: true,
+            ...toAnthropicPrompt(request.messages),
+          },
           { signal },
         );
         for await (const event of events) {
@@ -169,10 +180,21 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
               tally.add(event.message.usage);
               stopReason = event.message.stop_reason ?? stopReason;
               break;
-            case 'content_block_delta':
-              // Tool input, thinking and citation deltas have no place in our events.
-              if (event.delta.type === 'text_delta' && event.delta.text) yield { type: 'delta', text: event.delta.text };
+            case 'content_block_start':
+              if (event.content_block.type === 'tool_use') yield toolUses.start(event.index, event.content_block);
               break;
+            case 'content_block_delta': {
+              // Thinking and citation deltas have no place in our events.
+              if (event.delta.type === 'text_delta' && event.delta.text) yield { type: 'delta', text: event.delta.text };
+              const part = event.delta.type === 'input_json_delta' ? toolUses.delta(event.index, event.delta.partial_json) : undefined;
+              if (part) yield part;
+              break;
+            }
+            case 'content_block_stop': {
+              const part = toolUses.stop(event.index);
+              if (part) yield part;
+              break;
+            }
             case 'message_delta':
               tally.add(event.usage);
               stopReason = event.delta.stop_reason ?? stopReason;

@@ -14,27 +14,32 @@ function splitDeltas(text: string): string[] {
 
 /**
  * The `echo` stand-in: no network, deterministic. It replies with the text of the last
- * user message, streamed as one delta per word. Usage counts words: prompt = every
- * message it was sent (system prompt included), completion = the reply.
+ * user message, streamed as one delta per word, cut at `maxTokens` words (finish
+ * `length`). Usage counts words: prompt = every message it was sent (system prompt
+ * included), completion = the reply. It takes no images and ignores tools.
  * It is a test and demo double, never a model.
  */
 export function createEchoProvider(id: string): ModelProvider {
   return {
     id,
+    acceptsImages: false,
     async *stream(request: ModelRequest, { signal }: StreamOptions): AsyncIterable<ModelEvent> {
       const lastUser = [...request.messages].reverse().find((m) => m.role === 'user');
-      const reply = lastUser?.content ?? '';
-      for (const text of splitDeltas(reply)) {
+      const words = splitDeltas(lastUser?.content ?? '');
+      // Like a model, it stops at max_tokens (one word a token) and says so.
+      const limit = request.parameters?.maxTokens;
+      const deltas = limit === undefined ? words : words.slice(0, limit);
+      for (const text of deltas) {
         if (signal.aborted) throw new RunAbortedError();
         yield { type: 'delta', text };
       }
       const promptTokens = request.messages.reduce((n, m) => n + countWords(m.content), 0);
-      const completionTokens = countWords(reply);
+      const completionTokens = countWords(deltas.join(''));
       yield {
         type: 'usage',
         usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens },
       };
-      yield { type: 'finish', reason: 'stop' };
+      yield { type: 'finish', reason: deltas.length < words.length ? 'length' : 'stop' };
     },
   };
 }

@@ -1,16 +1,8 @@
 import OpenAI from 'openai';
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type {
-  FinishReason,
-  ModelEvent,
-  ModelMessage,
-  ModelProvider,
-  ModelRequest,
-  StreamOptions,
-  Usage,
-} from '../types.js';
+import type { FinishReason, ModelEvent, ModelProvider, ModelRequest, StreamOptions, Usage } from '../types.js';
 import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
 import { abortable } from '../abortable.js';
+import { toRequestOptions, toWireMessage, ToolCallStream } from './openai-wire.js';
 
 /** Settings of one `api: "openai-completions"` provider, as configured. */
 export interface OpenAICompatibleSettings {
@@ -31,33 +23,14 @@ function mapFinishReason(reason: string): FinishReason {
   return FINISH_REASONS.has(reason) ? (reason as FinishReason) : 'stop';
 }
 
-function toWireMessage(message: ModelMessage): ChatCompletionMessageParam {
-  switch (message.role) {
-    case 'tool':
-      return { role: 'tool', content: message.content, tool_call_id: message.toolCallId };
-    case 'assistant':
-      if (!message.toolCalls?.length) return { role: 'assistant', content: message.content };
-      return {
-        role: 'assistant',
-        // OpenAI's own shape for a pure tool call: null content.
-        content: message.content === '' ? null : message.content,
-        tool_calls: message.toolCalls.map((call) => ({
-          id: call.id,
-          type: 'function' as const,
-          function: { name: call.name, arguments: call.arguments },
-        })),
-      };
-    default:
-      return { role: message.role, content: message.content };
-  }
-}
-
 /**
  * Provider for any OpenAI-compatible Chat Completions upstream (OpenAI, Ollama, vLLM,
  * llama.cpp, LM Studio, OpenRouter), through the official `openai` SDK: it streams,
  * asks for usage (`stream_options.include_usage`), forwards the abort signal and maps
- * upstream failures to 502 and timeouts to 504. The upstream API key is never put in a
- * message the client sees.
+ * upstream failures to 502 and timeouts to 504. It forwards every sampling parameter,
+ * tools, tool choice and images (see `toRequestOptions`, `toWireMessage`), and yields
+ * streamed tool calls as `tool_call` events with OpenAI's own indexes. The upstream API
+ * key is never put in a message the client sees.
  */
 export function createOpenAICompatibleProvider(settings: OpenAICompatibleSettings): ModelProvider {
   const timeoutSeconds = settings.timeoutSeconds ?? 600;
@@ -95,13 +68,16 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
 
   return {
     id: settings.id,
+    acceptsImages: true,
     async *stream(request: ModelRequest, { signal }: StreamOptions): AsyncIterable<ModelEvent> {
       let finish: FinishReason | undefined;
       let usage: Usage | undefined;
+      const toolCalls = new ToolCallStream();
       try {
         const stream = await abortable(
           client.chat.completions.create(
             {
+              ...toRequestOptions(request),
               model: request.model,
               messages: request.messages.map(toWireMessage),
               stream: true,
@@ -122,6 +98,7 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
           const choice = chunk.choices[0];
           if (!choice) continue;
           if (choice.delta?.content) yield { type: 'delta', text: choice.delta.content };
+          yield* toolCalls.events(choice.delta?.tool_calls);
           if (choice.finish_reason) finish = mapFinishReason(choice.finish_reason);
         }
       } catch (err) {

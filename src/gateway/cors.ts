@@ -1,0 +1,50 @@
+/**
+ * CORS for browser clients, off unless `gateway.http.cors.origins` lists origins (or
+ * `*`). Preflights are answered here, before auth (browsers send no credentials on
+ * them), for the headers OpenAI's browser SDKs send.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Request headers a browser client may send: OpenAI SDK (`x-stainless-*`, `openai-*`) and ours. */
+const ALLOWED_HEADER = /^(authorization|content-type|accept|x-request-id|x-moltbot-agent-id|x-moltbot-session-key|x-stainless-[a-z0-9-]+|openai-[a-z0-9-]+)$/u;
+const EXPOSED = 'x-request-id, x-moltbot-session-key, retry-after';
+const METHODS = 'GET, POST, OPTIONS';
+
+export interface Cors {
+  /**
+   * Adds CORS headers for an allowed origin; answers a preflight completely.
+   * Returns true when the request has been answered.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+}
+
+export function createCors(origins: readonly string[]): Cors {
+  const any = origins.includes('*');
+  const allowed = new Set(origins);
+  return {
+    handle(req, res) {
+      const origin = req.headers.origin;
+      if (origins.length === 0 || origin === undefined || !(any || allowed.has(origin))) return false;
+      res.setHeader('access-control-allow-origin', any ? '*' : origin);
+      res.setHeader('vary', 'Origin');
+      const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
+      if (!preflight) {
+        res.setHeader('access-control-expose-headers', EXPOSED);
+        return false;
+      }
+      const requested = (req.headers['access-control-request-headers'] ?? '')
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean);
+      const headers = requested.filter((h) => ALLOWED_HEADER.test(h));
+      res.writeHead(204, {
+        'access-control-allow-methods': METHODS,
+        ...(headers.length > 0 ? { 'access-control-allow-headers': headers.join(', ') } : {}),
+        'access-control-max-age': '600',
+        'content-length': '0',
+      });
+      res.end();
+      return true;
+    },
+  };
+}

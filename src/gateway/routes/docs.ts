@@ -1,0 +1,34 @@
+/** `GET /openapi.yaml` and `GET /docs`: the spec and its reference page, no auth, no config. */
+import { readFile } from 'node:fs/promises';
+import { GatewayError } from '../../errors.js';
+import { paths } from '../../paths.js';
+import type { HandlerResult } from '../handler.js';
+
+/** Reads a served file once, on first use. */
+function cached(path: string, what: string): () => Promise<Buffer> {
+  let content: Promise<Buffer> | undefined;
+  return () => {
+    content ??= readFile(path).catch((err: NodeJS.ErrnoException) => {
+      content = undefined;
+      throw new GatewayError({
+        status: 500,
+        type: 'server_error',
+        code: 'docs_missing',
+        message: `The ${what} is not available; run 'npm run build'.`,
+        cause: err,
+      });
+    });
+    return content;
+  };
+}
+
+const spec = cached(paths.openapi, 'OpenAPI document');
+const page = cached(paths.docs, 'API reference page');
+
+export async function getOpenApiDocument(): Promise<HandlerResult> {
+  return { kind: 'raw', status: 200, contentType: 'application/yaml; charset=utf-8', body: await spec() };
+}
+
+export async function getDocs(): Promise<HandlerResult> {
+  return { kind: 'raw', status: 200, contentType: 'text/html; charset=utf-8', body: await page() };
+}

@@ -1,0 +1,35 @@
+/** `GET /v1/models` and `GET /v1/models/{model}`: the configured agents, as models. */
+import type { ListModelsResponse, Model } from '../../../generated/client/types.gen.js';
+import { GatewayError } from '../../errors.js';
+import type { HandlerInput, HandlerResult } from '../handler.js';
+
+/** The model ids clients may send: `moltbot` for the default agent, `moltbot:<id>` for each. */
+export function createModelHandlers(agentIds: readonly string[], defaultAgentId: string, created: number) {
+  const model = (id: string): Model => ({ id, object: 'model', created, owned_by: 'moltbot' });
+  const models = [
+    ...(agentIds.includes(defaultAgentId) ? [model('moltbot')] : []),
+    ...agentIds.map((id) => model(`moltbot:${id}`)),
+  ];
+  const byId = new Map(models.map((m) => [m.id, m]));
+  const list: ListModelsResponse = { object: 'list', data: models };
+
+  return {
+    async listModels(): Promise<HandlerResult> {
+      return { kind: 'json', status: 200, body: list };
+    },
+    async retrieveModel({ params }: HandlerInput<unknown>): Promise<HandlerResult> {
+      const requested = params.model ?? '';
+      const found = byId.get(requested.toLowerCase());
+      if (!found) {
+        throw new GatewayError({
+          status: 404,
+          type: 'invalid_request_error',
+          code: 'model_not_found',
+          param: 'model',
+          message: `The model '${requested.slice(0, 256)}' does not exist: GET /v1/models lists the agents.`,
+        });
+      }
+      return { kind: 'json', status: 200, body: found };
+    },
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * Writes handler results to the socket: JSON, static documents, and SSE streams with
+ * keep-alive comments while the agent is thinking.
+ */
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { RunAbortedError, toGatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { errorBody, logFailure, sendError } from './error-response.js';
+import type { HandlerResult, StreamResult } from './handler.js';
+import { SSE_HEADERS, endStream, writeEvent } from './sse.js';
+
+export interface WriteOptions {
+  signal: AbortSignal;
+  logger: Logger;
+  /** Silence after which a stream gets a `: keep-alive` comment. */
+  keepAliveMs: number;
+}
+
+/** Resolves when the socket can take more, or the client is gone. */
+function drained(res: ServerResponse): Promise<unknown> {
+  return Promise.race([once(res, 'drain'), once(res, 'close')]);
+}
+
+const TICK = Symbol('tick');
+
+/** The next item, or TICK when `ms` pass first (the pending `next` stays pending). */
+async function nextOrTick<T>(pending: Promise<T>, ms: number): Promise<T | typeof TICK> {
+  let timer: NodeJS.Timeout | undefined;
+  const tick = new Promise<typeof TICK>((resolve) => {
+    timer = setTimeout(() => resolve(TICK), ms);
+  });
+  try {
+    return await Promise.race([pending, tick]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function writeStream(res: ServerResponse, result: StreamResult, { signal, logger, keepAliveMs }: WriteOptions): Promise<void> {
+  const iterator = result.events[Symbol.asyncIterator]();
+  const start = (): void => {
+    if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...result.headers });
+  };
+  try {
+    let pending = iterator.next();
+    for (;;) {
+      let next: IteratorResult<unknown> | typeof TICK;
+      try {
+        next = await nextOrTick(pending, keepAliveMs);
+      } catch (err) {
+        if (signal.aborted || err instanceof RunAbortedError) return;
+        // Before the first byte an error is an HTTP status; after it, a final event.
+        if (!res.headersSent) {
+          sendError(res, err, logger, result.headers);
+          return;
+        }
+        const failure = toGatewayError(err);
+        logFailure(logger, failure, err);
+        writeEvent(res, errorBody(failure));
+        endStream(res);
+        return;
+      }
+      if (signal.aborted) return;
+      if (next === TICK) {
+        // A slow model: commit to the stream so clients and proxies see it is alive.
+        start();
+        res.write(': keep-alive\n\n');
+        continue;
+      }
+      if (next.done) break;
+      start();
+      writeEvent(res, next.value);
+      if (res.writableNeedDrain) await drained(res);
+      pending = iterator.next();
+    }
+    start();
+    endStream(res);
+  } finally {
+    await iterator.return?.();
+  }
+}
+
+export async function writeResult(res: ServerResponse, result: HandlerResult, options: WriteOptions): Promise<void> {
+  if (result.kind === 'sse') return writeStream(res, result, options);
+  if (result.kind === 'raw') {
+    res.writeHead(result.status, { 'content-type': result.contentType, 'content-length': result.body.length });
+    res.end(result.body);
+    return;
+  }
+  let value: unknown;
+  try {
+    value = await result.body;
+  } catch (err) {
+    if (options.signal.aborted) return;
+    // The result's headers (the session key) tell the client where the failed turn went.
+    sendError(res, err, options.logger, result.headers);
+    return;
+  }
+  const body = JSON.stringify(value);
+  res.writeHead(result.status, {
+    ...result.headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
