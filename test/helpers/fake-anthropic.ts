@@ -14,6 +14,16 @@ export interface AnthropicUsageScript {
   cache_read_input_tokens?: number;
 }
 
+/** A `tool_use` block the fake streams. */
+export interface AnthropicToolUseScript {
+  id: string;
+  name: string;
+  /** The input as JSON text; '' streams no input at all. */
+  json: string;
+  /** Characters per `input_json_delta` fragment (default: the whole text in one). */
+  chunkSize?: number;
+}
+
 export type AnthropicBehaviour =
   | {
       /** A complete streamed message. */
@@ -22,8 +32,12 @@ export type AnthropicBehaviour =
       /** `message_delta.delta.stop_reason`; null sends a message that never gives one. */
       stopReason?: string | null;
       usage?: AnthropicUsageScript;
-      /** A `tool_use` block after the text, its input streamed as `input_json_delta`. */
-      toolUse?: { id: string; name: string; json: string };
+      /**
+       * `tool_use` blocks after the text block (so the first is content block 1), each
+       * starting with `input: {}` and an empty `input_json_delta` as the real API does,
+       * then its input in fragments.
+       */
+      toolUse?: AnthropicToolUseScript | AnthropicToolUseScript[];
     }
   | {
       /** An HTTP error with Anthropic's body `{type:'error', error:{type, message}}`. */
@@ -106,12 +120,17 @@ function reply(res: ServerResponse, behaviour: Extract<AnthropicBehaviour, { kin
   startStream(res, model, usage);
   sendText(res, 0, behaviour.deltas ?? ['Hello', ' from', ' Claude']);
   sendEvent(res, 'content_block_stop', { index: 0 });
-  if (behaviour.toolUse) {
-    const { id, name, json } = behaviour.toolUse;
-    sendEvent(res, 'content_block_start', { index: 1, content_block: { type: 'tool_use', id, name, input: {} } });
-    sendEvent(res, 'content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: json } });
-    sendEvent(res, 'content_block_stop', { index: 1 });
-  }
+  const toolUses = behaviour.toolUse === undefined ? [] : [behaviour.toolUse].flat();
+  toolUses.forEach(({ id, name, json, chunkSize }, i) => {
+    const index = i + 1;
+    const size = Math.max(1, chunkSize ?? json.length);
+    sendEvent(res, 'content_block_start', { index, content_block: { type: 'tool_use', id, name, input: {} } });
+    sendEvent(res, 'content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } });
+    for (let at = 0; at < json.length; at += size) {
+      sendEvent(res, 'content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(at, at + size) } });
+    }
+    sendEvent(res, 'content_block_stop', { index });
+  });
   const stopReason = behaviour.stopReason === undefined ? 'end_turn' : behaviour.stopReason;
   sendEvent(res, 'message_delta', {
     delta: { stop_reason: stopReason, stop_sequence: null },

@@ -1,7 +1,7 @@
 /**
  * A real OpenAI-compatible upstream on 127.0.0.1:0 that records every request it gets
- * and answers with a scripted reply (streamed when asked), a scripted failure, or a
- * reply it holds open until the test releases it.
+ * and answers with a scripted reply (streamed when asked), scripted tool calls, a
+ * scripted failure, or a reply it holds open until the test releases it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +19,14 @@ export interface RecordedRequest {
 
 type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 
+/** A function call the fake upstream makes. */
+export interface UpstreamToolCall {
+  id: string;
+  name: string;
+  /** JSON text of the arguments, sent whole or in `chunkSize` fragments. */
+  arguments: string;
+}
+
 export type UpstreamBehaviour =
   | { kind: 'reply'; deltas: string[]; usage?: Usage | null; finishReason?: string }
   | { kind: 'status'; status: number; body: unknown; headers?: Record<string, string> }
@@ -26,7 +34,24 @@ export type UpstreamBehaviour =
    * Streams `deltas` (or sends nothing for a JSON request), then waits for `release()`
    * before sending `rest` and finishing; a client that leaves meanwhile is recorded.
    */
-  | { kind: 'hold'; deltas: string[]; rest?: string[]; usage?: Usage | null };
+  | { kind: 'hold'; deltas: string[]; rest?: string[]; usage?: Usage | null }
+  /**
+   * Text `deltas` (default none), then `calls` in OpenAI's streamed shape: per call one
+   * chunk with `index`, `id`, `type` and `function.name` (and `arguments: ''`), then the
+   * arguments in fragments of `chunkSize` characters (default 4); finish reason
+   * `tool_calls` unless given. `omitIndex` sends each call whole in one chunk, with its id
+   * but no `index`, as some compatible servers do. A JSON request gets
+   * `message.tool_calls`.
+   */
+  | {
+      kind: 'tool_calls';
+      calls: UpstreamToolCall[];
+      deltas?: string[];
+      chunkSize?: number;
+      omitIndex?: boolean;
+      finishReason?: string;
+      usage?: Usage | null;
+    };
 
 export interface FakeUpstream {
   /** Base URL including `/v1`, as configured for a provider. */
@@ -68,7 +93,24 @@ function streamEnd(res: ServerResponse, send: (payload: Record<string, unknown>)
   res.end('data: [DONE]\n\n');
 }
 
-function jsonReply(res: ServerResponse, model: unknown, content: string, finishReason: string, usage: Usage | null | undefined): void {
+function streamToolCalls(send: (payload: Record<string, unknown>) => void, behaviour: Extract<UpstreamBehaviour, { kind: 'tool_calls' }>): void {
+  const size = Math.max(1, behaviour.chunkSize ?? 4);
+  const toolCalls = (calls: Record<string, unknown>[]): void => send({ choices: [{ index: 0, delta: { tool_calls: calls }, finish_reason: null }] });
+  behaviour.calls.forEach((call, index) => {
+    if (behaviour.omitIndex) {
+      toolCalls([{ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }]);
+      return;
+    }
+    toolCalls([{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }]);
+    for (let at = 0; at < call.arguments.length; at += size) {
+      toolCalls([{ index, function: { arguments: call.arguments.slice(at, at + size) } }]);
+    }
+  });
+}
+
+function jsonReply(res: ServerResponse, model: unknown, content: string, finishReason: string, usage: Usage | null | undefined, calls?: UpstreamToolCall[]): void {
+  const toolCalls = calls?.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }));
+  const message = toolCalls ? { role: 'assistant', content: content === '' ? null : content, tool_calls: toolCalls } : { role: 'assistant', content };
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(
     JSON.stringify({
@@ -76,7 +118,7 @@ function jsonReply(res: ServerResponse, model: unknown, content: string, finishR
       object: 'chat.completion',
       created: 1,
       model,
-      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason }],
+      choices: [{ index: 0, message, finish_reason: finishReason }],
       ...(usage === null ? {} : { usage: usage ?? DEFAULT_USAGE }),
     }),
   );
@@ -135,6 +177,19 @@ export async function startFakeUpstream(initial: UpstreamBehaviour = { kind: 're
       if (current.kind === 'reply') {
         if (body.stream === true) streamEnd(res, streamStart(res, model, current.deltas), [], current.finishReason ?? 'stop', current.usage);
         else jsonReply(res, model, current.deltas.join(''), current.finishReason ?? 'stop', current.usage);
+        announce();
+        return;
+      }
+      if (current.kind === 'tool_calls') {
+        const deltas = current.deltas ?? [];
+        const finishReason = current.finishReason ?? 'tool_calls';
+        if (body.stream === true) {
+          const send = streamStart(res, model, deltas);
+          streamToolCalls(send, current);
+          streamEnd(res, send, [], finishReason, current.usage);
+        } else {
+          jsonReply(res, model, deltas.join(''), finishReason, current.usage, current.calls);
+        }
         announce();
         return;
       }

@@ -83,6 +83,7 @@ function toBlocks(message: Exclude<ModelMessage, { role: 'system' }>): ContentBl
 function toImage(image: ImageInput): ImageBlockParam {
   // The API names the types it takes (jpeg, png, gif, webp) and answers others with a
   // 400 that says so; passing the type on unchanged lets that message reach the client.
+  // OpenAI's `detail` has no counterpart here and is dropped.
   const mediaType = image.mimeType as Base64ImageSource['media_type'];
   return { type: 'image', source: { type: 'base64', media_type: mediaType, data: image.data } };
 }

@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import type { MessageDeltaUsage, Usage as AnthropicUsage } from '@anthropic-ai/sdk/resources/messages';
 import type { FinishReason, ModelEvent, ModelProvider, ModelRequest, StreamOptions, Usage } from '../types.js';
 import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
+import { abortable } from '../abortable.js';
 import { toAnthropicPrompt } from './anthropic-messages.js';
 import { toAnthropicOptions } from './anthropic-request.js';
 import { ToolUseStream } from './anthropic-tool-stream.js';
@@ -109,9 +110,10 @@ class UsageTally {
  * `toAnthropicOptions`). It forwards the abort signal (`RunAbortedError` once it
  * aborts); maps a stream that ends without `message_stop` and a stop reason to 502
  * `upstream_incomplete`, an unreachable upstream to 502 `upstream_unavailable`, an error
- * status or mid-stream `error` event to 502 `upstream_error`, and a timeout to 504. The SDK retries before the
- * first byte (`maxRetries`). Only configured credentials and headers reach the upstream,
- * never `ANTHROPIC_*` variables, and the API key never appears in a client-visible message.
+ * status or mid-stream `error` event to 502 `upstream_error`, and a timeout to 504. The
+ * SDK retries before the first byte (`maxRetries`). Only configured credentials and
+ * headers reach the upstream, never `ANTHROPIC_*` variables, and the API key never
+ * appears in a client-visible message.
  */
 export function createAnthropicProvider(settings: AnthropicSettings): ModelProvider {
   const timeoutSeconds = settings.timeoutSeconds ?? 600;
@@ -165,14 +167,17 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
       let stopped = false;
       const toolUses = new ToolUseStream();
       try {
-        const events = await client.messages.create(
-          {
-            ...toAnthropicOptions(request, maxTokens),
-            model: request.model,
-            stream: true,
-            ...toAnthropicPrompt(request.messages),
-          },
-          { signal },
+        const events = await abortable(
+          client.messages.create(
+            {
+              ...toAnthropicOptions(request, maxTokens),
+              model: request.model,
+              stream: true,
+              ...toAnthropicPrompt(request.messages),
+            },
+            { signal },
+          ),
+          signal,
         );
         for await (const event of events) {
           switch (event.type) {
@@ -186,8 +191,10 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
             case 'content_block_delta': {
               // Thinking and citation deltas have no place in our events.
               if (event.delta.type === 'text_delta' && event.delta.text) yield { type: 'delta', text: event.delta.text };
-              const part = event.delta.type === 'input_json_delta' ? toolUses.delta(event.index, event.delta.partial_json) : undefined;
-              if (part) yield part;
+              if (event.delta.type === 'input_json_delta') {
+                const part = toolUses.delta(event.index, event.delta.partial_json);
+                if (part) yield part;
+              }
               break;
             }
             case 'content_block_stop': {

@@ -2,7 +2,11 @@
  * Our request options (parameters, tools, tool choice) as Anthropic Messages API request
  * fields. Pure: no network, no SDK runtime, only its types.
  */
-import type { MessageCreateParamsBase, Tool, ToolChoice as AnthropicToolChoice } from '@anthropic-ai/sdk/resources/messages';
+import type {
+  MessageCreateParamsBase,
+  Tool,
+  ToolChoice as AnthropicToolChoice,
+} from '@anthropic-ai/sdk/resources/messages';
 import type { ModelRequest, ToolChoice, ToolDefinition } from '../types.js';
 
 /** The request fields this module decides. */

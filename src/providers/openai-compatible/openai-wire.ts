@@ -13,7 +13,10 @@ import type {
 import type { ImageInput, ModelEvent, ModelMessage, ModelParameters, ModelRequest, ToolChoice } from '../types.js';
 
 /** The request fields besides `model`, `messages` and the streaming options. */
-export type ChatRequestOptions = Omit<ChatCompletionCreateParamsStreaming, 'model' | 'messages' | 'stream' | 'stream_options'>;
+export type ChatRequestOptions = Omit<
+  ChatCompletionCreateParamsStreaming,
+  'model' | 'messages' | 'stream' | 'stream_options'
+>;
 
 function imagePart(image: ImageInput): ChatCompletionContentPart {
   return {
