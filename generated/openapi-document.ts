@@ -679,6 +679,7 @@ export const openapiDocument = {
           "messages": {
             "type": "array",
             "minItems": 1,
+            "description": "The conversation. With a stored transcript, only the new turn (the user/tool messages after the last assistant message) is used; system and developer text joins the agent's system prompt.",
             "items": {
               "$ref": "#/components/schemas/ChatCompletionRequestMessage"
             }

@@ -31,6 +31,9 @@ export type CreateChatCompletionRequest = {
      * `moltbot`, `moltbot:<agentId>`, `moltbot/<agentId>` or `agent:<agentId>`. Anything else means the default agent.
      */
     model: string;
+    /**
+     * The conversation. With a stored transcript, only the new turn (the user/tool messages after the last assistant message) is used; system and developer text joins the agent's system prompt.
+     */
     messages: Array<ChatCompletionRequestMessage>;
     /**
      * Stream the reply as Server-Sent Events.
