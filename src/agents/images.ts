@@ -66,12 +66,10 @@ export async function fetchImage(source: { url: string; detail?: ImageInput['det
   if (declared > policy.maxBytes) throw tooLarge(param, declared, policy);
   const chunks: Uint8Array[] = [];
   let size = 0;
+  // Leaving the loop early (throw) cancels the stream, so nothing more is downloaded.
   for await (const chunk of response.body ?? []) {
     size += chunk.length;
-    if (size > policy.maxBytes) {
-      await response.body?.cancel();
-      throw tooLarge(param, size, policy);
-    }
+    if (size > policy.maxBytes) throw tooLarge(param, size, policy);
     chunks.push(chunk);
   }
   return { mimeType, data: Buffer.concat(chunks).toString('base64'), ...(source.detail === undefined ? {} : { detail: source.detail }) };

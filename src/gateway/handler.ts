@@ -40,6 +40,7 @@ export interface RawResult {
   kind: 'raw';
   status: number;
   contentType: string;
+  headers?: Record<string, string>;
   body: Buffer;
 }
 

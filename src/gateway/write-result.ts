@@ -84,7 +84,7 @@ async function writeStream(res: ServerResponse, result: StreamResult, { signal, 
 export async function writeResult(res: ServerResponse, result: HandlerResult, options: WriteOptions): Promise<void> {
   if (result.kind === 'sse') return writeStream(res, result, options);
   if (result.kind === 'raw') {
-    res.writeHead(result.status, { 'content-type': result.contentType, 'content-length': result.body.length });
+    res.writeHead(result.status, { ...result.headers, 'content-type': result.contentType, 'content-length': result.body.length });
     res.end(result.body);
     return;
   }

@@ -29,6 +29,23 @@ export async function getOpenApiDocument(): Promise<HandlerResult> {
   return { kind: 'raw', status: 200, contentType: 'application/yaml; charset=utf-8', body: await spec() };
 }
 
+/** Redoc runs inline scripts and a blob: worker; everything else must come from here. */
+const DOCS_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'unsafe-inline' blob:",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self' data:",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+].join('; ');
+
 export async function getDocs(): Promise<HandlerResult> {
-  return { kind: 'raw', status: 200, contentType: 'text/html; charset=utf-8', body: await page() };
+  return {
+    kind: 'raw',
+    status: 200,
+    contentType: 'text/html; charset=utf-8',
+    headers: { 'content-security-policy': DOCS_POLICY },
+    body: await page(),
+  };
 }
