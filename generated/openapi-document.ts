@@ -158,11 +158,20 @@ export const openapiDocument = {
           "405": {
             "$ref": "#/components/responses/MethodNotAllowed"
           },
+          "408": {
+            "$ref": "#/components/responses/RequestTimeout"
+          },
           "413": {
             "$ref": "#/components/responses/PayloadTooLarge"
           },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
           "429": {
             "$ref": "#/components/responses/TooManyRequests"
+          },
+          "431": {
+            "$ref": "#/components/responses/HeadersTooLarge"
           },
           "500": {
             "$ref": "#/components/responses/InternalError"
@@ -225,6 +234,9 @@ export const openapiDocument = {
           },
           "405": {
             "$ref": "#/components/responses/MethodNotAllowed"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
           }
         }
       }
@@ -280,6 +292,9 @@ export const openapiDocument = {
           },
           "405": {
             "$ref": "#/components/responses/MethodNotAllowed"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
           }
         }
       }
@@ -532,8 +547,62 @@ export const openapiDocument = {
           }
         }
       },
+      "RequestTimeout": {
+        "description": "The request's headers or body did not arrive within `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds`; the connection is closed.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "example": {
+              "error": {
+                "message": "The request was not received in time.",
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "request_timeout"
+              }
+            }
+          }
+        }
+      },
+      "UnsupportedMediaType": {
+        "description": "The body's `Content-Type` is not JSON.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "example": {
+              "error": {
+                "message": "Content-Type 'text/plain' is not supported; send 'Content-Type: application/json'.",
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "unsupported_media_type"
+              }
+            }
+          }
+        }
+      },
+      "HeadersTooLarge": {
+        "description": "The request headers exceed 16 KiB; the connection is closed.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "example": {
+              "error": {
+                "message": "The request headers exceed 16384 bytes.",
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "headers_too_large"
+              }
+            }
+          }
+        }
+      },
       "TooManyRequests": {
-        "description": "The gateway is at capacity: `agents.defaults.maxConcurrent` runs are running and\n`agents.defaults.maxQueued` more are waiting. Retry after `Retry-After` seconds.\n",
+        "description": "The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are\nrunning and `agents.defaults.maxQueued` more are waiting), or this client address\nfailed authentication too often (`too_many_auth_failures`, also for a correct\nsecret while blocked). Retry after `Retry-After` seconds.\n",
         "headers": {
           "Retry-After": {
             "description": "Seconds to wait before retrying.",

@@ -417,15 +417,29 @@ export type CreateChatCompletionErrors = {
      */
     405: ErrorResponse;
     /**
+     * The request's headers or body did not arrive within `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds`; the connection is closed.
+     */
+    408: ErrorResponse;
+    /**
      * The request body is larger than `gateway.http.maxBodyBytes` (1 MiB by default).
      */
     413: ErrorResponse;
     /**
-     * The gateway is at capacity: `agents.defaults.maxConcurrent` runs are running and
-     * `agents.defaults.maxQueued` more are waiting. Retry after `Retry-After` seconds.
+     * The body's `Content-Type` is not JSON.
+     */
+    415: ErrorResponse;
+    /**
+     * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
+     * running and `agents.defaults.maxQueued` more are waiting), or this client address
+     * failed authentication too often (`too_many_auth_failures`, also for a correct
+     * secret while blocked). Retry after `Retry-After` seconds.
      *
      */
     429: ErrorResponse;
+    /**
+     * The request headers exceed 16 KiB; the connection is closed.
+     */
+    431: ErrorResponse;
     /**
      * An unexpected failure inside the gateway. No internals are revealed.
      */
@@ -477,6 +491,14 @@ export type ListModelsErrors = {
      * The path exists but not with this method; `Allow` lists the methods it takes.
      */
     405: ErrorResponse;
+    /**
+     * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
+     * running and `agents.defaults.maxQueued` more are waiting), or this client address
+     * failed authentication too often (`too_many_auth_failures`, also for a correct
+     * secret while blocked). Retry after `Retry-After` seconds.
+     *
+     */
+    429: ErrorResponse;
 };
 
 export type ListModelsError = ListModelsErrors[keyof ListModelsErrors];
@@ -515,6 +537,14 @@ export type RetrieveModelErrors = {
      * The path exists but not with this method; `Allow` lists the methods it takes.
      */
     405: ErrorResponse;
+    /**
+     * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
+     * running and `agents.defaults.maxQueued` more are waiting), or this client address
+     * failed authentication too often (`too_many_auth_failures`, also for a correct
+     * secret while blocked). Retry after `Retry-After` seconds.
+     *
+     */
+    429: ErrorResponse;
 };
 
 export type RetrieveModelError = RetrieveModelErrors[keyof RetrieveModelErrors];

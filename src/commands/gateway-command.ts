@@ -5,7 +5,7 @@ import { createRuntime } from '../app.js';
 import { assertStartable, type GatewayFlags } from '../config/load.js';
 import type { AuthMode } from '../config/types.js';
 import { trackInFlight } from '../gateway/in-flight.js';
-import { createServer } from '../gateway/server.js';
+import { createServer, listen } from '../gateway/server.js';
 import { createLogger } from '../log.js';
 import { UsageError, loadConfig, print } from './shared.js';
 
@@ -47,12 +47,8 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const logger = createLogger();
   const runtime = createRuntime(config);
   const app = await createServer(config, { core: runtime.core, logger });
-  const server = app.listen(config.gateway.port, config.gateway.host);
+  const server = await listen(app, config);
   const inFlight = trackInFlight(server);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals): Promise<void> => {

@@ -38,6 +38,10 @@ export const DEFAULT_TIMEOUT_SECONDS = 600;
 export const DEFAULT_LIMITS = { maxConcurrent: 4, maxQueued: 64 } as const;
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
 export const DEFAULT_SSE_KEEP_ALIVE_SECONDS = 15;
+export const DEFAULT_INPUT_LIMITS = { maxStringLength: 1024 * 1024, maxDepth: 32 } as const;
+export const DEFAULT_HTTP_TIMEOUTS = { headersTimeoutSeconds: 10, requestTimeoutSeconds: 30 } as const;
+/** 20 failures in 60 s block an address for 60 s; 10,000 addresses remembered at most. */
+export const DEFAULT_AUTH_RATE_LIMIT = { enabled: true, maxFailures: 20, windowSeconds: 60, blockSeconds: 60, exemptLoopback: false, maxTracked: 10_000 } as const;
 export const DEFAULT_IMAGES = { maxCount: 8, maxBytes: 5 * 1024 * 1024, allowUrls: false, fetchTimeoutSeconds: 10 } as const;
 
 /** First non-empty value among the named environment variables. */
@@ -194,9 +198,20 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
       port,
       host: bindAddress(flags.bind ?? file.gateway?.bind ?? 'loopback'),
       shutdownGraceSeconds: file.gateway?.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS,
-      auth: { mode, secret: mode === 'token' ? token : password },
+      auth: {
+        mode,
+        secret: mode === 'token' ? token : password,
+        rateLimit: (({ windowSeconds, blockSeconds, ...rest }) => ({ ...rest, windowMs: windowSeconds * 1000, blockMs: blockSeconds * 1000 }))({
+          ...DEFAULT_AUTH_RATE_LIMIT,
+          ...auth?.rateLimit,
+        }),
+      },
       http: {
         maxBodyBytes: file.gateway?.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        maxStringLength: file.gateway?.http?.maxStringLength ?? DEFAULT_INPUT_LIMITS.maxStringLength,
+        maxDepth: file.gateway?.http?.maxDepth ?? DEFAULT_INPUT_LIMITS.maxDepth,
+        headersTimeoutMs: (file.gateway?.http?.headersTimeoutSeconds ?? DEFAULT_HTTP_TIMEOUTS.headersTimeoutSeconds) * 1000,
+        requestTimeoutMs: (file.gateway?.http?.requestTimeoutSeconds ?? DEFAULT_HTTP_TIMEOUTS.requestTimeoutSeconds) * 1000,
         chatCompletionsEnabled: file.gateway?.http?.endpoints?.chatCompletions?.enabled ?? false,
         sseKeepAliveSeconds: file.gateway?.http?.sseKeepAliveSeconds ?? DEFAULT_SSE_KEEP_ALIVE_SECONDS,
         corsOrigins: file.gateway?.http?.cors?.origins ?? [],

@@ -58,6 +58,18 @@ export const configSchema = {
             mode: { enum: ['token', 'password'] },
             token: { type: 'string' },
             password: { type: 'string' },
+            rateLimit: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                enabled: { type: 'boolean' },
+                maxFailures: { type: 'integer', minimum: 1 },
+                windowSeconds: timeoutSeconds,
+                blockSeconds: timeoutSeconds,
+                exemptLoopback: { type: 'boolean' },
+                maxTracked: { type: 'integer', minimum: 1 },
+              },
+            },
           },
         },
         http: {
@@ -65,6 +77,10 @@ export const configSchema = {
           additionalProperties: false,
           properties: {
             maxBodyBytes: { type: 'integer', minimum: 1024 },
+            maxStringLength: { type: 'integer', minimum: 1 },
+            maxDepth: { type: 'integer', minimum: 2, maximum: 1000 },
+            headersTimeoutSeconds: timeoutSeconds,
+            requestTimeoutSeconds: timeoutSeconds,
             sseKeepAliveSeconds: { type: 'number', exclusiveMinimum: 0, maximum: MAX_TIMER_SECONDS },
             cors: {
               type: 'object',

@@ -4,9 +4,18 @@ export interface ConfigFile {
     port?: number;
     bind?: string;
     shutdownGraceSeconds?: number;
-    auth?: { mode?: AuthMode; token?: string; password?: string };
+    auth?: {
+      mode?: AuthMode;
+      token?: string;
+      password?: string;
+      rateLimit?: { enabled?: boolean; maxFailures?: number; windowSeconds?: number; blockSeconds?: number; exemptLoopback?: boolean; maxTracked?: number };
+    };
     http?: {
       maxBodyBytes?: number;
+      maxStringLength?: number;
+      maxDepth?: number;
+      headersTimeoutSeconds?: number;
+      requestTimeoutSeconds?: number;
       sseKeepAliveSeconds?: number;
       cors?: { origins: string[] };
       images?: { maxCount?: number; maxBytes?: number; allowUrls?: boolean; fetchTimeoutSeconds?: number };
@@ -82,9 +91,21 @@ export interface GatewayConfig {
     host: string;
     /** On SIGTERM, how long running turns may take to finish before they are aborted. */
     shutdownGraceSeconds: number;
-    auth: { mode: AuthMode; secret: string | undefined };
+    auth: {
+      mode: AuthMode;
+      secret: string | undefined;
+      /** Failed-auth limit per client address; `maxFailures` in `windowMs` blocks it for `blockMs`. */
+      rateLimit: { enabled: boolean; maxFailures: number; windowMs: number; blockMs: number; exemptLoopback: boolean; maxTracked: number };
+    };
     http: {
       maxBodyBytes: number;
+      /** Longest string anywhere in a JSON body, in characters. */
+      maxStringLength: number;
+      /** Deepest nesting of arrays and objects in a JSON body. */
+      maxDepth: number;
+      /** Slow clients: all headers within this, the whole request within `requestTimeoutMs`. */
+      headersTimeoutMs: number;
+      requestTimeoutMs: number;
       chatCompletionsEnabled: boolean;
       /** A `: keep-alive` comment goes out after this long without a byte on a stream. */
       sseKeepAliveSeconds: number;

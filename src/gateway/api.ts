@@ -14,7 +14,8 @@ import { operationIds, operationPaths, type OperationId } from '../../generated/
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck, unauthorized } from './auth.js';
-import { parseJsonBody, readBody, type BodyProblem } from './body.js';
+import { createAuthLimiter, isLoopback } from './auth-limiter.js';
+import { parseJsonBody, readBody, type JsonLimits } from './body.js';
 import { createCors } from './cors.js';
 import { sendError } from './error-response.js';
 import type { OperationHandler } from './handler.js';
@@ -27,7 +28,9 @@ export type OperationHandlers = { [K in OperationId]: OperationHandler<never> };
 
 export interface ApiOptions {
   secret: string;
+  rateLimit: { enabled: boolean; maxFailures: number; windowMs: number; blockMs: number; exemptLoopback: boolean; maxTracked: number };
   maxBodyBytes: number;
+  jsonLimits: JsonLimits;
   keepAliveMs: number;
   corsOrigins: readonly string[];
   /** Spec paths left out of the served API (disabled endpoints answer 404). */
@@ -42,7 +45,10 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Pro
 /** Per-request state handed to openapi-backend's handlers. */
 interface RequestState {
   controller: AbortController;
-  bodyProblem: BodyProblem | undefined;
+  /** Why the body cannot be a request; answered after auth, in place of validation. */
+  bodyProblem: GatewayError | undefined;
+  /** Seconds this client address is blocked for after too many failed attempts. */
+  blockedFor: number;
   logger: Logger;
 }
 
@@ -65,6 +71,16 @@ function servedDocument(disabledPaths: readonly string[]): Document {
   return document;
 }
 
+function tooManyFailures(seconds: number): GatewayError {
+  return new GatewayError({
+    status: 429,
+    type: 'invalid_request_error',
+    code: 'too_many_auth_failures',
+    message: `Too many failed authentication attempts from this address; retry after ${seconds} s.`,
+    headers: { 'retry-after': String(seconds) },
+  });
+}
+
 function notFound(method: string, path: string): GatewayError {
   return new GatewayError({ status: 404, type: 'invalid_request_error', code: null, message: `Invalid URL (${method} ${path.slice(0, 200)})` });
 }
@@ -81,6 +97,10 @@ function methodNotAllowed(method: string, path: string, allow: string): GatewayE
 /** Builds the request listener for the spec's operations. */
 export async function createApi(options: ApiOptions): Promise<RequestListener> {
   const isAuthorized = createBearerCheck(options.secret);
+  const { rateLimit } = options;
+  const limiter = rateLimit.enabled
+    ? createAuthLimiter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) })
+    : undefined;
   const cors = createCors(options.corsOrigins);
   const document = servedDocument(options.disabledPaths);
   // For a 405, the methods of the path template the request's path fits.
@@ -105,7 +125,15 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       return ajv as never;
     },
     securityHandlers: {
-      bearerAuth: (context: Context) => isAuthorized(context.request.headers.authorization as string | undefined),
+      bearerAuth: (context: Context, req: IncomingMessage, _res: ServerResponse, state: RequestState) => {
+        const address = req.socket.remoteAddress ?? '';
+        // A blocked address is refused even with the right secret: no oracle while blocked.
+        state.blockedFor = limiter?.blockedFor(address) ?? 0;
+        if (state.blockedFor > 0) return false;
+        const ok = isAuthorized(context.request.headers.authorization as string | undefined);
+        if (!ok) limiter?.failed(address);
+        return ok;
+      },
     },
     handlers: {
       notFound: (context: Context, _req: IncomingMessage, res: ServerResponse, state: RequestState) => {
@@ -116,10 +144,11 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
         sendError(res, methodNotAllowed(context.request.method.toUpperCase(), context.request.path, allow), state.logger, { allow });
       },
       unauthorizedHandler: (_context: Context, _req: IncomingMessage, res: ServerResponse, state: RequestState) => {
-        sendError(res, unauthorized(), state.logger, { 'www-authenticate': 'Bearer' });
+        if (state.blockedFor > 0) sendError(res, tooManyFailures(state.blockedFor), state.logger);
+        else sendError(res, unauthorized(), state.logger, { 'www-authenticate': 'Bearer' });
       },
       validationFail: (context: Context, _req: IncomingMessage, res: ServerResponse, state: RequestState) => {
-        sendError(res, validationError(context.validation.errors, state.bodyProblem), state.logger);
+        sendError(res, state.bodyProblem ?? validationError(context.validation.errors), state.logger);
       },
     },
   });
@@ -156,11 +185,11 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       });
     });
     if (cors.handle(req, res)) return;
-    const state: RequestState = { controller, bodyProblem: undefined, logger };
+    const state: RequestState = { controller, bodyProblem: undefined, blockedFor: 0, logger };
     try {
       let body: unknown;
       if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
-        const parsed = parseJsonBody(await readBody(req, options.maxBodyBytes));
+        const parsed = parseJsonBody(await readBody(req, options.maxBodyBytes), req.headers['content-type'], options.jsonLimits);
         body = parsed.body;
         state.bodyProblem = parsed.problem;
       }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { GatewayError } from '../errors.js';
+import { GatewayError, invalidRequest } from '../errors.js';
 
 /** 413 in OpenAI's shape. */
 export function payloadTooLarge(limit: number): GatewayError {
@@ -50,20 +50,89 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** Why a body cannot be a request at all; reported only after auth. */
-export type BodyProblem = 'invalid_json' | 'not_object';
+/** Limits on the shape of a JSON body, beyond its size. */
+export interface JsonLimits {
+  maxStringLength: number;
+  maxDepth: number;
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/iu;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A path segment chain, turned into `messages[0].content` only when a 400 needs it. */
+interface PathNode {
+  parent: PathNode | undefined;
+  key: string | number;
+}
+
+function pathText(node: PathNode | undefined): string | null {
+  const keys: (string | number)[] = [];
+  for (let n = node; n; n = n.parent) keys.unshift(n.key);
+  if (keys.length === 0) return null;
+  return keys.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${key}` : key), '');
+}
+
+/** The first place `value` breaks the limits, walked without recursion (deep input cannot overflow the stack). */
+function checkShape(value: unknown, limits: JsonLimits): GatewayError | undefined {
+  const stack: { value: unknown; path: PathNode | undefined; depth: number }[] = [{ value, path: undefined, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, path, depth } = stack.pop() as (typeof stack)[number];
+    if (typeof current === 'string') {
+      if (current.length > limits.maxStringLength) {
+        const param = pathText(path);
+        return invalidRequest(`The string at '${param ?? 'body'}' is ${current.length} characters; the limit is ${limits.maxStringLength}.`, param, 'string_too_long');
+      }
+      continue;
+    }
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= limits.maxDepth) {
+      const param = pathText(path);
+      return invalidRequest(`The body is nested more than ${limits.maxDepth} levels deep${param ? ` at '${param}'` : ''}.`, param, 'too_deep');
+    }
+    if (Array.isArray(current)) {
+      for (let i = current.length - 1; i >= 0; i -= 1) stack.push({ value: current[i], path: { parent: path, key: i }, depth: depth + 1 });
+    } else {
+      for (const [key, item] of Object.entries(current)) {
+        if (key.length > limits.maxStringLength) return invalidRequest(`A key in the body is longer than ${limits.maxStringLength} characters.`, pathText(path), 'string_too_long');
+        stack.push({ value: item, path: { parent: path, key }, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+}
 
 /**
- * Parses a JSON body. Text that is not JSON, and JSON that is a string, come back as a
- * problem with no body: openapi-backend would otherwise JSON-parse a string body again.
+ * Parses a JSON body. Anything that cannot be a request comes back as a `problem` (the
+ * error to answer with once the request is authenticated) and no body: a non-JSON
+ * content type (415), bytes that are not UTF-8 or not JSON, JSON that is a string
+ * (openapi-backend would JSON-parse a string body again), or a body past the limits.
  */
-export function parseJsonBody(raw: Buffer): { body: unknown; problem?: BodyProblem } {
+export function parseJsonBody(raw: Buffer, contentType: string | undefined, limits: JsonLimits): { body: unknown; problem?: GatewayError } {
+  if (contentType !== undefined && !JSON_TYPE.test(contentType)) {
+    return {
+      body: undefined,
+      problem: new GatewayError({
+        status: 415,
+        type: 'invalid_request_error',
+        code: 'unsupported_media_type',
+        message: `Content-Type '${contentType.slice(0, 100)}' is not supported; send 'Content-Type: application/json'.`,
+      }),
+    };
+  }
   if (raw.length === 0) return { body: undefined };
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    return { body: undefined, problem: invalidRequest('The request body is not valid UTF-8.', null, 'invalid_utf8') };
+  }
   let body: unknown;
   try {
-    body = JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(text);
   } catch {
-    return { body: undefined, problem: 'invalid_json' };
+    return { body: undefined, problem: invalidRequest('We could not parse the JSON body of your request: it is not valid JSON.', null, 'invalid_json') };
   }
-  return typeof body === 'string' ? { body: undefined, problem: 'not_object' } : { body };
+  if (typeof body === 'string') return { body: undefined, problem: invalidRequest('The request body must be a JSON object.', null, 'invalid_body') };
+  const problem = checkShape(body, limits);
+  return problem ? { body: undefined, problem } : { body };
 }

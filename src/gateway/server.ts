@@ -2,6 +2,8 @@
  * `createServer(config, deps)`: the Express app serving the gateway, without `listen`
  * (tests listen on port 0).
  */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type Express } from 'express';
 import type { AgentCore } from '../agents/core.js';
 import type { GatewayConfig } from '../config/types.js';
@@ -30,7 +32,9 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
   );
   const listener = await createApi({
     secret,
+    rateLimit: config.gateway.auth.rateLimit,
     maxBodyBytes: config.gateway.http.maxBodyBytes,
+    jsonLimits: { maxStringLength: config.gateway.http.maxStringLength, maxDepth: config.gateway.http.maxDepth },
     keepAliveMs: config.gateway.http.sseKeepAliveSeconds * 1000,
     corsOrigins: config.gateway.http.corsOrigins,
     disabledPaths: config.gateway.http.chatCompletionsEnabled ? [] : OPENAI_PATHS,
@@ -51,4 +55,54 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
   app.set('query parser', false);
   app.use((req, res) => listener(req, res));
   return app;
+}
+
+/**
+ * Requests Node refuses before any handler runs (oversized headers, a slow client past
+ * its deadline, malformed HTTP) still get OpenAI's error shape, then the socket closes.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable)) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'headers_too_large', `The request headers exceed ${MAX_HEADER_BYTES} bytes.`]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'request_timeout', 'The request was not received in time.']
+        : [400, 'Bad Request', 'malformed_request', 'The request is not valid HTTP.'];
+  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code } });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Header bytes a request may carry; more is refused with 431 before any handler runs. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
+/**
+ * Listens with the slow-client limits: all headers within `headersTimeoutMs`, the whole
+ * request within `requestTimeoutMs` (responses may stream for as long as they need),
+ * checked every second, so a slowloris client cannot hold connections open.
+ */
+export async function listen(app: Express, config: GatewayConfig, port = config.gateway.port, host = config.gateway.host): Promise<Server> {
+  const server = createHttpServer(
+    {
+      headersTimeout: config.gateway.http.headersTimeoutMs,
+      requestTimeout: config.gateway.http.requestTimeoutMs,
+      connectionsCheckingInterval: 1000,
+      maxHeaderSize: MAX_HEADER_BYTES,
+    },
+    app,
+  );
+  server.on('clientError', answerClientError);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
 }

@@ -4,7 +4,6 @@
  */
 import type { ErrorObject } from 'ajv';
 import { GatewayError, invalidRequest } from '../errors.js';
-import type { BodyProblem } from './body.js';
 
 /** `/requestBody/messages/0/role` → `messages[0].role`; `/header/x-a` → `x-a`. */
 function paramOf(instancePath: string): string | null {
@@ -53,11 +52,7 @@ function describe(errors: ErrorObject[]): GatewayError {
 
 const notAnObject = (): GatewayError => invalidRequest('The request body must be a JSON object.', null, 'invalid_body');
 
-/** The 400 for a failed request validation; a body that was never a JSON object says so. */
-export function validationError(errors: ErrorObject[] | null | undefined, bodyProblem?: BodyProblem): GatewayError {
-  if (bodyProblem === 'invalid_json') {
-    return invalidRequest('We could not parse the JSON body of your request: it is not valid JSON.', null, 'invalid_json');
-  }
-  if (bodyProblem === 'not_object' || !errors || errors.length === 0) return notAnObject();
-  return describe(errors);
+/** The 400 for a failed request validation. */
+export function validationError(errors: ErrorObject[] | null | undefined): GatewayError {
+  return !errors || errors.length === 0 ? notAnObject() : describe(errors);
 }

@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { createRuntime } from '../../src/app.js';
 import { parseConfig, resolveGatewayConfig, type GatewayFlags } from '../../src/config/load.js';
 import type { ConfigFile, GatewayConfig } from '../../src/config/types.js';
-import { createServer } from '../../src/gateway/server.js';
+import { createServer, listen } from '../../src/gateway/server.js';
 import { createLogger } from '../../src/log.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,9 +45,7 @@ export async function startGateway(
   const runtime = createRuntime(config, { store, ...(options.now ? { now: options.now } : {}) });
   const logs: string[] = [];
   const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }) });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  const server: Server = await listen(app, config, 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -140,8 +140,13 @@ describe('resolveGatewayConfig', () => {
     const config = resolve({});
     expect(config.gateway.port).toBe(DEFAULT_PORT);
     expect(config.gateway.host).toBe('127.0.0.1');
-    expect(config.gateway.auth).toEqual({ mode: 'token', secret: undefined });
-    expect(config.gateway.http).toEqual({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES, chatCompletionsEnabled: false, sseKeepAliveSeconds: 15, corsOrigins: [] });
+    expect(config.gateway.auth).toEqual({
+      mode: 'token',
+      secret: undefined,
+      rateLimit: { enabled: true, maxFailures: 20, windowMs: 60_000, blockMs: 60_000, exemptLoopback: false, maxTracked: 10_000 },
+    });
+    expect(config.gateway.http).toMatchObject({ maxStringLength: 1_048_576, maxDepth: 32, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
+    expect(config.gateway.http).toMatchObject({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES, chatCompletionsEnabled: false, sseKeepAliveSeconds: 15, corsOrigins: [] });
     expect(config.agents).toEqual([
       { id: 'main', provider: 'echo', model: 'echo', systemPrompt: '', history: { maxTurns: 50, maxTokens: 32000 }, timeoutSeconds: 600, reset: { mode: 'daily', atHour: 4 } },
     ]);
@@ -231,32 +236,32 @@ describe('resolveGatewayConfig', () => {
     it('for the token', () => {
       const env = { CLAWDBOT_GATEWAY_TOKEN: 'tok-env' };
       const file: ConfigFile = { gateway: { auth: { token: 'tok-file' } } };
-      expect(resolve(file, { token: 'tok-flag' }, env).gateway.auth).toEqual({ mode: 'token', secret: 'tok-flag' });
-      expect(resolve(file, {}, env).gateway.auth).toEqual({ mode: 'token', secret: 'tok-file' });
-      expect(resolve({}, {}, env).gateway.auth).toEqual({ mode: 'token', secret: 'tok-env' });
-      expect(resolve({}, {}, { MOLTBOT_GATEWAY_TOKEN: 'tok-molt' }).gateway.auth).toEqual({ mode: 'token', secret: 'tok-molt' });
-      expect(resolve({}, {}, {}).gateway.auth).toEqual({ mode: 'token', secret: undefined });
+      expect(resolve(file, { token: 'tok-flag' }, env).gateway.auth).toMatchObject({ mode: 'token', secret: 'tok-flag' });
+      expect(resolve(file, {}, env).gateway.auth).toMatchObject({ mode: 'token', secret: 'tok-file' });
+      expect(resolve({}, {}, env).gateway.auth).toMatchObject({ mode: 'token', secret: 'tok-env' });
+      expect(resolve({}, {}, { MOLTBOT_GATEWAY_TOKEN: 'tok-molt' }).gateway.auth).toMatchObject({ mode: 'token', secret: 'tok-molt' });
+      expect(resolve({}, {}, {}).gateway.auth).toMatchObject({ mode: 'token', secret: undefined });
     });
 
     it('for the password', () => {
       const env = { CLAWDBOT_GATEWAY_PASSWORD: 'pw-env' };
       const file: ConfigFile = { gateway: { auth: { mode: 'password', password: 'pw-file' } } };
-      expect(resolve(file, { password: 'pw-flag' }, env).gateway.auth).toEqual({ mode: 'password', secret: 'pw-flag' });
-      expect(resolve(file, {}, env).gateway.auth).toEqual({ mode: 'password', secret: 'pw-file' });
-      expect(resolve({ gateway: { auth: { mode: 'password' } } }, {}, env).gateway.auth).toEqual({ mode: 'password', secret: 'pw-env' });
-      expect(resolve({ gateway: { auth: { mode: 'password' } } }, {}, {}).gateway.auth).toEqual({ mode: 'password', secret: undefined });
+      expect(resolve(file, { password: 'pw-flag' }, env).gateway.auth).toMatchObject({ mode: 'password', secret: 'pw-flag' });
+      expect(resolve(file, {}, env).gateway.auth).toMatchObject({ mode: 'password', secret: 'pw-file' });
+      expect(resolve({ gateway: { auth: { mode: 'password' } } }, {}, env).gateway.auth).toMatchObject({ mode: 'password', secret: 'pw-env' });
+      expect(resolve({ gateway: { auth: { mode: 'password' } } }, {}, {}).gateway.auth).toMatchObject({ mode: 'password', secret: undefined });
     });
 
     it('for the mode', () => {
       const file: ConfigFile = { gateway: { auth: { mode: 'token', token: 't', password: 'p' } } };
-      expect(resolve(file, { auth: 'password' }).gateway.auth).toEqual({ mode: 'password', secret: 'p' });
-      expect(resolve(file).gateway.auth).toEqual({ mode: 'token', secret: 't' });
+      expect(resolve(file, { auth: 'password' }).gateway.auth).toMatchObject({ mode: 'password', secret: 'p' });
+      expect(resolve(file).gateway.auth).toMatchObject({ mode: 'token', secret: 't' });
       // Without an explicit mode: password when only a password is set (from any source)…
-      expect(resolve({ gateway: { auth: { password: 'p' } } }).gateway.auth).toEqual({ mode: 'password', secret: 'p' });
-      expect(resolve({}, {}, { CLAWDBOT_GATEWAY_PASSWORD: 'p-env' }).gateway.auth).toEqual({ mode: 'password', secret: 'p-env' });
-      expect(resolve({}, { password: 'p-flag' }).gateway.auth).toEqual({ mode: 'password', secret: 'p-flag' });
+      expect(resolve({ gateway: { auth: { password: 'p' } } }).gateway.auth).toMatchObject({ mode: 'password', secret: 'p' });
+      expect(resolve({}, {}, { CLAWDBOT_GATEWAY_PASSWORD: 'p-env' }).gateway.auth).toMatchObject({ mode: 'password', secret: 'p-env' });
+      expect(resolve({}, { password: 'p-flag' }).gateway.auth).toMatchObject({ mode: 'password', secret: 'p-flag' });
       // …and token otherwise.
-      expect(resolve({ gateway: { auth: { token: 't', password: 'p' } } }).gateway.auth).toEqual({ mode: 'token', secret: 't' });
+      expect(resolve({ gateway: { auth: { token: 't', password: 'p' } } }).gateway.auth).toMatchObject({ mode: 'token', secret: 't' });
       expect(resolve({}).gateway.auth.mode).toBe('token');
     });
 
@@ -268,7 +273,7 @@ describe('resolveGatewayConfig', () => {
 
   it('takes the body limit and the endpoint switch from the file', () => {
     const config = resolve({ gateway: { http: { maxBodyBytes: 4096, endpoints: { chatCompletions: { enabled: true } } } } });
-    expect(config.gateway.http).toEqual({ maxBodyBytes: 4096, chatCompletionsEnabled: true, sseKeepAliveSeconds: 15, corsOrigins: [] });
+    expect(config.gateway.http).toMatchObject({ maxBodyBytes: 4096, chatCompletionsEnabled: true, sseKeepAliveSeconds: 15, corsOrigins: [] });
   });
 });
 
