@@ -138,6 +138,16 @@ function parsePort(value: string, source: string): number {
   return port;
 }
 
+/**
+ * Node wants whole milliseconds, and a headers deadline no later than the request's: a
+ * request timeout shorter than the default headers timeout lowers that too.
+ */
+function httpTimeouts(http: { headersTimeoutSeconds?: number; requestTimeoutSeconds?: number } | undefined): { headersTimeoutMs: number; requestTimeoutMs: number } {
+  const requestTimeoutMs = Math.round((http?.requestTimeoutSeconds ?? DEFAULT_HTTP_TIMEOUTS.requestTimeoutSeconds) * 1000);
+  const headersTimeoutMs = Math.round((http?.headersTimeoutSeconds ?? DEFAULT_HTTP_TIMEOUTS.headersTimeoutSeconds) * 1000);
+  return { headersTimeoutMs: Math.min(headersTimeoutMs, requestTimeoutMs), requestTimeoutMs };
+}
+
 function resetPolicy(settings: SessionSettings | undefined, path: string): ResetPolicy | undefined {
   const reset = settings?.reset;
   if (!reset) return undefined;
@@ -210,8 +220,7 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
         maxBodyBytes: file.gateway?.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
         maxStringLength: file.gateway?.http?.maxStringLength ?? DEFAULT_INPUT_LIMITS.maxStringLength,
         maxDepth: file.gateway?.http?.maxDepth ?? DEFAULT_INPUT_LIMITS.maxDepth,
-        headersTimeoutMs: (file.gateway?.http?.headersTimeoutSeconds ?? DEFAULT_HTTP_TIMEOUTS.headersTimeoutSeconds) * 1000,
-        requestTimeoutMs: (file.gateway?.http?.requestTimeoutSeconds ?? DEFAULT_HTTP_TIMEOUTS.requestTimeoutSeconds) * 1000,
+        ...httpTimeouts(file.gateway?.http),
         chatCompletionsEnabled: file.gateway?.http?.endpoints?.chatCompletions?.enabled ?? false,
         sseKeepAliveSeconds: file.gateway?.http?.sseKeepAliveSeconds ?? DEFAULT_SSE_KEEP_ALIVE_SECONDS,
         corsOrigins: file.gateway?.http?.cors?.origins ?? [],

@@ -120,7 +120,8 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     validate: true,
     quick: true,
     customizeAjv: (_ajv: unknown, ajvOpts: object) => {
-      const ajv = new Ajv2020({ ...ajvOpts, strict: false, allErrors: true, discriminator: true });
+      // `verbose` keeps each error's schema, so a 400 can list the accepted values.
+      const ajv = new Ajv2020({ ...ajvOpts, strict: false, allErrors: true, discriminator: true, verbose: true });
       addFormats.default(ajv);
       return ajv as never;
     },

@@ -58,7 +58,10 @@ export function createAuthLimiter(options: AuthLimiterOptions): AuthLimiter {
       if (options.exempt(address)) return 0;
       const entry = entries.get(address);
       const left = entry ? entry.blockedUntil - now() : 0;
-      return left > 0 ? Math.ceil(left / 1000) : 0;
+      if (left <= 0) return 0;
+      // A blocked address that keeps trying stays recent, so rotating others cannot evict it.
+      touch(address);
+      return Math.ceil(left / 1000);
     },
     failed(address) {
       if (options.exempt(address)) return;

@@ -14,6 +14,12 @@ function paramOf(instancePath: string): string | null {
   return rest.reduce((acc, part) => (/^\d+$/u.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
 }
 
+/** The values a discriminated `oneOf` accepts for its tag (needs Ajv's `verbose`). */
+function tagValues(schema: unknown, tag: string): string[] {
+  const branches = (schema as { oneOf?: { properties?: Record<string, { const?: unknown }> }[] } | undefined)?.oneOf ?? [];
+  return branches.map((branch) => branch.properties?.[tag]?.const).filter((v): v is string => typeof v === 'string');
+}
+
 const depth = (e: ErrorObject): number => e.instancePath.split('/').length;
 /** Summary keywords that only say "a branch failed"; the branch's own errors say why. */
 const SUMMARY = new Set(['oneOf', 'anyOf', 'if']);
@@ -38,11 +44,9 @@ function describe(errors: ErrorObject[]): GatewayError {
     const param = base ? `${base}.${tag}` : tag;
     const value = first.params.tagValue;
     const shown = typeof value === 'string' ? `'${value.slice(0, 80)}'` : JSON.stringify(value) ?? 'a missing value';
-    return invalidRequest(
-      `Invalid value for '${param}': ${shown} is not one of 'system', 'developer', 'user', 'assistant', 'tool'.`,
-      param,
-      'invalid_value',
-    );
+    const allowed = tagValues(first.parentSchema, tag);
+    const expected = allowed.length > 0 ? ` is not one of ${allowed.map((v) => `'${v}'`).join(', ')}` : ' is not an accepted value';
+    return invalidRequest(`Invalid value for '${param}': ${shown}${expected}.`, param, 'invalid_value');
   }
   const param = paramOf(first.instancePath);
   if (param === null && first.instancePath === '/requestBody') return notAnObject();
