@@ -1,0 +1,164 @@
+/**
+ * Scenarios 4 and 5, both on fresh gateway processes: resident memory with N streams
+ * held open through the gateway, and start-up time (spawn → first 200 on /healthz) with
+ * the idle RSS of the process just started.
+ */
+import { Agent, get, request } from 'node:http';
+import { REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
+import { sleep } from './measure.js';
+import { freePort, gatewayArgs, rssMb, spawnTracked, startGateway, startUpstream } from './procs.js';
+
+/** Lets a process that just did something settle (lazy allocations, timers) before its RSS is read. */
+const SETTLE_MS = 500;
+/** Shorter after a start: nothing has run yet but start-up itself. */
+const START_SETTLE_MS = 300;
+
+export interface MemorySample {
+  idleMb: number;
+  loadedMb: number;
+  /** Streams that ended with [DONE] after the release (should be all). */
+  completed: number;
+}
+
+/** Waits until `test()` holds, polling; throws `describe()` after `timeoutMs`. */
+async function until(test: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!test()) {
+    if (performance.now() > deadline) throw new Error(describe());
+    await sleep(20);
+  }
+}
+
+type HoldUpstream = Awaited<ReturnType<typeof startUpstream>>;
+
+/**
+ * One repetition: a fresh gateway on the hold-mode upstream, `streams` streams opened
+ * and held. `before` requests reached the upstream in earlier repetitions.
+ */
+async function heldStreams(upstream: HoldUpstream, streams: number, before: number): Promise<MemorySample> {
+  // The default limits (4 running, 64 queued) refuse the 69th concurrent turn with 429:
+  // N open streams need N run slots. Nothing else differs from gateway-upstream.
+  const gateway = await startGateway('gateway-upstream-held', { upstream: upstream.baseUrl, limits: { maxConcurrent: streams, maxQueued: 64 } });
+  try {
+    await sleep(SETTLE_MS);
+    const idleMb = rssMb(gateway.proc.pid);
+    const url = new URL(`${gateway.url}/v1/chat/completions`);
+    // No keep-alive, no socket cap: every stream its own connection, as N clients would be.
+    const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+    let open = 0;
+    let completed = 0;
+    let failed = 0;
+    const problems: string[] = [];
+    const headers = { ...REQUEST_HEADERS, 'content-length': String(Buffer.byteLength(STREAM_BODY)) };
+    for (let i = 0; i < streams; i += 1) {
+      const req = request({ agent, method: 'POST', hostname: url.hostname, port: url.port, path: url.pathname, headers }, (res) => {
+        if (res.statusCode !== 200) {
+          failed += 1;
+          if (problems.length < 3) problems.push(`status ${res.statusCode}`);
+          res.resume();
+          return;
+        }
+        open += 1;
+        let tail = '';
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => {
+          tail = (tail + text).slice(-64);
+        });
+        res.on('end', () => {
+          if (tail.endsWith('data: [DONE]\n\n')) completed += 1;
+          else failed += 1;
+        });
+      });
+      req.on('error', (err) => {
+        failed += 1;
+        if (problems.length < 3) problems.push(err.message);
+      });
+      req.end(STREAM_BODY);
+      // Batches of 100: a burst of thousands of SYNs overflows the listen backlog (511)
+      // and costs 1 s retransmits, which would measure the kernel, not the gateway.
+      if (i % 100 === 99) await sleep(10);
+    }
+    const state = (): string => `${open} open, ${failed} failed of ${streams}${problems.length ? ` (${problems.join('; ')})` : ''}`;
+    const rounded = Math.floor((before + streams) / 100) * 100;
+    await upstream.proc.waitForLine(new RegExp(`^arrived ${rounded}$`, 'u'), 60_000);
+    await until(() => open + failed >= streams, 60_000, () => `streams did not all open: ${state()}`);
+    if (failed > 0) throw new Error(`streams failed: ${state()}`);
+    await sleep(SETTLE_MS);
+    const loadedMb = rssMb(gateway.proc.pid);
+    upstream.proc.child.stdin?.write('release\n');
+    await until(() => completed + failed >= streams, 30_000, () => `released streams did not all finish: ${completed} done, ${state()}`);
+    agent.destroy();
+    return { idleMb, loadedMb, completed };
+  } finally {
+    await gateway.proc.stop();
+  }
+}
+
+export async function memory(options: { reps: number; streams: number }): Promise<MemorySample[]> {
+  const samples: MemorySample[] = [];
+  // One upstream for every repetition: only the gateway is measured, and a `release`
+  // lets the held replies finish while later requests are held again.
+  const upstream = await startUpstream('upstream-hold', 'hold');
+  try {
+    for (let rep = 0; rep < options.reps; rep += 1) {
+      samples.push(await heldStreams(upstream, options.streams, rep * options.streams));
+      const sample = samples[rep] as MemorySample;
+      process.stderr.write(
+        `  rep ${rep + 1}/${options.reps} memory idle ${sample.idleMb.toFixed(1)} MB, with ${options.streams} streams ${sample.loadedMb.toFixed(1)} MB ` +
+          `(+${(sample.loadedMb - sample.idleMb).toFixed(1)}), ${sample.completed} completed\n`,
+      );
+    }
+  } finally {
+    await upstream.proc.stop();
+  }
+  return samples;
+}
+
+/** GET /healthz on a fresh connection; false while nothing listens yet. */
+function healthy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get({ hostname: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.setTimeout(2000, () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+export interface StartSeries {
+  ms: number[];
+  idleMb: number[];
+}
+
+/** Alternately starts gateway-echo and gateway-upstream `starts` times each. */
+export async function startup(options: { starts: number; upstream: string }): Promise<Record<string, StartSeries>> {
+  const results: Record<string, StartSeries> = { 'gateway-echo': { ms: [], idleMb: [] }, 'gateway-upstream': { ms: [], idleMb: [] } };
+  for (let i = 0; i < options.starts; i += 1) {
+    const order = i % 2 ? ['gateway-upstream', 'gateway-echo'] : ['gateway-echo', 'gateway-upstream'];
+    for (const name of order) {
+      // The port must be known before the gateway prints it, to poll from the first instant.
+      const port = await freePort();
+      const { args, env } = gatewayArgs({ port, ...(name === 'gateway-upstream' ? { upstream: options.upstream } : {}) });
+      const t0 = performance.now();
+      const proc = spawnTracked(`${name}-start`, args, { env, logToFile: true });
+      try {
+        let ms = Number.NaN;
+        while (Number.isNaN(ms)) {
+          if (await healthy(port)) ms = performance.now() - t0;
+          else if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`${name} exited during start-up (see ${proc.logPath})`);
+          else if (performance.now() - t0 > 15_000) throw new Error(`${name}: no 200 on /healthz within 15 s`);
+          else await sleep(5);
+        }
+        await sleep(START_SETTLE_MS);
+        const idleMb = rssMb(proc.pid);
+        results[name]?.ms.push(ms);
+        results[name]?.idleMb.push(idleMb);
+        process.stderr.write(`  start ${i + 1}/${options.starts} ${name.padEnd(16)} ${ms.toFixed(0)} ms to /healthz 200, idle ${idleMb.toFixed(1)} MB\n`);
+      } finally {
+        await proc.stop();
+      }
+    }
+  }
+  return results;
+}

@@ -1,0 +1,179 @@
+/**
+ * Turns the per-round samples into the table: the median over rounds, its spread
+ * (min–max, so the noise is visible next to every number), the ratio to a baseline
+ * measured in the same run (the median of per-round ratios, so a slow round slows both
+ * sides of its ratio alike) and the issue's target, met or missed.
+ */
+import type { HistorySeries } from './history.js';
+import type { MemorySample, StartSeries } from './memory.js';
+import { median } from './measure.js';
+import type { LoadSeries, StreamSeries } from './traffic.js';
+
+export interface Results {
+  throughput?: Record<string, Record<string, LoadSeries>>;
+  streaming?: Record<string, StreamSeries>;
+  history?: { series: Record<string, HistorySeries>; fillMs: number; promptTokens: Record<string, number> };
+  memory?: { streams: number; samples: MemorySample[] };
+  startup?: Record<string, StartSeries>;
+  /** Scenario → why it could not be measured. */
+  errors: Record<string, string>;
+}
+
+export interface Row {
+  scenario: string;
+  target: string;
+  median: string;
+  range: string;
+  ratio: string;
+  goal: string;
+  status: '' | 'met' | 'MISSED' | 'n/a';
+  /** The number compared with the goal, for the JSON. */
+  value?: number;
+}
+
+const perRound = (a: readonly number[], b: readonly number[], op: (x: number, y: number) => number): number[] =>
+  a.slice(0, Math.min(a.length, b.length)).map((x, i) => op(x, b[i] as number));
+const ratioOf = (a: readonly number[], b: readonly number[]): number => median(perRound(a, b, (x, y) => x / y));
+const diffOf = (a: readonly number[], b: readonly number[]): number[] => perRound(a, b, (x, y) => x - y);
+const spread = (v: readonly number[], digits: number): string =>
+  v.length ? `${Math.min(...v).toFixed(digits)}–${Math.max(...v).toFixed(digits)}` : '';
+const check = (ok: boolean): Row['status'] => (ok ? 'met' : 'MISSED');
+
+export function buildRows(results: Results, options: { fullStreams: number }): Row[] {
+  const rows: Row[] = [];
+  const { throughput, streaming, history, memory, startup } = results;
+
+  for (const [conc, byTarget] of Object.entries(throughput ?? {})) {
+    const c = conc.slice(1);
+    const rps = (name: string): number[] => byTarget[name]?.rps ?? [];
+    const ratios: Record<string, [string, string][]> = {
+      'express-floor': [['floor', 'floor']],
+      upstream: [['floor', 'floor']],
+      'gateway-echo': [['express-floor', 'express-floor'], ['floor', 'floor']],
+      'gateway-upstream': [['express-floor', 'express-floor'], ['upstream', 'upstream']],
+    };
+    const goals: Record<string, number> = c === '32' ? { 'gateway-echo': 0.6, 'gateway-upstream': 0.4 } : {};
+    for (const [name, s] of Object.entries(byTarget)) {
+      const failed = s.failed ? ` (${s.failed} FAILED)` : '';
+      const text = (ratios[name] ?? []).map(([base, label]) => `×${ratioOf(s.rps, rps(base)).toFixed(2)} ${label}`).join(', ');
+      const goal = goals[name];
+      const vsExpress = ratioOf(s.rps, rps('express-floor'));
+      rows.push({
+        scenario: `throughput c=${c}`,
+        target: name,
+        median: `${median(s.rps).toFixed(0)} req/s${failed}`,
+        range: spread(s.rps, 0),
+        ratio: text,
+        goal: goal === undefined ? '' : `≥ ×${goal} express-floor`,
+        status: goal === undefined ? '' : check(vsExpress >= goal && !s.failed),
+        ...(goal === undefined ? {} : { value: vsExpress }),
+      });
+    }
+    for (const [name, s] of Object.entries(byTarget)) {
+      rows.push({ scenario: `latency c=${c}`, target: name, median: `p50 ${median(s.p50).toFixed(3)} / p99 ${median(s.p99).toFixed(3)} ms`, range: `p50 ${spread(s.p50, 3)}`, ratio: '', goal: '', status: '' });
+    }
+    const gw = byTarget['gateway-upstream'];
+    const up = byTarget.upstream;
+    if (gw && up) {
+      for (const [q, limit] of [['p50', 0.5], ['p99', 2]] as const) {
+        const added = diffOf(gw[q], up[q]);
+        const value = median(added);
+        const withGoal = c === '1';
+        rows.push({
+          scenario: `added latency c=${c}`,
+          target: `gateway-upstream − upstream ${q}`,
+          median: `${value.toFixed(3)} ms`,
+          range: spread(added, 3),
+          ratio: '',
+          goal: withGoal ? `≤ ${limit} ms` : '',
+          status: withGoal ? check(value <= limit) : '',
+          value,
+        });
+      }
+    }
+  }
+
+  if (streaming) {
+    for (const [name, s] of Object.entries(streaming)) {
+      rows.push({ scenario: 'stream first content', target: name, median: `${median(s.firstContent).toFixed(3)} ms`, range: spread(s.firstContent, 3), ratio: '', goal: '', status: '' });
+    }
+    for (const [name, s] of Object.entries(streaming)) {
+      rows.push({ scenario: 'stream [DONE]', target: name, median: `${median(s.done).toFixed(3)} ms`, range: spread(s.done, 3), ratio: '', goal: '', status: '' });
+    }
+    const gw = streaming['gateway-upstream'];
+    const up = streaming.upstream;
+    if (gw && up) {
+      const added = diffOf(gw.firstContent, up.firstContent);
+      const value = median(added);
+      rows.push({ scenario: 'stream first content', target: 'gateway-upstream − upstream', median: `${value.toFixed(3)} ms`, range: spread(added, 3), ratio: '', goal: '≤ 1 ms', status: check(value <= 1), value });
+      const done = diffOf(gw.done, up.done);
+      rows.push({ scenario: 'stream [DONE]', target: 'gateway-upstream − upstream', median: `${median(done).toFixed(3)} ms`, range: spread(done, 3), ratio: '', goal: '', status: '' });
+    }
+  }
+
+  if (history) {
+    const s = history.series;
+    const base = s['new-session']?.p50 ?? [];
+    for (const [name, series] of Object.entries(s)) {
+      const isGoal = name === 'session-10k';
+      const value = ratioOf(series.p50, base);
+      const vs60 = name === 'session-10k' && s['session-60'] ? `, ×${ratioOf(series.p50, s['session-60'].p50).toFixed(2)} session-60` : '';
+      rows.push({
+        scenario: 'history c=1 p50',
+        target: `gateway-echo ${name}`,
+        median: `${median(series.p50).toFixed(3)} ms${series.failed ? ` (${series.failed} FAILED)` : ''}`,
+        range: spread(series.p50, 3),
+        ratio: name === 'new-session' ? '' : `×${value.toFixed(2)} new-session${vs60}`,
+        goal: isGoal ? '≤ ×1.2 new-session' : '',
+        status: isGoal ? check(value <= 1.2 && !series.failed) : '',
+        ...(isGoal ? { value } : {}),
+      });
+    }
+  }
+
+  for (const [name, s] of Object.entries(startup ?? {})) {
+    const value = median(s.idleMb);
+    rows.push({ scenario: 'idle RSS', target: name, median: `${value.toFixed(1)} MB`, range: spread(s.idleMb, 1), ratio: '', goal: '≤ 80 MB', status: check(value <= 80), value });
+  }
+  if (memory) {
+    const added = memory.samples.map((m) => m.loadedMb - m.idleMb);
+    const value = median(added);
+    const full = memory.streams === options.fullStreams;
+    rows.push({
+      scenario: `${memory.streams} open streams`,
+      target: 'gateway-upstream (held)',
+      median: `+${value.toFixed(1)} MB`,
+      range: spread(added, 1),
+      ratio: `${((value * 1000) / memory.streams).toFixed(1)} kB/stream; idle ${median(memory.samples.map((m) => m.idleMb)).toFixed(1)} MB`,
+      goal: `≤ +100 MB @ ${options.fullStreams}`,
+      status: full ? check(value <= 100) : 'n/a',
+      value,
+    });
+  }
+  for (const [name, s] of Object.entries(startup ?? {})) {
+    const value = median(s.ms);
+    rows.push({ scenario: 'start-up to /healthz 200', target: name, median: `${value.toFixed(0)} ms`, range: spread(s.ms, 0), ratio: '', goal: '≤ 500 ms', status: check(value <= 500), value });
+  }
+  for (const [scenario, why] of Object.entries(results.errors)) {
+    rows.push({ scenario, target: 'NOT MEASURED', median: why.split('\n')[0]?.slice(0, 100) ?? '', range: '', ratio: '', goal: '', status: '' });
+  }
+  return rows;
+}
+
+export function formatTable(rows: readonly Row[]): string {
+  const header: Row = { scenario: 'scenario', target: 'target', median: 'median', range: 'min–max over rounds', ratio: 'ratio (median of per-round ratios)', goal: 'issue target', status: '' };
+  const keys = ['scenario', 'target', 'median', 'range', 'ratio', 'goal', 'status'] as const;
+  const all = [header, ...rows];
+  const widths = keys.map((k) => Math.max(...all.map((r) => String(r[k]).length)));
+  const line = (r: Row): string => keys.map((k, i) => String(r[k]).padEnd(widths[i] as number)).join('  ').trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  const out: string[] = [line(header), rule];
+  let previous = '';
+  for (const r of rows) {
+    const group = r.scenario.split(' ')[0] ?? '';
+    if (previous && group !== previous) out.push('');
+    previous = group;
+    out.push(line(r));
+  }
+  return out.join('\n');
+}
