@@ -188,6 +188,46 @@ export function openSqliteStore(path: string): SessionStore {
     if (changed === 1) statements.touchSession.run({ sessionId: ref.sessionId, seq: ref.seq, at: outcome.endedAt, status: outcome.status });
   });
 
+  // Group commit: writes issued in the same turn of the event loop share one transaction
+  // (each in its own savepoint, so one failure rolls back only itself). Under load this
+  // turns many small commits into a few; a caller still resolves only once its write is
+  // committed.
+  const queue: { write: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void }[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    const batch = queue.splice(0);
+    if (batch.length === 0) return;
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    try {
+      db.transaction(() => {
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: true, value: item.write() });
+          } catch (err) {
+            outcomes.push({ ok: false, err });
+          }
+        }
+      })();
+    } catch (err) {
+      for (const item of batch) item.reject(err);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i] as (typeof outcomes)[number];
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.err);
+    });
+  };
+  const write = <T>(run: () => T): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({ write: run, resolve: resolve as (value: unknown) => void, reject });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+
   return {
     async currentSession(key) {
       const row = statements.current.get(key);
@@ -196,11 +236,11 @@ export function openSqliteStore(path: string): SessionStore {
     async recentTurns(sessionId, limit) {
       return statements.recentOk.all(sessionId, limit).reverse().map(toTurn);
     },
-    async beginTurn(turn) {
-      return begin(turn);
+    beginTurn(turn) {
+      return write(() => begin(turn));
     },
-    async finishTurn(ref, outcome) {
-      finish(ref, outcome);
+    finishTurn(ref, outcome) {
+      return write(() => finish(ref, outcome));
     },
     async loadTurns(key) {
       const row = statements.current.get(key);
@@ -214,6 +254,7 @@ export function openSqliteStore(path: string): SessionStore {
       return statements.byKey.all(key).map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
     },
     async close() {
+      flush();
       if (db.open) db.close();
     },
   };
