@@ -162,7 +162,8 @@ function splitModel(ref: string, path: string, providers: Record<string, Provide
   const provider = ref.slice(0, slash);
   if (!(provider in providers)) {
     const known = Object.keys(providers).join(', ') || 'none';
-    throw new ConfigError(`config ${path}: provider '${provider}' is not configured under models.providers (known: ${known})`);
+    // The value is not repeated: after ${ENV} substitution it may hold a secret.
+    throw new ConfigError(`config ${path}: its provider (the part before '/') is not configured under models.providers (known: ${known})`);
   }
   return { provider, model: ref.slice(slash + 1) };
 }

@@ -44,6 +44,9 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
     defaultHeaders: settings.apiKey ? {} : { Authorization: null },
     timeout: timeoutSeconds * 1000,
     maxRetries: settings.maxRetries ?? 2,
+    // The SDK's own console logging prints raw upstream data (which may carry the API key)
+    // outside our JSON log; failures reach the gateway as errors instead.
+    logLevel: 'off',
   });
   const where = `The model provider '${settings.id}'`;
 
