@@ -85,6 +85,15 @@ const HISTORY_FETCH_CAP = 1000;
 
 type AbortReason = 'client' | 'timeout' | 'shutdown';
 
+/** A routed turn: which agent, which session, and what the request asked. */
+interface PlannedTurn {
+  agent: AgentConfig;
+  key: string;
+  kind: SessionKind;
+  turn: RequestTurn;
+  options: TurnOptions | undefined;
+}
+
 function sessionKind(request: TurnRequest): SessionKind {
   if (request.sessionKey !== undefined) return 'explicit';
   return request.user ? 'user' : 'stateless';
@@ -108,14 +117,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     return { sessionId: session.id, history: boundedHistory(turns, agent.history), hasTurns: turns.length > 0 };
   }
 
-  async function* execute(
-    agent: AgentConfig,
-    key: string,
-    kind: SessionKind,
-    turn: RequestTurn,
-    options: TurnOptions | undefined,
-    signal: AbortSignal,
-  ): AsyncGenerator<AgentEvent> {
+  async function* execute(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
+    const { agent, key, kind, turn, options } = plan;
     const controller = new AbortController();
     const abort = (reason: AbortReason): void => controller.abort(reason);
     const onClientAbort = (): void => abort('client');
@@ -207,24 +210,17 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     }
   }
 
-  async function* run(
-    agent: AgentConfig,
-    key: string,
-    kind: SessionKind,
-    turn: RequestTurn,
-    options: TurnOptions | undefined,
-    signal: AbortSignal,
-  ): AsyncGenerator<AgentEvent> {
+  async function* run(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
     if (draining) throw shuttingDown();
     limiter.admit();
     let releaseLane: (() => void) | undefined;
     let releaseSlot: (() => void) | undefined;
     try {
-      releaseLane = await lanes.acquire(key, signal);
+      releaseLane = await lanes.acquire(plan.key, signal);
       releaseSlot = await limiter.slot(signal);
       // Turns still queued when the grace period ended are refused, not started.
       if (aborting) throw shuttingDown();
-      yield* execute(agent, key, kind, turn, options, signal);
+      yield* execute(plan, signal);
     } finally {
       releaseSlot?.();
       releaseLane?.();
@@ -250,7 +246,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
           'images_not_supported',
         );
       }
-      return { agentId, sessionKey, events: run(agent, sessionKey, sessionKind(request), turn, request.options, signal) };
+      const plan: PlannedTurn = { agent, key: sessionKey, kind: sessionKind(request), turn, options: request.options };
+      return { agentId, sessionKey, events: run(plan, signal) };
     },
     async drain(graceMs) {
       draining = true;
