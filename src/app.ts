@@ -21,13 +21,14 @@ export function storePath(config: GatewayConfig): string {
   return join(config.stateDir, 'sessions.sqlite');
 }
 
-export function createRuntime(config: GatewayConfig, overrides: { store?: SessionStore; now?: () => number } = {}): Runtime {
+export async function createRuntime(config: GatewayConfig, overrides: { store?: SessionStore; now?: () => number } = {}): Promise<Runtime> {
+  const provider = await createProviders(config.providers);
   const store = overrides.store ?? openSqliteStore(storePath(config));
   const core = createAgentCore({
     agents: config.agents,
     defaultAgentId: config.defaultAgentId,
     store,
-    provider: createProviders(config.providers),
+    provider,
     limits: config.limits,
     images: config.images,
     ...(overrides.now ? { now: overrides.now } : {}),

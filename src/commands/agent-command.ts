@@ -16,7 +16,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
     },
   });
   if (values.message === undefined) throw new UsageError('--message is required');
-  const runtime = createRuntime(loadConfig(values.config));
+  const runtime = await createRuntime(loadConfig(values.config));
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   try {

@@ -45,7 +45,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const config = loadConfig(configPath, flags);
   assertStartable(config);
   const logger = createLogger();
-  const runtime = createRuntime(config);
+  const runtime = await createRuntime(config);
   const app = await createServer(config, { core: runtime.core, logger });
   const server = await listen(app, config);
   const inFlight = trackInFlight(server);

@@ -1,29 +1,30 @@
 /**
  * Builds providers from config: the only place that knows every adapter. The agent core
- * receives the resulting lookup function, never an adapter.
+ * receives the resulting lookup function, never an adapter. An adapter's module (and its
+ * SDK, tens of MB and ~100 ms to load) is imported only when a provider uses it.
  */
 import type { ProviderConfig } from '../config/types.js';
-import { createAnthropicProvider } from './anthropic/anthropic-provider.js';
 import { createEchoProvider } from './echo/echo-provider.js';
-import { createOpenAICompatibleProvider } from './openai-compatible/openai-compatible-provider.js';
 import type { ModelProvider } from './types.js';
 
-function createProvider(id: string, config: ProviderConfig): ModelProvider {
+async function createProvider(id: string, config: ProviderConfig): Promise<ModelProvider> {
   switch (config.api) {
     case 'echo':
       return createEchoProvider(id);
-    case 'openai-completions':
+    case 'openai-completions': {
+      const { createOpenAICompatibleProvider } = await import('./openai-compatible/openai-compatible-provider.js');
       return createOpenAICompatibleProvider({ id, ...config });
-    case 'anthropic-messages':
+    }
+    case 'anthropic-messages': {
+      const { createAnthropicProvider } = await import('./anthropic/anthropic-provider.js');
       return createAnthropicProvider({ id, ...config });
+    }
   }
 }
 
-export function createProviders(configs: Readonly<Record<string, ProviderConfig>>): (id: string) => ModelProvider {
-  const providers = new Map<string, ModelProvider>();
-  for (const [id, config] of Object.entries(configs)) {
-    providers.set(id, createProvider(id, config));
-  }
+export async function createProviders(configs: Readonly<Record<string, ProviderConfig>>): Promise<(id: string) => ModelProvider> {
+  const entries = await Promise.all(Object.entries(configs).map(async ([id, config]) => [id, await createProvider(id, config)] as const));
+  const providers = new Map(entries);
   return (id) => {
     const provider = providers.get(id);
     if (!provider) throw new Error(`provider '${id}' is not configured`);

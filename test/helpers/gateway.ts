@@ -42,7 +42,7 @@ export async function startGateway(
   const config = resolveGatewayConfig(parseConfig(JSON.stringify(file), options.env ?? {}, 'test'), options.flags ?? {}, options.env ?? {});
   // The real SQLite store, in a fresh directory unless the test reopens one.
   const store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'));
-  const runtime = createRuntime(config, { store, ...(options.now ? { now: options.now } : {}) });
+  const runtime = await createRuntime(config, { store, ...(options.now ? { now: options.now } : {}) });
   const logs: string[] = [];
   const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }) });
   const server: Server = await listen(app, config, 0, '127.0.0.1');

@@ -37,7 +37,7 @@ export interface ObservedGateway {
 export async function startObservedGateway(file: ConfigFile): Promise<ObservedGateway> {
   const config = resolveGatewayConfig(parseConfig(JSON.stringify(file), {}, 'test'), {}, {});
   const store = openSqliteStore(join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'));
-  const runtime = createRuntime(config, { store });
+  const runtime = await createRuntime(config, { store });
   const problems: string[] = [];
   let logLines = 0;
   const write = (line: string): void => {
