@@ -18,7 +18,7 @@ export interface Limiter {
 /** Seconds a refused client is asked to wait; runs usually take a few seconds. */
 const RETRY_AFTER_SECONDS = 1;
 
-export function queueFull(maxConcurrent: number, maxQueued: number): GatewayError {
+function queueFull(maxConcurrent: number, maxQueued: number): GatewayError {
   return new GatewayError({
     status: 429,
     type: 'invalid_request_error',

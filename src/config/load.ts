@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import JSON5 from 'json5';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { fieldPath } from '../field-path.js';
 import { configSchema } from './schema.js';
 import type { AgentConfig, AuthMode, ConfigFile, GatewayConfig, ProviderConfig, ResetPolicy, SessionSettings } from './types.js';
 
@@ -88,7 +89,7 @@ const validateConfigFile = new Ajv2020({ allErrors: true, strict: false }).compi
 function keyPath(instancePath: string, extra?: string): string {
   const parts = instancePath.split('/').slice(1);
   if (extra) parts.push(extra);
-  return parts.reduce((acc, part) => (/^\d+$/u.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+  return fieldPath(parts);
 }
 
 /** Parses, substitutes and validates config text; `source` names it in messages. */

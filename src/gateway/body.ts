@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError, invalidRequest } from '../errors.js';
+import { fieldPath } from '../field-path.js';
 
 /** 413 in OpenAI's shape. */
-export function payloadTooLarge(limit: number): GatewayError {
+function payloadTooLarge(limit: number): GatewayError {
   return new GatewayError({
     status: 413,
     type: 'invalid_request_error',
@@ -68,8 +69,7 @@ interface PathNode {
 function pathText(node: PathNode | undefined): string | null {
   const keys: (string | number)[] = [];
   for (let n = node; n; n = n.parent) keys.unshift(n.key);
-  if (keys.length === 0) return null;
-  return keys.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${key}` : key), '');
+  return keys.length === 0 ? null : fieldPath(keys);
 }
 
 /** The first place `value` breaks the limits, walked without recursion (deep input cannot overflow the stack). */

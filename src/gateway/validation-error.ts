@@ -4,6 +4,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import { GatewayError, invalidRequest } from '../errors.js';
+import { fieldPath } from '../field-path.js';
 
 /** `/requestBody/messages/0/role` → `messages[0].role`; `/header/x-a` → `x-a`. */
 function paramOf(instancePath: string): string | null {
@@ -11,7 +12,7 @@ function paramOf(instancePath: string): string | null {
   const [where, ...rest] = parts;
   if (where === 'header') return rest[0] ?? null;
   if (where !== 'requestBody' || rest.length === 0) return null;
-  return rest.reduce((acc, part) => (/^\d+$/u.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+  return fieldPath(rest);
 }
 
 /** The values a discriminated `oneOf` accepts for its tag (needs Ajv's `verbose`). */
