@@ -10,11 +10,12 @@ export const operationIds = [
 
 export type OperationId = (typeof operationIds)[number];
 
-export const operationPaths: Record<OperationId, { method: string; path: string }> = {
-  "createChatCompletion": { method: "post", path: "/v1/chat/completions" },
-  "getDocs": { method: "get", path: "/docs" },
-  "getHealth": { method: "get", path: "/healthz" },
-  "getOpenApiDocument": { method: "get", path: "/openapi.yaml" },
-  "listModels": { method: "get", path: "/v1/models" },
-  "retrieveModel": { method: "get", path: "/v1/models/{model}" },
+/** Each operation's method, path template and whether it needs the bearer secret. */
+export const operationPaths: Record<OperationId, { method: string; path: string; secured: boolean }> = {
+  "createChatCompletion": { method: "post", path: "/v1/chat/completions", secured: true },
+  "getDocs": { method: "get", path: "/docs", secured: false },
+  "getHealth": { method: "get", path: "/healthz", secured: false },
+  "getOpenApiDocument": { method: "get", path: "/openapi.yaml", secured: false },
+  "listModels": { method: "get", path: "/v1/models", secured: true },
+  "retrieveModel": { method: "get", path: "/v1/models/{model}", secured: true },
 };

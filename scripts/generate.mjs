@@ -8,7 +8,9 @@
 //   <out>/validators/standalone.ts  precompiled Ajv (2020) validators
 //   <out>/validators/index.ts   typed facade over the standalone validators
 //   <out>/openapi-document.ts   the parsed spec as a const object
-//   <out>/operations.ts         operationIds and their method/path
+//   <out>/validators/requests.ts  one precompiled validator per operation's request
+//                                (headers, path parameters, body), for the HTTP edge
+//   <out>/operations.ts         operationIds, their method/path and whether they need auth
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -75,11 +77,12 @@ export function stripDiscriminatorMapping(value) {
  * reachable as `openapi.json#/components/schemas/NAME`; the spec's own
  * `$ref: '#/components/schemas/X'` resolve against that base id.
  */
-export function createAjv(spec, { source = true } = {}) {
+export function createAjv(spec, { source = true, verbose = false } = {}) {
   const ajv = new Ajv2020({
     allErrors: true,
     strict: false,
     discriminator: true,
+    verbose,
     code: { source, esm: true, lines: true },
   });
   addFormats(ajv);
@@ -102,7 +105,12 @@ function listOperations(spec) {
   for (const [p, item] of Object.entries(spec.paths ?? {})) {
     for (const method of HTTP_METHODS) {
       const op = item?.[method];
-      if (op?.operationId) ops.push({ operationId: op.operationId, method, path: p });
+      if (!op?.operationId) continue;
+      // An operation's own `security` replaces the document's; `[]` means none.
+      const security = op.security ?? spec.security ?? [];
+      const secured = security.length > 0 && !security.some((requirement) => Object.keys(requirement).length === 0);
+      const parameters = [...(item.parameters ?? []), ...(op.parameters ?? [])].map((param) => resolveRef(spec, param));
+      ops.push({ operationId: op.operationId, method, path: p, secured, parameters, requestBody: op.requestBody && resolveRef(spec, op.requestBody) });
     }
   }
   ops.sort((a, b) => (a.operationId < b.operationId ? -1 : a.operationId > b.operationId ? 1 : 0));
@@ -112,6 +120,58 @@ function listOperations(spec) {
     seen.add(operationId);
   }
   return ops;
+}
+
+/** `{ $ref: '#/components/...' }` → the object it points to (one level). */
+function resolveRef(spec, node) {
+  if (!node?.$ref) return node;
+  const target = node.$ref
+    .replace(/^#\//, '')
+    .split('/')
+    .reduce((at, key) => at?.[key.replace(/~1/g, '/').replace(/~0/g, '~')], spec);
+  if (!target) throw new Error(`openapi.yaml: unresolved ${node.$ref}`);
+  return target;
+}
+
+/** Local `#/components/...` refs inside a schema, pointed at the document registered with Ajv. */
+function anchorRefs(value) {
+  if (Array.isArray(value)) return value.map(anchorRefs);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, child]) => [
+      key,
+      key === '$ref' && typeof child === 'string' && child.startsWith('#/') ? `${AJV_DOCUMENT_ID}${child}` : anchorRefs(child),
+    ]),
+  );
+}
+
+/**
+ * One JSON Schema for everything an operation's request carries, the way the HTTP edge
+ * hands it over: `{ header, path, requestBody }`. Header names are lower-case (Node
+ * lower-cases them); other headers and unknown body fields are allowed. Errors point at
+ * `/header/<name>`, `/path/<name>` or `/requestBody/...`.
+ */
+function requestSchema(op) {
+  const part = (where, lower) => {
+    const params = op.parameters.filter((param) => param.in === where);
+    const name = (param) => (lower ? param.name.toLowerCase() : param.name);
+    return {
+      type: 'object',
+      properties: Object.fromEntries(params.map((param) => [name(param), anchorRefs(stripDiscriminatorMapping(param.schema ?? {}))])),
+      required: params.filter((param) => param.required).map(name),
+    };
+  };
+  const body = op.requestBody?.content?.['application/json'];
+  return {
+    $id: `${op.operationId}.request.json`,
+    type: 'object',
+    properties: {
+      header: part('header', true),
+      path: { ...part('path', false), additionalProperties: false },
+      ...(body?.schema ? { requestBody: anchorRefs(stripDiscriminatorMapping(body.schema)) } : {}),
+    },
+    required: ['header', 'path', ...(body?.schema && op.requestBody.required ? ['requestBody'] : [])],
+  };
 }
 
 /**
@@ -167,6 +227,29 @@ function renderStandalone(spec) {
   );
 }
 
+/**
+ * The request validators, compiled with Ajv's `verbose` so each error keeps its schema
+ * (a 400 can then list the values a field accepts).
+ */
+function renderRequestValidators(spec) {
+  const ops = listOperations(spec);
+  const ajv = createAjv(spec, { verbose: true });
+  for (const op of ops) ajv.addSchema(requestSchema(op));
+  const code = standaloneCode(ajv, Object.fromEntries(ops.map((op) => [`validate_${op.operationId}`, `${op.operationId}.request.json`])));
+  return (
+    HEADER +
+    '// @ts-nocheck\n' +
+    '/* eslint-disable */\n' +
+    "import { createRequire } from 'node:module';\n" +
+    'const require = createRequire(import.meta.url);\n' +
+    code.replace(/^\s*"use strict";\s*/, '').replace(/\s*$/, '\n') +
+    '\n/** Each operation\'s request validator, over `{ header, path, requestBody }`. */\n' +
+    'export const requestValidators = {\n' +
+    ops.map((op) => `  ${JSON.stringify(op.operationId)}: validate_${op.operationId},\n`).join('') +
+    '};\n'
+  );
+}
+
 function renderValidatorsIndex() {
   const lines = [
     HEADER.trimEnd(),
@@ -175,7 +258,19 @@ function renderValidatorsIndex() {
     'import type {',
     ...VALIDATED_SCHEMAS.map((name) => `  ${name},`),
     "} from '../client/types.gen.js';",
+    "import type { OperationId } from '../operations.js';",
+    "import * as requests from './requests.js';",
     "import * as standalone from './standalone.js';",
+    '',
+    '/** What an operation\'s request validator checks: lower-cased headers, path parameters, the parsed body. */',
+    'export interface RequestParts {',
+    '  header: Readonly<Record<string, string | string[] | undefined>>;',
+    '  path: Readonly<Record<string, string>>;',
+    '  requestBody: unknown;',
+    '}',
+    '',
+    '/** Each operation\'s request validator (Ajv `verbose` errors: each keeps its schema). */',
+    'export const requestValidators = requests.requestValidators as unknown as Record<OperationId, ValidateFunction<RequestParts>>;',
     '',
   ];
   for (const name of VALIDATED_SCHEMAS) {
@@ -200,10 +295,11 @@ function renderOperations(spec) {
     '',
     'export type OperationId = (typeof operationIds)[number];',
     '',
-    'export const operationPaths: Record<OperationId, { method: string; path: string }> = {',
+    '/** Each operation\'s method, path template and whether it needs the bearer secret. */',
+    'export const operationPaths: Record<OperationId, { method: string; path: string; secured: boolean }> = {',
     ...ops.map(
       (op) =>
-        `  ${JSON.stringify(op.operationId)}: { method: ${JSON.stringify(op.method)}, path: ${JSON.stringify(op.path)} },`,
+        `  ${JSON.stringify(op.operationId)}: { method: ${JSON.stringify(op.method)}, path: ${JSON.stringify(op.path)}, secured: ${op.secured} },`,
     ),
     '};',
   ];
@@ -222,6 +318,7 @@ export async function generate(outDir = defaultOutDir) {
   await rm(validatorsDir, { recursive: true, force: true });
   await mkdir(validatorsDir, { recursive: true });
   await writeFile(path.join(validatorsDir, 'standalone.ts'), renderStandalone(spec));
+  await writeFile(path.join(validatorsDir, 'requests.ts'), renderRequestValidators(spec));
   await writeFile(path.join(validatorsDir, 'index.ts'), renderValidatorsIndex());
   await writeFile(path.join(outDir, 'openapi-document.ts'), renderOpenapiDocument(spec));
   await writeFile(path.join(outDir, 'operations.ts'), renderOperations(spec));

@@ -8,7 +8,19 @@ import type {
   ErrorResponse,
   Health,
 } from '../client/types.gen.js';
+import type { OperationId } from '../operations.js';
+import * as requests from './requests.js';
 import * as standalone from './standalone.js';
+
+/** What an operation's request validator checks: lower-cased headers, path parameters, the parsed body. */
+export interface RequestParts {
+  header: Readonly<Record<string, string | string[] | undefined>>;
+  path: Readonly<Record<string, string>>;
+  requestBody: unknown;
+}
+
+/** Each operation's request validator (Ajv `verbose` errors: each keeps its schema). */
+export const requestValidators = requests.requestValidators as unknown as Record<OperationId, ValidateFunction<RequestParts>>;
 
 export const validateCreateChatCompletionRequest = standalone.validateCreateChatCompletionRequest as unknown as ValidateFunction<CreateChatCompletionRequest>;
 export const validateCreateChatCompletionResponse = standalone.validateCreateChatCompletionResponse as unknown as ValidateFunction<CreateChatCompletionResponse>;

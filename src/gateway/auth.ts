@@ -25,5 +25,6 @@ export function unauthorized(): GatewayError {
     type: 'invalid_request_error',
     code: 'invalid_api_key',
     message: "Missing or invalid bearer token: send 'Authorization: Bearer <token>' with the gateway's secret.",
+    headers: { 'www-authenticate': 'Bearer' },
   });
 }

@@ -105,7 +105,7 @@ function checkShape(value: unknown, limits: JsonLimits): GatewayError | undefine
  * Parses a JSON body. Anything that cannot be a request comes back as a `problem` (the
  * error to answer with once the request is authenticated) and no body: a non-JSON
  * content type (415), bytes that are not UTF-8 or not JSON, JSON that is a string
- * (openapi-backend would JSON-parse a string body again), or a body past the limits.
+ * (a string is never a request object), or a body past the limits.
  */
 export function parseJsonBody(raw: Buffer, contentType: string | undefined, limits: JsonLimits): { body: unknown; problem?: GatewayError } {
   if (contentType !== undefined && !JSON_TYPE.test(contentType)) {

@@ -1,24 +1,38 @@
 /**
- * Turns openapi-backend's Ajv errors into one 400 that names the offending field
+ * Turns a request validator's Ajv errors into one 400 that names the offending field
  * (`messages[0].role`) or header (`x-moltbot-agent-id`) in `param`.
  */
 import type { ErrorObject } from 'ajv';
+import { openapiDocument } from '../../generated/openapi-document.js';
 import { GatewayError, invalidRequest } from '../errors.js';
 import { fieldPath } from '../field-path.js';
 
-/** `/requestBody/messages/0/role` → `messages[0].role`; `/header/x-a` → `x-a`. */
+/** `/requestBody/messages/0/role` → `messages[0].role`; `/header/x-a` → `x-a`; `/path/model` → `model`. */
 function paramOf(instancePath: string): string | null {
   const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/gu, '/').replace(/~0/gu, '~'));
   const [where, ...rest] = parts;
-  if (where === 'header') return rest[0] ?? null;
+  if (where === 'header' || where === 'path') return rest[0] ?? null;
   if (where !== 'requestBody' || rest.length === 0) return null;
   return fieldPath(rest);
 }
 
+interface BranchSchema {
+  $ref?: string;
+  properties?: Record<string, { const?: unknown }>;
+}
+
+const componentSchemas = openapiDocument.components.schemas as unknown as Record<string, BranchSchema>;
+
+/** A `oneOf` branch, with a `$ref` to a component schema (as the validators keep them) followed. */
+function branchSchema(branch: BranchSchema): BranchSchema | undefined {
+  const ref = /#\/components\/schemas\/([^/]+)$/u.exec(branch.$ref ?? '');
+  return ref ? componentSchemas[ref[1] as string] : branch;
+}
+
 /** The values a discriminated `oneOf` accepts for its tag (needs Ajv's `verbose`). */
 function tagValues(schema: unknown, tag: string): string[] {
-  const branches = (schema as { oneOf?: { properties?: Record<string, { const?: unknown }> }[] } | undefined)?.oneOf ?? [];
-  return branches.map((branch) => branch.properties?.[tag]?.const).filter((v): v is string => typeof v === 'string');
+  const branches = (schema as { oneOf?: BranchSchema[] } | undefined)?.oneOf ?? [];
+  return branches.map((branch) => branchSchema(branch)?.properties?.[tag]?.const).filter((v): v is string => typeof v === 'string');
 }
 
 const depth = (e: ErrorObject): number => e.instancePath.split('/').length;

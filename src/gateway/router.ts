@@ -1,0 +1,94 @@
+/**
+ * Routing by the spec's path templates, built once from the generated operation table:
+ * exact paths are one map lookup, templated ones (`/v1/models/{model}`) a regex each.
+ * Trailing slashes are ignored and methods compared case-insensitively.
+ */
+import { operationIds, operationPaths, type OperationId } from '../../generated/operations.js';
+
+/** Where a request goes: an operation with its path parameters, or why none. */
+export type RouteMatch =
+  | { kind: 'operation'; operationId: OperationId; secured: boolean; params: Record<string, string> }
+  | { kind: 'notFound' }
+  /** The path exists, the method does not; `allow` lists the methods it has. */
+  | { kind: 'methodNotAllowed'; allow: string };
+
+interface Template {
+  pattern: RegExp;
+  names: string[];
+  /** Upper-case method → operation. */
+  methods: Map<string, OperationId>;
+}
+
+export interface Router {
+  match(method: string, path: string): RouteMatch;
+}
+
+const escape = (text: string): string => text.replace(/[.*+?^$()|[\]\\]/gu, '\\$&');
+
+/** Path parameters are percent-decoded; a malformed escape makes the path match nothing. */
+function decode(values: string[]): string[] | undefined {
+  try {
+    return values.map((value) => decodeURIComponent(value));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A router over every operation except those whose path is in `disabledPaths` (they answer 404). */
+export function createRouter(disabledPaths: readonly string[]): Router {
+  const exact = new Map<string, Map<string, OperationId>>();
+  const templates = new Map<string, Template>();
+  for (const operationId of operationIds) {
+    const { method, path } = operationPaths[operationId];
+    if (disabledPaths.includes(path)) continue;
+    if (!path.includes('{')) {
+      const methods = exact.get(path) ?? new Map<string, OperationId>();
+      methods.set(method.toUpperCase(), operationId);
+      exact.set(path, methods);
+      continue;
+    }
+    let template = templates.get(path);
+    if (!template) {
+      const names = [...path.matchAll(/\{([^}]+)\}/gu)].map((m) => m[1] as string);
+      const source = path.split(/\{[^}]+\}/u).map(escape).join('([^/]+)');
+      template = { pattern: new RegExp(`^${source}$`, 'u'), names, methods: new Map() };
+      templates.set(path, template);
+    }
+    template.methods.set(method.toUpperCase(), operationId);
+  }
+  // Longest literal part first: the most specific template wins, as in openapi-backend.
+  const ordered = [...templates.entries()]
+    .sort(([a], [b]) => b.replace(/\{[^}]+\}/gu, '').length - a.replace(/\{[^}]+\}/gu, '').length)
+    .map(([, template]) => template);
+
+  const found = (operationId: OperationId, params: Record<string, string>): RouteMatch => ({
+    kind: 'operation',
+    operationId,
+    secured: operationPaths[operationId].secured,
+    params,
+  });
+
+  return {
+    match(method, rawPath) {
+      let path = rawPath;
+      while (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+      const upper = method.toUpperCase();
+      const methods = exact.get(path);
+      const direct = methods?.get(upper);
+      if (direct) return found(direct, {});
+      let allow = methods ? [...methods.keys()] : undefined;
+      for (const template of ordered) {
+        const m = template.pattern.exec(path);
+        if (!m) continue;
+        const operationId = template.methods.get(upper);
+        if (operationId) {
+          const values = decode(m.slice(1));
+          if (!values) return { kind: 'notFound' };
+          return found(operationId, Object.fromEntries(template.names.map((name, i) => [name, values[i] as string])));
+        }
+        allow ??= [...template.methods.keys()];
+      }
+      return allow ? { kind: 'methodNotAllowed', allow: allow.join(', ') } : { kind: 'notFound' };
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { createRouter } from '../../src/gateway/router.js';
+
+describe('router', () => {
+  const router = createRouter([]);
+
+  it('matches exact paths, ignoring trailing slashes and method case', () => {
+    expect(router.match('POST', '/v1/chat/completions')).toMatchObject({ kind: 'operation', operationId: 'createChatCompletion', secured: true });
+    expect(router.match('post', '/v1/chat/completions//')).toMatchObject({ kind: 'operation', operationId: 'createChatCompletion' });
+    expect(router.match('GET', '/healthz')).toMatchObject({ kind: 'operation', operationId: 'getHealth', secured: false });
+  });
+
+  it('decodes path parameters of templated paths', () => {
+    expect(router.match('GET', '/v1/models/moltbot%3Amain')).toEqual({
+      kind: 'operation',
+      operationId: 'retrieveModel',
+      secured: true,
+      params: { model: 'moltbot:main' },
+    });
+  });
+
+  it('prefers the exact path over a template it also fits', () => {
+    expect(router.match('GET', '/v1/models')).toMatchObject({ operationId: 'listModels' });
+  });
+
+  it('answers 405 with the allowed methods for a known path', () => {
+    expect(router.match('GET', '/v1/chat/completions')).toEqual({ kind: 'methodNotAllowed', allow: 'POST' });
+    expect(router.match('DELETE', '/v1/models/moltbot')).toEqual({ kind: 'methodNotAllowed', allow: 'GET' });
+  });
+
+  it('answers 404 for unknown paths, nested segments and malformed escapes', () => {
+    expect(router.match('GET', '/v1/nothing')).toEqual({ kind: 'notFound' });
+    expect(router.match('GET', '/v1/models/a/b')).toEqual({ kind: 'notFound' });
+    expect(router.match('GET', '/v1/models/%E0%A4%A')).toEqual({ kind: 'notFound' });
+  });
+
+  it('leaves disabled paths out entirely', () => {
+    const disabled = createRouter(['/v1/chat/completions', '/v1/models', '/v1/models/{model}']);
+    expect(disabled.match('POST', '/v1/chat/completions')).toEqual({ kind: 'notFound' });
+    expect(disabled.match('GET', '/v1/models/moltbot')).toEqual({ kind: 'notFound' });
+    expect(disabled.match('GET', '/healthz')).toMatchObject({ kind: 'operation' });
+  });
+});
