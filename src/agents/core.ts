@@ -5,7 +5,6 @@
  * `moltbot agent` both run turns through `startTurn`. It knows the provider interface
  * and the store interface only, never an adapter or the HTTP framework.
  */
-import { randomUUID } from 'node:crypto';
 import type { ChatCompletionRequestMessage } from '../../generated/client/types.gen.js';
 import type { AgentConfig } from '../config/types.js';
 import type { FinishReason, ModelMessage, ModelProvider, ToolCall, Usage } from '../providers/types.js';
@@ -20,6 +19,7 @@ import { resolveMessages, splitMessages, type RequestTurn } from './messages.js'
 import type { TurnOptions } from './request-options.js';
 import { isExpired } from './reset.js';
 import { HTTP_SOURCES, resolveAgentId, resolveSessionKey, type RoutingSources } from './routing.js';
+import { newSessionId } from '../ids.js';
 
 /** One turn as asked for by a client. */
 export interface TurnRequest {
@@ -157,7 +157,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         ...input,
       ];
       ref = await deps.store.beginTurn({
-        session: { id: context.sessionId ?? randomUUID(), key, agentId: agent.id, kind },
+        session: { id: context.sessionId ?? newSessionId(), key, agentId: agent.id, kind },
         newTranscript: context.sessionId === undefined,
         input,
         ...(turn.instructions.length > 0 ? { instructions: turn.instructions.join('\n\n') } : {}),

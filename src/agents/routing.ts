@@ -1,8 +1,8 @@
 /**
  * Which agent and which session a request runs in: the page's rules, in one place.
  */
-import { randomUUID } from 'node:crypto';
 import { agentNotFound, invalidRequest } from '../errors.js';
+import { newSessionId } from '../ids.js';
 
 const AGENT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/u;
 const MODEL_PREFIXES = ['moltbot:', 'moltbot/', 'agent:'] as const;
@@ -79,5 +79,5 @@ export function resolveSessionKey(
     return input.sessionKey;
   }
   if (input.user) return `agent:${agentId}:openai-user:${input.user}`;
-  return `agent:${agentId}:openai:${randomUUID()}`;
+  return `agent:${agentId}:openai:${newSessionId()}`;
 }

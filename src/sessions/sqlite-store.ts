@@ -36,7 +36,10 @@ CREATE TABLE IF NOT EXISTS turns (
   ended_at INTEGER,
   PRIMARY KEY (session_id, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS turns_by_status ON turns (session_id, status, seq);
+-- Only the running turns (a handful): found at start-up without scanning every turn.
+CREATE INDEX IF NOT EXISTS turns_running ON turns (session_id, seq) WHERE status = 'running';
+-- Superseded: the primary key serves history reads, and this index cost a page write per turn.
+DROP INDEX IF EXISTS turns_by_status;
 `;
 
 interface SessionRow {
@@ -140,7 +143,9 @@ export function openSqliteStore(path: string): SessionStore {
       `UPDATE turns SET status = @status, owner_pid = NULL, reply = @reply, finish_reason = @finishReason, usage = @usage, error = @error, ended_at = @endedAt
        WHERE session_id = @sessionId AND seq = @seq AND status = 'running'`,
     ),
-    running: db.prepare<[], { session_id: string; seq: number; owner_pid: number | null }>("SELECT session_id, seq, owner_pid FROM turns WHERE status = 'running'"),
+    running: db.prepare<[], { session_id: string; seq: number; owner_pid: number | null }>(
+      "SELECT session_id, seq, owner_pid FROM turns INDEXED BY turns_running WHERE status = 'running'",
+    ),
     interrupt: db.prepare("UPDATE turns SET status = 'interrupted', owner_pid = NULL, ended_at = @at WHERE session_id = @sessionId AND seq = @seq"),
     interruptSession: db.prepare("UPDATE sessions SET last_status = 'interrupted' WHERE id = @sessionId AND last_status = 'running'"),
   };
