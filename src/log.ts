@@ -13,15 +13,37 @@ export interface Logger {
 export interface LoggerOptions {
   /** `warn` drops `info` lines (tests, `moltbot agent`). */
   minLevel?: LogLevel;
-  /** Where lines go; stderr by default. */
+  /** Where lines go; stderr, batched per event-loop turn, by default. */
   write?: (line: string) => void;
 }
+
+/**
+ * Lines for stderr, written together once per event-loop turn: one write(2) for many
+ * request lines instead of a synchronous one each (a log line per request cost ~4% of
+ * the CPU at c=32). What is pending is written on exit, including after an uncaught
+ * exception; only a SIGKILL can lose the last turn's lines.
+ */
+function batchedStderr(): (line: string) => void {
+  let pending: string[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    process.stderr.write(text);
+  };
+  process.on('exit', flush);
+  return (line) => {
+    if (pending.push(line) === 1) setImmediate(flush);
+  };
+}
+
+let stderrWriter: ((line: string) => void) | undefined;
 
 const RANK: Record<LogLevel, number> = { info: 0, warn: 1, error: 2 };
 
 export function createLogger(options: LoggerOptions = {}, bound: Record<string, unknown> = {}): Logger {
   const min = RANK[options.minLevel ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const write = options.write ?? (stderrWriter ??= batchedStderr());
   return {
     log(level, message, fields) {
       if (RANK[level] < min) return;
