@@ -32,6 +32,14 @@ export interface TurnRequest {
   messages: readonly ChatCompletionRequestMessage[];
   /** Sampling parameters and tools, forwarded where the provider supports them. */
   options?: TurnOptions;
+  /**
+   * True when the caller holds the reply until the turn is done (a JSON response). The
+   * model is then called without waiting for the turn's start to be committed, and a turn
+   * that ends within the same commit window is written once. Otherwise (streaming) the
+   * start is committed before the first event is yielded: a client never sees a reply
+   * the store has no record of.
+   */
+  bufferedReply?: boolean;
 }
 
 /** A turn that has been routed and is ready to stream. */
@@ -92,6 +100,7 @@ interface PlannedTurn {
   kind: SessionKind;
   turn: RequestTurn;
   options: TurnOptions | undefined;
+  bufferedReply: boolean;
 }
 
 function sessionKind(request: TurnRequest): SessionKind {
@@ -118,7 +127,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   }
 
   async function* execute(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
-    const { agent, key, kind, turn, options } = plan;
+    const { agent, key, kind, turn, options, bufferedReply } = plan;
     const controller = new AbortController();
     const abort = (reason: AbortReason): void => controller.abort(reason);
     const onClientAbort = (): void => abort('client');
@@ -127,16 +136,18 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     running.add(controller);
     if (signal.aborted) abort('client');
 
+    let finished = false;
     let reply = '';
     const toolCalls: ToolCall[] = [];
     let usage: Usage | undefined;
     let finishReason: FinishReason | undefined;
-    let ref: TurnRef | undefined;
-    let finished = false;
+    /** The turn's start, being committed; undefined until the input is resolved. */
+    let begun: Promise<TurnRef> | undefined;
+    let committed = bufferedReply;
     const finish = async (outcome: Omit<TurnOutcome, 'endedAt' | 'reply' | 'usage'>): Promise<void> => {
       finished = true;
-      if (!ref) return;
-      await deps.store.finishTurn(ref, {
+      if (!begun) return;
+      await deps.store.finishTurn(begun, {
         ...outcome,
         ...(reply === '' && toolCalls.length === 0 && outcome.status !== 'ok'
           ? {}
@@ -156,13 +167,21 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         ...context.history,
         ...input,
       ];
-      ref = await deps.store.beginTurn({
+      begun = deps.store.beginTurn({
         session: { id: context.sessionId ?? newSessionId(), key, agentId: agent.id, kind },
         newTranscript: context.sessionId === undefined,
         input,
         ...(turn.instructions.length > 0 ? { instructions: turn.instructions.join('\n\n') } : {}),
         startedAt: now(),
       });
+      // Awaited later (before the first event, or by `finish`); a failure must not go unhandled meanwhile.
+      begun.catch(() => undefined);
+      const started = begun;
+      /** Streaming callers see nothing before the start is committed. */
+      const delivered = async (): Promise<void> => {
+        await started;
+        committed = true;
+      };
 
       const request = { model: agent.model, messages, ...options };
       for await (const event of deps.provider(agent.provider).stream(request, { signal: controller.signal })) {
@@ -170,6 +189,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         switch (event.type) {
           case 'delta':
             reply += event.text;
+            if (!committed) await delivered();
             yield event;
             break;
           case 'tool_call': {
@@ -177,6 +197,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
             if (event.id) call.id = event.id;
             if (event.name) call.name = event.name;
             if (event.arguments) call.arguments += event.arguments;
+            if (!committed) await delivered();
             yield event;
             break;
           }
@@ -246,7 +267,14 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
           'images_not_supported',
         );
       }
-      const plan: PlannedTurn = { agent, key: sessionKey, kind: sessionKind(request), turn, options: request.options };
+      const plan: PlannedTurn = {
+        agent,
+        key: sessionKey,
+        kind: sessionKind(request),
+        turn,
+        options: request.options,
+        bufferedReply: request.bufferedReply === true,
+      };
       return { agentId, sessionKey, events: run(plan, signal) };
     },
     async drain(graceMs) {

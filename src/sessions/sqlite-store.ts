@@ -131,12 +131,16 @@ export function openSqliteStore(path: string): SessionStore {
     ),
     allTurns: db.prepare<[string], TurnRow>(`SELECT ${turnColumns} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? ORDER BY t.seq`),
     insertSession: db.prepare(
-      'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @at, @at, 0, NULL)',
+      'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @createdAt, @at, 1, @status)',
     ),
     nextSeq: db.prepare<[string], { seq: number }>('SELECT turns + 1 AS seq FROM sessions WHERE id = ?'),
     insertTurn: db.prepare(
       `INSERT INTO turns (session_id, seq, status, owner_pid, input, instructions, started_at)
        VALUES (@sessionId, @seq, 'running', @pid, @input, @instructions, @startedAt)`,
+    ),
+    insertFinishedTurn: db.prepare(
+      `INSERT INTO turns (session_id, seq, status, owner_pid, input, instructions, reply, finish_reason, usage, error, started_at, ended_at)
+       VALUES (@sessionId, @seq, @status, NULL, @input, @instructions, @reply, @finishReason, @usage, @error, @startedAt, @endedAt)`,
     ),
     touchSession: db.prepare('UPDATE sessions SET turns = MAX(turns, @seq), updated_at = @at, last_status = @status WHERE id = @sessionId'),
     finishTurn: db.prepare(
@@ -160,78 +164,102 @@ export function openSqliteStore(path: string): SessionStore {
     }
   })();
 
-  const begin = db.transaction((turn: BeginTurn): TurnRef => {
+  /**
+   * Writes a turn's start, or with `outcome` the whole turn at once (start and end in one
+   * write); runs inside a transaction (see `flush`).
+   */
+  const begin = (turn: BeginTurn, outcome?: TurnOutcome): TurnRef => {
     const sessionId = turn.session.id;
+    const status = outcome?.status ?? 'running';
+    const at = outcome?.endedAt ?? turn.startedAt;
+    let seq = 1;
     if (turn.newTranscript) {
-      statements.insertSession.run({ id: sessionId, key: turn.session.key, agentId: turn.session.agentId, kind: turn.session.kind, at: turn.startedAt });
+      // A new transcript's first turn is seq 1: no read-back, one session write.
+      const { key, agentId, kind } = turn.session;
+      statements.insertSession.run({ id: sessionId, key, agentId, kind, createdAt: turn.startedAt, at, status });
+    } else {
+      const next = statements.nextSeq.get(sessionId);
+      if (!next) throw new Error(`transcript ${sessionId} does not exist`);
+      seq = next.seq;
     }
-    const next = statements.nextSeq.get(sessionId);
-    if (!next) throw new Error(`transcript ${sessionId} does not exist`);
-    statements.insertTurn.run({
-      sessionId,
-      seq: next.seq,
-      pid: process.pid,
-      input: JSON.stringify(turn.input),
-      instructions: turn.instructions ?? null,
-      startedAt: turn.startedAt,
-    });
-    statements.touchSession.run({ sessionId, seq: next.seq, at: turn.startedAt, status: 'running' });
-    return { sessionId, seq: next.seq };
+    const common = { sessionId, seq, input: JSON.stringify(turn.input), instructions: turn.instructions ?? null, startedAt: turn.startedAt };
+    if (outcome) statements.insertFinishedTurn.run({ ...common, ...outcomeColumns(outcome) });
+    else statements.insertTurn.run({ ...common, pid: process.pid });
+    if (!turn.newTranscript) statements.touchSession.run({ sessionId, seq, at, status });
+    return { sessionId, seq };
+  };
+  const outcomeColumns = (outcome: TurnOutcome) => ({
+    status: outcome.status,
+    reply: json(outcome.reply),
+    finishReason: outcome.finishReason ?? null,
+    usage: json(outcome.usage),
+    error: json(outcome.error),
+    endedAt: outcome.endedAt,
   });
 
-  const finish = db.transaction((ref: TurnRef, outcome: TurnOutcome): void => {
-    const changed = statements.finishTurn.run({
-      sessionId: ref.sessionId,
-      seq: ref.seq,
-      status: outcome.status,
-      reply: json(outcome.reply),
-      finishReason: outcome.finishReason ?? null,
-      usage: json(outcome.usage),
-      error: json(outcome.error),
-      endedAt: outcome.endedAt,
-    }).changes;
+  /** Writes a turn's outcome; runs inside a transaction (see `flush`). */
+  const finish = (ref: TurnRef, outcome: TurnOutcome): void => {
+    const changed = statements.finishTurn.run({ sessionId: ref.sessionId, seq: ref.seq, ...outcomeColumns(outcome) }).changes;
     if (changed === 1) statements.touchSession.run({ sessionId: ref.sessionId, seq: ref.seq, at: outcome.endedAt, status: outcome.status });
-  });
+  };
 
-  // Group commit: writes issued in the same turn of the event loop share one transaction
-  // (each in its own savepoint, so one failure rolls back only itself). Under load this
-  // turns many small commits into a few; a caller still resolves only once its write is
-  // committed.
-  const queue: { write: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void }[] = [];
+  // Group commit: writes issued in the same turn of the event loop share one transaction.
+  // Under load this turns many small commits into a few; a caller still resolves only
+  // once its write is committed. Each write must stay atomic on its own: if any write in
+  // the batch throws, the batch is rolled back and every write retried in a transaction
+  // of its own, so one failure costs only itself (savepoints per write cost more).
+  interface QueuedWrite {
+    write: () => unknown;
+    resolve: (value: unknown) => void;
+    reject: (err: unknown) => void;
+    /** Set once a flush has taken it: its write can no longer change. */
+    taken: boolean;
+  }
+  const queue: QueuedWrite[] = [];
+  /** Turn starts still waiting in `queue`, by the promise `beginTurn` returned. */
+  const queuedBegins = new WeakMap<Promise<TurnRef>, { item: QueuedWrite; turn: BeginTurn }>();
   let scheduled = false;
+  const runBatch = db.transaction((batch: typeof queue): unknown[] => batch.map((item) => item.write()));
+  const runOne = db.transaction((item: (typeof queue)[number]): unknown => item.write());
   const flush = (): void => {
     scheduled = false;
     const batch = queue.splice(0);
+    for (const item of batch) item.taken = true;
     if (batch.length === 0) return;
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    let values: unknown[] | undefined;
     try {
-      db.transaction(() => {
-        for (const item of batch) {
-          try {
-            outcomes.push({ ok: true, value: item.write() });
-          } catch (err) {
-            outcomes.push({ ok: false, err });
-          }
-        }
-      })();
-    } catch (err) {
-      for (const item of batch) item.reject(err);
+      values = runBatch(batch);
+    } catch {
+      values = undefined;
+    }
+    if (values) {
+      batch.forEach((item, i) => item.resolve(values[i]));
       return;
     }
-    batch.forEach((item, i) => {
-      const outcome = outcomes[i] as (typeof outcomes)[number];
-      if (outcome.ok) item.resolve(outcome.value);
-      else item.reject(outcome.err);
-    });
-  };
-  const write = <T>(run: () => T): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      queue.push({ write: run, resolve: resolve as (value: unknown) => void, reject });
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
+    for (const item of batch) {
+      let value: unknown;
+      try {
+        value = runOne(item);
+      } catch (err) {
+        item.reject(err);
+        continue;
       }
+      item.resolve(value);
+    }
+  };
+  const enqueue = <T>(run: () => T): { item: QueuedWrite; done: Promise<T> } => {
+    let item: QueuedWrite | undefined;
+    const done = new Promise<T>((resolve, reject) => {
+      item = { write: run, resolve: resolve as (value: unknown) => void, reject, taken: false };
     });
+    queue.push(item as QueuedWrite);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+    return { item: item as QueuedWrite, done };
+  };
+  const write = <T>(run: () => T): Promise<T> => enqueue(run).done;
 
   return {
     async currentSession(key) {
@@ -242,10 +270,20 @@ export function openSqliteStore(path: string): SessionStore {
       return statements.recentOk.all(sessionId, limit).reverse().map(toTurn);
     },
     beginTurn(turn) {
-      return write(() => begin(turn));
+      const { item, done } = enqueue(() => begin(turn));
+      queuedBegins.set(done, { item, turn });
+      return done;
     },
-    finishTurn(ref, outcome) {
-      return write(() => finish(ref, outcome));
+    async finishTurn(ref, outcome) {
+      const queued = ref instanceof Promise ? queuedBegins.get(ref) : undefined;
+      if (queued && !queued.item.taken) {
+        // The start is not written yet: write the whole turn in its place, in one go.
+        queued.item.write = () => begin(queued.turn, outcome);
+        await ref;
+        return;
+      }
+      const begun = await ref;
+      await write(() => finish(begun, outcome));
     },
     async loadTurns(key) {
       const row = statements.current.get(key);

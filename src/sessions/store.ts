@@ -84,8 +84,12 @@ export interface SessionStore {
   recentTurns(sessionId: string, limit: number): Promise<Turn[]>;
   /** Records a turn's input as `running` (creating the transcript when asked), atomically. */
   beginTurn(begin: BeginTurn): Promise<TurnRef>;
-  /** Records how a begun turn ended, atomically. */
-  finishTurn(ref: TurnRef, outcome: TurnOutcome): Promise<void>;
+  /**
+   * Records how a begun turn ended, atomically. Takes the ref, or the promise `beginTurn`
+   * returned: a turn that ends before its start is committed may then be written once,
+   * start and outcome together (it never shows as `running`). Rejects if the start failed.
+   */
+  finishTurn(ref: TurnRef | Promise<TurnRef>, outcome: TurnOutcome): Promise<void>;
   /** Every turn of the key's current transcript, oldest first (empty for an unknown key). */
   loadTurns(key: string): Promise<Turn[]>;
   /** Transcripts, most recently updated first. */

@@ -109,13 +109,21 @@ function partialStreamText(answer: Answer): string {
   return text;
 }
 
-async function one(client: KeepAliveClient, n: number, worker: number, tally: Tally): Promise<void> {
-  const kind = MIX[n % MIX.length] as Kind;
+/**
+ * Request `n` overall, the worker's `local`-th. The kind and session follow the worker's
+ * own count, not `n`: workers running in near lockstep would otherwise each see only a
+ * few slots of the mix (with 32 workers, worker w would get n ≡ w mod 8 and never one
+ * parity), so a sampled worker might never touch one of its sessions.
+ */
+async function one(client: KeepAliveClient, n: number, worker: number, local: number, tally: Tally): Promise<void> {
+  const kind = MIX[(local + worker) % MIX.length] as Kind;
   tally.byKind[kind] += 1;
   const onUpstream = kind === 'json-up' || kind === 'stream-up' || kind === 'hang-up';
   const agent = onUpstream ? 'up' : 'main';
-  // Each worker owns two user sessions per agent and runs one request at a time, so a session's order is the worker's order.
-  const user = n % 3 === 0 && kind !== 'hang-up' ? undefined : `soak-w${worker}-${agent}-${n % 2}`;
+  // Each worker owns two user sessions per agent (alternating by pass through the mix) and runs
+  // one request at a time, so a session's order is the worker's order.
+  const session = Math.floor(local / MIX.length) % 2;
+  const user = local % 3 === 0 && kind !== 'hang-up' ? undefined : `soak-w${worker}-${agent}-${session}`;
   const key = user === undefined ? undefined : `agent:${agent}:openai-user:${user}`;
   const content = kind === 'hang-up' ? `hang:soak-${n}` : `soak-${n}`;
   const streaming = kind === 'stream-echo' || kind === 'stream-up' || kind === 'hang-up';
@@ -179,10 +187,10 @@ async function phase(client: KeepAliveClient, from: number, to: number, tally: T
   let next = from;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, worker) => {
-      while (next < to) {
+      for (let local = 0; next < to; local += 1) {
         const n = next;
         next += 1;
-        await one(client, n, worker, tally);
+        await one(client, n, worker, local, tally);
       }
     }),
   );

@@ -45,6 +45,76 @@ async function turn(store: SessionStore, b: BeginTurn, status: 'ok' | 'error' | 
 }
 
 describe('sqlite store: writing turns', () => {
+  it('finishTurn given the pending start writes the whole turn at once, or after the start when it is already committed', async () => {
+    const path = freshPath();
+    const store = open(path);
+    const db = new Database(path, { readonly: true });
+    try {
+      const runningRows = db.prepare("SELECT count(*) AS n FROM turns WHERE status = 'running'");
+      // Start and end in the same event-loop turn: one write, never `running`.
+      const folded = store.beginTurn(begin({ id: 'folded', key: 'agent:main:folded' }));
+      const foldedDone = store.finishTurn(folded, { status: 'ok', reply: a('done'), finishReason: 'stop', endedAt: 2000 });
+      expect(runningRows.get()).toEqual({ n: 0 });
+      await foldedDone;
+      expect(runningRows.get()).toEqual({ n: 0 });
+      // Start committed first (a streaming turn): the end is a second write.
+      const streamed = store.beginTurn(begin({ id: 'streamed', key: 'agent:main:streamed' }));
+      await streamed;
+      expect(runningRows.get()).toEqual({ n: 1 });
+      await store.finishTurn(streamed, { status: 'aborted', reply: a('do'), endedAt: 3000 });
+      expect(runningRows.get()).toEqual({ n: 0 });
+      for (const [key, status, reply] of [
+        ['agent:main:folded', 'ok', 'done'],
+        ['agent:main:streamed', 'aborted', 'do'],
+      ] as const) {
+        const turns = await store.loadTurns(key);
+        expect(turns).toHaveLength(1);
+        expect(turns[0]).toMatchObject({ seq: 1, status, reply: a(reply), input: [u('hi')], startedAt: 1000 });
+      }
+      const sessions = await store.listSessions();
+      expect(sessions.map((x) => [x.id, x.turns, x.lastStatus, x.updatedAt])).toEqual([
+        ['streamed', 1, 'aborted', 3000],
+        ['folded', 1, 'ok', 2000],
+      ]);
+      // A start that fails fails its end too, folded or not.
+      const lost = store.beginTurn(begin({ id: 'nowhere', newTranscript: false }));
+      await expect(store.finishTurn(lost, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/does not exist/u);
+      const lostLater = store.beginTurn(begin({ id: 'nowhere', newTranscript: false }));
+      await expect(lostLater).rejects.toThrow(/does not exist/u);
+      await expect(store.finishTurn(lostLater, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/does not exist/u);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('writes issued together commit together, yet a failing one costs only itself', async () => {
+    const path = freshPath();
+    const store = open(path);
+    // Same event-loop turn, so one group commit: a good turn, a duplicate transcript id, a missing transcript, another good one.
+    const results = await Promise.allSettled([
+      store.beginTurn(begin({ id: 'good-1', key: 'agent:main:one' })),
+      store.beginTurn(begin({ id: 'good-1', key: 'agent:main:dup' })),
+      store.beginTurn(begin({ id: 'nowhere', newTranscript: false })),
+      store.beginTurn(begin({ id: 'good-2', key: 'agent:main:two' })),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(Error);
+    const db = new Database(path, { readonly: true });
+    try {
+      const sessions = db.prepare('SELECT id, key, turns, last_status FROM sessions ORDER BY id').all();
+      expect(sessions).toEqual([
+        { id: 'good-1', key: 'agent:main:one', turns: 1, last_status: 'running' },
+        { id: 'good-2', key: 'agent:main:two', turns: 1, last_status: 'running' },
+      ]);
+      expect(db.prepare("SELECT session_id, seq, status FROM turns ORDER BY session_id").all()).toEqual([
+        { session_id: 'good-1', seq: 1, status: 'running' },
+        { session_id: 'good-2', seq: 1, status: 'running' },
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+
   it('beginTurn records the input as running; finishTurn records the reply and outcome', async () => {
     const store = open(freshPath());
     const ref = await store.beginTurn(begin({ instructions: 'be brief', input: [u('question')] }));

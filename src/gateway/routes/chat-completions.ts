@@ -131,6 +131,8 @@ export function createChatCompletionHandler(core: AgentCore) {
         user: body.user,
         messages: body.messages,
         options: turnOptions(body),
+        // A JSON reply is sent whole, after the turn is recorded.
+        bufferedReply: body.stream !== true,
       },
       signal,
     );
