@@ -1,7 +1,7 @@
 /**
  * Builds providers from config: the only place that knows every adapter. The agent core
- * receives the resulting lookup function, never an adapter. An adapter's module (and its
- * SDK, tens of MB and ~100 ms to load) is imported only when a provider uses it.
+ * receives the resulting lookup function, never an adapter. An adapter's module (and any
+ * SDK it needs: Anthropic's is tens of MB) is imported only when a provider uses it.
  */
 import type { ProviderConfig } from '../config/types.js';
 import { createEchoProvider } from './echo/echo-provider.js';

@@ -1,8 +1,9 @@
-import OpenAI from 'openai';
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { FinishReason, ModelEvent, ModelProvider, ModelRequest, StreamOptions, Usage } from '../types.js';
 import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
-import { abortable } from '../abortable.js';
 import { toRequestOptions, toWireMessage, ToolCallStream } from './openai-wire.js';
+import { sseData } from './sse-data.js';
+import { createUpstreamClient, UpstreamConnectionError, UpstreamStatusError, UpstreamTimeoutError } from './upstream-http.js';
 
 /** Settings of one `api: "openai-completions"` provider, as configured. */
 export interface OpenAICompatibleSettings {
@@ -25,28 +26,26 @@ function mapFinishReason(reason: string): FinishReason {
 
 /**
  * Provider for any OpenAI-compatible Chat Completions upstream (OpenAI, Ollama, vLLM,
- * llama.cpp, LM Studio, OpenRouter), through the official `openai` SDK: it streams,
- * asks for usage (`stream_options.include_usage`), forwards the abort signal and maps
- * upstream failures to 502 and timeouts to 504. It forwards every sampling parameter,
- * tools, tool choice and images (see `toRequestOptions`, `toWireMessage`), and yields
- * streamed tool calls as `tool_call` events with OpenAI's own indexes. The upstream API
- * key is never put in a message the client sees.
+ * llama.cpp, LM Studio, OpenRouter): it streams, asks for usage
+ * (`stream_options.include_usage`), closes the upstream request when the signal aborts,
+ * retries before the first byte like the official SDKs, and maps upstream failures to
+ * 502 and timeouts to 504. It forwards every sampling parameter, tools, tool choice and
+ * images (see `toRequestOptions`, `toWireMessage`), and yields streamed tool calls as
+ * `tool_call` events with OpenAI's own indexes. The upstream API key is never put in a
+ * message the client sees.
  */
 export function createOpenAICompatibleProvider(settings: OpenAICompatibleSettings): ModelProvider {
   const timeoutSeconds = settings.timeoutSeconds ?? 600;
-  const client = new OpenAI({
-    baseURL: settings.baseUrl,
-    // Pass every credential explicitly: the SDK would otherwise read OPENAI_API_KEY and
-    // friends from this process's environment and send them to an arbitrary upstream.
-    apiKey: settings.apiKey ?? 'unused',
-    organization: null,
-    project: null,
-    defaultHeaders: settings.apiKey ? {} : { Authorization: null },
-    timeout: timeoutSeconds * 1000,
+  const url = new URL(`${settings.baseUrl.replace(/\/+$/u, '')}/chat/completions`);
+  const client = createUpstreamClient({
+    timeoutMs: timeoutSeconds * 1000,
     maxRetries: settings.maxRetries ?? 2,
-    // The SDK's own console logging prints raw upstream data (which may carry the API key)
-    // outside our JSON log; failures reach the gateway as errors instead.
-    logLevel: 'off',
+    // Only the configured key: nothing from this process's environment goes to an upstream.
+    headers: {
+      accept: 'text/event-stream',
+      'user-agent': 'moltbot-gateway',
+      ...(settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {}),
+    },
   });
   const where = `The model provider '${settings.id}'`;
 
@@ -54,19 +53,33 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
     settings.apiKey ? text.split(settings.apiKey).join('***') : text;
 
   function mapError(err: unknown, signal: AbortSignal): Error {
-    if (signal.aborted || err instanceof OpenAI.APIUserAbortError) return new RunAbortedError();
-    if (err instanceof OpenAI.APIConnectionTimeoutError) {
-      return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err);
-    }
-    if (err instanceof OpenAI.APIConnectionError) {
+    if (signal.aborted || err instanceof RunAbortedError) return new RunAbortedError();
+    if (err instanceof UpstreamTimeoutError) return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err);
+    if (err instanceof UpstreamConnectionError) {
       return upstreamError(`${where} could not be reached at ${settings.baseUrl}.`, 'upstream_unavailable', err);
     }
-    if (err instanceof OpenAI.APIError && err.status !== undefined) {
-      const detail = redact(String((err.error as { message?: unknown } | undefined)?.message ?? err.message));
-      return upstreamError(`${where} answered ${err.status}: ${detail.slice(0, 500)}`, 'upstream_error', err);
+    if (err instanceof UpstreamStatusError) {
+      return upstreamError(`${where} answered ${err.status}: ${redact(err.detail).slice(0, 500)}`, 'upstream_error', err);
     }
     const detail = err instanceof Error ? redact(err.message) : 'unknown failure';
     return upstreamError(`${where} failed mid-reply: ${detail.slice(0, 500)}`, 'upstream_error', err);
+  }
+
+  /** One event's data as a chunk; anything else is a failure of the upstream. */
+  function parseChunk(data: string): ChatCompletionChunk {
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      throw new Error('an event is not valid JSON');
+    }
+    const record = value as { error?: { message?: unknown } | string; choices?: unknown } | null;
+    if (record?.error !== undefined) {
+      const message = typeof record.error === 'string' ? record.error : String(record.error?.message ?? 'an error event');
+      throw new Error(message);
+    }
+    if (!Array.isArray(record?.choices)) throw new Error('an event is not a chat.completion.chunk');
+    return value as ChatCompletionChunk;
   }
 
   return {
@@ -77,20 +90,16 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
       let usage: Usage | undefined;
       const toolCalls = new ToolCallStream();
       try {
-        const stream = await abortable(
-          client.chat.completions.create(
-            {
-              ...toRequestOptions(request),
-              model: request.model,
-              messages: request.messages.map(toWireMessage),
-              stream: true,
-              stream_options: { include_usage: true },
-            },
-            { signal },
-          ),
-          signal,
-        );
-        for await (const chunk of stream) {
+        const body = JSON.stringify({
+          ...toRequestOptions(request),
+          model: request.model,
+          messages: request.messages.map(toWireMessage),
+          stream: true,
+          stream_options: { include_usage: true },
+        });
+        const res = await client.post(url, body, signal);
+        for await (const data of sseData(res)) {
+          const chunk = parseChunk(data);
           if (chunk.usage) {
             usage = {
               promptTokens: chunk.usage.prompt_tokens,
