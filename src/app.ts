@@ -23,7 +23,7 @@ export function storePath(config: GatewayConfig): string {
 
 export async function createRuntime(config: GatewayConfig, overrides: { store?: SessionStore; now?: () => number } = {}): Promise<Runtime> {
   const provider = await createProviders(config.providers);
-  const store = overrides.store ?? openSqliteStore(storePath(config));
+  const store = overrides.store ?? openSqliteStore(storePath(config), { backgroundCheckpoints: true });
   const core = createAgentCore({
     agents: config.agents,
     defaultAgentId: config.defaultAgentId,

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { createCheckpointer } from './checkpointer.js';
 import type { BeginTurn, SessionInfo, SessionKind, SessionStore, Turn, TurnOutcome, TurnRef, TurnStatus } from './store.js';
 
 const SCHEMA = `
@@ -109,8 +110,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
+export interface SqliteStoreOptions {
+  /**
+   * Checkpoint the WAL from a worker thread instead of inside commits (a long-running
+   * gateway). Off by default: the CLI's short-lived processes let SQLite do it.
+   */
+  backgroundCheckpoints?: boolean;
+}
+
 /** Opens (creating if needed) the store at `path`; `':memory:'` gives a private in-memory one. */
-export function openSqliteStore(path: string): SessionStore {
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SessionStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -119,6 +128,11 @@ export function openSqliteStore(path: string): SessionStore {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   db.exec(SCHEMA);
+  const checkpointer =
+    options.backgroundCheckpoints && path !== ':memory:'
+      ? createCheckpointer(path, () => db.pragma('wal_autocheckpoint = 1000'))
+      : undefined;
+  if (checkpointer) db.pragma('wal_autocheckpoint = 0');
 
   const turnColumns = 't.session_id, s.key, s.agent_id, t.seq, t.status, t.input, t.reply, t.instructions, t.finish_reason, t.usage, t.error, t.started_at, t.ended_at';
   const statements = {
@@ -233,6 +247,7 @@ export function openSqliteStore(path: string): SessionStore {
       values = undefined;
     }
     if (values) {
+      checkpointer?.committed(batch.length);
       batch.forEach((item, i) => item.resolve(values[i]));
       return;
     }
@@ -298,6 +313,7 @@ export function openSqliteStore(path: string): SessionStore {
     },
     async close() {
       flush();
+      await checkpointer?.close();
       if (db.open) db.close();
     },
   };
