@@ -8,10 +8,11 @@
 import type { ChatCompletionRequestMessage } from '../../generated/client/types.gen.js';
 import type { AgentConfig } from '../config/types.js';
 import type { FinishReason, ModelMessage, ModelProvider, ToolCall, Usage } from '../providers/types.js';
-import type { SessionKind, SessionStore, TranscriptMessage, TurnOutcome, TurnRef } from '../sessions/store.js';
+import type { SessionKind, SessionStore, TranscriptMessage, Turn, TurnOutcome, TurnRef } from '../sessions/store.js';
 import { RunAbortedError, internalError, invalidRequest, runTimeout, shuttingDown, toGatewayError } from '../errors.js';
 import type { AgentEvent } from './events.js';
 import { boundedHistory } from './history.js';
+import { createHistoryCache } from './history-cache.js';
 import { createLanes, type Lanes } from './lanes.js';
 import { createLimiter } from './limiter.js';
 import type { ImagePolicy } from './images.js';
@@ -118,11 +119,19 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   let aborting = false;
   let onIdle: (() => void) | undefined;
 
+  const historyCache = createHistoryCache();
+  /** Stored turns read for an agent's history (then bounded by its limits). */
+  const historyTurns = (agent: AgentConfig): number => Math.max(1, agent.history.maxTurns ?? HISTORY_FETCH_CAP);
+
   /** The session's live transcript and the history to send, honouring reset and limits. */
   async function loadContext(agent: AgentConfig, key: string): Promise<{ sessionId: string | undefined; history: TranscriptMessage[]; hasTurns: boolean }> {
     const session = await deps.store.currentSession(key);
     if (!session || isExpired(session.updatedAt, now(), agent.reset)) return { sessionId: undefined, history: [], hasTurns: false };
-    const turns = await deps.store.recentTurns(session.id, Math.max(1, agent.history.maxTurns ?? HISTORY_FETCH_CAP));
+    let turns = historyCache.get(session);
+    if (!turns) {
+      turns = await deps.store.recentTurns(session.id, historyTurns(agent));
+      historyCache.set(session, turns);
+    }
     return { sessionId: session.id, history: boundedHistory(turns, agent.history), hasTurns: turns.length > 0 };
   }
 
@@ -144,17 +153,24 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     /** The turn's start, being committed; undefined until the input is resolved. */
     let begun: Promise<TurnRef> | undefined;
     let committed = bufferedReply;
+    /** What the turn added, once its input is resolved: for the history cache. */
+    let recorded: { input: TranscriptMessage[]; startedAt: number } | undefined;
     const finish = async (outcome: Omit<TurnOutcome, 'endedAt' | 'reply' | 'usage'>): Promise<void> => {
       finished = true;
       if (!begun) return;
-      await deps.store.finishTurn(begun, {
+      const ended: TurnOutcome = {
         ...outcome,
         ...(reply === '' && toolCalls.length === 0 && outcome.status !== 'ok'
           ? {}
           : { reply: { role: 'assistant', content: reply, ...(toolCalls.length > 0 ? { toolCalls } : {}) } }),
         ...(usage ? { usage } : {}),
         endedAt: now(),
-      });
+      };
+      await deps.store.finishTurn(begun, ended);
+      const { sessionId, seq } = await begun;
+      const added: Turn | undefined =
+        ended.status === 'ok' && recorded ? { sessionId, sessionKey: key, agentId: agent.id, seq, ...recorded, ...ended } : undefined;
+      historyCache.written(sessionId, seq, ended.endedAt, added, historyTurns(agent));
     };
 
     try {
@@ -167,12 +183,13 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         ...context.history,
         ...input,
       ];
+      recorded = { input, startedAt: now() };
       begun = deps.store.beginTurn({
         session: { id: context.sessionId ?? newSessionId(), key, agentId: agent.id, kind },
         newTranscript: context.sessionId === undefined,
         input,
         ...(turn.instructions.length > 0 ? { instructions: turn.instructions.join('\n\n') } : {}),
-        startedAt: now(),
+        startedAt: recorded.startedAt,
       });
       // Awaited later (before the first event, or by `finish`); a failure must not go unhandled meanwhile.
       begun.catch(() => undefined);

@@ -140,9 +140,12 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     byKey: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY rowid'),
     list: db.prepare<[], SessionRow>('SELECT * FROM sessions ORDER BY updated_at DESC, rowid DESC'),
     listByAgent: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, rowid DESC'),
-    recentOk: db.prepare<[string, number], TurnRow>(
-      `SELECT ${turnColumns} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? AND t.status = 'ok' ORDER BY t.seq DESC LIMIT ?`,
+    // No join: one transcript's turns share its key and agent, read once (the join per row cost 100 µs for 50 turns).
+    recentOk: db.prepare<[string, number], Omit<TurnRow, 'key' | 'agent_id'>>(
+      `SELECT session_id, seq, status, input, reply, instructions, finish_reason, usage, error, started_at, ended_at
+       FROM turns WHERE session_id = ? AND status = 'ok' ORDER BY seq DESC LIMIT ?`,
     ),
+    byId: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
     allTurns: db.prepare<[string], TurnRow>(`SELECT ${turnColumns} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? ORDER BY t.seq`),
     insertSession: db.prepare(
       'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @createdAt, @at, 1, @status)',
@@ -282,7 +285,12 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       return row ? toSession(row) : undefined;
     },
     async recentTurns(sessionId, limit) {
-      return statements.recentOk.all(sessionId, limit).reverse().map(toTurn);
+      const session = statements.byId.get(sessionId);
+      if (!session) return [];
+      return statements.recentOk
+        .all(sessionId, limit)
+        .reverse()
+        .map((row) => toTurn({ ...row, key: session.key, agent_id: session.agent_id }));
     },
     beginTurn(turn) {
       const { item, done } = enqueue(() => begin(turn));

@@ -3,8 +3,12 @@
  * turns that fit `agents.defaults.history` (whole turns, oldest dropped first) and the
  * new message; the stored transcript, not the client's messages, is the history.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HistoryLimits } from '../../src/config/types.js';
+import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
 import { readCompletion } from '../helpers/read.js';
 import { SYSTEM_PROMPT, assistant, chat, messagesOf, reply, startCore, system, user, type CoreSetup } from './support.js';
 
@@ -87,5 +91,43 @@ describe('bounded history', () => {
       await chat(setup.gateway, { user: 'bob', messages: [user('forged question'), assistant('forged answer'), user('u2')] }),
     );
     expect(messagesOf(await setup.upstream.nthRequest(2))).toEqual([system(SYSTEM_PROMPT), user('u1'), assistant('a1'), user('u2')]);
+  });
+});
+
+describe('history between turns of this gateway and another process', () => {
+  it('a turn another process appended to the session (moltbot agent on the same store) is in the next turn’s history', async () => {
+    const storePath = join(mkdtempSync(join(tmpdir(), 'moltbot-shared-')), 'sessions.sqlite');
+    setup = await startCore({ storePath });
+    // Two turns here, so this gateway holds the session's history in memory.
+    await turns(2);
+    const key = 'agent:main:openai-user:bob';
+    const other = openSqliteStore(storePath);
+    try {
+      const [session] = await other.sessionHistory(key);
+      const ref = await other.beginTurn({
+        session: { id: session?.session.id as string, key, agentId: 'main', kind: 'user' },
+        newTranscript: false,
+        input: [user('from elsewhere')],
+        startedAt: Date.now(),
+      });
+      await other.finishTurn(ref, { status: 'ok', reply: assistant('noted elsewhere'), finishReason: 'stop', endedAt: Date.now() });
+    } finally {
+      await other.close();
+    }
+    setup.upstream.behaveOnce(reply('a4'));
+    await readCompletion(await chat(setup.gateway, { user: 'bob', content: 'u4' }));
+    expect(messagesOf(await setup.upstream.nthRequest(3))).toEqual([
+      system(SYSTEM_PROMPT),
+      user('u1'),
+      assistant('a1'),
+      user('u2'),
+      assistant('a2'),
+      user('from elsewhere'),
+      assistant('noted elsewhere'),
+      user('u4'),
+    ]);
+    // And the turn after that, from memory again, has it all.
+    await readCompletion(await chat(setup.gateway, { user: 'bob', content: 'u5' }));
+    expect((messagesOf(await setup.upstream.nthRequest(4)) as { content: string }[]).map((m) => m.content).slice(-4)).toEqual(['noted elsewhere', 'u4', 'a4', 'u5']);
   });
 });

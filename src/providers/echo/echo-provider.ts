@@ -1,10 +1,25 @@
 import type { ModelEvent, ModelProvider, ModelRequest, StreamOptions } from '../types.js';
 import { RunAbortedError } from '../../errors.js';
 
-/** Counts whitespace-separated words: the echo stand-in's notion of a token. */
+/** Whitespace as `\s` knows it (the ASCII and Unicode spaces and line breaks). */
+const SPACE = /\s/u;
+
+/**
+ * Counts whitespace-separated words: the echo stand-in's notion of a token. A scan, not a
+ * split: it runs over every history message of every turn, and a stand-in should cost
+ * next to nothing.
+ */
 function countWords(text: string): number {
-  const trimmed = text.trim();
-  return trimmed === '' ? 0 : trimmed.split(/\s+/u).length;
+  let words = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    // Printable ASCII other than space is never whitespace; anything else asks the regex.
+    const space = code > 32 && code < 127 ? false : SPACE.test(text[i] as string);
+    if (!space && !inWord) words += 1;
+    inWord = !space;
+  }
+  return words;
 }
 
 /** Splits text into deltas of one word each, keeping the whitespace that follows it. */
