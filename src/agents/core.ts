@@ -124,8 +124,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   const historyTurns = (agent: AgentConfig): number => Math.max(1, agent.history.maxTurns ?? HISTORY_FETCH_CAP);
 
   /** The session's live transcript and the history to send, honouring reset and limits. */
-  async function loadContext(agent: AgentConfig, key: string): Promise<{ sessionId: string | undefined; history: TranscriptMessage[]; hasTurns: boolean }> {
-    const session = await deps.store.currentSession(key);
+  async function loadContext(agent: AgentConfig, key: string, kind: SessionKind): Promise<{ sessionId: string | undefined; history: TranscriptMessage[]; hasTurns: boolean }> {
+    // A stateless turn's key was minted for it (a new UUIDv7): the store cannot know it yet.
+    const session = kind === 'stateless' ? undefined : await deps.store.currentSession(key);
     if (!session || isExpired(session.updatedAt, now(), agent.reset)) return { sessionId: undefined, history: [], hasTurns: false };
     let turns = historyCache.get(session);
     if (!turns) {
@@ -174,7 +175,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     };
 
     try {
-      const context = await loadContext(agent, key);
+      const context = await loadContext(agent, key, kind);
       // A stored transcript is authoritative: only the request's new turn is added to it.
       const input = await resolveMessages(context.hasTurns ? turn.newTurn : turn.conversation, deps.images, controller.signal);
       const systemText = [agent.systemPrompt, ...turn.instructions].filter((text) => text !== '').join('\n\n');

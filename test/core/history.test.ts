@@ -107,10 +107,10 @@ describe('history between turns of this gateway and another process', () => {
       const ref = await other.beginTurn({
         session: { id: session?.session.id as string, key, agentId: 'main', kind: 'user' },
         newTranscript: false,
-        input: [user('from elsewhere')],
+        input: [{ role: 'user', content: 'from elsewhere' }],
         startedAt: Date.now(),
       });
-      await other.finishTurn(ref, { status: 'ok', reply: assistant('noted elsewhere'), finishReason: 'stop', endedAt: Date.now() });
+      await other.finishTurn(ref, { status: 'ok', reply: { role: 'assistant', content: 'noted elsewhere' }, finishReason: 'stop', endedAt: Date.now() });
     } finally {
       await other.close();
     }
