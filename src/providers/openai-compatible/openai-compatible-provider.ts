@@ -42,7 +42,8 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
     maxRetries: settings.maxRetries ?? 2,
     // Only the configured key: nothing from this process's environment goes to an upstream.
     headers: {
-      accept: 'text/event-stream',
+      // What the official SDK sends, streaming or not: some servers check it.
+      accept: 'application/json',
       'user-agent': 'moltbot-gateway',
       ...(settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {}),
     },
