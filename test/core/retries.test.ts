@@ -72,6 +72,30 @@ describe('provider retries', () => {
     expect(upstream.requests).toHaveLength(1);
   });
 
+  it('obeys x-should-retry either way, as the official SDKs do', async () => {
+    setup = await startCore(withRetries());
+    const { gateway, upstream } = setup;
+    // A 503 the upstream says not to retry: one request.
+    upstream.behaveOnce(failure(503, { 'x-should-retry': 'false', 'retry-after': '0' }));
+    expect((await readError(await chat(gateway, { content: 'no' }), 502)).message).toMatch(/503/u);
+    expect(upstream.requests).toHaveLength(1);
+    // A 400 it says to retry (after retry-after-ms: 0): two requests, then the reply.
+    upstream.behaveOnce(failure(400, { 'x-should-retry': 'true', 'retry-after-ms': '0' }));
+    const body = await readCompletion(await chat(gateway, { content: 'yes' }));
+    expect(body.choices[0]?.message.content).toBe(DEFAULT_REPLY);
+    expect(upstream.requests.slice(1).map(lastContent)).toEqual(['yes', 'yes']);
+  });
+
+  it('waits what retry-after-ms asks before retrying', async () => {
+    setup = await startCore(withRetries());
+    const { gateway, upstream } = setup;
+    upstream.behaveOnce(failure(429, { 'retry-after-ms': '300' }));
+    const started = performance.now();
+    await readCompletion(await chat(gateway, { content: 'wait' }));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(upstream.requests).toHaveLength(2);
+  });
+
   it('does not retry once the stream has started (mid-stream failure)', async () => {
     let requests = 0;
     const server: Server = createServer((req, res) => {
