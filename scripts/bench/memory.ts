@@ -1,12 +1,13 @@
 /**
- * Scenarios 4 and 5, both on fresh gateway processes: resident memory with N streams
- * held open through the gateway, and start-up time (spawn → first 200 on /healthz) with
+ * Scenarios 4 and 5, both on fresh processes: resident memory with N streams held open
+ * through the gateway and, alternately, through `proxy-floor` (what two connections per
+ * stream cost any Node proxy), and start-up time (spawn → first 200 on /healthz) with
  * the idle RSS of the process just started.
  */
 import { Agent, get, request } from 'node:http';
 import { REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
 import { sleep } from './measure.js';
-import { freePort, gatewayArgs, rssMb, spawnTracked, startGateway, startUpstream } from './procs.js';
+import { freePort, gatewayArgs, rssMb, spawnTracked, startGateway, startNodeServer, startUpstream, type Proc } from './procs.js';
 
 /** Lets a process that just did something settle (lazy allocations, timers) before its RSS is read. */
 const SETTLE_MS = 500;
@@ -14,6 +15,8 @@ const SETTLE_MS = 500;
 const START_SETTLE_MS = 300;
 
 export interface MemorySample {
+  /** `gateway-upstream` or `proxy-floor`. */
+  target: string;
   idleMb: number;
   loadedMb: number;
   /** Streams that ended with [DONE] after the release (should be all). */
@@ -35,14 +38,17 @@ type HoldUpstream = Awaited<ReturnType<typeof startUpstream>>;
  * One repetition: a fresh gateway on the hold-mode upstream, `streams` streams opened
  * and held. `before` requests reached the upstream in earlier repetitions.
  */
-async function heldStreams(upstream: HoldUpstream, streams: number, before: number): Promise<MemorySample> {
+async function heldStreams(upstream: HoldUpstream, target: string, streams: number, before: number): Promise<MemorySample> {
   // The default limits (4 running, 64 queued) refuse the 69th concurrent turn with 429:
   // N open streams need N run slots. Nothing else differs from gateway-upstream.
-  const gateway = await startGateway('gateway-upstream-held', { upstream: upstream.baseUrl, limits: { maxConcurrent: streams, maxQueued: 64 } });
+  const server: { proc: Proc; url: string } =
+    target === 'proxy-floor'
+      ? await startNodeServer('proxy-floor', 'proxy-floor.mjs', [upstream.baseUrl])
+      : await startGateway('gateway-upstream-held', { upstream: upstream.baseUrl, limits: { maxConcurrent: streams, maxQueued: 64 } });
   try {
     await sleep(SETTLE_MS);
-    const idleMb = rssMb(gateway.proc.pid);
-    const url = new URL(`${gateway.url}/v1/chat/completions`);
+    const idleMb = rssMb(server.proc.pid);
+    const url = new URL(`${server.url}/v1/chat/completions`);
     // No keep-alive, no socket cap: every stream its own connection, as N clients would be.
     const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
     let open = 0;
@@ -84,29 +90,33 @@ async function heldStreams(upstream: HoldUpstream, streams: number, before: numb
     await until(() => open + failed >= streams, 60_000, () => `streams did not all open: ${state()}`);
     if (failed > 0) throw new Error(`streams failed: ${state()}`);
     await sleep(SETTLE_MS);
-    const loadedMb = rssMb(gateway.proc.pid);
+    const loadedMb = rssMb(server.proc.pid);
     upstream.proc.child.stdin?.write('release\n');
     await until(() => completed + failed >= streams, 30_000, () => `released streams did not all finish: ${completed} done, ${state()}`);
     agent.destroy();
-    return { idleMb, loadedMb, completed };
+    return { target, idleMb, loadedMb, completed };
   } finally {
-    await gateway.proc.stop();
+    await server.proc.stop();
   }
 }
 
 export async function memory(options: { reps: number; streams: number }): Promise<MemorySample[]> {
   const samples: MemorySample[] = [];
-  // One upstream for every repetition: only the gateway is measured, and a `release`
+  // One upstream for every repetition: only the proxies are measured, and a `release`
   // lets the held replies finish while later requests are held again.
   const upstream = await startUpstream('upstream-hold', 'hold');
   try {
     for (let rep = 0; rep < options.reps; rep += 1) {
-      samples.push(await heldStreams(upstream, options.streams, rep * options.streams));
-      const sample = samples[rep] as MemorySample;
-      process.stderr.write(
-        `  rep ${rep + 1}/${options.reps} memory idle ${sample.idleMb.toFixed(1)} MB, with ${options.streams} streams ${sample.loadedMb.toFixed(1)} MB ` +
-          `(+${(sample.loadedMb - sample.idleMb).toFixed(1)}), ${sample.completed} completed\n`,
-      );
+      // Alternating which goes first, like the other scenarios.
+      const order = rep % 2 ? ['proxy-floor', 'gateway-upstream'] : ['gateway-upstream', 'proxy-floor'];
+      for (const target of order) {
+        const sample = await heldStreams(upstream, target, options.streams, samples.length * options.streams);
+        samples.push(sample);
+        process.stderr.write(
+          `  rep ${rep + 1}/${options.reps} memory ${target.padEnd(16)} idle ${sample.idleMb.toFixed(1)} MB, with ${options.streams} streams ${sample.loadedMb.toFixed(1)} MB ` +
+            `(+${(sample.loadedMb - sample.idleMb).toFixed(1)}), ${sample.completed} completed\n`,
+        );
+      }
     }
   } finally {
     await upstream.proc.stop();

@@ -136,19 +136,28 @@ export function buildRows(results: Results, options: { fullStreams: number }): R
     rows.push({ scenario: 'idle RSS', target: name, median: `${value.toFixed(1)} MB`, range: spread(s.idleMb, 1), ratio: '', goal: '≤ 80 MB', status: check(value <= 80), value });
   }
   if (memory) {
-    const added = memory.samples.map((m) => m.loadedMb - m.idleMb);
-    const value = median(added);
     const full = memory.streams === options.fullStreams;
-    rows.push({
-      scenario: `${memory.streams} open streams`,
-      target: 'gateway-upstream (held)',
-      median: `+${value.toFixed(1)} MB`,
-      range: spread(added, 1),
-      ratio: `${((value * 1000) / memory.streams).toFixed(1)} kB/stream; idle ${median(memory.samples.map((m) => m.idleMb)).toFixed(1)} MB`,
-      goal: `≤ +100 MB @ ${options.fullStreams}`,
-      status: full ? check(value <= 100) : 'n/a',
-      value,
-    });
+    const added = (target: string): number[] => memory.samples.filter((m) => m.target === target).map((m) => m.loadedMb - m.idleMb);
+    const floor = added('proxy-floor');
+    const gateway = added('gateway-upstream');
+    // Samples alternate gateway / floor, so the i-th of each were measured side by side.
+    const ratios = gateway.map((g, i) => g / (floor[i] as number)).filter((r) => Number.isFinite(r));
+    for (const [target, series] of [['proxy-floor', floor], ['gateway-upstream', gateway]] as const) {
+      if (series.length === 0) continue;
+      const value = median(series);
+      const idle = median(memory.samples.filter((m) => m.target === target).map((m) => m.idleMb));
+      const isGateway = target === 'gateway-upstream';
+      rows.push({
+        scenario: `${memory.streams} open streams`,
+        target: `${target} (held)`,
+        median: `+${value.toFixed(1)} MB`,
+        range: spread(series, 1),
+        ratio: `${((value * 1000) / memory.streams).toFixed(1)} kB/stream; idle ${idle.toFixed(1)} MB${isGateway && ratios.length > 0 ? `; ×${median(ratios).toFixed(2)} proxy-floor` : ''}`,
+        goal: isGateway ? `≤ +100 MB @ ${options.fullStreams}` : '',
+        status: isGateway ? (full ? check(value <= 100) : 'n/a') : '',
+        ...(isGateway ? { value } : {}),
+      });
+    }
   }
   for (const [name, s] of Object.entries(startup ?? {})) {
     const value = median(s.ms);
