@@ -23,11 +23,21 @@ export function createLanes(): Lanes {
       return tails.size;
     },
     async acquire(key, signal) {
-      const previous = tails.get(key) ?? Promise.resolve();
+      const waitingFor = tails.get(key);
       let release!: () => void;
       const mine = new Promise<void>((resolve) => {
         release = resolve;
       });
+      if (waitingFor === undefined) {
+        // Nobody ahead (every new or stateless session): the lane is ours at once.
+        if (signal.aborted) throw new RunAbortedError();
+        tails.set(key, mine);
+        void mine.then(() => {
+          if (tails.get(key) === mine) tails.delete(key);
+        });
+        return release;
+      }
+      const previous = waitingFor;
       const tail = previous.then(() => mine);
       tails.set(key, tail);
       void tail.then(() => {

@@ -72,7 +72,40 @@ function pathText(node: PathNode | undefined): string | null {
   return keys.length === 0 ? null : fieldPath(keys);
 }
 
-/** The first place `value` breaks the limits, walked without recursion (deep input cannot overflow the stack). */
+/**
+ * Whether `value` is within the limits: the check every request pays, so it keeps no
+ * paths (two flat stacks, no object per node). Without recursion, so deep input cannot
+ * overflow the stack.
+ */
+function withinLimits(value: unknown, limits: JsonLimits): boolean {
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const current = values.pop();
+    const depth = depths.pop() as number;
+    if (typeof current === 'string') {
+      if (current.length > limits.maxStringLength) return false;
+      continue;
+    }
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= limits.maxDepth) return false;
+    if (Array.isArray(current)) {
+      for (const item of current) {
+        values.push(item);
+        depths.push(depth + 1);
+      }
+    } else {
+      for (const key in current) {
+        if (key.length > limits.maxStringLength) return false;
+        values.push((current as Record<string, unknown>)[key]);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return true;
+}
+
+/** The first place `value` breaks the limits, with its path (only run once `withinLimits` said no). */
 function checkShape(value: unknown, limits: JsonLimits): GatewayError | undefined {
   const stack: { value: unknown; path: PathNode | undefined; depth: number }[] = [{ value, path: undefined, depth: 0 }];
   while (stack.length > 0) {
@@ -133,6 +166,6 @@ export function parseJsonBody(raw: Buffer, contentType: string | undefined, limi
     return { body: undefined, problem: invalidRequest('We could not parse the JSON body of your request: it is not valid JSON.', null, 'invalid_json') };
   }
   if (typeof body === 'string') return { body: undefined, problem: invalidRequest('The request body must be a JSON object.', null, 'invalid_body') };
-  const problem = checkShape(body, limits);
-  return problem ? { body: undefined, problem } : { body };
+  if (withinLimits(body, limits)) return { body };
+  return { body: undefined, problem: checkShape(body, limits) };
 }
