@@ -35,10 +35,11 @@ export interface TurnRequest {
   options?: TurnOptions;
   /**
    * True when the caller holds the reply until the turn is done (a JSON response). The
-   * model is then called without waiting for the turn's start to be committed, and a turn
-   * that ends within the same commit window is written once. Otherwise (streaming) the
-   * start is committed before the first event is yielded: a client never sees a reply
-   * the store has no record of.
+   * model is then called without waiting for the turn's start to be committed, a turn
+   * that ends within the same commit window is written once, and the run yields only its
+   * `done` event, with the whole reply. Otherwise (streaming) the start is committed
+   * before the first event is yielded: a client never sees a reply the store has no
+   * record of.
    */
   bufferedReply?: boolean;
 }
@@ -207,6 +208,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         switch (event.type) {
           case 'delta':
             reply += event.text;
+            if (bufferedReply) break;
             if (!committed) await delivered();
             yield event;
             break;
@@ -215,6 +217,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
             if (event.id) call.id = event.id;
             if (event.name) call.name = event.name;
             if (event.arguments) call.arguments += event.arguments;
+            if (bufferedReply) break;
             if (!committed) await delivered();
             yield event;
             break;
@@ -231,7 +234,12 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       if (finishReason === undefined) throw internalError(new Error('provider ended without a finish event'));
       // The turn is committed before the client is told it is done.
       await finish({ status: 'ok', finishReason });
-      yield { type: 'done', finishReason, ...(usage ? { usage } : {}) };
+      yield {
+        type: 'done',
+        finishReason,
+        ...(usage ? { usage } : {}),
+        ...(bufferedReply ? { reply: { content: reply, toolCalls: toolCalls.filter(Boolean) } } : {}),
+      };
     } catch (err) {
       if (finished) throw err;
       const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined;

@@ -84,22 +84,16 @@ async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta
   }
 }
 
+/** The turn's `done` (it carries the whole reply: the turn was asked with `bufferedReply`) as a `chat.completion`. */
 async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): Promise<CreateChatCompletionResponse> {
-  let content = '';
-  const toolCalls: ChatCompletionMessageToolCall[] = [];
   for await (const event of events) {
-    if (event.type === 'delta') {
-      content += event.text;
-      continue;
-    }
-    if (event.type === 'tool_call') {
-      const call = (toolCalls[event.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
-      if (event.id) call.id = event.id;
-      if (event.name) call.function.name = event.name;
-      if (event.arguments) call.function.arguments += event.arguments;
-      continue;
-    }
-    const calls = toolCalls.filter(Boolean);
+    if (event.type !== 'done') continue;
+    const content = event.reply?.content ?? '';
+    const calls: ChatCompletionMessageToolCall[] = (event.reply?.toolCalls ?? []).map((call) => ({
+      id: call.id,
+      type: 'function',
+      function: { name: call.name, arguments: call.arguments },
+    }));
     return {
       id: meta.id,
       object: 'chat.completion',
