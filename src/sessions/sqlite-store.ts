@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { createCheckpointer } from './checkpointer.js';
+import { createGroupCommit, type QueuedWrite } from './group-commit.js';
 import type { BeginTurn, SessionInfo, SessionKind, SessionStore, Turn, TurnOutcome, TurnRef, TurnStatus } from './store.js';
 
 const SCHEMA = `
@@ -222,64 +223,10 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     if (changed === 1) statements.touchSession.run({ sessionId: ref.sessionId, seq: ref.seq, at: outcome.endedAt, status: outcome.status });
   };
 
-  // Group commit: writes issued in the same turn of the event loop share one transaction.
-  // Under load this turns many small commits into a few; a caller still resolves only
-  // once its write is committed. Each write must stay atomic on its own: if any write in
-  // the batch throws, the batch is rolled back and every write retried in a transaction
-  // of its own, so one failure costs only itself (savepoints per write cost more).
-  interface QueuedWrite {
-    write: () => unknown;
-    resolve: (value: unknown) => void;
-    reject: (err: unknown) => void;
-    /** Set once a flush has taken it: its write can no longer change. */
-    taken: boolean;
-  }
-  const queue: QueuedWrite[] = [];
-  /** Turn starts still waiting in `queue`, by the promise `beginTurn` returned. */
+  const commits = createGroupCommit(db, (writes) => checkpointer?.committed(writes));
+  const write = <T>(run: () => T): Promise<T> => commits.enqueue(run).done;
+  /** Turn starts still waiting for their commit, by the promise `beginTurn` returned. */
   const queuedBegins = new WeakMap<Promise<TurnRef>, { item: QueuedWrite; turn: BeginTurn }>();
-  let scheduled = false;
-  const runBatch = db.transaction((batch: typeof queue): unknown[] => batch.map((item) => item.write()));
-  const runOne = db.transaction((item: (typeof queue)[number]): unknown => item.write());
-  const flush = (): void => {
-    scheduled = false;
-    const batch = queue.splice(0);
-    for (const item of batch) item.taken = true;
-    if (batch.length === 0) return;
-    let values: unknown[] | undefined;
-    try {
-      values = runBatch(batch);
-    } catch {
-      values = undefined;
-    }
-    if (values) {
-      checkpointer?.committed(batch.length);
-      batch.forEach((item, i) => item.resolve(values[i]));
-      return;
-    }
-    for (const item of batch) {
-      let value: unknown;
-      try {
-        value = runOne(item);
-      } catch (err) {
-        item.reject(err);
-        continue;
-      }
-      item.resolve(value);
-    }
-  };
-  const enqueue = <T>(run: () => T): { item: QueuedWrite; done: Promise<T> } => {
-    let item: QueuedWrite | undefined;
-    const done = new Promise<T>((resolve, reject) => {
-      item = { write: run, resolve: resolve as (value: unknown) => void, reject, taken: false };
-    });
-    queue.push(item as QueuedWrite);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-    return { item: item as QueuedWrite, done };
-  };
-  const write = <T>(run: () => T): Promise<T> => enqueue(run).done;
 
   return {
     async currentSession(key) {
@@ -295,7 +242,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         .map((row) => toTurn({ ...row, key: session.key, agent_id: session.agent_id }));
     },
     beginTurn(turn) {
-      const { item, done } = enqueue(() => begin(turn));
+      const { item, done } = commits.enqueue(() => begin(turn));
       queuedBegins.set(done, { item, turn });
       return done;
     },
@@ -322,7 +269,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       return statements.byKey.all(key).map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
     },
     async close() {
-      flush();
+      commits.flush();
       await checkpointer?.close();
       if (db.open) db.close();
     },

@@ -1,0 +1,85 @@
+/**
+ * Group commit for one SQLite connection: writes issued in the same turn of the event
+ * loop share one transaction. Under load this turns many small commits into a few; a
+ * caller still resolves only once its write is committed. Each write stays atomic on its
+ * own: if any write in a batch throws, the batch is rolled back and every write retried
+ * in a transaction of its own, so one failure costs only itself (a savepoint per write
+ * cost more than this rare second pass).
+ */
+import type { Database } from 'better-sqlite3';
+
+/** A write waiting for the next commit. */
+export interface QueuedWrite {
+  /** Runs inside the transaction; may be replaced until a flush takes it. */
+  write: () => unknown;
+  /** Set once a flush has taken it: its write can no longer change. */
+  taken: boolean;
+}
+
+export interface GroupCommit {
+  /** Queues `run` for the next commit; `done` settles with its result once committed. */
+  enqueue<T>(run: () => T): { item: QueuedWrite; done: Promise<T> };
+  /** Commits what is queued now (at close). */
+  flush(): void;
+}
+
+interface Pending extends QueuedWrite {
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** `committed(n)` is told how many writes each commit made durable. */
+export function createGroupCommit(db: Database, committed: (writes: number) => void = () => undefined): GroupCommit {
+  let queue: Pending[] = [];
+  let scheduled = false;
+  const runBatch = db.transaction((batch: Pending[]): unknown[] => batch.map((item) => item.write()));
+  const runOne = db.transaction((item: Pending): unknown => item.write());
+
+  const flush = (): void => {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    for (const item of batch) item.taken = true;
+    if (batch.length === 0) return;
+    let values: unknown[] | undefined;
+    try {
+      values = runBatch(batch);
+    } catch {
+      values = undefined;
+    }
+    if (values) {
+      committed(batch.length);
+      batch.forEach((item, i) => item.resolve(values[i]));
+      return;
+    }
+    let succeeded = 0;
+    for (const item of batch) {
+      let value: unknown;
+      try {
+        value = runOne(item);
+      } catch (err) {
+        item.reject(err);
+        continue;
+      }
+      succeeded += 1;
+      item.resolve(value);
+    }
+    committed(succeeded);
+  };
+
+  return {
+    enqueue<T>(run: () => T) {
+      let item: Pending | undefined;
+      const done = new Promise<T>((resolve, reject) => {
+        item = { write: run, resolve: resolve as (value: unknown) => void, reject, taken: false };
+      });
+      queue.push(item as Pending);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+      return { item: item as Pending, done };
+    },
+    flush,
+  };
+}
