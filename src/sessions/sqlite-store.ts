@@ -1,7 +1,8 @@
 /**
- * The embedded session store: SQLite (better-sqlite3) in WAL mode. Each store call is
- * one transaction, so a crash leaves either the whole write or none of it. Several
- * processes on one machine may share the file (`moltbot agent` beside a gateway).
+ * The embedded session store: SQLite (better-sqlite3) in WAL mode. Each write is atomic
+ * (writes from one event-loop turn share a transaction: `group-commit.ts`), so a crash
+ * leaves either the whole write or none of it. Several processes on one machine may
+ * share the file (`moltbot agent` beside a gateway).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
