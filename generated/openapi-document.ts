@@ -666,6 +666,15 @@ export const openapiDocument = {
       },
       "BadGateway": {
         "description": "The agent's model provider failed (unreachable, or answered with an error).",
+        "headers": {
+          "Retry-After": {
+            "description": "Present when the provider's error answer asked to wait (its own `Retry-After` or\n`retry-after-ms`, e.g. on its 429 or 503): seconds to wait before retrying.\n",
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
+          }
+        },
         "content": {
           "application/json": {
             "schema": {

@@ -59,8 +59,17 @@ export function agentNotFound(agentId: string, param: string, requested: string)
 }
 
 /** 502: the provider could not be reached or answered with an error. */
-export function upstreamError(message: string, code = 'upstream_error', cause?: unknown): GatewayError {
-  return new GatewayError({ status: 502, type: 'upstream_error', code, message, retryable: true, cause });
+export function upstreamError(message: string, code = 'upstream_error', cause?: unknown, retryAfterSeconds?: number): GatewayError {
+  return new GatewayError({
+    status: 502,
+    type: 'upstream_error',
+    code,
+    message,
+    retryable: true,
+    cause,
+    // The provider asked to wait: the client is told the same.
+    ...(retryAfterSeconds === undefined ? {} : { headers: { 'retry-after': String(retryAfterSeconds) } }),
+  });
 }
 
 /** 504: the provider did not answer in time. */

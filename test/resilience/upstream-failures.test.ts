@@ -412,6 +412,22 @@ describe('upstream error statuses', () => {
     await expectStillServing();
   });
 
+  it.each([
+    { name: "a 429's retry-after: 7", headers: { 'retry-after': '7' } as Record<string, string>, status: 429, expected: '7' },
+    { name: "a 503's retry-after-ms: 2500, rounded up", headers: { 'retry-after-ms': '2500' }, status: 503, expected: '3' },
+    { name: 'a 500 that asks nothing', headers: {}, status: 500, expected: null },
+  ])('the 502 passes on what the provider asked to wait: $name', async ({ headers, status, expected }) => {
+    for (const mode of ['json', 'stream'] as const) {
+      scripted.respond(({ res }) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify({ error: { message: 'slow down', type: 'rate_limit_error', param: null, code: null } }));
+      });
+      const { res } = await send('scripted', mode);
+      expect(res.headers.get('retry-after'), mode).toBe(expected);
+      checkError(await readError(res, 502), { status: 502, type: 'upstream_error', code: 'upstream_error', mentions: [`answered ${status}`] });
+    }
+  });
+
   it('the upstream received the configured key (so the echoes above were real)', async () => {
     let authorization: string | undefined;
     scripted.respond(({ req, res }) => {

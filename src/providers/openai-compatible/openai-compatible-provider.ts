@@ -60,7 +60,8 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
       return upstreamError(`${where} could not be reached at ${settings.baseUrl}.`, 'upstream_unavailable', err);
     }
     if (err instanceof UpstreamStatusError) {
-      return upstreamError(`${where} answered ${err.status}: ${redact(err.detail).slice(0, 500)}`, 'upstream_error', err);
+      const wait = err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs) ? Math.max(0, Math.ceil(err.retryAfterMs / 1000)) : undefined;
+      return upstreamError(`${where} answered ${err.status}: ${redact(err.detail).slice(0, 500)}`, 'upstream_error', err, wait);
     }
     const detail = err instanceof Error ? redact(err.message) : 'unknown failure';
     return upstreamError(`${where} failed mid-reply: ${detail.slice(0, 500)}`, 'upstream_error', err);

@@ -27,11 +27,15 @@ export class UpstreamTimeoutError extends Error {
   }
 }
 
-/** A non-2xx answer; `detail` is the upstream's error message or the start of its body. */
+/**
+ * A non-2xx answer; `detail` is the upstream's error message or the start of its body,
+ * `retryAfterMs` what its `retry-after-ms` / `retry-after` asked, if anything.
+ */
 export class UpstreamStatusError extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
+    readonly retryAfterMs?: number,
   ) {
     super(`upstream answered ${status}`);
     this.name = 'UpstreamStatusError';
@@ -166,7 +170,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
           await sleep(retryAfter(res) ?? backoff(retry), undefined, { signal });
           continue;
         }
-        throw new UpstreamStatusError(status, errorDetail(await readText(res)));
+        throw new UpstreamStatusError(status, errorDetail(await readText(res)), retryAfter(res));
       }
     },
     close() {
