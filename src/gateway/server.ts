@@ -9,6 +9,7 @@ import type { AgentCore } from '../agents/core.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { createApi } from './api.js';
+import { expressClasses } from './express-classes.js';
 import { createChatCompletionHandler } from './routes/chat-completions.js';
 import { getDocs, getOpenApiDocument } from './routes/docs.js';
 import { getHealth } from './routes/health.js';
@@ -93,6 +94,7 @@ export async function listen(app: Express, config: GatewayConfig, port = config.
       requestTimeout: config.gateway.http.requestTimeoutMs,
       connectionsCheckingInterval: 1000,
       maxHeaderSize: MAX_HEADER_BYTES,
+      ...expressClasses(app),
     },
     app,
   );
