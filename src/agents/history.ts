@@ -26,8 +26,10 @@ export function boundedHistory(turns: readonly Turn[], limits: HistoryLimits): T
   let tokens = 0;
   for (let i = recent.length - 1; i >= 0; i -= 1) {
     const messages = turnMessages(recent[i] as Turn);
-    tokens += estimateTokens(messages);
-    if (limits.maxTokens !== undefined && tokens > limits.maxTokens) break;
+    if (limits.maxTokens !== undefined) {
+      tokens += estimateTokens(messages);
+      if (tokens > limits.maxTokens) break;
+    }
     kept.push(messages);
   }
   return kept.reverse().flat();

@@ -14,8 +14,8 @@ function countWords(text: string): number {
   let inWord = false;
   for (let i = 0; i < text.length; i += 1) {
     const code = text.charCodeAt(i);
-    // Printable ASCII other than space is never whitespace; anything else asks the regex.
-    const space = code > 32 && code < 127 ? false : SPACE.test(text[i] as string);
+    // ASCII decides itself (space, tab, line breaks); anything else asks the regex.
+    const space = code < 127 ? code === 32 || (code >= 9 && code <= 13) : SPACE.test(text[i] as string);
     if (!space && !inWord) words += 1;
     inWord = !space;
   }
