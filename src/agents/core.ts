@@ -154,7 +154,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     let finishReason: FinishReason | undefined;
     /** The turn's start, being committed; undefined until the input is resolved. */
     let begun: Promise<TurnRef> | undefined;
-    let committed = bufferedReply;
+    /** Whether the turn's start is known to be committed (streaming callers wait for it). */
+    let committed = false;
     /** What the turn added, once its input is resolved: for the history cache. */
     let recorded: { input: TranscriptMessage[]; startedAt: number } | undefined;
     const finish = async (outcome: Omit<TurnOutcome, 'endedAt' | 'reply' | 'usage'>): Promise<void> => {
@@ -195,12 +196,6 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       });
       // Awaited later (before the first event, or by `finish`); a failure must not go unhandled meanwhile.
       begun.catch(() => undefined);
-      const started = begun;
-      /** Streaming callers see nothing before the start is committed. */
-      const delivered = async (): Promise<void> => {
-        await started;
-        committed = true;
-      };
 
       const request = { model: agent.model, messages, ...options };
       for await (const event of deps.provider(agent.provider).stream(request, { signal: controller.signal })) {
@@ -208,18 +203,12 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         switch (event.type) {
           case 'delta':
             reply += event.text;
-            if (bufferedReply) break;
-            if (!committed) await delivered();
-            yield event;
             break;
           case 'tool_call': {
             const call = (toolCalls[event.index] ??= { id: '', name: '', arguments: '' });
             if (event.id) call.id = event.id;
             if (event.name) call.name = event.name;
             if (event.arguments) call.arguments += event.arguments;
-            if (bufferedReply) break;
-            if (!committed) await delivered();
-            yield event;
             break;
           }
           case 'usage':
@@ -229,6 +218,13 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
             finishReason = event.reason;
             break;
         }
+        // Deltas and tool-call parts go out as they come, except to a caller that takes the reply whole.
+        if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
+        if (!committed) {
+          await begun;
+          committed = true;
+        }
+        yield event;
       }
       if (controller.signal.aborted) throw new RunAbortedError();
       if (finishReason === undefined) throw internalError(new Error('provider ended without a finish event'));

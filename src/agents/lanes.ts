@@ -23,22 +23,12 @@ export function createLanes(): Lanes {
       return tails.size;
     },
     async acquire(key, signal) {
-      const waitingFor = tails.get(key);
+      const previous = tails.get(key);
       let release!: () => void;
       const mine = new Promise<void>((resolve) => {
         release = resolve;
       });
-      if (waitingFor === undefined) {
-        // Nobody ahead (every new or stateless session): the lane is ours at once.
-        if (signal.aborted) throw new RunAbortedError();
-        tails.set(key, mine);
-        void mine.then(() => {
-          if (tails.get(key) === mine) tails.delete(key);
-        });
-        return release;
-      }
-      const previous = waitingFor;
-      const tail = previous.then(() => mine);
+      const tail = previous ? previous.then(() => mine) : mine;
       tails.set(key, tail);
       void tail.then(() => {
         if (tails.get(key) === tail) tails.delete(key);
@@ -47,6 +37,8 @@ export function createLanes(): Lanes {
         release();
         throw new RunAbortedError();
       }
+      // Nobody ahead (every new or stateless session): the lane is ours at once.
+      if (!previous) return release;
       let onAbort: (() => void) | undefined;
       try {
         await Promise.race([

@@ -187,7 +187,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
 
   /**
    * Writes a turn's start, or with `outcome` the whole turn at once (start and end in one
-   * write); runs inside a transaction (see `flush`).
+   * write); runs inside a group commit's transaction (`group-commit.ts`).
    */
   const begin = (turn: BeginTurn, outcome?: TurnOutcome): TurnRef => {
     const sessionId = turn.session.id;
@@ -218,7 +218,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     endedAt: outcome.endedAt,
   });
 
-  /** Writes a turn's outcome; runs inside a transaction (see `flush`). */
+  /** Writes a turn's outcome; runs inside a group commit's transaction. */
   const finish = (ref: TurnRef, outcome: TurnOutcome): void => {
     const changed = statements.finishTurn.run({ sessionId: ref.sessionId, seq: ref.seq, ...outcomeColumns(outcome) }).changes;
     if (changed === 1) statements.touchSession.run({ sessionId: ref.sessionId, seq: ref.seq, at: outcome.endedAt, status: outcome.status });

@@ -54,8 +54,6 @@ export interface UpstreamClientOptions {
 export interface UpstreamClient {
   /** POSTs `body` (JSON text) to `url`; resolves with the 2xx response, its body unread. */
   post(url: URL, body: string, signal: AbortSignal): Promise<IncomingMessage>;
-  /** Closes idle pooled connections. */
-  close(): void;
 }
 
 /** Bytes of an error body read for its message; the rest is discarded. */
@@ -172,10 +170,6 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
         }
         throw new UpstreamStatusError(status, errorDetail(await readText(res)), retryAfter(res));
       }
-    },
-    close() {
-      agents.http.destroy();
-      agents.https.destroy();
     },
   };
 }
