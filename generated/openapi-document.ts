@@ -184,6 +184,9 @@ export const openapiDocument = {
           },
           "504": {
             "$ref": "#/components/responses/GatewayTimeout"
+          },
+          "507": {
+            "$ref": "#/components/responses/InsufficientStorage"
           }
         }
       }
@@ -659,6 +662,24 @@ export const openapiDocument = {
                 "type": "server_error",
                 "param": null,
                 "code": "internal_error"
+              }
+            }
+          }
+        }
+      },
+      "InsufficientStorage": {
+        "description": "The session store has no room (the disk is full, or the store reached\n`session.maxStoreBytes`), so the turn could not be recorded (`storage_full`).\nNothing of the turn is kept and no reply is returned; the same request succeeds\nonce space is freed. Reads (`/v1/models`, `/healthz`) keep working meanwhile.\n",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "example": {
+              "error": {
+                "message": "The gateway's session storage is full, so this turn could not be recorded and no reply is returned. Retry once space has been freed.",
+                "type": "server_error",
+                "param": null,
+                "code": "storage_full"
               }
             }
           }

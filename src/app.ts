@@ -23,7 +23,10 @@ export function storePath(config: GatewayConfig): string {
 
 export async function createRuntime(config: GatewayConfig, overrides: { store?: SessionStore; now?: () => number } = {}): Promise<Runtime> {
   const provider = await createProviders(config.providers);
-  const store = overrides.store ?? openSqliteStore(storePath(config), { backgroundCheckpoints: true });
+  const store = overrides.store ?? openSqliteStore(storePath(config), {
+      backgroundCheckpoints: true,
+      ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
+    });
   const core = createAgentCore({
     agents: config.agents,
     defaultAgentId: config.defaultAgentId,

@@ -9,6 +9,7 @@ import { sessionsCommand } from './commands/sessions-command.js';
 import { UsageError, print } from './commands/shared.js';
 import { ConfigError } from './config/load.js';
 import { GatewayError } from './errors.js';
+import { StoreOpenError } from './sessions/store-files.js';
 
 const USAGE = `usage:
   moltbot gateway [--port N] [--bind loopback|lan|ADDRESS] [--config PATH]
@@ -40,7 +41,7 @@ function fail(message: string, code: number): never {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) fail(err.message, err.exitCode);
+  if (err instanceof ConfigError || err instanceof StoreOpenError) fail(err.message, err.exitCode);
   if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) fail(`${(err as Error).message}\n${USAGE}`, 2);
   if (err instanceof GatewayError) fail(err.message, err.status < 500 ? 2 : 1);
   const code = (err as NodeJS.ErrnoException).code;

@@ -458,6 +458,14 @@ export type CreateChatCompletionErrors = {
      *
      */
     504: ErrorResponse;
+    /**
+     * The session store has no room (the disk is full, or the store reached
+     * `session.maxStoreBytes`), so the turn could not be recorded (`storage_full`).
+     * Nothing of the turn is kept and no reply is returned; the same request succeeds
+     * once space is freed. Reads (`/v1/models`, `/healthz`) keep working meanwhile.
+     *
+     */
+    507: ErrorResponse;
 };
 
 export type CreateChatCompletionError = CreateChatCompletionErrors[keyof CreateChatCompletionErrors];

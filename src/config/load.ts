@@ -242,6 +242,9 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
       maxQueued: defaults?.maxQueued ?? DEFAULT_LIMITS.maxQueued,
     },
     stateDir: resolveStateDir(env),
+    store: {
+      maxBytes: file.session?.maxStoreBytes,
+    },
   };
 }
 

@@ -24,6 +24,16 @@ const sessionSettings = {
   },
 } as const;
 
+/** The top-level `session`: the per-agent settings plus the store's own. */
+const storeSettings = {
+  ...sessionSettings,
+  properties: {
+    ...sessionSettings.properties,
+    // 64 KiB: below that SQLite could not even hold its schema and a turn.
+    maxStoreBytes: { type: 'integer', minimum: 65536 },
+  },
+} as const;
+
 /** How much of a session's history is sent to the model. */
 const historySettings = {
   type: 'object',
@@ -156,7 +166,7 @@ export const configSchema = {
         },
       },
     },
-    session: sessionSettings,
+    session: storeSettings,
     agents: {
       type: 'object',
       additionalProperties: false,

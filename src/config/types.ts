@@ -23,7 +23,7 @@ export interface ConfigFile {
     };
   };
   models?: { providers?: Record<string, ProviderConfig> };
-  session?: SessionSettings;
+  session?: SessionSettings & { maxStoreBytes?: number };
   agents?: {
     defaults?: {
       model?: string;
@@ -122,4 +122,9 @@ export interface GatewayConfig {
   /** Runs across all sessions: at most `maxConcurrent` at once, `maxQueued` more waiting. */
   limits: { maxConcurrent: number; maxQueued: number };
   stateDir: string;
+  /** The session store's limits. */
+  store: {
+    /** Largest the database file may grow; past it turns fail with 507 `storage_full`. Unlimited when undefined. */
+    maxBytes: number | undefined;
+  };
 }

@@ -5,6 +5,11 @@
  * own: if any write in a batch throws, the batch is rolled back and every write retried
  * in a transaction of its own, so one failure costs only itself (a savepoint per write
  * cost more than this rare second pass).
+ *
+ * Every transaction is `BEGIN IMMEDIATE`: it takes the write lock up front, so a write
+ * by another process (`moltbot agent`, `moltbot sessions prune`) makes it wait (the
+ * connection's busy timeout) instead of failing with SQLITE_BUSY halfway, as a deferred
+ * transaction that reads before it writes does in WAL mode.
  */
 import type { Database } from 'better-sqlite3';
 
@@ -28,12 +33,22 @@ interface Pending extends QueuedWrite {
   reject: (err: unknown) => void;
 }
 
-/** `committed(n)` is told how many writes each commit made durable. */
-export function createGroupCommit(db: Database, committed: (writes: number) => void = () => undefined): GroupCommit {
+export interface GroupCommitHooks {
+  /** Told how many writes each commit made durable. */
+  committed?: (writes: number) => void;
+  /** Maps a failed write's error to what its caller is given (e.g. a full disk to a 507). */
+  failure?: (err: unknown) => unknown;
+}
+
+export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): GroupCommit {
+  const committed = hooks.committed ?? (() => undefined);
+  const failure = hooks.failure ?? ((err: unknown) => err);
   let queue: Pending[] = [];
   let scheduled = false;
-  const runBatch = db.transaction((batch: Pending[]): unknown[] => batch.map((item) => item.write()));
-  const runOne = db.transaction((item: Pending): unknown => item.write());
+  const batchTransaction = db.transaction((batch: Pending[]): unknown[] => batch.map((item) => item.write()));
+  const oneTransaction = db.transaction((item: Pending): unknown => item.write());
+  const runBatch = (batch: Pending[]): unknown[] => batchTransaction.immediate(batch);
+  const runOne = (item: Pending): unknown => oneTransaction.immediate(item);
 
   const flush = (): void => {
     scheduled = false;
@@ -58,7 +73,7 @@ export function createGroupCommit(db: Database, committed: (writes: number) => v
       try {
         value = runOne(item);
       } catch (err) {
-        item.reject(err);
+        item.reject(failure(err));
         continue;
       }
       succeeded += 1;

@@ -4,11 +4,11 @@
  * leaves either the whole write or none of it. Several processes on one machine may
  * share the file (`moltbot agent` beside a gateway).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { createCheckpointer } from './checkpointer.js';
 import { createGroupCommit, type QueuedWrite } from './group-commit.js';
+import { storageFailure } from './storage-errors.js';
+import { StoreOpenError, preparePrivateFiles, storeOpenError } from './store-files.js';
 import type { BeginTurn, SessionInfo, SessionKind, SessionStore, Turn, TurnOutcome, TurnRef, TurnStatus } from './store.js';
 
 const SCHEMA = `
@@ -120,18 +120,50 @@ export interface SqliteStoreOptions {
    * gateway). Off by default: the CLI's short-lived processes let SQLite do it.
    */
   backgroundCheckpoints?: boolean;
+  /**
+   * Largest the database file may grow, in bytes (SQLite's `max_page_count`); past it a
+   * write fails as `storage_full`, as on a full disk. Unlimited when absent.
+   */
+  maxBytes?: number;
 }
 
-/** Opens (creating if needed) the store at `path`; `':memory:'` gives a private in-memory one. */
+/**
+ * How long a write waits for another process's write lock (`moltbot agent`, `sessions
+ * prune`) before failing. Their transactions last milliseconds; the wait blocks this
+ * process's event loop, which is why every writer keeps its transactions short.
+ */
+export const BUSY_TIMEOUT_MS = 10_000;
+
+/** Opens the connection and brings the schema up to date; failures are `StoreOpenError`s. */
+function openDatabase(path: string, options: SqliteStoreOptions): Database.Database {
+  if (path !== ':memory:') preparePrivateFiles(path);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a process crash (SIGKILL); only power loss may drop the last commits.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    if (options.maxBytes !== undefined) {
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+    }
+    db.exec(SCHEMA);
+    return db;
+  } catch (err) {
+    db?.close();
+    throw err instanceof StoreOpenError ? err : storeOpenError('open the session database', path, err);
+  }
+}
+
+/**
+ * Opens (creating if needed) the store at `path`; `':memory:'` gives a private in-memory
+ * one. The directory is made private (0700) and the files 0600. Throws `StoreOpenError`
+ * when the store cannot be opened for writing.
+ */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SessionStore {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode survives a process crash (SIGKILL); only power loss may drop the last commits.
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
-  db.exec(SCHEMA);
+  const db = openDatabase(path, options);
   const checkpointer =
     options.backgroundCheckpoints && path !== ':memory:'
       ? createCheckpointer(path, () => db.pragma('wal_autocheckpoint = 1000'))
@@ -176,14 +208,20 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   };
 
   // Turns left `running` by a process that no longer exists were cut short by a crash.
-  db.transaction(() => {
+  const recover = db.transaction(() => {
     const at = Date.now();
     for (const row of statements.running.all()) {
       if (row.owner_pid !== null && row.owner_pid !== process.pid && isAlive(row.owner_pid)) continue;
       statements.interrupt.run({ at, sessionId: row.session_id, seq: row.seq });
       statements.interruptSession.run({ sessionId: row.session_id });
     }
-  })();
+  });
+  try {
+    recover.immediate();
+  } catch (err) {
+    db.close();
+    throw storeOpenError('recover interrupted turns in', path, err);
+  }
 
   /**
    * Writes a turn's start, or with `outcome` the whole turn at once (start and end in one
@@ -224,7 +262,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     if (changed === 1) statements.touchSession.run({ sessionId: ref.sessionId, seq: ref.seq, at: outcome.endedAt, status: outcome.status });
   };
 
-  const commits = createGroupCommit(db, (writes) => checkpointer?.committed(writes));
+  const commits = createGroupCommit(db, { committed: (writes) => checkpointer?.committed(writes), failure: storageFailure });
   const write = <T>(run: () => T): Promise<T> => commits.enqueue(run).done;
   /** Turn starts still waiting for their commit, by the promise `beginTurn` returned. */
   const queuedBegins = new WeakMap<Promise<TurnRef>, { item: QueuedWrite; turn: BeginTurn }>();

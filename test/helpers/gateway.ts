@@ -41,7 +41,9 @@ export async function startGateway(
 ): Promise<TestGateway> {
   const config = resolveGatewayConfig(parseConfig(JSON.stringify(file), options.env ?? {}, 'test'), options.flags ?? {}, options.env ?? {});
   // The real SQLite store, in a fresh directory unless the test reopens one.
-  const store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'));
+  const store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'), {
+    ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
+  });
   const runtime = await createRuntime(config, { store, ...(options.now ? { now: options.now } : {}) });
   const logs: string[] = [];
   const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }) });
