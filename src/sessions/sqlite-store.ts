@@ -4,115 +4,18 @@
  * leaves either the whole write or none of it. Several processes on one machine may
  * share the file (`moltbot agent` beside a gateway).
  */
+import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createCheckpointer } from './checkpointer.js';
 import { createGroupCommit, type QueuedWrite } from './group-commit.js';
+import { holdInstanceLock } from './instance-lock-files.js';
+import { soleInstance, type InstanceLiveness } from './instance-liveness.js';
+import { migrate } from './sqlite-schema.js';
+import { TURN_COLUMNS, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
 import { storageFailure } from './storage-errors.js';
 import { StoreOpenError, preparePrivateFiles, storeOpenError } from './store-files.js';
-import type { BeginTurn, SessionInfo, SessionKind, SessionStore, Turn, TurnOutcome, TurnRef, TurnStatus } from './store.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS sessions (
-  id TEXT PRIMARY KEY,
-  key TEXT NOT NULL,
-  agent_id TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  turns INTEGER NOT NULL DEFAULT 0,
-  last_status TEXT
-);
-CREATE INDEX IF NOT EXISTS sessions_by_key ON sessions (key);
--- No index on (agent_id, updated_at): every turn moved its entry (10 µs of a 60 µs commit);
--- listing one agent's sessions (\`moltbot sessions list --agent\`) scans, as listing all does.
-DROP INDEX IF EXISTS sessions_by_agent;
-CREATE TABLE IF NOT EXISTS turns (
-  session_id TEXT NOT NULL REFERENCES sessions (id),
-  seq INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  owner_pid INTEGER,
-  input TEXT NOT NULL,
-  reply TEXT,
-  instructions TEXT,
-  finish_reason TEXT,
-  usage TEXT,
-  error TEXT,
-  started_at INTEGER NOT NULL,
-  ended_at INTEGER,
-  PRIMARY KEY (session_id, seq)
-) WITHOUT ROWID;
--- Only the running turns (a handful): found at start-up without scanning every turn.
-CREATE INDEX IF NOT EXISTS turns_running ON turns (session_id, seq) WHERE status = 'running';
--- Superseded: the primary key serves history reads, and this index cost a page write per turn.
-DROP INDEX IF EXISTS turns_by_status;
-`;
-
-interface SessionRow {
-  id: string;
-  key: string;
-  agent_id: string;
-  kind: string;
-  created_at: number;
-  updated_at: number;
-  turns: number;
-  last_status: string | null;
-}
-
-interface TurnRow {
-  session_id: string;
-  key: string;
-  agent_id: string;
-  seq: number;
-  status: string;
-  input: string;
-  reply: string | null;
-  instructions: string | null;
-  finish_reason: string | null;
-  usage: string | null;
-  error: string | null;
-  started_at: number;
-  ended_at: number | null;
-}
-
-const toSession = (row: SessionRow): SessionInfo => ({
-  id: row.id,
-  key: row.key,
-  agentId: row.agent_id,
-  kind: row.kind as SessionKind,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  turns: row.turns,
-  lastStatus: row.last_status as TurnStatus | null,
-});
-
-function toTurn(row: TurnRow): Turn {
-  return {
-    sessionId: row.session_id,
-    sessionKey: row.key,
-    agentId: row.agent_id,
-    seq: row.seq,
-    input: JSON.parse(row.input) as Turn['input'],
-    ...(row.reply === null ? {} : { reply: JSON.parse(row.reply) as NonNullable<Turn['reply']> }),
-    ...(row.instructions === null ? {} : { instructions: row.instructions }),
-    status: row.status as TurnStatus,
-    ...(row.finish_reason === null ? {} : { finishReason: row.finish_reason as NonNullable<Turn['finishReason']> }),
-    ...(row.usage === null ? {} : { usage: JSON.parse(row.usage) as NonNullable<Turn['usage']> }),
-    ...(row.error === null ? {} : { error: JSON.parse(row.error) as NonNullable<Turn['error']> }),
-    startedAt: row.started_at,
-    ...(row.ended_at === null ? {} : { endedAt: row.ended_at }),
-  };
-}
-
-const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import type { BeginTurn, SessionStore, TurnOutcome, TurnRef } from './store.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -149,7 +52,7 @@ function openDatabase(path: string, options: SqliteStoreOptions): Database.Datab
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
     }
-    db.exec(SCHEMA);
+    migrate(db, path);
     return db;
   } catch (err) {
     db?.close();
@@ -164,13 +67,19 @@ function openDatabase(path: string, options: SqliteStoreOptions): Database.Datab
  */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SessionStore {
   const db = openDatabase(path, options);
+  let liveness: InstanceLiveness;
+  try {
+    liveness = path === ':memory:' ? soleInstance(randomUUID()) : holdInstanceLock(join(dirname(path), 'instances'));
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   const checkpointer =
     options.backgroundCheckpoints && path !== ':memory:'
       ? createCheckpointer(path, () => db.pragma('wal_autocheckpoint = 1000'))
       : undefined;
   if (checkpointer) db.pragma('wal_autocheckpoint = 0');
 
-  const turnColumns = 't.session_id, s.key, s.agent_id, t.seq, t.status, t.input, t.reply, t.instructions, t.finish_reason, t.usage, t.error, t.started_at, t.ended_at';
   const statements = {
     current: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY rowid DESC LIMIT 1'),
     byKey: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY rowid'),
@@ -182,43 +91,48 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
        FROM turns WHERE session_id = ? AND status = 'ok' ORDER BY seq DESC LIMIT ?`,
     ),
     byId: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
-    allTurns: db.prepare<[string], TurnRow>(`SELECT ${turnColumns} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? ORDER BY t.seq`),
+    allTurns: db.prepare<[string], TurnRow>(`SELECT ${TURN_COLUMNS} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? ORDER BY t.seq`),
     insertSession: db.prepare(
       'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @createdAt, @at, 1, @status)',
     ),
     nextSeq: db.prepare<[string], { seq: number }>('SELECT turns + 1 AS seq FROM sessions WHERE id = ?'),
     insertTurn: db.prepare(
-      `INSERT INTO turns (session_id, seq, status, owner_pid, input, instructions, started_at)
-       VALUES (@sessionId, @seq, 'running', @pid, @input, @instructions, @startedAt)`,
+      `INSERT INTO turns (session_id, seq, status, owner, input, instructions, started_at)
+       VALUES (@sessionId, @seq, 'running', @owner, @input, @instructions, @startedAt)`,
     ),
     insertFinishedTurn: db.prepare(
-      `INSERT INTO turns (session_id, seq, status, owner_pid, input, instructions, reply, finish_reason, usage, error, started_at, ended_at)
+      `INSERT INTO turns (session_id, seq, status, owner, input, instructions, reply, finish_reason, usage, error, started_at, ended_at)
        VALUES (@sessionId, @seq, @status, NULL, @input, @instructions, @reply, @finishReason, @usage, @error, @startedAt, @endedAt)`,
     ),
     touchSession: db.prepare('UPDATE sessions SET turns = MAX(turns, @seq), updated_at = @at, last_status = @status WHERE id = @sessionId'),
     finishTurn: db.prepare(
-      `UPDATE turns SET status = @status, owner_pid = NULL, reply = @reply, finish_reason = @finishReason, usage = @usage, error = @error, ended_at = @endedAt
+      `UPDATE turns SET status = @status, owner = NULL, reply = @reply, finish_reason = @finishReason, usage = @usage, error = @error, ended_at = @endedAt
        WHERE session_id = @sessionId AND seq = @seq AND status = 'running'`,
     ),
-    running: db.prepare<[], { session_id: string; seq: number; owner_pid: number | null }>(
-      "SELECT session_id, seq, owner_pid FROM turns INDEXED BY turns_running WHERE status = 'running'",
+    running: db.prepare<[], { session_id: string; seq: number; owner: string | null }>(
+      "SELECT session_id, seq, owner FROM turns INDEXED BY turns_running WHERE status = 'running'",
     ),
-    interrupt: db.prepare("UPDATE turns SET status = 'interrupted', owner_pid = NULL, ended_at = @at WHERE session_id = @sessionId AND seq = @seq"),
+    interrupt: db.prepare("UPDATE turns SET status = 'interrupted', owner = NULL, ended_at = @at WHERE session_id = @sessionId AND seq = @seq AND status = 'running'"),
     interruptSession: db.prepare("UPDATE sessions SET last_status = 'interrupted' WHERE id = @sessionId AND last_status = 'running'"),
   };
 
-  // Turns left `running` by a process that no longer exists were cut short by a crash.
+  /** Marks a running turn whose instance died `interrupted`. */
+  const interrupt = (sessionId: string, seq: number): void => {
+    statements.interrupt.run({ at: Date.now(), sessionId, seq });
+    statements.interruptSession.run({ sessionId });
+  };
+
+  // Turns left `running` by an instance that is gone (crash, SIGKILL, power loss) were cut
+  // short: marked at once, however recently that instance died.
   const recover = db.transaction(() => {
-    const at = Date.now();
     for (const row of statements.running.all()) {
-      if (row.owner_pid !== null && row.owner_pid !== process.pid && isAlive(row.owner_pid)) continue;
-      statements.interrupt.run({ at, sessionId: row.session_id, seq: row.seq });
-      statements.interruptSession.run({ sessionId: row.session_id });
+      if (row.owner === null || !liveness.instanceAlive(row.owner)) interrupt(row.session_id, row.seq);
     }
   });
   try {
     recover.immediate();
   } catch (err) {
+    liveness.close();
     db.close();
     throw storeOpenError('recover interrupted turns in', path, err);
   }
@@ -243,18 +157,10 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     }
     const common = { sessionId, seq, input: JSON.stringify(turn.input), instructions: turn.instructions ?? null, startedAt: turn.startedAt };
     if (outcome) statements.insertFinishedTurn.run({ ...common, ...outcomeColumns(outcome) });
-    else statements.insertTurn.run({ ...common, pid: process.pid });
+    else statements.insertTurn.run({ ...common, owner: liveness.self });
     if (!turn.newTranscript) statements.touchSession.run({ sessionId, seq, at, status });
     return { sessionId, seq };
   };
-  const outcomeColumns = (outcome: TurnOutcome) => ({
-    status: outcome.status,
-    reply: json(outcome.reply),
-    finishReason: outcome.finishReason ?? null,
-    usage: json(outcome.usage),
-    error: json(outcome.error),
-    endedAt: outcome.endedAt,
-  });
 
   /** Writes a turn's outcome; runs inside a group commit's transaction. */
   const finish = (ref: TurnRef, outcome: TurnOutcome): void => {
@@ -311,6 +217,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       commits.flush();
       await checkpointer?.close();
       if (db.open) db.close();
+      liveness.close();
     },
   };
 }

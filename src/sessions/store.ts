@@ -2,8 +2,9 @@
  * The session store interface. A session key names a sequence of transcripts (a reset
  * starts a new one; old ones stay readable). A turn is written twice, each write one
  * transaction: `beginTurn` records the new input as `running`, `finishTurn` records the
- * reply and how the run ended. A store never holds half a turn, and a turn cut short by
- * a crash is found `running` and marked `interrupted` when the store next opens.
+ * reply and how the run ended. A store never holds half a turn. A running turn records
+ * the instance (per-boot process id, `instance-liveness.ts`) running it; a turn whose
+ * instance is gone (a crash, SIGKILL) is marked `interrupted` when the store next opens.
  * Nothing here assumes one process: a PostgreSQL store for several replicas implements
  * the same calls.
  */

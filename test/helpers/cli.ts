@@ -37,10 +37,16 @@ export interface RunAs {
   gid?: number;
   /** e.g. `'022'`: the command runs through `sh -c 'umask 022; exec ...'`. */
   umask?: string;
+  /** A command the node process is run through, e.g. `['unshare', '--pid', '--fork']`. */
+  prefix?: string[];
 }
 
 function spawnCli(args: string[], env: Record<string, string>, timeoutMs: number, as: RunAs = {}): ChildProcessWithoutNullStreams {
   const ids = { ...(as.uid === undefined ? {} : { uid: as.uid }), ...(as.gid === undefined ? {} : { gid: as.gid }) };
+  if (as.prefix?.length) {
+    const [command, ...rest] = as.prefix;
+    return spawn(command as string, [...rest, process.execPath, BIN, ...args], { env, timeout: timeoutMs, ...ids });
+  }
   if (as.umask === undefined) return spawn(process.execPath, [BIN, ...args], { env, timeout: timeoutMs, ...ids });
   return spawn('/bin/sh', ['-c', `umask ${as.umask} && exec "$@"`, 'sh', process.execPath, BIN, ...args], { env, timeout: timeoutMs, ...ids });
 }

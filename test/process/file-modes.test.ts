@@ -4,7 +4,7 @@
  * gateway or `moltbot agent` creates them, and files an older version left 0644 are
  * narrowed. Real processes, since the modes come from what the process does.
  */
-import { chmodSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -41,6 +41,10 @@ describe('store file modes under umask 022', () => {
       'sessions.sqlite-wal': '600',
       'sessions.sqlite-shm': '600',
     });
+    // The gateway's instance lock is private too.
+    const instances = join(stateDir, 'instances');
+    expect(mode(instances)).toBe('700');
+    expect(readdirSync(instances).map((name) => mode(join(instances, name)))).toEqual(['600']);
     gateway.child.kill('SIGTERM');
     expect((await within(gateway.done, 15_000, 'the gateway stopping')).code).toBe(0);
     gateway = undefined;

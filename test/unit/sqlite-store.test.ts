@@ -1,18 +1,15 @@
 /**
  * src/sessions/sqlite-store.ts: turns written in two atomic steps, `ok`-only recent
- * history, crash recovery (`running` turns of dead processes become `interrupted`),
+ * history, crash recovery (`running` turns of instances that are gone become `interrupted`),
  * transcripts per key, listing and history.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
 import type { BeginTurn, SessionStore, TranscriptMessage, TurnRef } from '../../src/sessions/store.js';
-
-/** A pid no process has: above Linux's pid_max ceiling (2^22). */
-const DEAD_PID = 2147483646;
 
 const u = (content: string): TranscriptMessage => ({ role: 'user', content });
 const a = (content: string): TranscriptMessage => ({ role: 'assistant', content });
@@ -221,15 +218,13 @@ describe('sqlite store: recentTurns', () => {
 });
 
 describe('sqlite store: crash recovery', () => {
-  it('marks a running turn of a dead process interrupted when the store reopens', async () => {
+  it('marks a running turn of an instance that is gone interrupted when the store reopens', async () => {
     const path = freshPath();
     const first = openSqliteStore(path);
     await turn(first, begin(), 'ok', 'r1', 1100);
     await first.beginTurn(begin({ newTranscript: false, startedAt: 1200, input: [u('cut short')] }));
+    // Closed with the turn still running: its instance lock is released, as a crash releases it.
     await first.close();
-    const db = new Database(path);
-    db.prepare("UPDATE turns SET owner_pid = ? WHERE status = 'running'").run(DEAD_PID);
-    db.close();
 
     const reopened = open(path);
     const turns = await reopened.loadTurns('agent:main:k');
@@ -245,19 +240,33 @@ describe('sqlite store: crash recovery', () => {
     expect((await reopened.loadTurns('agent:main:k'))[1]).not.toHaveProperty('reply');
   });
 
-  it('leaves a running turn of a live process alone', async () => {
+  it('leaves a running turn of a live instance alone, and records which instance runs it', async () => {
     const path = freshPath();
-    const first = openSqliteStore(path);
-    await first.beginTurn(begin());
-    await first.close();
-    const db = new Database(path);
-    // pid 1 always exists.
-    db.prepare("UPDATE turns SET owner_pid = 1 WHERE status = 'running'").run();
-    db.close();
+    const running = open(path);
+    await running.beginTurn(begin());
+    const db = new Database(path, { readonly: true });
+    try {
+      const [owner] = db.prepare("SELECT owner FROM turns WHERE status = 'running'").pluck().all() as string[];
+      expect(owner).toMatch(/^[0-9a-f-]{36}$/u);
+      expect(readdirSync(join(dirname(path), 'instances'))).toContain(`${owner}.lock`);
+    } finally {
+      db.close();
+    }
+    // A second process-like opener (its own connection and instance) sees the first alive.
+    const beside = open(path);
+    expect((await beside.loadTurns('agent:main:k')).map((t) => t.status)).toEqual(['running']);
+    expect(await beside.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'running' });
+  });
 
+  it('a turn left running under a PID by an older version (no instance) is interrupted at the next open', async () => {
+    const path = freshPath();
+    await openSqliteStore(path).close();
+    const db = new Database(path);
+    db.prepare("INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES ('old', 'agent:main:old', 'main', 'explicit', 1, 1, 1, 'running')").run();
+    db.prepare("INSERT INTO turns (session_id, seq, status, owner, input, started_at) VALUES ('old', 1, 'running', NULL, '[]', 1)").run();
+    db.close();
     const reopened = open(path);
-    expect((await reopened.loadTurns('agent:main:k')).map((t) => t.status)).toEqual(['running']);
-    expect(await reopened.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'running' });
+    expect((await reopened.loadTurns('agent:main:old')).map((t) => t.status)).toEqual(['interrupted']);
   });
 });
 
