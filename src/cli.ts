@@ -16,7 +16,7 @@ const USAGE = `usage:
                   [--auth token|password] [--token TOKEN] [--password PASSWORD]
   moltbot agent --message TEXT [--agent ID] [--session-key KEY] [--json] [--config PATH]
   moltbot sessions list [--agent ID] [--json] [--config PATH]
-  moltbot sessions show KEY [--json] [--config PATH]`;
+  moltbot sessions show KEY [--agent ID] [--json] [--config PATH]`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   gateway: gatewayCommand,

@@ -66,8 +66,8 @@ export interface AgentCoreDeps {
   limits: { maxConcurrent: number; maxQueued: number };
   images: ImagePolicy;
   /**
-   * Serialises turns per session key. The default is in-process; replicas sharing one
-   * store pass lanes backed by that store (e.g. PostgreSQL advisory locks).
+   * Serialises turns per session (agent and key) within this process. Across processes
+   * the store serialises them (`beginTurn`'s expected state).
    */
   lanes?: Lanes;
   now?: () => number;
@@ -127,7 +127,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   /** The session's live transcript and the history to send, honouring reset and limits. */
   async function loadContext(agent: AgentConfig, key: string, kind: SessionKind): Promise<{ sessionId: string | undefined; history: TranscriptMessage[]; hasTurns: boolean }> {
     // A stateless turn's key was minted for it (a new UUIDv7): the store cannot know it yet.
-    const session = kind === 'stateless' ? undefined : await deps.store.currentSession(key);
+    const session = kind === 'stateless' ? undefined : await deps.store.currentSession(agent.id, key);
     if (!session || isExpired(session.updatedAt, now(), agent.reset)) return { sessionId: undefined, history: [], hasTurns: false };
     let turns = historyCache.get(session);
     if (!turns) {
@@ -259,7 +259,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     let releaseLane: (() => void) | undefined;
     let releaseSlot: (() => void) | undefined;
     try {
-      releaseLane = await lanes.acquire(plan.key, signal);
+      releaseLane = await lanes.acquire({ agentId: plan.agent.id, key: plan.key }, signal);
       releaseSlot = await limiter.slot(signal);
       // Turns still queued when the grace period ended are refused, not started.
       if (aborting) throw shuttingDown();

@@ -38,7 +38,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
         print('');
         continue;
       }
-      const transcript = await runtime.store.loadTurns(turn.sessionKey);
+      const transcript = await runtime.store.loadTurns(turn.agentId, turn.sessionKey);
       print(JSON.stringify({ agentId: turn.agentId, sessionKey: turn.sessionKey, reply, finishReason: event.finishReason, usage: event.usage ?? null, transcript }, null, 2));
     }
   } finally {

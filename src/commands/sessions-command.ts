@@ -1,5 +1,6 @@
 /** `moltbot sessions list|show`: reads the session store. */
 import { parseArgs } from 'node:util';
+import { canonicalSessionKey } from '../agents/routing.js';
 import { storePath } from '../app.js';
 import { openSqliteStore } from '../sessions/sqlite-store.js';
 import type { SessionInfo, Turn } from '../sessions/store.js';
@@ -43,14 +44,22 @@ export async function sessionsCommand(argv: string[]): Promise<void> {
       print(values.json ? JSON.stringify(sessions, null, 2) : listText(sessions));
       return;
     }
-    const key = positionals[0] as string;
-    const history = await store.sessionHistory(key);
-    if (history.length === 0) throw new UsageError(`no session with key '${key}'`);
+    // As requests do: `Agent:Main:x` is the session `agent:main:x`.
+    const { key } = canonicalSessionKey(positionals[0] as string);
+    const agentId = values.agent?.toLowerCase();
+    const history = await store.sessionHistory(key, agentId === undefined ? {} : { agentId });
+    if (history.length === 0) throw new UsageError(`no session with key '${key}'${agentId === undefined ? '' : ` for agent '${agentId}'`}`);
     if (values.json) {
       print(JSON.stringify(history, null, 2));
       return;
     }
+    // Grouped by agent (the store returns them so): each agent's transcripts of the key are its own session.
+    let agent: string | undefined;
     for (const { session, turns } of history) {
+      if (session.agentId !== agent) {
+        agent = session.agentId;
+        print(`agent ${agent}\n`);
+      }
       print(`${listText([session])}\n`);
       for (const turn of turns) print(turnText(turn));
       print('');

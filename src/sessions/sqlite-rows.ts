@@ -2,6 +2,7 @@
 import type { SessionInfo, SessionKind, Turn, TurnOutcome, TurnStatus } from './store.js';
 
 export interface SessionRow {
+  n: number;
   id: string;
   key: string;
   agent_id: string;

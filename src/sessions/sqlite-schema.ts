@@ -15,6 +15,11 @@ export interface Migration {
   name: string;
   /** The schema change, inside the migration's transaction. */
   up(db: Database): void;
+  /**
+   * Runs with foreign-key enforcement off (a table rebuild: SQLite's 12-step ALTER),
+   * checked with `foreign_key_check` before the commit.
+   */
+  rebuildsTables?: boolean;
 }
 
 /** Every migration, oldest first. */
@@ -68,6 +73,40 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE turns ADD COLUMN owner TEXT; ALTER TABLE turns DROP COLUMN owner_pid;');
     },
   },
+  {
+    version: 3,
+    // A session is the pair (agent, key): looked up by both. `n` is the creation order made
+    // explicit (INTEGER PRIMARY KEY), since VACUUM may renumber an implicit rowid and a
+    // key's newest transcript is its current one. An `agent:<id>:` prefix is stored in
+    // lower case, as requests now canonicalise it.
+    name: 'sessions scoped by (agent, key), explicit creation order, canonical agent prefixes',
+    rebuildsTables: true,
+    up(db) {
+      db.exec(`
+        CREATE TABLE sessions_v3 (
+          n INTEGER PRIMARY KEY,
+          id TEXT NOT NULL UNIQUE,
+          key TEXT NOT NULL,
+          agent_id TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          turns INTEGER NOT NULL DEFAULT 0,
+          last_status TEXT
+        );
+        INSERT INTO sessions_v3 (n, id, key, agent_id, kind, created_at, updated_at, turns, last_status)
+          SELECT rowid, id,
+            CASE WHEN lower(substr(key, 1, 6)) = 'agent:' AND lower(substr(key, 7, length(agent_id) + 1)) = agent_id || ':'
+              THEN 'agent:' || agent_id || substr(key, 7 + length(agent_id)) ELSE key END,
+            agent_id, kind, created_at, updated_at, turns, last_status
+          FROM sessions ORDER BY rowid;
+        DROP TABLE sessions;
+        ALTER TABLE sessions_v3 RENAME TO sessions;
+        -- Serves (key, agent) lookups, and a key's transcripts across agents (\`sessions show\`).
+        CREATE INDEX sessions_by_key_agent ON sessions (key, agent_id);
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes. */
@@ -88,11 +127,20 @@ export function migrate(db: Database, path: string): void {
   }
   for (const migration of MIGRATIONS) {
     if (migration.version <= found) continue;
-    db.transaction(() => {
-      // Another process may have migrated since `found` was read.
-      if (userVersion(db) >= migration.version) return;
-      migration.up(db);
-      db.pragma(`user_version = ${migration.version}`);
-    }).immediate();
+    // Only outside a transaction does this pragma take effect.
+    if (migration.rebuildsTables) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        // Another process may have migrated since `found` was read.
+        if (userVersion(db) >= migration.version) return;
+        migration.up(db);
+        if (migration.rebuildsTables && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+          throw new Error(`migration ${migration.version} (${migration.name}) broke a foreign key`);
+        }
+        db.pragma(`user_version = ${migration.version}`);
+      }).immediate();
+    } finally {
+      if (migration.rebuildsTables) db.pragma('foreign_keys = ON');
+    }
   }
 }

@@ -81,10 +81,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   if (checkpointer) db.pragma('wal_autocheckpoint = 0');
 
   const statements = {
-    current: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY rowid DESC LIMIT 1'),
-    byKey: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY rowid'),
-    list: db.prepare<[], SessionRow>('SELECT * FROM sessions ORDER BY updated_at DESC, rowid DESC'),
-    listByAgent: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, rowid DESC'),
+    current: db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE key = ? AND agent_id = ? ORDER BY n DESC LIMIT 1'),
+    byKey: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY agent_id, n'),
+    byKeyAndAgent: db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE key = ? AND agent_id = ? ORDER BY n'),
+    list: db.prepare<[], SessionRow>('SELECT * FROM sessions ORDER BY updated_at DESC, n DESC'),
+    listByAgent: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, n DESC'),
     // No join: one transcript's turns share its key and agent, read once (the join per row cost 100 µs for 50 turns).
     recentOk: db.prepare<[string, number], Omit<TurnRow, 'key' | 'agent_id'>>(
       `SELECT session_id, seq, status, input, reply, instructions, finish_reason, usage, error, started_at, ended_at
@@ -174,8 +175,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   const queuedBegins = new WeakMap<Promise<TurnRef>, { item: QueuedWrite; turn: BeginTurn }>();
 
   return {
-    async currentSession(key) {
-      const row = statements.current.get(key);
+    async currentSession(agentId, key) {
+      const row = statements.current.get(key, agentId);
       return row ? toSession(row) : undefined;
     },
     async recentTurns(sessionId, limit) {
@@ -202,16 +203,17 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       const begun = await ref;
       await write(() => finish(begun, outcome));
     },
-    async loadTurns(key) {
-      const row = statements.current.get(key);
+    async loadTurns(agentId, key) {
+      const row = statements.current.get(key, agentId);
       return row ? statements.allTurns.all(row.id).map(toTurn) : [];
     },
     async listSessions(filter = {}) {
       const rows = filter.agentId === undefined ? statements.list.all() : statements.listByAgent.all(filter.agentId);
       return rows.map(toSession);
     },
-    async sessionHistory(key) {
-      return statements.byKey.all(key).map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
+    async sessionHistory(key, filter = {}) {
+      const rows = filter.agentId === undefined ? statements.byKey.all(key) : statements.byKeyAndAgent.all(key, filter.agentId);
+      return rows.map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
     },
     async close() {
       commits.flush();

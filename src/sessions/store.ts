@@ -19,7 +19,10 @@ export type TurnStatus = 'running' | 'ok' | 'error' | 'aborted' | 'timeout' | 'i
 /** How the key was chosen: a random per-request key, from `user`, or given explicitly. */
 export type SessionKind = 'stateless' | 'user' | 'explicit';
 
-/** One transcript of a session key. */
+/**
+ * One transcript of a session. A session is the pair (agent id, key): the same key under
+ * two agents names two sessions that never share a transcript.
+ */
 export interface SessionInfo {
   /** The transcript's id; a reset gives the key a new one. */
   id: string;
@@ -79,8 +82,8 @@ export interface TurnRef {
 }
 
 export interface SessionStore {
-  /** The key's current (latest) transcript, if it has one. */
-  currentSession(key: string): Promise<SessionInfo | undefined>;
+  /** The current (latest) transcript of the agent's session `key`, if it has one. */
+  currentSession(agentId: string, key: string): Promise<SessionInfo | undefined>;
   /** Up to `limit` most recent `ok` turns of a transcript, oldest first. */
   recentTurns(sessionId: string, limit: number): Promise<Turn[]>;
   /** Records a turn's input as `running` (creating the transcript when asked), atomically. */
@@ -91,12 +94,15 @@ export interface SessionStore {
    * start and outcome together (it never shows as `running`). Rejects if the start failed.
    */
   finishTurn(ref: TurnRef | Promise<TurnRef>, outcome: TurnOutcome): Promise<void>;
-  /** Every turn of the key's current transcript, oldest first (empty for an unknown key). */
-  loadTurns(key: string): Promise<Turn[]>;
+  /** Every turn of the current transcript of the agent's session `key`, oldest first (empty if unknown). */
+  loadTurns(agentId: string, key: string): Promise<Turn[]>;
   /** Transcripts, most recently updated first. */
   listSessions(filter?: { agentId?: string }): Promise<SessionInfo[]>;
-  /** Every transcript of a key, oldest first, with all its turns. */
-  sessionHistory(key: string): Promise<{ session: SessionInfo; turns: Turn[] }[]>;
+  /**
+   * Every transcript under `key` with all its turns: every agent's (grouped by agent id,
+   * in order), or one agent's with `agentId`; oldest first within an agent.
+   */
+  sessionHistory(key: string, filter?: { agentId?: string }): Promise<{ session: SessionInfo; turns: Turn[] }[]>;
   /** Finishes pending writes and releases the store; further calls fail. */
   close(): Promise<void>;
 }

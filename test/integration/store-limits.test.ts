@@ -46,7 +46,7 @@ describe('session.maxStoreBytes', () => {
     // Reads go on: health, models, and the transcript, which holds only the accepted turns.
     expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${gateway.token}` } })).status).toBe(200);
-    const turns = await gateway.store.loadTurns(key);
+    const turns = await gateway.store.loadTurns('main', key);
     expect(turns.map((t) => t.status)).toEqual(Array.from({ length: accepted }, () => 'ok'));
   });
 });

@@ -382,7 +382,7 @@ describe('secrets in an in-process gateway', () => {
           else expect((await readError(res, 502)).type).toBe('upstream_error');
         }
       }
-      const turns = await gateway.store.loadTurns('agent:main:openai-user:secret-keeper');
+      const turns = await gateway.store.loadTurns('main', 'agent:main:openai-user:secret-keeper');
       transcript.add('stored turns', JSON.stringify(turns));
       expect(turns.filter((t) => t.status === 'error')).toHaveLength(8);
       transcript.add('gateway logs', gateway.logs.join(''));

@@ -70,14 +70,18 @@ describe('sqlite store migrations', () => {
     expect(alice[0]?.turns[0]).toMatchObject({ input: [{ role: 'user', content: 'hello' }], usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5 }, finishReason: 'stop' });
     expect(alice[0]?.turns[1]).toMatchObject({ instructions: 'be brief' });
     // The current transcript is still the newest one, and history reads from it.
-    expect(await store.currentSession('agent:main:openai-user:alice')).toMatchObject({ id: '0197b000-0000-7000-8000-000000000002', kind: 'user' });
+    expect(await store.currentSession('main', 'agent:main:openai-user:alice')).toMatchObject({ id: '0197b000-0000-7000-8000-000000000002', kind: 'user' });
     expect((await store.recentTurns('0197a000-0000-7000-8000-000000000001', 10)).map((t) => t.seq)).toEqual([1, 2]);
 
     const sessions = await store.listSessions();
     expect(sessions).toHaveLength(5);
     expect(sessions.map((s) => s.kind).sort()).toEqual(['explicit', 'explicit', 'stateless', 'user', 'user']);
+    // The agent prefix written in capitals is now the canonical lower-case key, under its agent only.
+    expect((await store.loadTurns('beta', 'agent:beta:mine')).map((t) => [t.status, t.error?.message])).toEqual([['error', 'boom']]);
+    expect(await store.loadTurns('main', 'agent:beta:mine')).toEqual([]);
+    expect(await store.sessionHistory('agent:BETA:mine')).toEqual([]);
     // The turn a crashed process left running under its PID is interrupted.
-    expect((await store.loadTurns('thread-9')).map((t) => [t.seq, t.status])).toEqual([
+    expect((await store.loadTurns('main', 'thread-9')).map((t) => [t.seq, t.status])).toEqual([
       [1, 'ok'],
       [2, 'interrupted'],
     ]);

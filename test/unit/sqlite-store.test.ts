@@ -64,7 +64,7 @@ describe('sqlite store: writing turns', () => {
         ['agent:main:folded', 'ok', 'done'],
         ['agent:main:streamed', 'aborted', 'do'],
       ] as const) {
-        const turns = await store.loadTurns(key);
+        const turns = await store.loadTurns('main', key);
         expect(turns).toHaveLength(1);
         expect(turns[0]).toMatchObject({ seq: 1, status, reply: a(reply), input: [u('hi')], startedAt: 1000 });
       }
@@ -116,14 +116,14 @@ describe('sqlite store: writing turns', () => {
     const store = open(freshPath());
     const ref = await store.beginTurn(begin({ instructions: 'be brief', input: [u('question')] }));
     expect(ref).toEqual({ sessionId: 'sess-1', seq: 1 });
-    expect(await store.loadTurns('agent:main:k')).toEqual([
+    expect(await store.loadTurns('main', 'agent:main:k')).toEqual([
       { sessionId: 'sess-1', sessionKey: 'agent:main:k', agentId: 'main', seq: 1, input: [u('question')], instructions: 'be brief', status: 'running', startedAt: 1000 },
     ]);
-    expect(await store.currentSession('agent:main:k')).toMatchObject({ id: 'sess-1', turns: 1, lastStatus: 'running', createdAt: 1000, updatedAt: 1000, kind: 'explicit' });
+    expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ id: 'sess-1', turns: 1, lastStatus: 'running', createdAt: 1000, updatedAt: 1000, kind: 'explicit' });
 
     const usage = { promptTokens: 5, completionTokens: 2, totalTokens: 7 };
     await store.finishTurn(ref, { status: 'ok', reply: a('answer'), finishReason: 'stop', usage, endedAt: 2000 });
-    expect(await store.loadTurns('agent:main:k')).toEqual([
+    expect(await store.loadTurns('main', 'agent:main:k')).toEqual([
       {
         sessionId: 'sess-1',
         sessionKey: 'agent:main:k',
@@ -139,7 +139,7 @@ describe('sqlite store: writing turns', () => {
         endedAt: 2000,
       },
     ]);
-    expect(await store.currentSession('agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', createdAt: 1000, updatedAt: 2000 });
+    expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', createdAt: 1000, updatedAt: 2000 });
   });
 
   it('records a failed turn with its error and no reply', async () => {
@@ -147,7 +147,7 @@ describe('sqlite store: writing turns', () => {
     const ref = await store.beginTurn(begin());
     const error = { type: 'upstream_error', code: 'upstream_error', message: 'boom' };
     await store.finishTurn(ref, { status: 'error', error, endedAt: 1500 });
-    const [stored] = await store.loadTurns('agent:main:k');
+    const [stored] = await store.loadTurns('main', 'agent:main:k');
     expect(stored).toMatchObject({ status: 'error', error });
     expect(stored).not.toHaveProperty('reply');
     expect(stored).not.toHaveProperty('finishReason');
@@ -159,7 +159,7 @@ describe('sqlite store: writing turns', () => {
     await turn(store, begin({ newTranscript: false, startedAt: 1200 }), 'error', 'r2', 1300);
     const ref = await store.beginTurn(begin({ newTranscript: false, startedAt: 1400 }));
     expect(ref.seq).toBe(3);
-    expect((await store.loadTurns('agent:main:k')).map((t) => [t.seq, t.status])).toEqual([
+    expect((await store.loadTurns('main', 'agent:main:k')).map((t) => [t.seq, t.status])).toEqual([
       [1, 'ok'],
       [2, 'error'],
       [3, 'running'],
@@ -170,16 +170,16 @@ describe('sqlite store: writing turns', () => {
     const store = open(freshPath());
     await expect(store.beginTurn(begin({ newTranscript: false }))).rejects.toThrow();
     expect(await store.listSessions()).toEqual([]);
-    expect(await store.loadTurns('agent:main:k')).toEqual([]);
+    expect(await store.loadTurns('main', 'agent:main:k')).toEqual([]);
   });
 
   it('a failing beginTurn writes nothing (creating a transcript id that exists)', async () => {
     const store = open(freshPath());
     await turn(store, begin(), 'ok', 'r1', 1100);
     await expect(store.beginTurn(begin({ key: 'agent:main:other', startedAt: 5000 }))).rejects.toThrow();
-    expect(await store.loadTurns('agent:main:other')).toEqual([]);
-    expect(await store.loadTurns('agent:main:k')).toHaveLength(1);
-    expect(await store.currentSession('agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', updatedAt: 1100 });
+    expect(await store.loadTurns('main', 'agent:main:other')).toEqual([]);
+    expect(await store.loadTurns('main', 'agent:main:k')).toHaveLength(1);
+    expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', updatedAt: 1100 });
   });
 
   it('finishing a turn twice keeps the first outcome', async () => {
@@ -187,8 +187,8 @@ describe('sqlite store: writing turns', () => {
     const ref = await store.beginTurn(begin());
     await store.finishTurn(ref, { status: 'aborted', reply: a('part'), endedAt: 1100 });
     await store.finishTurn(ref, { status: 'ok', reply: a('whole'), finishReason: 'stop', endedAt: 1200 });
-    expect(await store.loadTurns('agent:main:k')).toMatchObject([{ status: 'aborted', reply: a('part'), endedAt: 1100 }]);
-    expect(await store.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'aborted', updatedAt: 1100 });
+    expect(await store.loadTurns('main', 'agent:main:k')).toMatchObject([{ status: 'aborted', reply: a('part'), endedAt: 1100 }]);
+    expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'aborted', updatedAt: 1100 });
   });
 });
 
@@ -227,17 +227,17 @@ describe('sqlite store: crash recovery', () => {
     await first.close();
 
     const reopened = open(path);
-    const turns = await reopened.loadTurns('agent:main:k');
+    const turns = await reopened.loadTurns('main', 'agent:main:k');
     expect(turns.map((t) => t.status)).toEqual(['ok', 'interrupted']);
     expect(turns[1]).toMatchObject({ input: [u('cut short')] });
     expect(turns[1]?.endedAt).toBeTypeOf('number');
-    expect(await reopened.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'interrupted', turns: 2 });
+    expect(await reopened.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'interrupted', turns: 2 });
     // An interrupted turn is not history.
     expect((await reopened.recentTurns('sess-1', 10)).map((t) => t.seq)).toEqual([1]);
     // A late finish from the dead run changes nothing.
     await reopened.finishTurn({ sessionId: 'sess-1', seq: 2 }, { status: 'ok', reply: a('too late'), endedAt: 9999 });
-    expect((await reopened.loadTurns('agent:main:k'))[1]).toMatchObject({ status: 'interrupted' });
-    expect((await reopened.loadTurns('agent:main:k'))[1]).not.toHaveProperty('reply');
+    expect((await reopened.loadTurns('main', 'agent:main:k'))[1]).toMatchObject({ status: 'interrupted' });
+    expect((await reopened.loadTurns('main', 'agent:main:k'))[1]).not.toHaveProperty('reply');
   });
 
   it('leaves a running turn of a live instance alone, and records which instance runs it', async () => {
@@ -254,8 +254,8 @@ describe('sqlite store: crash recovery', () => {
     }
     // A second process-like opener (its own connection and instance) sees the first alive.
     const beside = open(path);
-    expect((await beside.loadTurns('agent:main:k')).map((t) => t.status)).toEqual(['running']);
-    expect(await beside.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'running' });
+    expect((await beside.loadTurns('main', 'agent:main:k')).map((t) => t.status)).toEqual(['running']);
+    expect(await beside.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'running' });
   });
 
   it('a turn left running under a PID by an older version (no instance) is interrupted at the next open', async () => {
@@ -266,7 +266,7 @@ describe('sqlite store: crash recovery', () => {
     db.prepare("INSERT INTO turns (session_id, seq, status, owner, input, started_at) VALUES ('old', 1, 'running', NULL, '[]', 1)").run();
     db.close();
     const reopened = open(path);
-    expect((await reopened.loadTurns('agent:main:old')).map((t) => t.status)).toEqual(['interrupted']);
+    expect((await reopened.loadTurns('main', 'agent:main:old')).map((t) => t.status)).toEqual(['interrupted']);
   });
 });
 
@@ -275,10 +275,10 @@ describe('sqlite store: sessions', () => {
     const store = open(freshPath());
     await turn(store, begin({ id: 'first' }), 'ok', 'old', 1100);
     await turn(store, begin({ id: 'second', startedAt: 2000, input: [u('again')] }), 'ok', 'new', 2100);
-    expect(await store.currentSession('agent:main:k')).toMatchObject({ id: 'second', createdAt: 2000, updatedAt: 2100, turns: 1 });
-    expect((await store.loadTurns('agent:main:k')).map((t) => t.reply?.content)).toEqual(['new']);
-    expect(await store.currentSession('agent:main:unknown')).toBeUndefined();
-    expect(await store.loadTurns('agent:main:unknown')).toEqual([]);
+    expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ id: 'second', createdAt: 2000, updatedAt: 2100, turns: 1 });
+    expect((await store.loadTurns('main', 'agent:main:k')).map((t) => t.reply?.content)).toEqual(['new']);
+    expect(await store.currentSession('main', 'agent:main:unknown')).toBeUndefined();
+    expect(await store.loadTurns('main', 'agent:main:unknown')).toEqual([]);
   });
 
   it('sessionHistory returns every transcript of a key, oldest first, with its turns', async () => {
@@ -294,6 +294,23 @@ describe('sqlite store: sessions', () => {
     ]);
     expect(history[0]?.session).toMatchObject({ turns: 2, lastStatus: 'error' });
     expect(await store.sessionHistory('agent:main:unknown')).toEqual([]);
+  });
+
+  it('one key under two agents: two sessions, each with its own current transcript; sessionHistory groups them by agent', async () => {
+    const store = open(freshPath());
+    await turn(store, begin({ id: 'm1', key: 'shared', agentId: 'main' }), 'ok', 'main says', 1100);
+    await turn(store, begin({ id: 'b1', key: 'shared', agentId: 'beta', startedAt: 1200 }), 'ok', 'beta says', 1300);
+    await turn(store, begin({ id: 'm2', key: 'shared', agentId: 'main', startedAt: 1400 }), 'ok', 'main again', 1500);
+    expect((await store.currentSession('main', 'shared'))?.id).toBe('m2');
+    expect((await store.currentSession('beta', 'shared'))?.id).toBe('b1');
+    expect(await store.currentSession('gamma', 'shared')).toBeUndefined();
+    expect((await store.loadTurns('beta', 'shared')).map((t) => t.reply?.content)).toEqual(['beta says']);
+    expect((await store.sessionHistory('shared')).map(({ session }) => [session.agentId, session.id])).toEqual([
+      ['beta', 'b1'],
+      ['main', 'm1'],
+      ['main', 'm2'],
+    ]);
+    expect((await store.sessionHistory('shared', { agentId: 'main' })).map(({ session }) => session.id)).toEqual(['m1', 'm2']);
   });
 
   it('listSessions lists transcripts most recently updated first, filtered by agent', async () => {
@@ -327,8 +344,8 @@ describe('sqlite store: sessions', () => {
     const first = openSqliteStore(path);
     await turn(first, begin(), 'ok', 'kept', 1100);
     await first.close();
-    await expect(first.loadTurns('agent:main:k')).rejects.toThrow();
+    await expect(first.loadTurns('main', 'agent:main:k')).rejects.toThrow();
     const reopened = open(path);
-    expect((await reopened.loadTurns('agent:main:k')).map((t) => t.reply?.content)).toEqual(['kept']);
+    expect((await reopened.loadTurns('main', 'agent:main:k')).map((t) => t.reply?.content)).toEqual(['kept']);
   });
 });
