@@ -14,7 +14,7 @@ import { StoreOpenError } from './sessions/store-files.js';
 const USAGE = `usage:
   moltbot gateway [--port N] [--bind loopback|lan|ADDRESS] [--config PATH]
                   [--auth token|password] [--token TOKEN] [--password PASSWORD]
-  moltbot agent --message TEXT [--agent ID] [--session-key KEY] [--json] [--config PATH]
+  moltbot agent --message TEXT [--agent ID] [--session-key KEY] [--local] [--json] [--config PATH]
   moltbot sessions list [--agent ID] [--json] [--config PATH]
   moltbot sessions show KEY [--agent ID] [--json] [--config PATH]`;
 

@@ -45,7 +45,9 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const config = loadConfig(configPath, flags);
   assertStartable(config);
   const logger = createLogger();
-  const runtime = await createRuntime(config);
+  const runtime = await createRuntime(config, {
+    onSessionWait: ({ agentId }) => logger.log('info', 'a turn waits for a turn of its session running in another process', { agentId }),
+  });
   const app = await createServer(config, { core: runtime.core, logger });
   const server = await listen(app, config);
   const inFlight = trackInFlight(server);

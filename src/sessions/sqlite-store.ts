@@ -15,7 +15,7 @@ import { migrate } from './sqlite-schema.js';
 import { TURN_COLUMNS, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
 import { storageFailure } from './storage-errors.js';
 import { StoreOpenError, preparePrivateFiles, storeOpenError } from './store-files.js';
-import type { BeginTurn, SessionStore, TurnOutcome, TurnRef } from './store.js';
+import { SessionConflict, type BeginTurn, type SessionStore, type TurnOutcome, type TurnRef } from './store.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -96,7 +96,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     insertSession: db.prepare(
       'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @createdAt, @at, 1, @status)',
     ),
-    nextSeq: db.prepare<[string], { seq: number }>('SELECT turns + 1 AS seq FROM sessions WHERE id = ?'),
+    runningIn: db.prepare<[string], { seq: number; owner: string | null }>("SELECT seq, owner FROM turns WHERE session_id = ? AND status = 'running'"),
     insertTurn: db.prepare(
       `INSERT INTO turns (session_id, seq, status, owner, input, instructions, started_at)
        VALUES (@sessionId, @seq, 'running', @owner, @input, @instructions, @startedAt)`,
@@ -139,22 +139,46 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   }
 
   /**
+   * Whether a turn of transcript `sessionId` is running under another live instance. With
+   * `interruptDead`, running turns of instances that are gone are marked `interrupted` on
+   * the way (only inside a write transaction).
+   */
+  const liveTurnElsewhere = (sessionId: string, interruptDead: boolean): boolean => {
+    let live = false;
+    for (const { seq, owner } of statements.runningIn.all(sessionId)) {
+      if (owner === liveness.self) continue;
+      if (owner !== null && liveness.instanceAlive(owner)) live = true;
+      else if (interruptDead) interrupt(sessionId, seq);
+    }
+    return live;
+  };
+
+  /**
    * Writes a turn's start, or with `outcome` the whole turn at once (start and end in one
-   * write); runs inside a group commit's transaction (`group-commit.ts`).
+   * write), after checking that the session is as the turn read it (`BeginTurn.expected`);
+   * runs inside a group commit's `BEGIN IMMEDIATE` transaction (`group-commit.ts`), so no
+   * other process can write between the check and the write.
    */
   const begin = (turn: BeginTurn, outcome?: TurnOutcome): TurnRef => {
-    const sessionId = turn.session.id;
+    const { id: sessionId, key, agentId, kind } = turn.session;
+    const { expected } = turn;
     const status = outcome?.status ?? 'running';
     const at = outcome?.endedAt ?? turn.startedAt;
+    // A stateless key was minted for this turn: nobody else can know it.
+    if (kind !== 'stateless') {
+      const current = statements.current.get(key, agentId);
+      if (current?.id !== expected.sessionId || (current?.turns ?? 0) !== expected.turns) {
+        throw new SessionConflict('the session changed since its history was read');
+      }
+      if (current && liveTurnElsewhere(current.id, true)) throw new SessionConflict('another process is running a turn in the session');
+    }
     let seq = 1;
     if (turn.newTranscript) {
       // A new transcript's first turn is seq 1: no read-back, one session write.
-      const { key, agentId, kind } = turn.session;
       statements.insertSession.run({ id: sessionId, key, agentId, kind, createdAt: turn.startedAt, at, status });
     } else {
-      const next = statements.nextSeq.get(sessionId);
-      if (!next) throw new Error(`transcript ${sessionId} does not exist`);
-      seq = next.seq;
+      if (kind === 'stateless' || sessionId !== expected.sessionId) throw new Error(`turn continues transcript ${sessionId}, not the session's current one`);
+      seq = expected.turns + 1;
     }
     const common = { sessionId, seq, input: JSON.stringify(turn.input), instructions: turn.instructions ?? null, startedAt: turn.startedAt };
     if (outcome) statements.insertFinishedTurn.run({ ...common, ...outcomeColumns(outcome) });
@@ -186,6 +210,10 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         .all(sessionId, limit)
         .reverse()
         .map((row) => toTurn({ ...row, key: session.key, agent_id: session.agent_id }));
+    },
+    async runningElsewhere(agentId, key) {
+      const current = statements.current.get(key, agentId);
+      return current !== undefined && liveTurnElsewhere(current.id, false);
     },
     beginTurn(turn) {
       const { item, done } = commits.enqueue(() => begin(turn));

@@ -61,6 +61,14 @@ export interface BeginTurn {
   session: { id: string; key: string; agentId: string; kind: SessionKind };
   /** True to create the transcript `session.id` (first turn, or after a reset). */
   newTranscript: boolean;
+  /**
+   * What the turn's history was read from: the session's current transcript then
+   * (undefined: it had none) and its turn count. The turn begins only if the session is
+   * still so and no other live instance is running a turn in it; else `beginTurn` rejects
+   * with `SessionConflict` and nothing is written. Not checked for a `stateless` session,
+   * whose key was minted for this turn.
+   */
+  expected: { sessionId: string | undefined; turns: number };
   input: TranscriptMessage[];
   instructions?: string;
   startedAt: number;
@@ -81,13 +89,33 @@ export interface TurnRef {
   seq: number;
 }
 
+/**
+ * The session changed since the turn read its history (another process wrote a turn, or
+ * reset it), or another live process is running a turn in it. Nothing was written: read
+ * the history again (after `runningElsewhere` turns false) and begin again.
+ */
+export class SessionConflict extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SessionConflict';
+  }
+}
+
 export interface SessionStore {
   /** The current (latest) transcript of the agent's session `key`, if it has one. */
   currentSession(agentId: string, key: string): Promise<SessionInfo | undefined>;
   /** Up to `limit` most recent `ok` turns of a transcript, oldest first. */
   recentTurns(sessionId: string, limit: number): Promise<Turn[]>;
-  /** Records a turn's input as `running` (creating the transcript when asked), atomically. */
+  /**
+   * Records a turn's input as `running` (creating the transcript when asked), atomically,
+   * if the session is still as `begin.expected` says; rejects with `SessionConflict` if not.
+   */
   beginTurn(begin: BeginTurn): Promise<TurnRef>;
+  /**
+   * Whether another live instance (process) is running a turn in the current transcript
+   * of the agent's session `key`: a turn that must wait for it polls this.
+   */
+  runningElsewhere(agentId: string, key: string): Promise<boolean>;
   /**
    * Records how a begun turn ended, atomically. Takes the ref, or the promise `beginTurn`
    * returned: a turn that ends before its start is committed may then be written once,

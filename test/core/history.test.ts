@@ -107,6 +107,7 @@ describe('history between turns of this gateway and another process', () => {
       const ref = await other.beginTurn({
         session: { id: session?.session.id as string, key, agentId: 'main', kind: 'user' },
         newTranscript: false,
+        expected: { sessionId: session?.session.id, turns: session?.session.turns ?? 0 },
         input: [{ role: 'user', content: 'from elsewhere' }],
         startedAt: Date.now(),
       });

@@ -29,14 +29,21 @@ function open(path: string): SessionStore {
   return store;
 }
 
+/** A turn start; `expected` says the session has no transcript yet unless given. */
 function begin(overrides: Partial<BeginTurn> & { id?: string; key?: string; agentId?: string } = {}): BeginTurn {
   const { id = 'sess-1', key = 'agent:main:k', agentId = 'main', ...rest } = overrides;
-  return { session: { id, key, agentId, kind: 'explicit' }, newTranscript: true, input: [u('hi')], startedAt: 1000, ...rest };
+  return { session: { id, key, agentId, kind: 'explicit' }, newTranscript: true, expected: { sessionId: undefined, turns: 0 }, input: [u('hi')], startedAt: 1000, ...rest };
 }
 
-/** Begins and finishes one turn with the given status. */
+/** `b` with `expected` read from the store now, as the core reads it before a turn. */
+async function asRead(store: SessionStore, b: BeginTurn): Promise<BeginTurn> {
+  const current = await store.currentSession(b.session.agentId, b.session.key);
+  return { ...b, expected: { sessionId: current?.id, turns: current?.turns ?? 0 } };
+}
+
+/** Begins (on the session as it is now) and finishes one turn with the given status. */
 async function turn(store: SessionStore, b: BeginTurn, status: 'ok' | 'error' | 'aborted' | 'timeout', replyText: string, endedAt: number): Promise<TurnRef> {
-  const ref = await store.beginTurn(b);
+  const ref = await store.beginTurn(await asRead(store, b));
   await store.finishTurn(ref, { status, reply: a(replyText), ...(status === 'ok' ? { finishReason: 'stop' as const } : {}), endedAt });
   return ref;
 }
@@ -75,10 +82,10 @@ describe('sqlite store: writing turns', () => {
       ]);
       // A start that fails fails its end too, folded or not.
       const lost = store.beginTurn(begin({ id: 'nowhere', newTranscript: false }));
-      await expect(store.finishTurn(lost, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/does not exist/u);
+      await expect(store.finishTurn(lost, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
       const lostLater = store.beginTurn(begin({ id: 'nowhere', newTranscript: false }));
-      await expect(lostLater).rejects.toThrow(/does not exist/u);
-      await expect(store.finishTurn(lostLater, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/does not exist/u);
+      await expect(lostLater).rejects.toThrow(/not the session's current one/u);
+      await expect(store.finishTurn(lostLater, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
     } finally {
       db.close();
     }
@@ -157,7 +164,7 @@ describe('sqlite store: writing turns', () => {
     const store = open(freshPath());
     await turn(store, begin(), 'ok', 'r1', 1100);
     await turn(store, begin({ newTranscript: false, startedAt: 1200 }), 'error', 'r2', 1300);
-    const ref = await store.beginTurn(begin({ newTranscript: false, startedAt: 1400 }));
+    const ref = await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 1400 })));
     expect(ref.seq).toBe(3);
     expect((await store.loadTurns('main', 'agent:main:k')).map((t) => [t.seq, t.status])).toEqual([
       [1, 'ok'],
@@ -199,7 +206,7 @@ describe('sqlite store: recentTurns', () => {
     for (const [i, status] of statuses.entries()) {
       await turn(store, begin({ newTranscript: i === 0, startedAt: 1000 + i, input: [u(`u${i + 1}`)] }), status, `r${i + 1}`, 1000 + i);
     }
-    await store.beginTurn(begin({ newTranscript: false, startedAt: 2000, input: [u('still running')] }));
+    await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 2000, input: [u('still running')] })));
 
     const seqs = async (limit: number): Promise<number[]> => (await store.recentTurns('sess-1', limit)).map((t) => t.seq);
     expect(await seqs(2)).toEqual([5, 7]);
@@ -222,7 +229,7 @@ describe('sqlite store: crash recovery', () => {
     const path = freshPath();
     const first = openSqliteStore(path);
     await turn(first, begin(), 'ok', 'r1', 1100);
-    await first.beginTurn(begin({ newTranscript: false, startedAt: 1200, input: [u('cut short')] }));
+    await first.beginTurn(await asRead(first, begin({ newTranscript: false, startedAt: 1200, input: [u('cut short')] })));
     // Closed with the turn still running: its instance lock is released, as a crash releases it.
     await first.close();
 
@@ -330,7 +337,7 @@ describe('sqlite store: sessions', () => {
   it('keeps the session kind', async () => {
     const store = open(freshPath());
     for (const kind of ['stateless', 'user', 'explicit'] as const) {
-      await store.beginTurn({ session: { id: kind, key: `agent:main:${kind}`, agentId: 'main', kind }, newTranscript: true, input: [u('x')], startedAt: 1 });
+      await store.beginTurn({ session: { id: kind, key: `agent:main:${kind}`, agentId: 'main', kind }, newTranscript: true, expected: { sessionId: undefined, turns: 0 }, input: [u('x')], startedAt: 1 });
     }
     expect((await store.listSessions()).map((s) => [s.id, s.kind]).sort()).toEqual([
       ['explicit', 'explicit'],
