@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createCheckpointer } from './checkpointer.js';
+import { WAL_TRUNCATE_BYTES, createCheckpointer } from './checkpointer.js';
 import { createGroupCommit, type QueuedWrite } from './group-commit.js';
 import { holdInstanceLock } from './instance-lock-files.js';
 import { soleInstance, type InstanceLiveness } from './instance-liveness.js';
@@ -48,6 +48,8 @@ function openDatabase(path: string, options: SqliteStoreOptions): Database.Datab
     // NORMAL in WAL mode survives a process crash (SIGKILL); only power loss may drop the last commits.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    // A WAL that was restarted is cut back to this size at the next commit (see checkpointer.ts).
+    db.pragma(`journal_size_limit = ${WAL_TRUNCATE_BYTES}`);
     if (options.maxBytes !== undefined) {
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
