@@ -1,6 +1,6 @@
 /**
  * The `moltbot` command: `gateway` runs the gateway, `agent` runs one turn in-process,
- * `sessions` reads the session store.
+ * `sessions` reads the session store and prunes it.
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
  */
 import { agentCommand } from './commands/agent-command.js';
@@ -16,7 +16,9 @@ const USAGE = `usage:
                   [--auth token|password] [--token TOKEN] [--password PASSWORD]
   moltbot agent --message TEXT [--agent ID] [--session-key KEY] [--local] [--json] [--config PATH]
   moltbot sessions list [--agent ID] [--json] [--config PATH]
-  moltbot sessions show KEY [--agent ID] [--json] [--config PATH]`;
+  moltbot sessions show KEY [--agent ID] [--json] [--config PATH]
+  moltbot sessions prune --older-than DURATION [--kind stateless|user|explicit] [--agent ID]
+                         [--dry-run] [--json] [--config PATH]`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   gateway: gatewayCommand,

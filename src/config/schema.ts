@@ -24,11 +24,19 @@ const sessionSettings = {
   },
 } as const;
 
+/** How long a transcript is kept after its last update: a duration (`30d`), or `forever`/null. */
+const retentionPeriod = { type: ['string', 'null'], pattern: '^([0-9]{1,9}[smhd]|forever)$' } as const;
+
 /** The top-level `session`: the per-agent settings plus the store's own. */
 const storeSettings = {
   ...sessionSettings,
   properties: {
     ...sessionSettings.properties,
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { stateless: retentionPeriod, user: retentionPeriod, explicit: retentionPeriod },
+    },
     // 64 KiB: below that SQLite could not even hold its schema and a turn.
     maxStoreBytes: { type: 'integer', minimum: 65536 },
   },

@@ -23,7 +23,10 @@ export interface ConfigFile {
     };
   };
   models?: { providers?: Record<string, ProviderConfig> };
-  session?: SessionSettings & { maxStoreBytes?: number };
+  session?: SessionSettings & {
+    retention?: { stateless?: string | null; user?: string | null; explicit?: string | null };
+    maxStoreBytes?: number;
+  };
   agents?: {
     defaults?: {
       model?: string;
@@ -126,5 +129,10 @@ export interface GatewayConfig {
   store: {
     /** Largest the database file may grow; past it turns fail with 507 `storage_full`. Unlimited when undefined. */
     maxBytes: number | undefined;
+    /**
+     * How long transcripts of each kind are kept after their last update, in ms;
+     * undefined keeps them forever. Pruned in the background by the gateway.
+     */
+    retention: Record<'stateless' | 'user' | 'explicit', number | undefined>;
   };
 }

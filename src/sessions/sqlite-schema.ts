@@ -20,6 +20,11 @@ export interface Migration {
    * checked with `foreign_key_check` before the commit.
    */
   rebuildsTables?: boolean;
+  /**
+   * Work that cannot run in a transaction (VACUUM), run before it. Must be idempotent:
+   * it runs again if the process dies before the version is recorded.
+   */
+  outsideTransaction?(db: Database): void;
 }
 
 /** Every migration, oldest first. */
@@ -107,6 +112,19 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    // Pages freed by pruning are given back to the file system (`PRAGMA incremental_vacuum`).
+    // A new store is created so (openSqliteStore sets it before the first table); an older
+    // one is rebuilt once, which VACUUM alone can do.
+    name: 'incremental auto-vacuum',
+    up() {},
+    outsideTransaction(db) {
+      if (db.pragma('auto_vacuum', { simple: true }) === 2) return;
+      db.pragma('auto_vacuum = INCREMENTAL');
+      db.exec('VACUUM');
+    },
+  },
 ];
 
 /** The schema version this code writes. */
@@ -127,6 +145,7 @@ export function migrate(db: Database, path: string): void {
   }
   for (const migration of MIGRATIONS) {
     if (migration.version <= found) continue;
+    migration.outsideTransaction?.(db);
     // Only outside a transaction does this pragma take effect.
     if (migration.rebuildsTables) db.pragma('foreign_keys = OFF');
     try {

@@ -11,6 +11,7 @@ import { WAL_TRUNCATE_BYTES, createCheckpointer } from './checkpointer.js';
 import { createGroupCommit, type QueuedWrite } from './group-commit.js';
 import { holdInstanceLock } from './instance-lock-files.js';
 import { soleInstance, type InstanceLiveness } from './instance-liveness.js';
+import { createPruner } from './sqlite-prune.js';
 import { migrate } from './sqlite-schema.js';
 import { TURN_COLUMNS, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
 import { storageFailure } from './storage-errors.js';
@@ -44,6 +45,8 @@ function openDatabase(path: string, options: SqliteStoreOptions): Database.Datab
   try {
     db = new Database(path);
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Only possible before the first table: a new store can give pruned space back (sqlite-prune.ts).
+    if (db.pragma('page_count', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives a process crash (SIGKILL); only power loss may drop the last commits.
     db.pragma('synchronous = NORMAL');
@@ -195,6 +198,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     if (changed === 1) statements.touchSession.run({ sessionId: ref.sessionId, seq: ref.seq, at: outcome.endedAt, status: outcome.status });
   };
 
+  const prune = createPruner(db);
   const commits = createGroupCommit(db, { committed: (writes) => checkpointer?.committed(writes), failure: storageFailure });
   const write = <T>(run: () => T): Promise<T> => commits.enqueue(run).done;
   /** Turn starts still waiting for their commit, by the promise `beginTurn` returned. */
@@ -245,6 +249,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       const rows = filter.agentId === undefined ? statements.byKey.all(key) : statements.byKeyAndAgent.all(key, filter.agentId);
       return rows.map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
     },
+    prune,
     async close() {
       commits.flush();
       await checkpointer?.close();

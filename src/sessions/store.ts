@@ -83,6 +83,31 @@ export interface TurnOutcome {
   endedAt: number;
 }
 
+/** Which transcripts `prune` deletes. */
+export interface PruneOptions {
+  /**
+   * Per kind, the age (ms since the transcript's last update) past which it is deleted;
+   * kinds not listed are kept. `0` deletes every transcript of that kind.
+   */
+  olderThan: Partial<Record<SessionKind, number>>;
+  /** Only this agent's transcripts. */
+  agentId?: string;
+  /** Count what would be deleted, delete nothing. */
+  dryRun?: boolean;
+  /** Stops between batches (what is deleted by then stays deleted). */
+  signal?: AbortSignal;
+  /** The clock ages are measured against. */
+  now?: number;
+}
+
+export interface PruneResult {
+  /** Transcripts deleted (or, on a dry run, that would be). */
+  sessions: number;
+  turns: number;
+  /** Bytes the database file gave back to the file system. */
+  reclaimedBytes: number;
+}
+
 /** Identifies a begun turn. */
 export interface TurnRef {
   sessionId: string;
@@ -131,6 +156,12 @@ export interface SessionStore {
    * in order), or one agent's with `agentId`; oldest first within an agent.
    */
   sessionHistory(key: string, filter?: { agentId?: string }): Promise<{ session: SessionInfo; turns: Turn[] }[]>;
+  /**
+   * Deletes old transcripts (see `PruneOptions`) in small transactions, letting other
+   * work run between them, never one with a running turn; then gives the freed space
+   * back to the file system.
+   */
+  prune(options: PruneOptions): Promise<PruneResult>;
   /** Finishes pending writes and releases the store; further calls fail. */
   close(): Promise<void>;
 }

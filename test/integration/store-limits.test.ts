@@ -1,7 +1,8 @@
 /**
  * `session.maxStoreBytes`: the operator's cap on the store. Past it a turn is refused
  * with 507 `storage_full` in OpenAI's error shape (never a generic 500), nothing of the
- * refused turn is kept, and the gateway keeps serving reads.
+ * refused turn is kept, the gateway keeps serving reads, and once pruning frees room it
+ * takes turns again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { baseConfig, postChat, startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -48,5 +49,10 @@ describe('session.maxStoreBytes', () => {
     expect((await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${gateway.token}` } })).status).toBe(200);
     const turns = await gateway.store.loadTurns('main', key);
     expect(turns.map((t) => t.status)).toEqual(Array.from({ length: accepted }, () => 'ok'));
+
+    // Pruning makes room: the same process takes turns again, no restart.
+    expect((await gateway.store.prune({ olderThan: { explicit: 0 } })).sessions).toBe(1);
+    const after = await postChat(gateway, { model: 'moltbot', messages: [user(`again ${chunk}`)] }, { 'x-moltbot-session-key': key });
+    expect((await readCompletion(after)).choices[0]?.message.content).toBe(`again ${chunk}`);
   });
 });
