@@ -41,6 +41,7 @@ export async function createRuntime(config: GatewayConfig, overrides: RuntimeOpt
     provider,
     limits: config.limits,
     images: config.images,
+    maxStoredReplyBytes: config.store.maxStoredReplyBytes,
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.onSessionWait ? { onSessionWait: overrides.onSessionWait } : {}),
   });

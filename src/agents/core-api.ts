@@ -65,6 +65,8 @@ export interface AgentCoreDeps {
    * process (`moltbot agent` beside a gateway), so an operator or a user can see why.
    */
   onSessionWait?: (session: LaneId) => void;
+  /** Replies larger than this (UTF-8 bytes of text and tool-call arguments) are stored cut, with a marker. */
+  maxStoredReplyBytes?: number;
   now?: () => number;
 }
 

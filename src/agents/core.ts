@@ -25,6 +25,9 @@ export type { AgentCore, AgentCoreDeps, StartedTurn, TurnRequest } from './core-
 
 type AbortReason = 'client' | 'timeout' | 'shutdown';
 
+/** The cap on a reply as stored when the caller sets none (the config's default is the same). */
+const DEFAULT_MAX_STORED_REPLY_BYTES = 8 * 1024 * 1024;
+
 /** A routed turn: which agent, which session, and what the request asked. */
 interface PlannedTurn {
   agent: AgentConfig;
@@ -64,7 +67,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
 
     // The state of the current attempt; a new attempt starts afresh (see the loop below).
     let finished = false;
-    let reply = new ReplyCollector();
+    const newReply = (): ReplyCollector => new ReplyCollector(deps.maxStoredReplyBytes ?? DEFAULT_MAX_STORED_REPLY_BYTES, bufferedReply);
+    let reply = newReply();
     /** The turn's start, being committed; undefined until the input is resolved. */
     let begun: Promise<TurnRef> | undefined;
     /** Why the store refused the start, once it has. */
@@ -77,9 +81,11 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       finished = true;
       // Nothing to record: the turn never started, or the store refused its start.
       if (!begun || beginError !== undefined) return;
+      const stored = reply.empty && outcome.status !== 'ok' ? undefined : reply.stored();
       const ended: TurnOutcome = {
         ...outcome,
-        ...(reply.empty && outcome.status !== 'ok' ? {} : { reply: reply.message() }),
+        ...(stored ? { reply: stored.message } : {}),
+        ...(stored?.truncated ? { replyTruncated: stored.truncated } : {}),
         ...(reply.usage ? { usage: reply.usage } : {}),
         endedAt: now(),
       };
@@ -108,7 +114,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         const stopAttempt = (): void => attempt.abort();
         controller.signal.addEventListener('abort', stopAttempt, { once: true });
         if (controller.signal.aborted) attempt.abort();
-        [finished, reply, begun, beginError, committed, recorded] = [false, new ReplyCollector(), undefined, undefined, false, undefined];
+        [finished, reply, begun, beginError, committed, recorded] = [false, newReply(), undefined, undefined, false, undefined];
         try {
           const read = await context.load(agent, key, kind);
           // A stored transcript is authoritative: only the request's new turn is added to it.

@@ -44,6 +44,8 @@ export const DEFAULT_INPUT_LIMITS = { maxStringLength: 1024 * 1024, maxDepth: 32
 export const DEFAULT_HTTP_TIMEOUTS = { headersTimeoutSeconds: 10, requestTimeoutSeconds: 30 } as const;
 /** 20 failures in 60 s block an address for 60 s; 10,000 addresses remembered at most. */
 export const DEFAULT_AUTH_RATE_LIMIT = { enabled: true, maxFailures: 20, windowSeconds: 60, blockSeconds: 60, exemptLoopback: false, maxTracked: 10_000 } as const;
+/** Replies up to 8 MiB are stored whole; larger ones are stored cut, with a marker. */
+export const DEFAULT_MAX_STORED_REPLY_BYTES = 8 * 1024 * 1024;
 /** Stateless (random-key) transcripts are kept a week; `user` and explicit sessions forever. */
 export const DEFAULT_RETENTION = { stateless: '7d', user: 'forever', explicit: 'forever' } as const;
 export const DEFAULT_IMAGES = { maxCount: 8, maxBytes: 5 * 1024 * 1024, allowUrls: false, fetchTimeoutSeconds: 10 } as const;
@@ -257,6 +259,7 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
     store: {
       maxBytes: file.session?.maxStoreBytes,
       retention: retention(file.session?.retention),
+      maxStoredReplyBytes: file.session?.maxStoredReplyBytes ?? DEFAULT_MAX_STORED_REPLY_BYTES,
     },
   };
 }

@@ -39,6 +39,8 @@ const storeSettings = {
     },
     // 64 KiB: below that SQLite could not even hold its schema and a turn.
     maxStoreBytes: { type: 'integer', minimum: 65536 },
+    // Room for the truncation marker and a useful beginning.
+    maxStoredReplyBytes: { type: 'integer', minimum: 1024 },
   },
 } as const;
 

@@ -26,6 +26,7 @@ export interface ConfigFile {
   session?: SessionSettings & {
     retention?: { stateless?: string | null; user?: string | null; explicit?: string | null };
     maxStoreBytes?: number;
+    maxStoredReplyBytes?: number;
   };
   agents?: {
     defaults?: {
@@ -134,5 +135,7 @@ export interface GatewayConfig {
      * undefined keeps them forever. Pruned in the background by the gateway.
      */
     retention: Record<'stateless' | 'user' | 'explicit', number | undefined>;
+    /** A reply larger than this (UTF-8 bytes of text and tool-call arguments) is stored cut, with a marker. */
+    maxStoredReplyBytes: number;
   };
 }

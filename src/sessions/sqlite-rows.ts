@@ -21,6 +21,7 @@ export interface TurnRow {
   status: string;
   input: string;
   reply: string | null;
+  reply_original_bytes: number | null;
   instructions: string | null;
   finish_reason: string | null;
   usage: string | null;
@@ -31,7 +32,7 @@ export interface TurnRow {
 
 /** The turn columns read back, for `SELECT ${TURN_COLUMNS} FROM turns t JOIN sessions s ...`. */
 export const TURN_COLUMNS =
-  't.session_id, s.key, s.agent_id, t.seq, t.status, t.input, t.reply, t.instructions, t.finish_reason, t.usage, t.error, t.started_at, t.ended_at';
+  't.session_id, s.key, s.agent_id, t.seq, t.status, t.input, t.reply, t.reply_original_bytes, t.instructions, t.finish_reason, t.usage, t.error, t.started_at, t.ended_at';
 
 export const toSession = (row: SessionRow): SessionInfo => ({
   id: row.id,
@@ -52,6 +53,7 @@ export function toTurn(row: TurnRow): Turn {
     seq: row.seq,
     input: JSON.parse(row.input) as Turn['input'],
     ...(row.reply === null ? {} : { reply: JSON.parse(row.reply) as NonNullable<Turn['reply']> }),
+    ...(row.reply_original_bytes === null ? {} : { replyTruncated: { originalBytes: row.reply_original_bytes } }),
     ...(row.instructions === null ? {} : { instructions: row.instructions }),
     status: row.status as TurnStatus,
     ...(row.finish_reason === null ? {} : { finishReason: row.finish_reason as NonNullable<Turn['finishReason']> }),
@@ -68,6 +70,7 @@ const json = (value: unknown): string | null => (value === undefined ? null : JS
 export const outcomeColumns = (outcome: TurnOutcome) => ({
   status: outcome.status,
   reply: json(outcome.reply),
+  replyOriginalBytes: outcome.replyTruncated?.originalBytes ?? null,
   finishReason: outcome.finishReason ?? null,
   usage: json(outcome.usage),
   error: json(outcome.error),

@@ -125,6 +125,14 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('VACUUM');
     },
   },
+  {
+    version: 5,
+    // A reply larger than `session.maxStoredReplyBytes` is stored cut: its size before.
+    name: 'turns.reply_original_bytes',
+    up(db) {
+      db.exec('ALTER TABLE turns ADD COLUMN reply_original_bytes INTEGER');
+    },
+  },
 ];
 
 /** The schema version this code writes. */

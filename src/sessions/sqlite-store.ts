@@ -93,7 +93,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     listByAgent: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, n DESC'),
     // No join: one transcript's turns share its key and agent, read once (the join per row cost 100 µs for 50 turns).
     recentOk: db.prepare<[string, number], Omit<TurnRow, 'key' | 'agent_id'>>(
-      `SELECT session_id, seq, status, input, reply, instructions, finish_reason, usage, error, started_at, ended_at
+      `SELECT session_id, seq, status, input, reply, reply_original_bytes, instructions, finish_reason, usage, error, started_at, ended_at
        FROM turns WHERE session_id = ? AND status = 'ok' ORDER BY seq DESC LIMIT ?`,
     ),
     byId: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
@@ -107,12 +107,12 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
        VALUES (@sessionId, @seq, 'running', @owner, @input, @instructions, @startedAt)`,
     ),
     insertFinishedTurn: db.prepare(
-      `INSERT INTO turns (session_id, seq, status, owner, input, instructions, reply, finish_reason, usage, error, started_at, ended_at)
-       VALUES (@sessionId, @seq, @status, NULL, @input, @instructions, @reply, @finishReason, @usage, @error, @startedAt, @endedAt)`,
+      `INSERT INTO turns (session_id, seq, status, owner, input, instructions, reply, reply_original_bytes, finish_reason, usage, error, started_at, ended_at)
+       VALUES (@sessionId, @seq, @status, NULL, @input, @instructions, @reply, @replyOriginalBytes, @finishReason, @usage, @error, @startedAt, @endedAt)`,
     ),
     touchSession: db.prepare('UPDATE sessions SET turns = MAX(turns, @seq), updated_at = @at, last_status = @status WHERE id = @sessionId'),
     finishTurn: db.prepare(
-      `UPDATE turns SET status = @status, owner = NULL, reply = @reply, finish_reason = @finishReason, usage = @usage, error = @error, ended_at = @endedAt
+      `UPDATE turns SET status = @status, owner = NULL, reply = @reply, reply_original_bytes = @replyOriginalBytes, finish_reason = @finishReason, usage = @usage, error = @error, ended_at = @endedAt
        WHERE session_id = @sessionId AND seq = @seq AND status = 'running'`,
     ),
     running: db.prepare<[], { session_id: string; seq: number; owner: string | null }>(

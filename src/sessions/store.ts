@@ -46,6 +46,11 @@ export interface Turn {
   input: TranscriptMessage[];
   /** The assistant reply; partial when the run did not finish, absent when nothing came. */
   reply?: TranscriptMessage;
+  /**
+   * Set when the reply was larger than the store keeps (`session.maxStoredReplyBytes`):
+   * `reply` holds its beginning and a marker, and this says how large it was.
+   */
+  replyTruncated?: { originalBytes: number };
   /** Per-request system/developer text, kept for audit; never replayed. */
   instructions?: string;
   status: TurnStatus;
@@ -77,6 +82,7 @@ export interface BeginTurn {
 export interface TurnOutcome {
   status: Exclude<TurnStatus, 'running' | 'interrupted'>;
   reply?: TranscriptMessage;
+  replyTruncated?: Turn['replyTruncated'];
   finishReason?: FinishReason;
   usage?: Usage;
   error?: Turn['error'];
