@@ -24,8 +24,15 @@ export interface QueuedWrite {
 export interface GroupCommit {
   /** Queues `run` for the next commit; `done` settles with its result once committed. */
   enqueue<T>(run: () => T): { item: QueuedWrite; done: Promise<T> };
-  /** Commits what is queued now (at close). */
+  /** Commits what is queued now, held or not (at close). */
   flush(): void;
+  /**
+   * Holds commits: writes queue and their callers wait, until the returned release is
+   * called (once). Gives the checkpointer a moment without writes; the event loop stays free.
+   */
+  hold(): () => void;
+  /** Resolves once commits are not held: writers outside the queue (pruning) wait on it. */
+  whenOpen(): Promise<void>;
 }
 
 interface Pending extends QueuedWrite {
@@ -45,13 +52,14 @@ export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): G
   const failure = hooks.failure ?? ((err: unknown) => err);
   let queue: Pending[] = [];
   let scheduled = false;
+  let holds = 0;
+  const opened: (() => void)[] = [];
   const batchTransaction = db.transaction((batch: Pending[]): unknown[] => batch.map((item) => item.write()));
   const oneTransaction = db.transaction((item: Pending): unknown => item.write());
   const runBatch = (batch: Pending[]): unknown[] => batchTransaction.immediate(batch);
   const runOne = (item: Pending): unknown => oneTransaction.immediate(item);
 
   const flush = (): void => {
-    scheduled = false;
     const batch = queue;
     queue = [];
     for (const item of batch) item.taken = true;
@@ -82,6 +90,15 @@ export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): G
     committed(succeeded);
   };
 
+  const schedule = (): void => {
+    if (scheduled || holds > 0 || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      if (holds === 0) flush();
+    });
+  };
+
   return {
     enqueue<T>(run: () => T) {
       let item: Pending | undefined;
@@ -89,12 +106,24 @@ export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): G
         item = { write: run, resolve: resolve as (value: unknown) => void, reject, taken: false };
       });
       queue.push(item as Pending);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      schedule();
       return { item: item as Pending, done };
     },
     flush,
+    hold() {
+      holds += 1;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        holds -= 1;
+        if (holds > 0) return;
+        for (const resolve of opened.splice(0)) resolve();
+        schedule();
+      };
+    },
+    whenOpen() {
+      return holds === 0 ? Promise.resolve() : new Promise((resolve) => opened.push(resolve));
+    },
   };
 }

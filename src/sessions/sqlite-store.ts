@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { WAL_TRUNCATE_BYTES, createCheckpointer } from './checkpointer.js';
+import { WAL_KEPT_BYTES, createCheckpointer, type Checkpointer } from './checkpointer.js';
 import { createGroupCommit, type QueuedWrite } from './group-commit.js';
 import { holdInstanceLock } from './instance-lock-files.js';
 import { soleInstance, type InstanceLiveness } from './instance-liveness.js';
@@ -52,7 +52,7 @@ function openDatabase(path: string, options: SqliteStoreOptions): Database.Datab
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     // A WAL that was restarted is cut back to this size at the next commit (see checkpointer.ts).
-    db.pragma(`journal_size_limit = ${WAL_TRUNCATE_BYTES}`);
+    db.pragma(`journal_size_limit = ${WAL_KEPT_BYTES}`);
     if (options.maxBytes !== undefined) {
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
@@ -79,11 +79,6 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     db.close();
     throw err;
   }
-  const checkpointer =
-    options.backgroundCheckpoints && path !== ':memory:'
-      ? createCheckpointer(path, () => db.pragma('wal_autocheckpoint = 1000'))
-      : undefined;
-  if (checkpointer) db.pragma('wal_autocheckpoint = 0');
 
   const statements = {
     current: db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE key = ? AND agent_id = ? ORDER BY n DESC LIMIT 1'),
@@ -198,8 +193,13 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     if (changed === 1) statements.touchSession.run({ sessionId: ref.sessionId, seq: ref.seq, at: outcome.endedAt, status: outcome.status });
   };
 
-  const prune = createPruner(db);
+  let checkpointer: Checkpointer | undefined;
   const commits = createGroupCommit(db, { committed: (writes) => checkpointer?.committed(writes), failure: storageFailure });
+  if (options.backgroundCheckpoints && path !== ':memory:') {
+    checkpointer = createCheckpointer(path, { holdWrites: commits.hold, fallBack: () => db.pragma('wal_autocheckpoint = 1000') });
+    db.pragma('wal_autocheckpoint = 0');
+  }
+  const prune = createPruner(db, commits.whenOpen);
   const write = <T>(run: () => T): Promise<T> => commits.enqueue(run).done;
   /** Turn starts still waiting for their commit, by the promise `beginTurn` returned. */
   const queuedBegins = new WeakMap<Promise<TurnRef>, { item: QueuedWrite; turn: BeginTurn }>();

@@ -33,7 +33,8 @@ describe('background retention', () => {
     const storePath = join(mkdtempSync(join(tmpdir(), 'moltbot-retention-')), 'sessions.sqlite');
     const file = baseConfig();
     file.session = { retention: { stateless: '1d' } };
-    gateway = await startGateway(file, { storePath });
+    // The WAL checkpointed from a worker, as in `moltbot gateway`.
+    gateway = await startGateway(file, { storePath, backgroundCheckpoints: true });
     writeOldTranscripts(storePath, OLD, Date.now() - 2 * DAY, `an old question ${'padding '.repeat(40)}`);
     const before = (await gateway.store.listSessions()).length;
     expect(before).toBe(OLD);
