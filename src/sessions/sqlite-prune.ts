@@ -40,7 +40,7 @@ export function createPruner(db: Database, whenOpen: () => Promise<void> = () =>
     scan: db.prepare<[number, number, number], Candidate>('SELECT n, id, kind, agent_id, updated_at, turns FROM sessions WHERE n > ? AND n <= ? ORDER BY n LIMIT ?'),
     last: db.prepare<[], { n: number | null }>('SELECT max(n) AS n FROM sessions'),
     byId: db.prepare<[string], Candidate>('SELECT n, id, kind, agent_id, updated_at, turns FROM sessions WHERE id = ?'),
-    running: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM turns WHERE session_id = ? AND status = 'running' LIMIT 1"),
+    running: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM turns INDEXED BY turns_running WHERE session_id = ? AND status = 'running' LIMIT 1"),
     deleteTurns: db.prepare<[string]>('DELETE FROM turns WHERE session_id = ?'),
     deleteSession: db.prepare<[string]>('DELETE FROM sessions WHERE id = ?'),
   };

@@ -96,7 +96,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     insertSession: db.prepare(
       'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @createdAt, @at, 1, @status)',
     ),
-    runningIn: db.prepare<[string], { seq: number; owner: string | null }>("SELECT seq, owner FROM turns WHERE session_id = ? AND status = 'running'"),
+    // The partial index holds running turns only; the planner would rather walk every turn of the transcript by primary key.
+    runningIn: db.prepare<[string], { seq: number; owner: string | null }>("SELECT seq, owner FROM turns INDEXED BY turns_running WHERE session_id = ? AND status = 'running'"),
     insertTurn: db.prepare(
       `INSERT INTO turns (session_id, seq, status, owner, input, instructions, started_at)
        VALUES (@sessionId, @seq, 'running', @owner, @input, @instructions, @startedAt)`,
