@@ -17,6 +17,8 @@ import { readCompletion, readError } from '../helpers/read.js';
 import { fillUp, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 const NOBODY: RunAs = { uid: 65534, gid: 65534 };
+/** Running a command as `nobody` needs root (CI runs as root). */
+const notRoot = process.getuid?.() !== 0 ? 'these tests run the gateway as nobody, which needs root' : undefined;
 
 let upstream: FakeUpstream | undefined;
 let gateway: RunningGateway | undefined;
@@ -29,6 +31,12 @@ afterEach(async () => {
   upstream = undefined;
   for (const mount of mounts.splice(0)) mount.unmount();
 });
+
+/** Skips the test, saying why in the test output too (not only in the reporter's summary). */
+function loudSkip(skip: (note?: string) => void, reason: string): void {
+  console.warn(`SKIPPED (storage-failures): ${reason}`);
+  skip(reason);
+}
 
 /** A config file any user can read (the usual temp dirs are root's 0700). */
 function worldReadableConfig(text: string): string {
@@ -50,7 +58,8 @@ async function refusedStart(stateDir: string, as: RunAs = {}): Promise<{ code: n
 }
 
 describe('start-up on a state dir it cannot write', () => {
-  it('as a user who may not create the state dir: exit 2, naming the directory and "permission denied"', async () => {
+  it('as a user who may not create the state dir: exit 2, naming the directory and "permission denied"', async ({ skip }) => {
+    if (notRoot) return loudSkip(skip, notRoot);
     const parent = mkdtempSync(join(tmpdir(), 'moltbot-rootonly-'));
     chmodSync(parent, 0o755);
     const stateDir = join(parent, 'state');
@@ -59,7 +68,8 @@ describe('start-up on a state dir it cannot write', () => {
     expect(result.stderr).toBe(`moltbot: session store: cannot create the directory ${stateDir}: permission denied (EACCES). ${HINT}\n`);
   });
 
-  it('as a user who may not write into an existing state dir: exit 2, naming it', async () => {
+  it('as a user who may not write into an existing state dir: exit 2, naming it', async ({ skip }) => {
+    if (notRoot) return loudSkip(skip, notRoot);
     const stateDir = mkdtempSync(join(tmpdir(), 'moltbot-rootonly-'));
     // root's, private: nobody may neither read nor write it.
     chmodSync(stateDir, 0o700);
@@ -68,7 +78,8 @@ describe('start-up on a state dir it cannot write', () => {
     expect(result.stderr).toBe(`moltbot: session store: cannot write into the directory ${stateDir}: permission denied (EACCES). ${HINT}\n`);
   });
 
-  it('an existing store file owned by another user: exit 2 naming the file', async () => {
+  it('an existing store file owned by another user: exit 2 naming the file', async ({ skip }) => {
+    if (notRoot) return loudSkip(skip, notRoot);
     const stateDir = mkdtempSync(join(tmpdir(), 'moltbot-owned-'));
     chownSync(stateDir, NOBODY.uid ?? 0, NOBODY.gid ?? 0);
     const file = join(stateDir, 'sessions.sqlite');
@@ -80,7 +91,7 @@ describe('start-up on a state dir it cannot write', () => {
 
   it('on a read-only file system (new state dir, and an existing store remounted read-only): exit 2, "read-only"', async ({ skip }) => {
     const mount = mountTmpfs('4m');
-    if ('cannot' in mount) return skip(mount.cannot);
+    if ('cannot' in mount) return loudSkip(skip, mount.cannot);
     mounts.push(mount);
     // A store made while the file system was writable, then the file system turned read-only.
     const { env } = processEnv();
@@ -103,7 +114,7 @@ const HINT = 'The state directory must be writable by the user running moltbot: 
 describe('a full disk under a running gateway', () => {
   it('answers 507 storage_full (JSON and stream), keeps serving reads, and recovers in the same process once space returns', async ({ skip }) => {
     const mount = mountTmpfs('8m');
-    if ('cannot' in mount) return skip(mount.cannot);
+    if ('cannot' in mount) return loudSkip(skip, mount.cannot);
     mounts.push(mount);
     upstream = await startFakeUpstream();
     upstream.behave({ kind: 'reply', deltas: ['noted'] });
