@@ -184,6 +184,9 @@ export const openapiDocument = {
           },
           "504": {
             "$ref": "#/components/responses/GatewayTimeout"
+          },
+          "507": {
+            "$ref": "#/components/responses/InsufficientStorage"
           }
         }
       }
@@ -413,7 +416,7 @@ export const openapiDocument = {
         "name": "x-moltbot-session-key",
         "in": "header",
         "required": false,
-        "description": "Full control of session routing: the key is used verbatim. A key that starts with\n`agent:<id>:` must name the agent the request resolves to.\n",
+        "description": "Full control of session routing: the key is used as given, within the agent the\nrequest runs (a session is the pair agent and key: the same key sent to two agents\nnames two separate transcripts). A key that starts with `agent:<id>:`, in any case,\nmust name that agent (else 400 `session_agent_mismatch`); the prefix is kept in\nlower case, so `Agent:Main:x` and `agent:main:x` are one session.\n",
         "schema": {
           "$ref": "#/components/schemas/SessionKey"
         },
@@ -428,7 +431,7 @@ export const openapiDocument = {
         }
       },
       "SessionKey": {
-        "description": "The session key this turn ran in; send it back as `x-moltbot-session-key` to continue the session.",
+        "description": "The session key this turn ran in (an `agent:<id>:` prefix in lower case); send it back as `x-moltbot-session-key` to continue the session.",
         "schema": {
           "$ref": "#/components/schemas/SessionKey"
         }
@@ -460,6 +463,16 @@ export const openapiDocument = {
                     "type": "invalid_request_error",
                     "param": null,
                     "code": "invalid_json"
+                  }
+                }
+              },
+              "session_agent_mismatch": {
+                "value": {
+                  "error": {
+                    "message": "The session key's 'agent:<id>:' prefix names a different agent than the one this request runs ('main'); use a key with the prefix 'agent:main:' or without an agent prefix.",
+                    "type": "invalid_request_error",
+                    "param": "x-moltbot-session-key",
+                    "code": "session_agent_mismatch"
                   }
                 }
               }
@@ -659,6 +672,24 @@ export const openapiDocument = {
                 "type": "server_error",
                 "param": null,
                 "code": "internal_error"
+              }
+            }
+          }
+        }
+      },
+      "InsufficientStorage": {
+        "description": "The session store has no room (the disk is full, or the store reached\n`session.maxStoreBytes`), so the turn could not be recorded (`storage_full`).\nNothing of the turn is kept and no reply is returned; the same request succeeds\nonce space is freed. Reads (`/v1/models`, `/healthz`) keep working meanwhile.\n",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "example": {
+              "error": {
+                "message": "The gateway's session storage is full, so this turn could not be recorded and no reply is returned. Retry once space has been freed.",
+                "type": "server_error",
+                "param": null,
+                "code": "storage_full"
               }
             }
           }

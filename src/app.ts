@@ -3,7 +3,7 @@
  * `moltbot gateway` and `moltbot agent` build their runtime here, so both run turns
  * through the same code path.
  */
-import { createAgentCore, type AgentCore } from './agents/core.js';
+import { createAgentCore, type AgentCore, type AgentCoreDeps } from './agents/core.js';
 import type { GatewayConfig } from './config/types.js';
 import { createProviders } from './providers/registry.js';
 import { join } from 'node:path';
@@ -21,9 +21,19 @@ export function storePath(config: GatewayConfig): string {
   return join(config.stateDir, 'sessions.sqlite');
 }
 
-export async function createRuntime(config: GatewayConfig, overrides: { store?: SessionStore; now?: () => number } = {}): Promise<Runtime> {
+export interface RuntimeOptions {
+  store?: SessionStore;
+  now?: () => number;
+  /** Told when a turn waits for a turn of its session running in another process. */
+  onSessionWait?: AgentCoreDeps['onSessionWait'];
+}
+
+export async function createRuntime(config: GatewayConfig, overrides: RuntimeOptions = {}): Promise<Runtime> {
   const provider = await createProviders(config.providers);
-  const store = overrides.store ?? openSqliteStore(storePath(config), { backgroundCheckpoints: true });
+  const store = overrides.store ?? openSqliteStore(storePath(config), {
+      backgroundCheckpoints: true,
+      ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
+    });
   const core = createAgentCore({
     agents: config.agents,
     defaultAgentId: config.defaultAgentId,
@@ -31,7 +41,9 @@ export async function createRuntime(config: GatewayConfig, overrides: { store?: 
     provider,
     limits: config.limits,
     images: config.images,
+    maxStoredReplyBytes: config.store.maxStoredReplyBytes,
     ...(overrides.now ? { now: overrides.now } : {}),
+    ...(overrides.onSessionWait ? { onSessionWait: overrides.onSessionWait } : {}),
   });
   return { core, store, close: () => store.close() };
 }

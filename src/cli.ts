@@ -1,6 +1,6 @@
 /**
  * The `moltbot` command: `gateway` runs the gateway, `agent` runs one turn in-process,
- * `sessions` reads the session store.
+ * `sessions` reads the session store and prunes it.
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
  */
 import { agentCommand } from './commands/agent-command.js';
@@ -9,13 +9,16 @@ import { sessionsCommand } from './commands/sessions-command.js';
 import { UsageError, print } from './commands/shared.js';
 import { ConfigError } from './config/load.js';
 import { GatewayError } from './errors.js';
+import { StoreOpenError } from './sessions/store-files.js';
 
 const USAGE = `usage:
   moltbot gateway [--port N] [--bind loopback|lan|ADDRESS] [--config PATH]
                   [--auth token|password] [--token TOKEN] [--password PASSWORD]
-  moltbot agent --message TEXT [--agent ID] [--session-key KEY] [--json] [--config PATH]
+  moltbot agent --message TEXT [--agent ID] [--session-key KEY] [--local] [--json] [--config PATH]
   moltbot sessions list [--agent ID] [--json] [--config PATH]
-  moltbot sessions show KEY [--json] [--config PATH]`;
+  moltbot sessions show KEY [--agent ID] [--json] [--config PATH]
+  moltbot sessions prune --older-than DURATION [--kind stateless|user|explicit] [--agent ID]
+                         [--dry-run] [--json] [--config PATH]`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   gateway: gatewayCommand,
@@ -40,7 +43,7 @@ function fail(message: string, code: number): never {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) fail(err.message, err.exitCode);
+  if (err instanceof ConfigError || err instanceof StoreOpenError) fail(err.message, err.exitCode);
   if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) fail(`${(err as Error).message}\n${USAGE}`, 2);
   if (err instanceof GatewayError) fail(err.message, err.status < 500 ? 2 : 1);
   const code = (err as NodeJS.ErrnoException).code;

@@ -117,6 +117,22 @@ export function shuttingDown(): GatewayError {
   });
 }
 
+/**
+ * 507: the session store has no room (disk full, or `session.maxStoreBytes` reached), so
+ * the turn could not be recorded. Nothing of the turn is kept and no reply is returned;
+ * the same request succeeds once space is freed.
+ */
+export function storageFull(cause?: unknown): GatewayError {
+  return new GatewayError({
+    status: 507,
+    type: 'server_error',
+    code: 'storage_full',
+    message: "The gateway's session storage is full, so this turn could not be recorded and no reply is returned. Retry once space has been freed.",
+    retryable: true,
+    cause,
+  });
+}
+
 /** Any thrown value as a `GatewayError`; unknown failures become a generic 500. */
 export function toGatewayError(err: unknown): GatewayError {
   return err instanceof GatewayError ? err : internalError(err);

@@ -370,8 +370,11 @@ export type RequestIdHeader = string;
 export type AgentIdHeader = AgentId;
 
 /**
- * Full control of session routing: the key is used verbatim. A key that starts with
- * `agent:<id>:` must name the agent the request resolves to.
+ * Full control of session routing: the key is used as given, within the agent the
+ * request runs (a session is the pair agent and key: the same key sent to two agents
+ * names two separate transcripts). A key that starts with `agent:<id>:`, in any case,
+ * must name that agent (else 400 `session_agent_mismatch`); the prefix is kept in
+ * lower case, so `Agent:Main:x` and `agent:main:x` are one session.
  *
  */
 export type SessionKeyHeader = SessionKey;
@@ -384,8 +387,11 @@ export type CreateChatCompletionData = {
          */
         'x-moltbot-agent-id'?: AgentId;
         /**
-         * Full control of session routing: the key is used verbatim. A key that starts with
-         * `agent:<id>:` must name the agent the request resolves to.
+         * Full control of session routing: the key is used as given, within the agent the
+         * request runs (a session is the pair agent and key: the same key sent to two agents
+         * names two separate transcripts). A key that starts with `agent:<id>:`, in any case,
+         * must name that agent (else 400 `session_agent_mismatch`); the prefix is kept in
+         * lower case, so `Agent:Main:x` and `agent:main:x` are one session.
          *
          */
         'x-moltbot-session-key'?: SessionKey;
@@ -458,6 +464,14 @@ export type CreateChatCompletionErrors = {
      *
      */
     504: ErrorResponse;
+    /**
+     * The session store has no room (the disk is full, or the store reached
+     * `session.maxStoreBytes`), so the turn could not be recorded (`storage_full`).
+     * Nothing of the turn is kept and no reply is returned; the same request succeeds
+     * once space is freed. Reads (`/v1/models`, `/healthz`) keep working meanwhile.
+     *
+     */
+    507: ErrorResponse;
 };
 
 export type CreateChatCompletionError = CreateChatCompletionErrors[keyof CreateChatCompletionErrors];

@@ -31,7 +31,8 @@ async function fill(store: SessionStore, user: string, turns: number): Promise<v
   const session = { id: randomUUID(), key: `agent:main:openai-user:${user}`, agentId: 'main', kind: 'user' as const };
   for (let i = 0; i < turns; i += 1) {
     const now = Date.now();
-    const ref = await store.beginTurn({ session, newTranscript: i === 0, input: [{ role: 'user', content: MESSAGE }], startedAt: now });
+    const expected = { sessionId: i === 0 ? undefined : session.id, turns: i };
+    const ref = await store.beginTurn({ session, newTranscript: i === 0, expected, input: [{ role: 'user', content: MESSAGE }], startedAt: now });
     await store.finishTurn(ref, {
       status: 'ok',
       reply: { role: 'assistant', content: MESSAGE },

@@ -5,95 +5,28 @@
  * `moltbot agent` both run turns through `startTurn`. It knows the provider interface
  * and the store interface only, never an adapter or the HTTP framework.
  */
-import type { ChatCompletionRequestMessage } from '../../generated/client/types.gen.js';
 import type { AgentConfig } from '../config/types.js';
-import type { FinishReason, ModelMessage, ModelProvider, ToolCall, Usage } from '../providers/types.js';
-import type { SessionKind, SessionStore, TranscriptMessage, Turn, TurnOutcome, TurnRef } from '../sessions/store.js';
+import type { ModelMessage } from '../providers/types.js';
+import { SessionConflict, type SessionKind, type TranscriptMessage, type Turn, type TurnOutcome, type TurnRef } from '../sessions/store.js';
 import { RunAbortedError, internalError, invalidRequest, runTimeout, shuttingDown, toGatewayError } from '../errors.js';
+import { createContextReader } from './context.js';
 import type { AgentEvent } from './events.js';
-import { boundedHistory } from './history.js';
-import { createHistoryCache } from './history-cache.js';
-import { createLanes, type Lanes } from './lanes.js';
+import { createLanes } from './lanes.js';
 import { createLimiter } from './limiter.js';
-import type { ImagePolicy } from './images.js';
 import { resolveMessages, splitMessages, type RequestTurn } from './messages.js';
+import { ReplyCollector } from './reply.js';
 import type { TurnOptions } from './request-options.js';
-import { isExpired } from './reset.js';
-import { HTTP_SOURCES, resolveAgentId, resolveSessionKey, type RoutingSources } from './routing.js';
+import { HTTP_SOURCES, resolveAgentId, resolveSessionKey } from './routing.js';
+import type { AgentCore, AgentCoreDeps, TurnRequest } from './core-api.js';
 import { newSessionId } from '../ids.js';
+import { waitForSession } from './session-wait.js';
 
-/** One turn as asked for by a client. */
-export interface TurnRequest {
-  /** An explicit agent id (`x-moltbot-agent-id`, `--agent`); wins over `model`. */
-  agentId?: string | undefined;
-  /** OpenAI's `model` field. */
-  model: string;
-  sessionKey?: string | undefined;
-  user?: string | null | undefined;
-  messages: readonly ChatCompletionRequestMessage[];
-  /** Sampling parameters and tools, forwarded where the provider supports them. */
-  options?: TurnOptions;
-  /**
-   * True when the caller holds the reply until the turn is done (a JSON response). The
-   * model is then called without waiting for the turn's start to be committed, a turn
-   * that ends within the same commit window is written once, and the run yields only its
-   * `done` event, with the whole reply. Otherwise (streaming) the start is committed
-   * before the first event is yielded: a client never sees a reply the store has no
-   * record of.
-   */
-  bufferedReply?: boolean;
-}
-
-/** A turn that has been routed and is ready to stream. */
-export interface StartedTurn {
-  agentId: string;
-  sessionKey: string;
-  /**
-   * Deltas then `done`; throws a `GatewayError` on failure (429 when the gateway is at
-   * capacity, 504 on timeout, 503 on shutdown, 502/504 from the provider) or
-   * `RunAbortedError` when the caller's signal aborted. Iterate once; stopping early
-   * ends the run and records it as aborted.
-   */
-  events: AsyncIterable<AgentEvent>;
-}
-
-export interface AgentCoreDeps {
-  agents: readonly AgentConfig[];
-  defaultAgentId: string;
-  store: SessionStore;
-  /** The provider for an id from config; every agent's provider must exist. */
-  provider: (id: string) => ModelProvider;
-  limits: { maxConcurrent: number; maxQueued: number };
-  images: ImagePolicy;
-  /**
-   * Serialises turns per session key. The default is in-process; replicas sharing one
-   * store pass lanes backed by that store (e.g. PostgreSQL advisory locks).
-   */
-  lanes?: Lanes;
-  now?: () => number;
-}
-
-export interface AgentCore {
-  /**
-   * Routes the request (400/404 `GatewayError`s are thrown here, before anything
-   * streams) and returns the turn's event stream. Aborting `signal` stops the run and
-   * the provider request; the turn is then recorded as `aborted`.
-   */
-  startTurn(request: TurnRequest, signal: AbortSignal, sources?: RoutingSources): StartedTurn;
-  /**
-   * Shutdown: refuses new turns (503), lets running and queued ones finish for up to
-   * `graceMs`, then aborts the rest (they end with a 503 error) and resolves when every
-   * turn is recorded.
-   */
-  drain(graceMs: number): Promise<void>;
-  /** Turns admitted and not yet finished (running or queued). */
-  readonly pending: number;
-}
-
-/** Upper bound on stored turns read for history when only a token budget is set. */
-const HISTORY_FETCH_CAP = 1000;
+export type { AgentCore, AgentCoreDeps, StartedTurn, TurnRequest } from './core-api.js';
 
 type AbortReason = 'client' | 'timeout' | 'shutdown';
+
+/** The cap on a reply as stored when the caller sets none (the config's default is the same). */
+const DEFAULT_MAX_STORED_REPLY_BYTES = 8 * 1024 * 1024;
 
 /** A routed turn: which agent, which session, and what the request asked. */
 interface PlannedTurn {
@@ -120,22 +53,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   let aborting = false;
   let onIdle: (() => void) | undefined;
 
-  const historyCache = createHistoryCache();
-  /** Stored turns read for an agent's history (then bounded by its limits). */
-  const historyTurns = (agent: AgentConfig): number => Math.max(1, agent.history.maxTurns ?? HISTORY_FETCH_CAP);
-
-  /** The session's live transcript and the history to send, honouring reset and limits. */
-  async function loadContext(agent: AgentConfig, key: string, kind: SessionKind): Promise<{ sessionId: string | undefined; history: TranscriptMessage[]; hasTurns: boolean }> {
-    // A stateless turn's key was minted for it (a new UUIDv7): the store cannot know it yet.
-    const session = kind === 'stateless' ? undefined : await deps.store.currentSession(key);
-    if (!session || isExpired(session.updatedAt, now(), agent.reset)) return { sessionId: undefined, history: [], hasTurns: false };
-    let turns = historyCache.get(session);
-    if (!turns) {
-      turns = await deps.store.recentTurns(session.id, historyTurns(agent));
-      historyCache.set(session, turns);
-    }
-    return { sessionId: session.id, history: boundedHistory(turns, agent.history), hasTurns: turns.length > 0 };
-  }
+  const context = createContextReader(deps.store, now);
 
   async function* execute(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
     const { agent, key, kind, turn, options, bufferedReply } = plan;
@@ -147,95 +65,117 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     running.add(controller);
     if (signal.aborted) abort('client');
 
+    // The state of the current attempt; a new attempt starts afresh (see the loop below).
     let finished = false;
-    let reply = '';
-    const toolCalls: ToolCall[] = [];
-    let usage: Usage | undefined;
-    let finishReason: FinishReason | undefined;
+    const newReply = (): ReplyCollector => new ReplyCollector(deps.maxStoredReplyBytes ?? DEFAULT_MAX_STORED_REPLY_BYTES, bufferedReply);
+    let reply = newReply();
     /** The turn's start, being committed; undefined until the input is resolved. */
     let begun: Promise<TurnRef> | undefined;
+    /** Why the store refused the start, once it has. */
+    let beginError: unknown;
     /** Whether the turn's start is known to be committed (streaming callers wait for it). */
     let committed = false;
     /** What the turn added, once its input is resolved: for the history cache. */
     let recorded: { input: TranscriptMessage[]; startedAt: number } | undefined;
     const finish = async (outcome: Omit<TurnOutcome, 'endedAt' | 'reply' | 'usage'>): Promise<void> => {
       finished = true;
-      if (!begun) return;
+      // Nothing to record: the turn never started, or the store refused its start.
+      if (!begun || beginError !== undefined) return;
+      const stored = reply.empty && outcome.status !== 'ok' ? undefined : reply.stored();
       const ended: TurnOutcome = {
         ...outcome,
-        ...(reply === '' && toolCalls.length === 0 && outcome.status !== 'ok'
-          ? {}
-          : { reply: { role: 'assistant', content: reply, ...(toolCalls.length > 0 ? { toolCalls } : {}) } }),
-        ...(usage ? { usage } : {}),
+        ...(stored ? { reply: stored.message } : {}),
+        ...(stored?.truncated ? { replyTruncated: stored.truncated } : {}),
+        ...(reply.usage ? { usage: reply.usage } : {}),
         endedAt: now(),
       };
       await deps.store.finishTurn(begun, ended);
       const { sessionId, seq } = await begun;
       const added: Turn | undefined =
         ended.status === 'ok' && recorded ? { sessionId, sessionKey: key, agentId: agent.id, seq, ...recorded, ...ended } : undefined;
-      historyCache.written(sessionId, seq, ended.endedAt, added, historyTurns(agent));
+      context.written(agent, sessionId, seq, ended.endedAt, added);
+    };
+    /** The request's messages resolved (images fetched), once per variant: whole conversation or new turn only. */
+    const resolved = new Map<boolean, Promise<TranscriptMessage[]>>();
+    const resolveInput = (whole: boolean): Promise<TranscriptMessage[]> => {
+      let input = resolved.get(whole);
+      if (!input) resolved.set(whole, (input = resolveMessages(whole ? turn.conversation : turn.newTurn, deps.images, controller.signal)));
+      return input;
     };
 
     try {
-      const context = await loadContext(agent, key, kind);
-      // A stored transcript is authoritative: only the request's new turn is added to it.
-      const input = await resolveMessages(context.hasTurns ? turn.newTurn : turn.conversation, deps.images, controller.signal);
-      const systemText = [agent.systemPrompt, ...turn.instructions].filter((text) => text !== '').join('\n\n');
-      const messages: ModelMessage[] = [
-        ...(systemText === '' ? [] : [{ role: 'system' as const, content: systemText }]),
-        ...context.history,
-        ...input,
-      ];
-      recorded = { input, startedAt: now() };
-      begun = deps.store.beginTurn({
-        session: { id: context.sessionId ?? newSessionId(), key, agentId: agent.id, kind },
-        newTranscript: context.sessionId === undefined,
-        input,
-        ...(turn.instructions.length > 0 ? { instructions: turn.instructions.join('\n\n') } : {}),
-        startedAt: recorded.startedAt,
-      });
-      // Awaited later (before the first event, or by `finish`); a failure must not go unhandled meanwhile.
-      begun.catch(() => undefined);
+      // One attempt, or more when another process (`moltbot agent`, another gateway) changed
+      // the session between reading its history and beginning the turn: the store refuses
+      // the start (SessionConflict), the attempt's model call is abandoned, and the turn
+      // waits for that process's turn and starts over on the new history. Nothing of a
+      // refused attempt is recorded or reaches the caller.
+      for (;;) {
+        const attempt = new AbortController();
+        const stopAttempt = (): void => attempt.abort();
+        controller.signal.addEventListener('abort', stopAttempt, { once: true });
+        if (controller.signal.aborted) attempt.abort();
+        [finished, reply, begun, beginError, committed, recorded] = [false, newReply(), undefined, undefined, false, undefined];
+        try {
+          const read = await context.load(agent, key, kind);
+          // A stored transcript is authoritative: only the request's new turn is added to it.
+          const input = await resolveInput(!read.hasTurns);
+          const systemText = [agent.systemPrompt, ...turn.instructions].filter((text) => text !== '').join('\n\n');
+          const messages: ModelMessage[] = [
+            ...(systemText === '' ? [] : [{ role: 'system' as const, content: systemText }]),
+            ...read.history,
+            ...input,
+          ];
+          recorded = { input, startedAt: now() };
+          const starting = deps.store.beginTurn({
+            session: { id: read.sessionId ?? newSessionId(), key, agentId: agent.id, kind },
+            newTranscript: read.sessionId === undefined,
+            expected: read.expected,
+            input,
+            ...(turn.instructions.length > 0 ? { instructions: turn.instructions.join('\n\n') } : {}),
+            startedAt: recorded.startedAt,
+          });
+          begun = starting;
+          // Awaited later (before the first event, or by `finish`). A refused start ends the
+          // model call at once: its reply could never be recorded or returned.
+          starting.catch((err: unknown) => {
+            if (begun !== starting) return;
+            beginError = err;
+            attempt.abort();
+          });
 
-      const request = { model: agent.model, messages, ...options };
-      for await (const event of deps.provider(agent.provider).stream(request, { signal: controller.signal })) {
-        if (controller.signal.aborted) break;
-        switch (event.type) {
-          case 'delta':
-            reply += event.text;
-            break;
-          case 'tool_call': {
-            const call = (toolCalls[event.index] ??= { id: '', name: '', arguments: '' });
-            if (event.id) call.id = event.id;
-            if (event.name) call.name = event.name;
-            if (event.arguments) call.arguments += event.arguments;
-            break;
+          const request = { model: agent.model, messages, ...options };
+          for await (const event of deps.provider(agent.provider).stream(request, { signal: attempt.signal })) {
+            if (attempt.signal.aborted) break;
+            reply.add(event);
+            // Deltas and tool-call parts go out as they come, except to a caller that takes the reply whole.
+            if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
+            if (!committed) {
+              await begun;
+              committed = true;
+            }
+            yield event;
           }
-          case 'usage':
-            usage = event.usage;
-            break;
-          case 'finish':
-            finishReason = event.reason;
-            break;
+          if (beginError !== undefined) throw beginError;
+          if (controller.signal.aborted) throw new RunAbortedError();
+          const { finishReason, usage } = reply;
+          if (finishReason === undefined) throw internalError(new Error('provider ended without a finish event'));
+          // The turn is committed before the client is told it is done.
+          await finish({ status: 'ok', finishReason });
+          yield { type: 'done', finishReason, ...(usage ? { usage } : {}), ...(bufferedReply ? { reply: reply.whole() } : {}) };
+          return;
+        } catch (err) {
+          // The model call failed because the start was refused: the refusal is the failure.
+          const cause = beginError ?? err;
+          if (!(cause instanceof SessionConflict)) throw cause;
+          // Refused: nothing of this attempt was recorded or yielded.
+          [begun, finished] = [undefined, false];
+          if (controller.signal.aborted) throw new RunAbortedError();
+        } finally {
+          controller.signal.removeEventListener('abort', stopAttempt);
         }
-        // Deltas and tool-call parts go out as they come, except to a caller that takes the reply whole.
-        if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
-        if (!committed) {
-          await begun;
-          committed = true;
-        }
-        yield event;
+        const session = { agentId: agent.id, key };
+        await waitForSession(deps.store, session, controller.signal, () => deps.onSessionWait?.(session));
       }
-      if (controller.signal.aborted) throw new RunAbortedError();
-      if (finishReason === undefined) throw internalError(new Error('provider ended without a finish event'));
-      // The turn is committed before the client is told it is done.
-      await finish({ status: 'ok', finishReason });
-      yield {
-        type: 'done',
-        finishReason,
-        ...(usage ? { usage } : {}),
-        ...(bufferedReply ? { reply: { content: reply, toolCalls: toolCalls.filter(Boolean) } } : {}),
-      };
     } catch (err) {
       if (finished) throw err;
       const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined;
@@ -259,7 +199,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     let releaseLane: (() => void) | undefined;
     let releaseSlot: (() => void) | undefined;
     try {
-      releaseLane = await lanes.acquire(plan.key, signal);
+      releaseLane = await lanes.acquire({ agentId: plan.agent.id, key: plan.key }, signal);
       releaseSlot = await limiter.slot(signal);
       // Turns still queued when the grace period ended are refused, not started.
       if (aborting) throw shuttingDown();

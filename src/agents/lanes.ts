@@ -1,18 +1,24 @@
 /**
- * Per-session lanes: turns of one session key run one at a time, in arrival order.
- * `createLanes` serialises within one process; the core takes any `Lanes`, so replicas
- * sharing a PostgreSQL store can pass lanes that serialise through the store.
+ * Per-session lanes: turns of one session (an agent's key: the same key under two agents
+ * is two sessions) run one at a time, in arrival order, within this process. Turns of
+ * one session in different processes are serialised by the store (`beginTurn`).
  */
 import { RunAbortedError } from '../errors.js';
 
+/** A session: which agent, and its key. */
+export interface LaneId {
+  agentId: string;
+  key: string;
+}
+
 export interface Lanes {
   /**
-   * Waits until every earlier turn of `key` has released, then returns this turn's
+   * Waits until every earlier turn of the session has released, then returns this turn's
    * release. Rejects with `RunAbortedError` if `signal` aborts first; the turn then
    * leaves the lane without holding up the ones behind it.
    */
-  acquire(key: string, signal: AbortSignal): Promise<() => void>;
-  /** Keys with a turn running or waiting. */
+  acquire(session: LaneId, signal: AbortSignal): Promise<() => void>;
+  /** Sessions with a turn running or waiting. */
   readonly size: number;
 }
 
@@ -22,7 +28,9 @@ export function createLanes(): Lanes {
     get size() {
       return tails.size;
     },
-    async acquire(key, signal) {
+    async acquire(session, signal) {
+      // Agent ids never contain a newline, so the pair maps to one string and back.
+      const key = `${session.agentId}\n${session.key}`;
       const previous = tails.get(key);
       let release!: () => void;
       const mine = new Promise<void>((resolve) => {

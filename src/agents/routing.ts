@@ -6,8 +6,8 @@ import { newSessionId } from '../ids.js';
 
 const AGENT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/u;
 const MODEL_PREFIXES = ['moltbot:', 'moltbot/', 'agent:'] as const;
-/** A session key's agent prefix: `agent:<id>:...`. */
-const SESSION_AGENT = /^agent:([^:]*):/u;
+/** A session key's agent prefix, `agent:<id>:...`, in any case (`Agent:Main:x`). */
+const SESSION_AGENT = /^agent:([^:]*):/iu;
 
 /** Where each routing input came from, used as the `param` of a 4xx. */
 export interface RoutingSources {
@@ -59,8 +59,23 @@ export function resolveAgentId(
 }
 
 /**
- * The session key: an explicit key verbatim (it may not name another agent), else
- * `agent:<id>:openai-user:<user>` for a non-empty `user`, else a new random key.
+ * A key's `agent:<id>:` prefix in lower case (ids are case-insensitive), so `Agent:Main:x`
+ * and `agent:main:x` are one session; the rest of the key is kept as it is. Returns the
+ * key and the agent its prefix names, if it has one.
+ */
+export function canonicalSessionKey(key: string): { key: string; namedAgent: string | undefined } {
+  const prefix = SESSION_AGENT.exec(key);
+  if (!prefix) return { key, namedAgent: undefined };
+  const namedAgent = (prefix[1] as string).toLowerCase();
+  return { key: `agent:${namedAgent}:${key.slice(prefix[0].length)}`, namedAgent };
+}
+
+/**
+ * The session key within the agent's sessions (a session is the pair agent and key: the
+ * same bare key under two agents is two transcripts). An explicit key is used as given,
+ * its `agent:<id>:` prefix lower-cased; a prefix naming another agent is a 400 that does
+ * not name that agent. Else `agent:<id>:openai-user:<user>` for a non-empty `user`, else a
+ * new random key.
  */
 export function resolveSessionKey(
   input: { sessionKey?: string | undefined; user?: string | null | undefined },
@@ -68,15 +83,15 @@ export function resolveSessionKey(
   sources: RoutingSources,
 ): string {
   if (input.sessionKey !== undefined) {
-    const named = SESSION_AGENT.exec(input.sessionKey)?.[1];
-    if (named !== undefined && named.toLowerCase() !== agentId) {
+    const { key, namedAgent } = canonicalSessionKey(input.sessionKey);
+    if (namedAgent !== undefined && namedAgent !== agentId) {
       throw invalidRequest(
-        `Session key names agent '${named}' but the request runs agent '${agentId}'; a session key cannot cross agents.`,
+        `The session key's 'agent:<id>:' prefix names a different agent than the one this request runs ('${agentId}'); use a key with the prefix 'agent:${agentId}:' or without an agent prefix.`,
         sources.sessionKey,
         'session_agent_mismatch',
       );
     }
-    return input.sessionKey;
+    return key;
   }
   if (input.user) return `agent:${agentId}:openai-user:${input.user}`;
   return `agent:${agentId}:openai:${newSessionId()}`;

@@ -1,4 +1,10 @@
-/** `moltbot agent`: one agent turn in-process, through the same core as the HTTP endpoint. */
+/**
+ * `moltbot agent`: one agent turn in-process, through the same core as the HTTP endpoint.
+ * It may run beside a gateway on the same store: turns of one session are serialised
+ * through the store, so it waits for the gateway's turn in the session (saying so on
+ * stderr) and builds on it. `--local` asks for this in-process run explicitly; it is the
+ * only mode for now (running through a live gateway comes later, `--local` will keep this).
+ */
 import { parseArgs } from 'node:util';
 import { createRuntime } from '../app.js';
 import { UsageError, loadConfig, print } from './shared.js';
@@ -12,11 +18,14 @@ export async function agentCommand(argv: string[]): Promise<void> {
       message: { type: 'string' },
       'session-key': { type: 'string' },
       json: { type: 'boolean', default: false },
+      local: { type: 'boolean', default: false },
       config: { type: 'string' },
     },
   });
   if (values.message === undefined) throw new UsageError('--message is required');
-  const runtime = await createRuntime(loadConfig(values.config));
+  const runtime = await createRuntime(loadConfig(values.config), {
+    onSessionWait: () => process.stderr.write('moltbot: waiting for a turn of this session that another process (a gateway?) is running\n'),
+  });
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   try {
@@ -38,7 +47,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
         print('');
         continue;
       }
-      const transcript = await runtime.store.loadTurns(turn.sessionKey);
+      const transcript = await runtime.store.loadTurns(turn.agentId, turn.sessionKey);
       print(JSON.stringify({ agentId: turn.agentId, sessionKey: turn.sessionKey, reply, finishReason: event.finishReason, usage: event.usage ?? null, transcript }, null, 2));
     }
   } finally {

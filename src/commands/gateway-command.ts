@@ -6,7 +6,8 @@ import { assertStartable, type GatewayFlags } from '../config/load.js';
 import type { AuthMode } from '../config/types.js';
 import { trackInFlight } from '../gateway/in-flight.js';
 import { createServer, listen } from '../gateway/server.js';
-import { createLogger } from '../log.js';
+import { createLogger, describeError } from '../log.js';
+import { startRetention } from '../sessions/retention.js';
 import { UsageError, loadConfig, print } from './shared.js';
 
 function parseFlags(argv: string[]): { flags: GatewayFlags; config: string | undefined } {
@@ -45,10 +46,16 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const config = loadConfig(configPath, flags);
   assertStartable(config);
   const logger = createLogger();
-  const runtime = await createRuntime(config);
+  const runtime = await createRuntime(config, {
+    onSessionWait: ({ agentId }) => logger.log('info', 'a turn waits for a turn of its session running in another process', { agentId }),
+  });
   const app = await createServer(config, { core: runtime.core, logger });
   const server = await listen(app, config);
   const inFlight = trackInFlight(server);
+  const retention = startRetention(runtime.store, config.store.retention, {
+    onPruned: (result, ms) => logger.log('info', 'pruned old sessions', { ...result, ms: Math.round(ms) }),
+    onError: (err) => logger.log('warn', 'pruning old sessions failed; the next pass tries again', describeError(err)),
+  });
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
@@ -62,6 +69,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
     // Every turn is recorded; let the responses carrying their endings reach the clients.
     await inFlight.settled(RESPONSE_FLUSH_MS);
     server.closeAllConnections();
+    await retention.stop();
     await runtime.close();
     process.exit(0);
   };

@@ -1,8 +1,14 @@
-/** `moltbot sessions list|show`: reads the session store. */
+/**
+ * `moltbot sessions list|show|prune`: reads the session store, or deletes old transcripts
+ * from it. All of them work beside a running gateway (prune waits for the write lock and
+ * holds it for one small batch at a time).
+ */
 import { parseArgs } from 'node:util';
+import { canonicalSessionKey } from '../agents/routing.js';
 import { storePath } from '../app.js';
+import { parseDuration } from '../config/duration.js';
 import { openSqliteStore } from '../sessions/sqlite-store.js';
-import type { SessionInfo, Turn } from '../sessions/store.js';
+import type { PruneOptions, PruneResult, SessionInfo, SessionKind, Turn } from '../sessions/store.js';
 import { UsageError, loadConfig, print } from './shared.js';
 
 const time = (ms: number): string => new Date(ms).toISOString();
@@ -26,31 +32,75 @@ function turnText(turn: Turn): string {
   return lines.join('\n');
 }
 
+const KINDS: readonly SessionKind[] = ['stateless', 'user', 'explicit'];
+
+/** `--older-than` and `--kind` as `PruneOptions.olderThan`. */
+function pruneAges(olderThan: string | undefined, kind: string | undefined): PruneOptions['olderThan'] {
+  if (olderThan === undefined) throw new UsageError('sessions prune needs --older-than DURATION (e.g. 30d, 12h, 15m, 0s)');
+  const ms = parseDuration(olderThan);
+  if (ms === undefined) throw new UsageError(`--older-than: '${olderThan}' is not a duration: a whole number and s, m, h or d (e.g. 30d, 12h, 0s)`);
+  if (kind !== undefined && !KINDS.includes(kind as SessionKind)) throw new UsageError(`--kind must be one of ${KINDS.join(', ')}`);
+  const kinds = kind === undefined ? KINDS : [kind as SessionKind];
+  return Object.fromEntries(kinds.map((k) => [k, ms]));
+}
+
+function pruneText(result: PruneResult, dryRun: boolean): string {
+  const what = `${result.sessions} transcript${result.sessions === 1 ? '' : 's'} (${result.turns} turn${result.turns === 1 ? '' : 's'})`;
+  if (dryRun) return `would prune ${what}`;
+  return `pruned ${what}; ${(result.reclaimedBytes / 1024 / 1024).toFixed(1)} MiB given back to the file system`;
+}
+
 export async function sessionsCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
     strict: true,
     allowPositionals: true,
-    options: { agent: { type: 'string' }, json: { type: 'boolean', default: false }, config: { type: 'string' } },
+    options: {
+      agent: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      config: { type: 'string' },
+      'older-than': { type: 'string' },
+      kind: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+    },
   });
-  if (action !== 'list' && action !== 'show') throw new UsageError(`sessions needs 'list' or 'show'`);
+  if (action !== 'list' && action !== 'show' && action !== 'prune') throw new UsageError(`sessions needs 'list', 'show' or 'prune'`);
   if (action === 'show' && positionals.length !== 1) throw new UsageError('sessions show needs exactly one KEY');
+  if (action !== 'show' && positionals.length > 0) throw new UsageError(`sessions ${action} takes no KEY`);
+  if (action !== 'prune' && (values['older-than'] !== undefined || values.kind !== undefined || values['dry-run'])) {
+    throw new UsageError('--older-than, --kind and --dry-run belong to sessions prune');
+  }
+  const olderThan = action === 'prune' ? pruneAges(values['older-than'], values.kind) : {};
   const store = openSqliteStore(storePath(loadConfig(values.config)));
   try {
+    if (action === 'prune') {
+      const dryRun = values['dry-run'];
+      const result = await store.prune({ olderThan, dryRun, ...(values.agent === undefined ? {} : { agentId: values.agent.toLowerCase() }) });
+      print(values.json ? JSON.stringify({ dryRun, ...result }) : pruneText(result, dryRun));
+      return;
+    }
     if (action === 'list') {
       const sessions = await store.listSessions(values.agent === undefined ? {} : { agentId: values.agent.toLowerCase() });
       print(values.json ? JSON.stringify(sessions, null, 2) : listText(sessions));
       return;
     }
-    const key = positionals[0] as string;
-    const history = await store.sessionHistory(key);
-    if (history.length === 0) throw new UsageError(`no session with key '${key}'`);
+    // As requests do: `Agent:Main:x` is the session `agent:main:x`.
+    const { key } = canonicalSessionKey(positionals[0] as string);
+    const agentId = values.agent?.toLowerCase();
+    const history = await store.sessionHistory(key, agentId === undefined ? {} : { agentId });
+    if (history.length === 0) throw new UsageError(`no session with key '${key}'${agentId === undefined ? '' : ` for agent '${agentId}'`}`);
     if (values.json) {
       print(JSON.stringify(history, null, 2));
       return;
     }
+    // Grouped by agent (the store returns them so): each agent's transcripts of the key are its own session.
+    let agent: string | undefined;
     for (const { session, turns } of history) {
+      if (session.agentId !== agent) {
+        agent = session.agentId;
+        print(`agent ${agent}\n`);
+      }
       print(`${listText([session])}\n`);
       for (const turn of turns) print(turnText(turn));
       print('');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import JSON5 from 'json5';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { fieldPath } from '../field-path.js';
+import { parseDuration } from './duration.js';
 import { configSchema } from './schema.js';
 import type { AgentConfig, AuthMode, ConfigFile, GatewayConfig, ProviderConfig, ResetPolicy, SessionSettings } from './types.js';
 
@@ -43,6 +44,10 @@ export const DEFAULT_INPUT_LIMITS = { maxStringLength: 1024 * 1024, maxDepth: 32
 export const DEFAULT_HTTP_TIMEOUTS = { headersTimeoutSeconds: 10, requestTimeoutSeconds: 30 } as const;
 /** 20 failures in 60 s block an address for 60 s; 10,000 addresses remembered at most. */
 export const DEFAULT_AUTH_RATE_LIMIT = { enabled: true, maxFailures: 20, windowSeconds: 60, blockSeconds: 60, exemptLoopback: false, maxTracked: 10_000 } as const;
+/** Replies up to 8 MiB are stored whole; larger ones are stored cut, with a marker. */
+export const DEFAULT_MAX_STORED_REPLY_BYTES = 8 * 1024 * 1024;
+/** Stateless (random-key) transcripts are kept a week; `user` and explicit sessions forever. */
+export const DEFAULT_RETENTION = { stateless: '7d', user: 'forever', explicit: 'forever' } as const;
 export const DEFAULT_IMAGES = { maxCount: 8, maxBytes: 5 * 1024 * 1024, allowUrls: false, fetchTimeoutSeconds: 10 } as const;
 
 /** First non-empty value among the named environment variables. */
@@ -158,6 +163,15 @@ function resetPolicy(settings: SessionSettings | undefined, path: string): Reset
   return { mode: 'idle', idleMinutes: reset.idleMinutes };
 }
 
+/** `session.retention` in ms per kind: a duration, or undefined for `forever`/null. */
+function retention(given: NonNullable<ConfigFile['session']>['retention']): GatewayConfig['store']['retention'] {
+  const period = (kind: 'stateless' | 'user' | 'explicit'): number | undefined => {
+    const value = given && kind in given ? given[kind] : DEFAULT_RETENTION[kind];
+    return value === null || value === undefined || value === 'forever' ? undefined : parseDuration(value);
+  };
+  return { stateless: period('stateless'), user: period('user'), explicit: period('explicit') };
+}
+
 function splitModel(ref: string, path: string, providers: Record<string, ProviderConfig>): { provider: string; model: string } {
   const slash = ref.indexOf('/');
   const provider = ref.slice(0, slash);
@@ -242,6 +256,11 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
       maxQueued: defaults?.maxQueued ?? DEFAULT_LIMITS.maxQueued,
     },
     stateDir: resolveStateDir(env),
+    store: {
+      maxBytes: file.session?.maxStoreBytes,
+      retention: retention(file.session?.retention),
+      maxStoredReplyBytes: file.session?.maxStoredReplyBytes ?? DEFAULT_MAX_STORED_REPLY_BYTES,
+    },
   };
 }
 

@@ -24,6 +24,26 @@ const sessionSettings = {
   },
 } as const;
 
+/** How long a transcript is kept after its last update: a duration (`30d`), or `forever`/null. */
+const retentionPeriod = { type: ['string', 'null'], pattern: '^([0-9]{1,9}[smhd]|forever)$' } as const;
+
+/** The top-level `session`: the per-agent settings plus the store's own. */
+const storeSettings = {
+  ...sessionSettings,
+  properties: {
+    ...sessionSettings.properties,
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { stateless: retentionPeriod, user: retentionPeriod, explicit: retentionPeriod },
+    },
+    // 64 KiB: below that SQLite could not even hold its schema and a turn.
+    maxStoreBytes: { type: 'integer', minimum: 65536 },
+    // Room for the truncation marker and a useful beginning.
+    maxStoredReplyBytes: { type: 'integer', minimum: 1024 },
+  },
+} as const;
+
 /** How much of a session's history is sent to the model. */
 const historySettings = {
   type: 'object',
@@ -156,7 +176,7 @@ export const configSchema = {
         },
       },
     },
-    session: sessionSettings,
+    session: storeSettings,
     agents: {
       type: 'object',
       additionalProperties: false,

@@ -23,7 +23,11 @@ export interface ConfigFile {
     };
   };
   models?: { providers?: Record<string, ProviderConfig> };
-  session?: SessionSettings;
+  session?: SessionSettings & {
+    retention?: { stateless?: string | null; user?: string | null; explicit?: string | null };
+    maxStoreBytes?: number;
+    maxStoredReplyBytes?: number;
+  };
   agents?: {
     defaults?: {
       model?: string;
@@ -122,4 +126,16 @@ export interface GatewayConfig {
   /** Runs across all sessions: at most `maxConcurrent` at once, `maxQueued` more waiting. */
   limits: { maxConcurrent: number; maxQueued: number };
   stateDir: string;
+  /** The session store's limits. */
+  store: {
+    /** Largest the database file may grow; past it turns fail with 507 `storage_full`. Unlimited when undefined. */
+    maxBytes: number | undefined;
+    /**
+     * How long transcripts of each kind are kept after their last update, in ms;
+     * undefined keeps them forever. Pruned in the background by the gateway.
+     */
+    retention: Record<'stateless' | 'user' | 'explicit', number | undefined>;
+    /** A reply larger than this (UTF-8 bytes of text and tool-call arguments) is stored cut, with a marker. */
+    maxStoredReplyBytes: number;
+  };
 }

@@ -5,6 +5,11 @@
  * own: if any write in a batch throws, the batch is rolled back and every write retried
  * in a transaction of its own, so one failure costs only itself (a savepoint per write
  * cost more than this rare second pass).
+ *
+ * Every transaction is `BEGIN IMMEDIATE`: it takes the write lock up front, so a write
+ * by another process (`moltbot agent`, `moltbot sessions prune`) makes it wait (the
+ * connection's busy timeout) instead of failing with SQLITE_BUSY halfway, as a deferred
+ * transaction that reads before it writes does in WAL mode.
  */
 import type { Database } from 'better-sqlite3';
 
@@ -19,8 +24,15 @@ export interface QueuedWrite {
 export interface GroupCommit {
   /** Queues `run` for the next commit; `done` settles with its result once committed. */
   enqueue<T>(run: () => T): { item: QueuedWrite; done: Promise<T> };
-  /** Commits what is queued now (at close). */
+  /** Commits what is queued now, held or not (at close). */
   flush(): void;
+  /**
+   * Holds commits: writes queue and their callers wait, until the returned release is
+   * called (once). Gives the checkpointer a moment without writes; the event loop stays free.
+   */
+  hold(): () => void;
+  /** Resolves once commits are not held: writers outside the queue (pruning) wait on it. */
+  whenOpen(): Promise<void>;
 }
 
 interface Pending extends QueuedWrite {
@@ -28,15 +40,26 @@ interface Pending extends QueuedWrite {
   reject: (err: unknown) => void;
 }
 
-/** `committed(n)` is told how many writes each commit made durable. */
-export function createGroupCommit(db: Database, committed: (writes: number) => void = () => undefined): GroupCommit {
+export interface GroupCommitHooks {
+  /** Told how many writes each commit made durable. */
+  committed?: (writes: number) => void;
+  /** Maps a failed write's error to what its caller is given (e.g. a full disk to a 507). */
+  failure?: (err: unknown) => unknown;
+}
+
+export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): GroupCommit {
+  const committed = hooks.committed ?? (() => undefined);
+  const failure = hooks.failure ?? ((err: unknown) => err);
   let queue: Pending[] = [];
   let scheduled = false;
-  const runBatch = db.transaction((batch: Pending[]): unknown[] => batch.map((item) => item.write()));
-  const runOne = db.transaction((item: Pending): unknown => item.write());
+  let holds = 0;
+  const opened: (() => void)[] = [];
+  const batchTransaction = db.transaction((batch: Pending[]): unknown[] => batch.map((item) => item.write()));
+  const oneTransaction = db.transaction((item: Pending): unknown => item.write());
+  const runBatch = (batch: Pending[]): unknown[] => batchTransaction.immediate(batch);
+  const runOne = (item: Pending): unknown => oneTransaction.immediate(item);
 
   const flush = (): void => {
-    scheduled = false;
     const batch = queue;
     queue = [];
     for (const item of batch) item.taken = true;
@@ -58,13 +81,22 @@ export function createGroupCommit(db: Database, committed: (writes: number) => v
       try {
         value = runOne(item);
       } catch (err) {
-        item.reject(err);
+        item.reject(failure(err));
         continue;
       }
       succeeded += 1;
       item.resolve(value);
     }
     committed(succeeded);
+  };
+
+  const schedule = (): void => {
+    if (scheduled || holds > 0 || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      if (holds === 0) flush();
+    });
   };
 
   return {
@@ -74,12 +106,24 @@ export function createGroupCommit(db: Database, committed: (writes: number) => v
         item = { write: run, resolve: resolve as (value: unknown) => void, reject, taken: false };
       });
       queue.push(item as Pending);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      schedule();
       return { item: item as Pending, done };
     },
     flush,
+    hold() {
+      holds += 1;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        holds -= 1;
+        if (holds > 0) return;
+        for (const resolve of opened.splice(0)) resolve();
+        schedule();
+      };
+    },
+    whenOpen() {
+      return holds === 0 ? Promise.resolve() : new Promise((resolve) => opened.push(resolve));
+    },
   };
 }

@@ -4,115 +4,19 @@
  * leaves either the whole write or none of it. Several processes on one machine may
  * share the file (`moltbot agent` beside a gateway).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createCheckpointer } from './checkpointer.js';
+import { WAL_KEPT_BYTES, createCheckpointer, type Checkpointer } from './checkpointer.js';
 import { createGroupCommit, type QueuedWrite } from './group-commit.js';
-import type { BeginTurn, SessionInfo, SessionKind, SessionStore, Turn, TurnOutcome, TurnRef, TurnStatus } from './store.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS sessions (
-  id TEXT PRIMARY KEY,
-  key TEXT NOT NULL,
-  agent_id TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  turns INTEGER NOT NULL DEFAULT 0,
-  last_status TEXT
-);
-CREATE INDEX IF NOT EXISTS sessions_by_key ON sessions (key);
--- No index on (agent_id, updated_at): every turn moved its entry (10 µs of a 60 µs commit);
--- listing one agent's sessions (\`moltbot sessions list --agent\`) scans, as listing all does.
-DROP INDEX IF EXISTS sessions_by_agent;
-CREATE TABLE IF NOT EXISTS turns (
-  session_id TEXT NOT NULL REFERENCES sessions (id),
-  seq INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  owner_pid INTEGER,
-  input TEXT NOT NULL,
-  reply TEXT,
-  instructions TEXT,
-  finish_reason TEXT,
-  usage TEXT,
-  error TEXT,
-  started_at INTEGER NOT NULL,
-  ended_at INTEGER,
-  PRIMARY KEY (session_id, seq)
-) WITHOUT ROWID;
--- Only the running turns (a handful): found at start-up without scanning every turn.
-CREATE INDEX IF NOT EXISTS turns_running ON turns (session_id, seq) WHERE status = 'running';
--- Superseded: the primary key serves history reads, and this index cost a page write per turn.
-DROP INDEX IF EXISTS turns_by_status;
-`;
-
-interface SessionRow {
-  id: string;
-  key: string;
-  agent_id: string;
-  kind: string;
-  created_at: number;
-  updated_at: number;
-  turns: number;
-  last_status: string | null;
-}
-
-interface TurnRow {
-  session_id: string;
-  key: string;
-  agent_id: string;
-  seq: number;
-  status: string;
-  input: string;
-  reply: string | null;
-  instructions: string | null;
-  finish_reason: string | null;
-  usage: string | null;
-  error: string | null;
-  started_at: number;
-  ended_at: number | null;
-}
-
-const toSession = (row: SessionRow): SessionInfo => ({
-  id: row.id,
-  key: row.key,
-  agentId: row.agent_id,
-  kind: row.kind as SessionKind,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  turns: row.turns,
-  lastStatus: row.last_status as TurnStatus | null,
-});
-
-function toTurn(row: TurnRow): Turn {
-  return {
-    sessionId: row.session_id,
-    sessionKey: row.key,
-    agentId: row.agent_id,
-    seq: row.seq,
-    input: JSON.parse(row.input) as Turn['input'],
-    ...(row.reply === null ? {} : { reply: JSON.parse(row.reply) as NonNullable<Turn['reply']> }),
-    ...(row.instructions === null ? {} : { instructions: row.instructions }),
-    status: row.status as TurnStatus,
-    ...(row.finish_reason === null ? {} : { finishReason: row.finish_reason as NonNullable<Turn['finishReason']> }),
-    ...(row.usage === null ? {} : { usage: JSON.parse(row.usage) as NonNullable<Turn['usage']> }),
-    ...(row.error === null ? {} : { error: JSON.parse(row.error) as NonNullable<Turn['error']> }),
-    startedAt: row.started_at,
-    ...(row.ended_at === null ? {} : { endedAt: row.ended_at }),
-  };
-}
-
-const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { holdInstanceLock } from './instance-lock-files.js';
+import { soleInstance, type InstanceLiveness } from './instance-liveness.js';
+import { createPruner } from './sqlite-prune.js';
+import { migrate } from './sqlite-schema.js';
+import { TURN_COLUMNS, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
+import { storageFailure } from './storage-errors.js';
+import { StoreOpenError, preparePrivateFiles, storeOpenError } from './store-files.js';
+import { SessionConflict, type BeginTurn, type SessionStore, type TurnOutcome, type TurnRef } from './store.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -120,103 +24,169 @@ export interface SqliteStoreOptions {
    * gateway). Off by default: the CLI's short-lived processes let SQLite do it.
    */
   backgroundCheckpoints?: boolean;
+  /**
+   * Largest the database file may grow, in bytes (SQLite's `max_page_count`); past it a
+   * write fails as `storage_full`, as on a full disk. Unlimited when absent.
+   */
+  maxBytes?: number;
 }
 
-/** Opens (creating if needed) the store at `path`; `':memory:'` gives a private in-memory one. */
-export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SessionStore {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode survives a process crash (SIGKILL); only power loss may drop the last commits.
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
-  db.exec(SCHEMA);
-  const checkpointer =
-    options.backgroundCheckpoints && path !== ':memory:'
-      ? createCheckpointer(path, () => db.pragma('wal_autocheckpoint = 1000'))
-      : undefined;
-  if (checkpointer) db.pragma('wal_autocheckpoint = 0');
+/**
+ * How long a write waits for another process's write lock (`moltbot agent`, `sessions
+ * prune`) before failing. Their transactions last milliseconds; the wait blocks this
+ * process's event loop, which is why every writer keeps its transactions short.
+ */
+export const BUSY_TIMEOUT_MS = 10_000;
 
-  const turnColumns = 't.session_id, s.key, s.agent_id, t.seq, t.status, t.input, t.reply, t.instructions, t.finish_reason, t.usage, t.error, t.started_at, t.ended_at';
+/** Opens the connection and brings the schema up to date; failures are `StoreOpenError`s. */
+function openDatabase(path: string, options: SqliteStoreOptions): Database.Database {
+  if (path !== ':memory:') preparePrivateFiles(path);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Only possible before the first table: a new store can give pruned space back (sqlite-prune.ts).
+    if (db.pragma('page_count', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL');
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a process crash (SIGKILL); only power loss may drop the last commits.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    // A WAL that was restarted is cut back to this size at the next commit (see checkpointer.ts).
+    db.pragma(`journal_size_limit = ${WAL_KEPT_BYTES}`);
+    if (options.maxBytes !== undefined) {
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+    }
+    migrate(db, path);
+    return db;
+  } catch (err) {
+    db?.close();
+    throw err instanceof StoreOpenError ? err : storeOpenError('open the session database', path, err);
+  }
+}
+
+/**
+ * Opens (creating if needed) the store at `path`; `':memory:'` gives a private in-memory
+ * one. The directory is made private (0700) and the files 0600. Throws `StoreOpenError`
+ * when the store cannot be opened for writing.
+ */
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SessionStore {
+  const db = openDatabase(path, options);
+  let liveness: InstanceLiveness;
+  try {
+    liveness = path === ':memory:' ? soleInstance(randomUUID()) : holdInstanceLock(join(dirname(path), 'instances'));
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
   const statements = {
-    current: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY rowid DESC LIMIT 1'),
-    byKey: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY rowid'),
-    list: db.prepare<[], SessionRow>('SELECT * FROM sessions ORDER BY updated_at DESC, rowid DESC'),
-    listByAgent: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, rowid DESC'),
+    current: db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE key = ? AND agent_id = ? ORDER BY n DESC LIMIT 1'),
+    byKey: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY agent_id, n'),
+    byKeyAndAgent: db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE key = ? AND agent_id = ? ORDER BY n'),
+    list: db.prepare<[], SessionRow>('SELECT * FROM sessions ORDER BY updated_at DESC, n DESC'),
+    listByAgent: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, n DESC'),
     // No join: one transcript's turns share its key and agent, read once (the join per row cost 100 µs for 50 turns).
     recentOk: db.prepare<[string, number], Omit<TurnRow, 'key' | 'agent_id'>>(
-      `SELECT session_id, seq, status, input, reply, instructions, finish_reason, usage, error, started_at, ended_at
+      `SELECT session_id, seq, status, input, reply, reply_original_bytes, instructions, finish_reason, usage, error, started_at, ended_at
        FROM turns WHERE session_id = ? AND status = 'ok' ORDER BY seq DESC LIMIT ?`,
     ),
     byId: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
-    allTurns: db.prepare<[string], TurnRow>(`SELECT ${turnColumns} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? ORDER BY t.seq`),
+    allTurns: db.prepare<[string], TurnRow>(`SELECT ${TURN_COLUMNS} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? ORDER BY t.seq`),
     insertSession: db.prepare(
       'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @createdAt, @at, 1, @status)',
     ),
-    nextSeq: db.prepare<[string], { seq: number }>('SELECT turns + 1 AS seq FROM sessions WHERE id = ?'),
+    // The partial index holds running turns only; the planner would rather walk every turn of the transcript by primary key.
+    runningIn: db.prepare<[string], { seq: number; owner: string | null }>("SELECT seq, owner FROM turns INDEXED BY turns_running WHERE session_id = ? AND status = 'running'"),
     insertTurn: db.prepare(
-      `INSERT INTO turns (session_id, seq, status, owner_pid, input, instructions, started_at)
-       VALUES (@sessionId, @seq, 'running', @pid, @input, @instructions, @startedAt)`,
+      `INSERT INTO turns (session_id, seq, status, owner, input, instructions, started_at)
+       VALUES (@sessionId, @seq, 'running', @owner, @input, @instructions, @startedAt)`,
     ),
     insertFinishedTurn: db.prepare(
-      `INSERT INTO turns (session_id, seq, status, owner_pid, input, instructions, reply, finish_reason, usage, error, started_at, ended_at)
-       VALUES (@sessionId, @seq, @status, NULL, @input, @instructions, @reply, @finishReason, @usage, @error, @startedAt, @endedAt)`,
+      `INSERT INTO turns (session_id, seq, status, owner, input, instructions, reply, reply_original_bytes, finish_reason, usage, error, started_at, ended_at)
+       VALUES (@sessionId, @seq, @status, NULL, @input, @instructions, @reply, @replyOriginalBytes, @finishReason, @usage, @error, @startedAt, @endedAt)`,
     ),
     touchSession: db.prepare('UPDATE sessions SET turns = MAX(turns, @seq), updated_at = @at, last_status = @status WHERE id = @sessionId'),
     finishTurn: db.prepare(
-      `UPDATE turns SET status = @status, owner_pid = NULL, reply = @reply, finish_reason = @finishReason, usage = @usage, error = @error, ended_at = @endedAt
+      `UPDATE turns SET status = @status, owner = NULL, reply = @reply, reply_original_bytes = @replyOriginalBytes, finish_reason = @finishReason, usage = @usage, error = @error, ended_at = @endedAt
        WHERE session_id = @sessionId AND seq = @seq AND status = 'running'`,
     ),
-    running: db.prepare<[], { session_id: string; seq: number; owner_pid: number | null }>(
-      "SELECT session_id, seq, owner_pid FROM turns INDEXED BY turns_running WHERE status = 'running'",
+    running: db.prepare<[], { session_id: string; seq: number; owner: string | null }>(
+      "SELECT session_id, seq, owner FROM turns INDEXED BY turns_running WHERE status = 'running'",
     ),
-    interrupt: db.prepare("UPDATE turns SET status = 'interrupted', owner_pid = NULL, ended_at = @at WHERE session_id = @sessionId AND seq = @seq"),
+    interrupt: db.prepare("UPDATE turns SET status = 'interrupted', owner = NULL, ended_at = @at WHERE session_id = @sessionId AND seq = @seq AND status = 'running'"),
     interruptSession: db.prepare("UPDATE sessions SET last_status = 'interrupted' WHERE id = @sessionId AND last_status = 'running'"),
   };
 
-  // Turns left `running` by a process that no longer exists were cut short by a crash.
-  db.transaction(() => {
-    const at = Date.now();
+  /** Marks a running turn whose instance died `interrupted`. */
+  const interrupt = (sessionId: string, seq: number): void => {
+    statements.interrupt.run({ at: Date.now(), sessionId, seq });
+    statements.interruptSession.run({ sessionId });
+  };
+
+  // Turns left `running` by an instance that is gone (crash, SIGKILL, power loss) were cut
+  // short: marked at once, however recently that instance died.
+  const recover = db.transaction(() => {
     for (const row of statements.running.all()) {
-      if (row.owner_pid !== null && row.owner_pid !== process.pid && isAlive(row.owner_pid)) continue;
-      statements.interrupt.run({ at, sessionId: row.session_id, seq: row.seq });
-      statements.interruptSession.run({ sessionId: row.session_id });
+      if (row.owner === null || !liveness.instanceAlive(row.owner)) interrupt(row.session_id, row.seq);
     }
-  })();
+  });
+  try {
+    recover.immediate();
+  } catch (err) {
+    liveness.close();
+    db.close();
+    throw storeOpenError('recover interrupted turns in', path, err);
+  }
+
+  /**
+   * Whether a turn of transcript `sessionId` is running under another live instance. With
+   * `interruptDead`, running turns of instances that are gone are marked `interrupted` on
+   * the way (only inside a write transaction).
+   */
+  const liveTurnElsewhere = (sessionId: string, interruptDead: boolean): boolean => {
+    let live = false;
+    for (const { seq, owner } of statements.runningIn.all(sessionId)) {
+      if (owner === liveness.self) continue;
+      if (owner !== null && liveness.instanceAlive(owner)) live = true;
+      else if (interruptDead) interrupt(sessionId, seq);
+    }
+    return live;
+  };
 
   /**
    * Writes a turn's start, or with `outcome` the whole turn at once (start and end in one
-   * write); runs inside a group commit's transaction (`group-commit.ts`).
+   * write), after checking that the session is as the turn read it (`BeginTurn.expected`);
+   * runs inside a group commit's `BEGIN IMMEDIATE` transaction (`group-commit.ts`), so no
+   * other process can write between the check and the write.
    */
   const begin = (turn: BeginTurn, outcome?: TurnOutcome): TurnRef => {
-    const sessionId = turn.session.id;
+    const { id: sessionId, key, agentId, kind } = turn.session;
+    const { expected } = turn;
     const status = outcome?.status ?? 'running';
     const at = outcome?.endedAt ?? turn.startedAt;
+    // A stateless key was minted for this turn: nobody else can know it.
+    if (kind !== 'stateless') {
+      const current = statements.current.get(key, agentId);
+      if (current?.id !== expected.sessionId || (current?.turns ?? 0) !== expected.turns) {
+        throw new SessionConflict('the session changed since its history was read');
+      }
+      if (current && liveTurnElsewhere(current.id, true)) throw new SessionConflict('another process is running a turn in the session');
+    }
     let seq = 1;
     if (turn.newTranscript) {
       // A new transcript's first turn is seq 1: no read-back, one session write.
-      const { key, agentId, kind } = turn.session;
       statements.insertSession.run({ id: sessionId, key, agentId, kind, createdAt: turn.startedAt, at, status });
     } else {
-      const next = statements.nextSeq.get(sessionId);
-      if (!next) throw new Error(`transcript ${sessionId} does not exist`);
-      seq = next.seq;
+      if (kind === 'stateless' || sessionId !== expected.sessionId) throw new Error(`turn continues transcript ${sessionId}, not the session's current one`);
+      seq = expected.turns + 1;
     }
     const common = { sessionId, seq, input: JSON.stringify(turn.input), instructions: turn.instructions ?? null, startedAt: turn.startedAt };
     if (outcome) statements.insertFinishedTurn.run({ ...common, ...outcomeColumns(outcome) });
-    else statements.insertTurn.run({ ...common, pid: process.pid });
+    else statements.insertTurn.run({ ...common, owner: liveness.self });
     if (!turn.newTranscript) statements.touchSession.run({ sessionId, seq, at, status });
     return { sessionId, seq };
   };
-  const outcomeColumns = (outcome: TurnOutcome) => ({
-    status: outcome.status,
-    reply: json(outcome.reply),
-    finishReason: outcome.finishReason ?? null,
-    usage: json(outcome.usage),
-    error: json(outcome.error),
-    endedAt: outcome.endedAt,
-  });
 
   /** Writes a turn's outcome; runs inside a group commit's transaction. */
   const finish = (ref: TurnRef, outcome: TurnOutcome): void => {
@@ -224,14 +194,20 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     if (changed === 1) statements.touchSession.run({ sessionId: ref.sessionId, seq: ref.seq, at: outcome.endedAt, status: outcome.status });
   };
 
-  const commits = createGroupCommit(db, (writes) => checkpointer?.committed(writes));
+  let checkpointer: Checkpointer | undefined;
+  const commits = createGroupCommit(db, { committed: (writes) => checkpointer?.committed(writes), failure: storageFailure });
+  if (options.backgroundCheckpoints && path !== ':memory:') {
+    checkpointer = createCheckpointer(path, { holdWrites: commits.hold, fallBack: () => db.pragma('wal_autocheckpoint = 1000') });
+    db.pragma('wal_autocheckpoint = 0');
+  }
+  const prune = createPruner(db, commits.whenOpen);
   const write = <T>(run: () => T): Promise<T> => commits.enqueue(run).done;
   /** Turn starts still waiting for their commit, by the promise `beginTurn` returned. */
   const queuedBegins = new WeakMap<Promise<TurnRef>, { item: QueuedWrite; turn: BeginTurn }>();
 
   return {
-    async currentSession(key) {
-      const row = statements.current.get(key);
+    async currentSession(agentId, key) {
+      const row = statements.current.get(key, agentId);
       return row ? toSession(row) : undefined;
     },
     async recentTurns(sessionId, limit) {
@@ -241,6 +217,10 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         .all(sessionId, limit)
         .reverse()
         .map((row) => toTurn({ ...row, key: session.key, agent_id: session.agent_id }));
+    },
+    async runningElsewhere(agentId, key) {
+      const current = statements.current.get(key, agentId);
+      return current !== undefined && liveTurnElsewhere(current.id, false);
     },
     beginTurn(turn) {
       const { item, done } = commits.enqueue(() => begin(turn));
@@ -258,21 +238,24 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       const begun = await ref;
       await write(() => finish(begun, outcome));
     },
-    async loadTurns(key) {
-      const row = statements.current.get(key);
+    async loadTurns(agentId, key) {
+      const row = statements.current.get(key, agentId);
       return row ? statements.allTurns.all(row.id).map(toTurn) : [];
     },
     async listSessions(filter = {}) {
       const rows = filter.agentId === undefined ? statements.list.all() : statements.listByAgent.all(filter.agentId);
       return rows.map(toSession);
     },
-    async sessionHistory(key) {
-      return statements.byKey.all(key).map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
+    async sessionHistory(key, filter = {}) {
+      const rows = filter.agentId === undefined ? statements.byKey.all(key) : statements.byKeyAndAgent.all(key, filter.agentId);
+      return rows.map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
     },
+    prune,
     async close() {
       commits.flush();
       await checkpointer?.close();
       if (db.open) db.close();
+      liveness.close();
     },
   };
 }

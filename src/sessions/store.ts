@@ -2,8 +2,9 @@
  * The session store interface. A session key names a sequence of transcripts (a reset
  * starts a new one; old ones stay readable). A turn is written twice, each write one
  * transaction: `beginTurn` records the new input as `running`, `finishTurn` records the
- * reply and how the run ended. A store never holds half a turn, and a turn cut short by
- * a crash is found `running` and marked `interrupted` when the store next opens.
+ * reply and how the run ended. A store never holds half a turn. A running turn records
+ * the instance (per-boot process id, `instance-liveness.ts`) running it; a turn whose
+ * instance is gone (a crash, SIGKILL) is marked `interrupted` when the store next opens.
  * Nothing here assumes one process: a PostgreSQL store for several replicas implements
  * the same calls.
  */
@@ -18,7 +19,10 @@ export type TurnStatus = 'running' | 'ok' | 'error' | 'aborted' | 'timeout' | 'i
 /** How the key was chosen: a random per-request key, from `user`, or given explicitly. */
 export type SessionKind = 'stateless' | 'user' | 'explicit';
 
-/** One transcript of a session key. */
+/**
+ * One transcript of a session. A session is the pair (agent id, key): the same key under
+ * two agents names two sessions that never share a transcript.
+ */
 export interface SessionInfo {
   /** The transcript's id; a reset gives the key a new one. */
   id: string;
@@ -42,6 +46,11 @@ export interface Turn {
   input: TranscriptMessage[];
   /** The assistant reply; partial when the run did not finish, absent when nothing came. */
   reply?: TranscriptMessage;
+  /**
+   * Set when the reply was larger than the store keeps (`session.maxStoredReplyBytes`):
+   * `reply` holds its beginning and a marker, and this says how large it was.
+   */
+  replyTruncated?: { originalBytes: number };
   /** Per-request system/developer text, kept for audit; never replayed. */
   instructions?: string;
   status: TurnStatus;
@@ -57,6 +66,14 @@ export interface BeginTurn {
   session: { id: string; key: string; agentId: string; kind: SessionKind };
   /** True to create the transcript `session.id` (first turn, or after a reset). */
   newTranscript: boolean;
+  /**
+   * What the turn's history was read from: the session's current transcript then
+   * (undefined: it had none) and its turn count. The turn begins only if the session is
+   * still so and no other live instance is running a turn in it; else `beginTurn` rejects
+   * with `SessionConflict` and nothing is written. Not checked for a `stateless` session,
+   * whose key was minted for this turn.
+   */
+  expected: { sessionId: string | undefined; turns: number };
   input: TranscriptMessage[];
   instructions?: string;
   startedAt: number;
@@ -65,10 +82,36 @@ export interface BeginTurn {
 export interface TurnOutcome {
   status: Exclude<TurnStatus, 'running' | 'interrupted'>;
   reply?: TranscriptMessage;
+  replyTruncated?: Turn['replyTruncated'];
   finishReason?: FinishReason;
   usage?: Usage;
   error?: Turn['error'];
   endedAt: number;
+}
+
+/** Which transcripts `prune` deletes. */
+export interface PruneOptions {
+  /**
+   * Per kind, the age (ms since the transcript's last update) past which it is deleted;
+   * kinds not listed are kept. `0` deletes every transcript of that kind.
+   */
+  olderThan: Partial<Record<SessionKind, number>>;
+  /** Only this agent's transcripts. */
+  agentId?: string;
+  /** Count what would be deleted, delete nothing. */
+  dryRun?: boolean;
+  /** Stops between batches (what is deleted by then stays deleted). */
+  signal?: AbortSignal;
+  /** The clock ages are measured against. */
+  now?: number;
+}
+
+export interface PruneResult {
+  /** Transcripts deleted (or, on a dry run, that would be). */
+  sessions: number;
+  turns: number;
+  /** Bytes the database file gave back to the file system. */
+  reclaimedBytes: number;
 }
 
 /** Identifies a begun turn. */
@@ -77,25 +120,54 @@ export interface TurnRef {
   seq: number;
 }
 
+/**
+ * The session changed since the turn read its history (another process wrote a turn, or
+ * reset it), or another live process is running a turn in it. Nothing was written: read
+ * the history again (after `runningElsewhere` turns false) and begin again.
+ */
+export class SessionConflict extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SessionConflict';
+  }
+}
+
 export interface SessionStore {
-  /** The key's current (latest) transcript, if it has one. */
-  currentSession(key: string): Promise<SessionInfo | undefined>;
+  /** The current (latest) transcript of the agent's session `key`, if it has one. */
+  currentSession(agentId: string, key: string): Promise<SessionInfo | undefined>;
   /** Up to `limit` most recent `ok` turns of a transcript, oldest first. */
   recentTurns(sessionId: string, limit: number): Promise<Turn[]>;
-  /** Records a turn's input as `running` (creating the transcript when asked), atomically. */
+  /**
+   * Records a turn's input as `running` (creating the transcript when asked), atomically,
+   * if the session is still as `begin.expected` says; rejects with `SessionConflict` if not.
+   */
   beginTurn(begin: BeginTurn): Promise<TurnRef>;
+  /**
+   * Whether another live instance (process) is running a turn in the current transcript
+   * of the agent's session `key`: a turn that must wait for it polls this.
+   */
+  runningElsewhere(agentId: string, key: string): Promise<boolean>;
   /**
    * Records how a begun turn ended, atomically. Takes the ref, or the promise `beginTurn`
    * returned: a turn that ends before its start is committed may then be written once,
    * start and outcome together (it never shows as `running`). Rejects if the start failed.
    */
   finishTurn(ref: TurnRef | Promise<TurnRef>, outcome: TurnOutcome): Promise<void>;
-  /** Every turn of the key's current transcript, oldest first (empty for an unknown key). */
-  loadTurns(key: string): Promise<Turn[]>;
+  /** Every turn of the current transcript of the agent's session `key`, oldest first (empty if unknown). */
+  loadTurns(agentId: string, key: string): Promise<Turn[]>;
   /** Transcripts, most recently updated first. */
   listSessions(filter?: { agentId?: string }): Promise<SessionInfo[]>;
-  /** Every transcript of a key, oldest first, with all its turns. */
-  sessionHistory(key: string): Promise<{ session: SessionInfo; turns: Turn[] }[]>;
+  /**
+   * Every transcript under `key` with all its turns: every agent's (grouped by agent id,
+   * in order), or one agent's with `agentId`; oldest first within an agent.
+   */
+  sessionHistory(key: string, filter?: { agentId?: string }): Promise<{ session: SessionInfo; turns: Turn[] }[]>;
+  /**
+   * Deletes old transcripts (see `PruneOptions`) in small transactions, letting other
+   * work run between them, never one with a running turn; then gives the freed space
+   * back to the file system.
+   */
+  prune(options: PruneOptions): Promise<PruneResult>;
   /** Finishes pending writes and releases the store; further calls fail. */
   close(): Promise<void>;
 }

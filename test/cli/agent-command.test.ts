@@ -56,7 +56,7 @@ describe('moltbot agent', () => {
       await readCompletion(
         await postChat(gateway, { model: 'moltbot', messages: [{ role: 'user', content: 'same turn either way' }] }, { 'x-moltbot-agent-id': 'main', 'x-moltbot-session-key': key }),
       );
-      const viaHttp = await gateway.store.loadTurns(key);
+      const viaHttp = await gateway.store.loadTurns('main', key);
       expect(viaHttp.map(timeless)).toEqual(viaCli.map(timeless));
       expect(viaHttp[0]).toMatchObject({ agentId: 'main', status: 'ok', input: [{ role: 'user', content: 'same turn either way' }] });
     } finally {

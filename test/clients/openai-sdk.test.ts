@@ -217,7 +217,7 @@ function describeSetup(kind: SetupKind): void {
           ]);
         }
       }
-      const turns = await setup.gateway.store.loadTurns(userSessionKey(user));
+      const turns = await setup.gateway.store.loadTurns('main', userSessionKey(user));
       expect(turns.map((t) => t.status)).toEqual(['ok', 'ok']);
     });
 
@@ -247,7 +247,7 @@ function describeSetup(kind: SetupKind): void {
         );
         expect(after.choices[0]?.message.content).toBe(next.text);
 
-        const turns = await setup.gateway.store.loadTurns(key);
+        const turns = await setup.gateway.store.loadTurns('main', key);
         expect(turns).toHaveLength(2);
         expect(turns[0]).toMatchObject({
           status: 'aborted',
@@ -312,7 +312,7 @@ function describeSetup(kind: SetupKind): void {
         } else {
           expect(body?.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: QUESTION }] }, ...history]);
         }
-        const turns = await setup.gateway.store.loadTurns(userSessionKey(user));
+        const turns = await setup.gateway.store.loadTurns('main', userSessionKey(user));
         expect(turns).toHaveLength(2);
         expect(turns[0]).toMatchObject({
           status: 'ok',

@@ -91,7 +91,7 @@ function describeSetup(kind: SetupKind): void {
           { role: 'user', content: [{ type: 'text', text: 'and delta' }] },
         ]);
       }
-      const turns = await setup.gateway.store.loadTurns(userSessionKey(user));
+      const turns = await setup.gateway.store.loadTurns('main', userSessionKey(user));
       expect(turns.map((t) => t.status)).toEqual(['ok', 'ok']);
     });
 
@@ -113,7 +113,7 @@ function describeSetup(kind: SetupKind): void {
         // The next turn of the session starts once the aborted one is recorded.
         setup.scriptReply('go on', ['Going on.']);
         await generateText({ model: provider('moltbot'), prompt: 'go on', headers, maxRetries: 0 });
-        const turns = await setup.gateway.store.loadTurns(key);
+        const turns = await setup.gateway.store.loadTurns('main', key);
         expect(turns.map((t) => t.status)).toEqual(['aborted', 'ok']);
         expect(turns[0]?.reply).toEqual({ role: 'assistant', content: 'Partial reply' });
       }, 10_000);

@@ -37,7 +37,7 @@ describe('client disconnect', () => {
     // `ok` turns are history, so it sees none.
     await readCompletion(await chat(gateway, { key, content: 'again' }));
     expect(messagesOf(await upstream.nthRequest(2))).toEqual([system(SYSTEM_PROMPT), user('again')]);
-    const turns = await gateway.store.loadTurns(key);
+    const turns = await gateway.store.loadTurns('main', key);
     expect(turns[0]).toMatchObject({ status: 'aborted', input: [user('tell me')], reply: { role: 'assistant', content: 'partial reply' } });
     expect(turns[0]?.endedAt).toBeTypeOf('number');
     expect(turns[1]).toMatchObject({ status: 'ok', reply: { content: DEFAULT_REPLY } });
@@ -62,7 +62,7 @@ describe('client disconnect', () => {
     expect(delay).toBeLessThan(SANITY_MS);
 
     await readCompletion(await chat(gateway, { key, content: 'again' }));
-    const [turn] = await gateway.store.loadTurns(key);
+    const [turn] = await gateway.store.loadTurns('main', key);
     expect(turn).toMatchObject({ status: 'aborted', input: [user('wait for it')] });
     // Absent, or what had streamed from the upstream by then.
     expect(['', 'partial']).toContain(turn?.reply?.content ?? '');
@@ -88,7 +88,7 @@ describe('client disconnect', () => {
 
     // The key's next turn runs as soon as the abandoned one has been recorded.
     await readCompletion(await chat(gateway, { key, content: 'again' }));
-    expect((await gateway.store.loadTurns(key)).map((turn) => turn.status)).toEqual(['aborted', 'ok']);
+    expect((await gateway.store.loadTurns('main', key)).map((turn) => turn.status)).toEqual(['aborted', 'ok']);
     expect(upstream.requests.map((request) => (messagesOf(request).at(-1) as { content: string }).content)).toEqual(['will leave', 'again']);
   });
 });

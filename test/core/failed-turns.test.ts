@@ -33,7 +33,7 @@ describe('failed turns', () => {
     await readCompletion(await chat(gateway, { user: 'carol', content: 'u3' }));
     expect(messagesOf(await upstream.nthRequest(3))).toEqual([system(SYSTEM_PROMPT), user('u1'), assistant('a1'), user('u3')]);
 
-    const turns = await gateway.store.loadTurns(key);
+    const turns = await gateway.store.loadTurns('main', key);
     expect(turns.map(turnSummary)).toEqual([
       { status: 'ok', input: [user('u1')], reply: 'a1' },
       { status: 'error', input: [user('u2 (fails)')], reply: undefined },
@@ -51,6 +51,6 @@ describe('failed turns', () => {
     await readError(await chat(gateway, { key: 'agent:main:first-fails', content: 'hello?' }), 502);
     await readCompletion(await chat(gateway, { key: 'agent:main:first-fails', content: 'hello again' }));
     expect(messagesOf(await upstream.nthRequest(2))).toEqual([system(SYSTEM_PROMPT), user('hello again')]);
-    expect((await gateway.store.loadTurns('agent:main:first-fails')).map((turn) => turn.status)).toEqual(['error', 'ok']);
+    expect((await gateway.store.loadTurns('main', 'agent:main:first-fails')).map((turn) => turn.status)).toEqual(['error', 'ok']);
   });
 });

@@ -49,7 +49,7 @@ describe('bounded history', () => {
       user('u5'),
     ]);
     // The transcript keeps everything.
-    expect(await setup.gateway.store.loadTurns('agent:main:openai-user:bob')).toHaveLength(5);
+    expect(await setup.gateway.store.loadTurns('main', 'agent:main:openai-user:bob')).toHaveLength(5);
   });
 
   it('maxTokens: older turns are dropped whole once the budget is spent, never cut', async () => {
@@ -80,7 +80,7 @@ describe('bounded history', () => {
     );
     expect(messagesOf(await setup.upstream.nthRequest(2))).toEqual([system(SYSTEM_PROMPT), user('u2')]);
     expect(messagesOf(await setup.upstream.nthRequest(3))).toEqual([system(SYSTEM_PROMPT), user('u3')]);
-    const stored = await setup.gateway.store.loadTurns('agent:main:openai-user:bob');
+    const stored = await setup.gateway.store.loadTurns('main', 'agent:main:openai-user:bob');
     expect(stored.map((turn) => turn.input)).toEqual([[user('u1')], [user('u2')], [user('u3')]]);
   });
 
@@ -107,6 +107,7 @@ describe('history between turns of this gateway and another process', () => {
       const ref = await other.beginTurn({
         session: { id: session?.session.id as string, key, agentId: 'main', kind: 'user' },
         newTranscript: false,
+        expected: { sessionId: session?.session.id, turns: session?.session.turns ?? 0 },
         input: [{ role: 'user', content: 'from elsewhere' }],
         startedAt: Date.now(),
       });

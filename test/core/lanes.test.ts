@@ -33,7 +33,7 @@ describe('session lanes', () => {
     // would be recorded by now.
     const probe = await chat(gateway, { key: 'agent:main:lane-probe', content: 'probe' });
     expect((await readError(probe, 429)).code).toBe('queue_full');
-    expect((await gateway.store.loadTurns(key)).map((turn) => turn.status)).toEqual(['running']);
+    expect((await gateway.store.loadTurns('main', key)).map((turn) => turn.status)).toEqual(['running']);
     expect(upstream.requests).toHaveLength(2);
 
     upstream.release();
@@ -46,7 +46,7 @@ describe('session lanes', () => {
     expect(messagesOf(third)).toEqual([system(SYSTEM_PROMPT), user('one'), assistant('first reply done'), user('two')]);
     expect(upstream.requests).toHaveLength(3);
 
-    const turns = await gateway.store.loadTurns(key);
+    const turns = await gateway.store.loadTurns('main', key);
     expect(turns.map(turnSummary)).toEqual([
       { status: 'ok', input: [user('one')], reply: 'first reply done' },
       { status: 'ok', input: [user('two')], reply: DEFAULT_REPLY },
@@ -71,12 +71,12 @@ describe('session lanes', () => {
     expect(bodyB.choices[0]?.message.content).toBe(DEFAULT_REPLY);
     expect(aSettled).toBe(false);
     expect(first.closedAt).toBeUndefined();
-    expect((await gateway.store.loadTurns('agent:main:conc-a')).map((turn) => turn.status)).toEqual(['running']);
+    expect((await gateway.store.loadTurns('main', 'agent:main:conc-a')).map((turn) => turn.status)).toEqual(['running']);
     expect(lastContent(await upstream.nthRequest(2))).toBe('b');
 
     upstream.release();
     expect((await readCompletion(await a)).choices[0]?.message.content).toBe('held ');
-    expect((await gateway.store.loadTurns('agent:main:conc-a')).map(turnSummary)).toEqual([{ status: 'ok', input: [user('a')], reply: 'held ' }]);
+    expect((await gateway.store.loadTurns('main', 'agent:main:conc-a')).map(turnSummary)).toEqual([{ status: 'ok', input: [user('a')], reply: 'held ' }]);
   });
 
   it('a turn whose client leaves while it waits in the lane never runs and does not hold up the next', async () => {
@@ -105,7 +105,7 @@ describe('session lanes', () => {
     // and, dropped while waiting, was never recorded.
     expect(messagesOf(await upstream.nthRequest(3))).toEqual([system(SYSTEM_PROMPT), user('one'), assistant('first'), user('three')]);
     expect(upstream.requests.map(lastContent)).toEqual(['one', 'probe 2', 'three']);
-    expect((await gateway.store.loadTurns(key)).map(turnSummary)).toEqual([
+    expect((await gateway.store.loadTurns('main', key)).map(turnSummary)).toEqual([
       { status: 'ok', input: [user('one')], reply: 'first' },
       { status: 'ok', input: [user('three')], reply: DEFAULT_REPLY },
     ]);

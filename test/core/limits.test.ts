@@ -35,7 +35,7 @@ describe('run limits', () => {
       expect(error.message).toMatch(/capacity/u);
     }
     expect(upstream.requests).toHaveLength(1);
-    expect(await gateway.store.loadTurns('agent:main:lim-b')).toEqual([]);
+    expect(await gateway.store.loadTurns('main', 'agent:main:lim-b')).toEqual([]);
     expect((await gateway.store.listSessions()).map((session) => session.key)).toEqual(['agent:main:lim-a']);
 
     upstream.release();
@@ -43,7 +43,7 @@ describe('run limits', () => {
     await readCompletion(await chat(gateway, { key: 'agent:main:lim-b', content: 'B again' }));
     expect(upstream.requests).toHaveLength(2);
     expect(lastContent(await upstream.nthRequest(2))).toBe('B again');
-    expect((await gateway.store.loadTurns('agent:main:lim-b')).map((turn) => turn.status)).toEqual(['ok']);
+    expect((await gateway.store.loadTurns('main', 'agent:main:lim-b')).map((turn) => turn.status)).toEqual(['ok']);
   });
 
   it('drops a queued turn whose client aborts: its place goes to the next request, and it never reaches the upstream', async () => {
@@ -75,8 +75,8 @@ describe('run limits', () => {
     await readCompletion(await a);
     await readCompletion(await c);
     expect(upstream.requests.map(lastContent)).toEqual(['A', 'C']);
-    expect(await gateway.store.loadTurns('agent:main:drop-b')).toEqual([]);
-    expect(await gateway.store.loadTurns('agent:main:drop-probe')).toEqual([]);
+    expect(await gateway.store.loadTurns('main', 'agent:main:drop-b')).toEqual([]);
+    expect(await gateway.store.loadTurns('main', 'agent:main:drop-probe')).toEqual([]);
     // Nothing leaked: the single slot and the single queue place are both free again.
     await readCompletion(await chat(gateway, { key: 'agent:main:drop-d', content: 'D' }));
   });

@@ -63,8 +63,8 @@ describe('session reset', () => {
       [{ status: 'ok', input: [user('after a break')], reply: DEFAULT_REPLY }],
     ]);
     expect(history[0]?.session.id).not.toBe(history[1]?.session.id);
-    expect((await gateway.store.loadTurns(KEY)).map(turnSummary)).toEqual([{ status: 'ok', input: [user('after a break')], reply: DEFAULT_REPLY }]);
-    expect((await gateway.store.currentSession(KEY))?.id).toBe(history[1]?.session.id);
+    expect((await gateway.store.loadTurns('main', KEY)).map(turnSummary)).toEqual([{ status: 'ok', input: [user('after a break')], reply: DEFAULT_REPLY }]);
+    expect((await gateway.store.currentSession('main', KEY))?.id).toBe(history[1]?.session.id);
   });
 
   it('idle: within idleMinutes the transcript continues', async () => {
@@ -76,7 +76,7 @@ describe('session reset', () => {
     await turn('soon after');
     expect(messagesOf(await upstream.nthRequest(2))).toEqual(continued('first', 'soon after'));
     expect(await gateway.store.sessionHistory(KEY)).toHaveLength(1);
-    expect(await gateway.store.loadTurns(KEY)).toHaveLength(2);
+    expect(await gateway.store.loadTurns('main', KEY)).toHaveLength(2);
   });
 
   it('daily: a turn after the local atHour boundary starts a new transcript', async () => {
@@ -88,7 +88,7 @@ describe('session reset', () => {
     await turn('after dawn');
     expect(messagesOf(await upstream.nthRequest(2))).toEqual(fresh('after dawn'));
     expect(await gateway.store.sessionHistory(KEY)).toHaveLength(2);
-    expect((await gateway.store.loadTurns(KEY)).map((t) => t.input)).toEqual([[user('after dawn')]]);
+    expect((await gateway.store.loadTurns('main', KEY)).map((t) => t.input)).toEqual([[user('after dawn')]]);
   });
 
   it('daily: two turns on the same day after the boundary share the transcript', async () => {
@@ -103,7 +103,7 @@ describe('session reset', () => {
     // ... and past midnight, before the next boundary, still the same transcript.
     time.set(new Date(2025, 0, 16, 3, 59));
     await turn('small hours');
-    expect(await gateway.store.loadTurns(KEY)).toHaveLength(3);
+    expect(await gateway.store.loadTurns('main', KEY)).toHaveLength(3);
   });
 
   it('per-agent policy overrides the global one', async () => {
@@ -139,6 +139,6 @@ describe('session reset', () => {
     await turn('keeper later', { agent: 'keeper' });
     expect(messagesOf(await upstream.nthRequest(7))).toEqual(fresh('idler later'));
     expect(await gateway.store.sessionHistory('agent:idler:openai-user:alice')).toHaveLength(2);
-    expect(await gateway.store.loadTurns('agent:keeper:openai-user:alice')).toHaveLength(3);
+    expect(await gateway.store.loadTurns('keeper', 'agent:keeper:openai-user:alice')).toHaveLength(3);
   });
 });

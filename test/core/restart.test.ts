@@ -52,7 +52,7 @@ describe('restart continuity', () => {
       ]);
       const reopened = await startCore({ upstream, storePath });
       try {
-        expect((await reopened.gateway.store.loadTurns(key)).map(turnSummary)).toEqual([
+        expect((await reopened.gateway.store.loadTurns('main', key)).map(turnSummary)).toEqual([
           { status: 'ok', input: [user('before restart')], reply: 'first answer' },
           { status: 'ok', input: [user('after restart')], reply: 'second answer' },
         ]);
@@ -84,7 +84,7 @@ describe('restart continuity', () => {
           [second, 'stateless', 1],
         ].sort(),
       );
-      expect((await reopened.gateway.store.loadTurns(first)).map(turnSummary)).toEqual([
+      expect((await reopened.gateway.store.loadTurns('main', first)).map(turnSummary)).toEqual([
         { status: 'ok', input: [user('one-off')], reply: 'Hello from upstream' },
       ]);
     } finally {

@@ -48,7 +48,7 @@ describe('provider retries', () => {
       expect(body.choices[0]?.message.content).toBe(DEFAULT_REPLY);
       expect(upstream.requests).toHaveLength(2);
       expect(upstream.requests.map(lastContent)).toEqual(['try', 'try']);
-      expect((await gateway.store.loadTurns(`agent:main:retry-${status}`)).map((turn) => turn.status)).toEqual(['ok']);
+      expect((await gateway.store.loadTurns('main', `agent:main:retry-${status}`)).map((turn) => turn.status)).toEqual(['ok']);
     });
   }
 
@@ -117,6 +117,6 @@ describe('provider retries', () => {
     expect(streamedText(stream)).toBe('half ');
     expect(stream.error).toMatchObject({ type: 'upstream_error' });
     expect(requests).toBe(1);
-    expect((await setup.gateway.store.loadTurns('agent:main:mid-stream'))[0]).toMatchObject({ status: 'error', reply: { content: 'half ' } });
+    expect((await setup.gateway.store.loadTurns('main', 'agent:main:mid-stream'))[0]).toMatchObject({ status: 'error', reply: { content: 'half ' } });
   });
 });

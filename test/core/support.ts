@@ -43,6 +43,8 @@ export interface CoreOptions {
   storePath?: string;
   /** Reuse an upstream (restart tests); it is then not closed by `close`. */
   upstream?: FakeUpstream;
+  /** Told when a turn waits for another process's turn in its session. */
+  onSessionWait?: () => void;
 }
 
 export async function startCore(options: CoreOptions = {}): Promise<CoreSetup> {
@@ -52,6 +54,7 @@ export async function startCore(options: CoreOptions = {}): Promise<CoreSetup> {
   const gateway = await startGateway(file, {
     ...(options.now ? { now: options.now } : {}),
     ...(options.storePath ? { storePath: options.storePath } : {}),
+    ...(options.onSessionWait ? { onSessionWait: options.onSessionWait } : {}),
   });
   return {
     upstream,

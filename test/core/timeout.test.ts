@@ -38,7 +38,7 @@ describe('run timeout', () => {
     expect(upstream.requests).toHaveLength(1);
     expect(upstream.requests[0]?.closedAt).toBeTypeOf('number');
 
-    const [turn] = await gateway.store.loadTurns(key);
+    const [turn] = await gateway.store.loadTurns('main', key);
     expect(turn).toMatchObject({ status: 'timeout', input: [user('slow please')], error: { code: 'run_timeout', type: 'server_error' } });
   });
 
@@ -55,7 +55,7 @@ describe('run timeout', () => {
 
     const request = await upstream.nthRequest(1);
     await request.closedEarly;
-    const [turn] = await gateway.store.loadTurns(key);
+    const [turn] = await gateway.store.loadTurns('main', key);
     expect(turn).toMatchObject({
       status: 'timeout',
       input: [user('stream slowly')],
@@ -77,7 +77,7 @@ describe('run timeout', () => {
     const error = await readError(await chat(gateway, { key, content: 'patience' }), 504);
     expect(error.code).toBe('run_timeout');
     expect(upstream.requests).toHaveLength(1);
-    expect((await gateway.store.loadTurns(key)).map((turn) => turn.status)).toEqual(['timeout']);
+    expect((await gateway.store.loadTurns('main', key)).map((turn) => turn.status)).toEqual(['timeout']);
   });
 });
 

@@ -10,6 +10,7 @@ import { sessionKeyOf, startFeatureGateway, type FeatureOptions, type FeatureSet
 import { postChat } from '../helpers/gateway.js';
 import { PNG_BASE64, PNG_BYTES, PNG_DATA_URL, startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { readCompletion, readError, readStream } from '../helpers/read.js';
+import { keyAgent } from '../helpers/keys.js';
 
 const URL_PARAM = 'messages[0].content[1].image_url.url';
 
@@ -67,7 +68,7 @@ describe('data: URIs', () => {
       { type: 'text', text: 'What is in this picture?' },
       { type: 'image_url', image_url: { url: PNG_DATA_URL } },
     ]);
-    const [turn] = await setup.gateway.store.loadTurns(key);
+    const [turn] = await setup.gateway.store.loadTurns(keyAgent(key), key);
     expect(turn?.status).toBe('ok');
     expect(turn?.input).toEqual([{ role: 'user', content: 'What is in this picture?', images: [{ mimeType: 'image/png', data: PNG_BASE64 }] }]);
   });
@@ -157,7 +158,7 @@ describe('http(s) URLs', () => {
       { type: 'text', text: 'What is in this picture?' },
       { type: 'image_url', image_url: { url: PNG_DATA_URL } },
     ]);
-    const [turn] = await setup.gateway.store.loadTurns(key);
+    const [turn] = await setup.gateway.store.loadTurns(keyAgent(key), key);
     expect(turn?.input).toEqual([{ role: 'user', content: 'What is in this picture?', images: [{ mimeType: 'image/png', data: PNG_BASE64 }] }]);
   });
 

@@ -9,6 +9,7 @@ import { sessionKeyOf, startFeatureGateway, type FeatureSetup } from '../helpers
 import { postChat } from '../helpers/gateway.js';
 import { streamedText } from '../helpers/read.js';
 import { KEEP_ALIVE, rawSse, readRawStream, splitComments } from '../helpers/raw-sse.js';
+import { keyAgent } from '../helpers/keys.js';
 
 let setup: FeatureSetup;
 beforeEach(async () => {
@@ -37,7 +38,7 @@ describe('keep-alive', () => {
     expect(streamedText(stream)).toBe('Hello there world');
     expect(stream.chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
     expect(splitComments(raw).comments).toBeGreaterThanOrEqual(1);
-    const [turn] = await setup.gateway.store.loadTurns(sessionKeyOf(res));
+    const [turn] = await setup.gateway.store.loadTurns(keyAgent(sessionKeyOf(res)), sessionKeyOf(res));
     expect(turn).toMatchObject({ status: 'ok', reply: { content: 'Hello there world' } });
   });
 
@@ -71,7 +72,7 @@ describe('keep-alive', () => {
     expect(raw.startsWith(KEEP_ALIVE)).toBe(true);
     const stream = await readRawStream(res, raw);
     expect(stream.error?.code).toBe('run_timeout');
-    expect((await setup.gateway.store.loadTurns(sessionKeyOf(res)))[0]?.status).toBe('timeout');
+    expect((await setup.gateway.store.loadTurns(keyAgent(sessionKeyOf(res)), sessionKeyOf(res)))[0]?.status).toBe('timeout');
   });
 
   it('a quick reply has no comment at all', async () => {

@@ -31,10 +31,29 @@ export interface Finished {
   stderr: string;
 }
 
+/** How to run the command: as another user (tests run as root), or under a given umask. */
+export interface RunAs {
+  uid?: number;
+  gid?: number;
+  /** e.g. `'022'`: the command runs through `sh -c 'umask 022; exec ...'`. */
+  umask?: string;
+  /** A command the node process is run through, e.g. `['unshare', '--pid', '--fork']`. */
+  prefix?: string[];
+}
+
+function spawnCli(args: string[], env: Record<string, string>, timeoutMs: number, as: RunAs = {}): ChildProcessWithoutNullStreams {
+  const ids = { ...(as.uid === undefined ? {} : { uid: as.uid }), ...(as.gid === undefined ? {} : { gid: as.gid }) };
+  if (as.prefix?.length) {
+    const [command, ...rest] = as.prefix;
+    return spawn(command as string, [...rest, process.execPath, BIN, ...args], { env, timeout: timeoutMs, ...ids });
+  }
+  if (as.umask === undefined) return spawn(process.execPath, [BIN, ...args], { env, timeout: timeoutMs, ...ids });
+  return spawn('/bin/sh', ['-c', `umask ${as.umask} && exec "$@"`, 'sh', process.execPath, BIN, ...args], { env, timeout: timeoutMs, ...ids });
+}
+
 /** Runs `moltbot ...args` to completion (bounded by `timeoutMs`). */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<Finished> {
-  const child = spawn(process.execPath, [BIN, ...args], { env, timeout: timeoutMs });
-  return finished(child);
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 20_000, as: RunAs = {}): Promise<Finished> {
+  return finished(spawnCli(args, env, timeoutMs, as));
 }
 
 export function finished(child: ChildProcessWithoutNullStreams): Promise<Finished> {
@@ -52,8 +71,8 @@ export interface RunningGateway {
 }
 
 /** Starts `moltbot gateway ...args` and resolves once it prints its `listening on` line. */
-export function startCliGateway(args: string[], env: Record<string, string>): Promise<RunningGateway> {
-  const child = spawn(process.execPath, [BIN, 'gateway', ...args], { env, timeout: 60_000 });
+export function startCliGateway(args: string[], env: Record<string, string>, as: RunAs = {}): Promise<RunningGateway> {
+  const child = spawnCli(['gateway', ...args], env, 60_000, as);
   const done = finished(child);
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {

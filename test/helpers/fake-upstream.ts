@@ -59,10 +59,14 @@ export interface FakeUpstream {
   requests: RecordedRequest[];
   /** Sets the behaviour for requests from now on. */
   behave(next: UpstreamBehaviour): void;
+  /** Chooses each request's behaviour from its body (after the `behaveOnce` queue). */
+  behaveWith(choose: (body: Record<string, unknown>) => UpstreamBehaviour): void;
   /** Queues behaviours for the next requests, one each, before falling back to `behave`'s. */
   behaveOnce(...next: UpstreamBehaviour[]): void;
   /** Resolves with the n-th request (1-based) once it has arrived and its held deltas are sent. */
   nthRequest(n: number): Promise<RecordedRequest>;
+  /** Resolves with the first request (arrived or to come) matching `match`, once its held deltas are sent. */
+  requestWhere(match: (request: RecordedRequest) => boolean): Promise<RecordedRequest>;
   /** Lets every held reply finish. */
   release(): void;
   close(): Promise<void>;
@@ -125,11 +129,13 @@ function jsonReply(res: ServerResponse, model: unknown, content: string, finishR
 }
 
 export async function startFakeUpstream(initial: UpstreamBehaviour = { kind: 'reply', deltas: ['Hello', ' from', ' upstream'] }): Promise<FakeUpstream> {
-  let behaviour = initial;
+  let choose: (body: Record<string, unknown>) => UpstreamBehaviour = () => initial;
   const queued: UpstreamBehaviour[] = [];
   const requests: RecordedRequest[] = [];
   const arrivals: ((request: RecordedRequest) => void)[] = [];
   const arrived: Promise<RecordedRequest>[] = [];
+  const announced: RecordedRequest[] = [];
+  let watchers: { match: (request: RecordedRequest) => boolean; resolve: (request: RecordedRequest) => void }[] = [];
   const arrival = (n: number): Promise<RecordedRequest> => {
     while (arrived.length < n) arrived.push(new Promise((resolve) => arrivals.push(resolve)));
     return arrived[n - 1] as Promise<RecordedRequest>;
@@ -162,10 +168,16 @@ export async function startFakeUpstream(initial: UpstreamBehaviour = { kind: 're
         }
       });
       requests.push(recorded);
-      const current = queued.shift() ?? behaviour;
+      const current = queued.shift() ?? choose(body);
       const announce = (): void => {
         arrival(requests.length);
         arrivals[requests.length - 1]?.(recorded);
+        announced.push(recorded);
+        watchers = watchers.filter((watcher) => {
+          if (!watcher.match(recorded)) return true;
+          watcher.resolve(recorded);
+          return false;
+        });
       };
       const model = String(body.model);
       if (current.kind === 'status') {
@@ -209,12 +221,19 @@ export async function startFakeUpstream(initial: UpstreamBehaviour = { kind: 're
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
     behave(next) {
-      behaviour = next;
+      choose = () => next;
+    },
+    behaveWith(next) {
+      choose = next;
     },
     behaveOnce(...next) {
       queued.push(...next);
     },
     nthRequest: arrival,
+    requestWhere(match) {
+      const found = announced.find(match);
+      return found ? Promise.resolve(found) : new Promise((resolve) => watchers.push({ match, resolve }));
+    },
     release() {
       releaseAll();
       released = new Promise<void>((resolve) => {

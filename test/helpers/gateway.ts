@@ -37,12 +37,27 @@ export function baseConfig(): ConfigFile {
 
 export async function startGateway(
   file: ConfigFile = baseConfig(),
-  options: { flags?: GatewayFlags; env?: Record<string, string>; storePath?: string; now?: () => number } = {},
+  options: {
+    flags?: GatewayFlags;
+    env?: Record<string, string>;
+    storePath?: string;
+    now?: () => number;
+    onSessionWait?: () => void;
+    /** Checkpoint the WAL from a worker thread, as `moltbot gateway` does. */
+    backgroundCheckpoints?: boolean;
+  } = {},
 ): Promise<TestGateway> {
   const config = resolveGatewayConfig(parseConfig(JSON.stringify(file), options.env ?? {}, 'test'), options.flags ?? {}, options.env ?? {});
   // The real SQLite store, in a fresh directory unless the test reopens one.
-  const store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'));
-  const runtime = await createRuntime(config, { store, ...(options.now ? { now: options.now } : {}) });
+  const store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'), {
+    ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
+    ...(options.backgroundCheckpoints ? { backgroundCheckpoints: true } : {}),
+  });
+  const runtime = await createRuntime(config, {
+    store,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.onSessionWait ? { onSessionWait: options.onSessionWait } : {}),
+  });
   const logs: string[] = [];
   const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }) });
   const server: Server = await listen(app, config, 0, '127.0.0.1');

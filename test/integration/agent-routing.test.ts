@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postChat } from '../helpers/gateway.js';
 import { readCompletion, readError, readStream, streamedText } from '../helpers/read.js';
 import { startTwoAgentGateway, type TwoAgentSetup } from '../helpers/scenarios.js';
+import { keyAgent } from '../helpers/keys.js';
 
 const ECHOED = 'which agent are you';
 const UPSTREAM_REPLY = 'Hello from upstream';
@@ -28,7 +29,7 @@ async function whoAnswers(model: string, headers: Record<string, string> = {}): 
   const body = await readCompletion(res);
   expect(body.model).toBe(model);
   expect(sessionKey).not.toBeNull();
-  const turns = await gateway.store.loadTurns(sessionKey as string);
+  const turns = await gateway.store.loadTurns(keyAgent(sessionKey as string), sessionKey as string);
   expect(turns).toHaveLength(1);
   const agentId = turns[0]?.agentId;
   const content = body.choices[0]?.message.content;
@@ -99,8 +100,8 @@ describe('bad agent ids', () => {
     expect(error.type).toBe('invalid_request_error');
     if (code !== null) expect(error.code).toBe(code);
     expect(upstream.requests).toHaveLength(0);
-    expect(await gateway.store.loadTurns('agent:main:openai-user:router-probe')).toEqual([]);
-    expect(await gateway.store.loadTurns('agent:beta:openai-user:router-probe')).toEqual([]);
+    expect(await gateway.store.loadTurns('main', 'agent:main:openai-user:router-probe')).toEqual([]);
+    expect(await gateway.store.loadTurns('beta', 'agent:beta:openai-user:router-probe')).toEqual([]);
   }
 
   it.each(['moltbot:', 'agent:', 'moltbot:bad id', 'moltbot:-beta', 'agent:b@d', `moltbot:${'a'.repeat(65)}`])(
@@ -117,7 +118,7 @@ describe('bad agent ids', () => {
   it('an unknown id in model is a 404 model_not_found naming model, and no agent is created', async () => {
     for (let i = 0; i < 2; i++) {
       await expectRefused('moltbot:nobody', {}, 404, 'model', 'model_not_found');
-      expect(await setup.gateway.store.loadTurns('agent:nobody:openai-user:router-probe')).toEqual([]);
+      expect(await setup.gateway.store.loadTurns('nobody', 'agent:nobody:openai-user:router-probe')).toEqual([]);
     }
   });
 

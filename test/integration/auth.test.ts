@@ -175,14 +175,14 @@ describe('an unauthenticated request never reaches an agent', () => {
       expect(error.code).toBe('invalid_api_key');
     }
     expect(upstream.requests).toHaveLength(0);
-    expect(await gateway.store.loadTurns('agent:beta:openai-user:mallory')).toEqual([]);
-    expect(await gateway.store.loadTurns('agent:beta:probe')).toEqual([]);
+    expect(await gateway.store.loadTurns('beta', 'agent:beta:openai-user:mallory')).toEqual([]);
+    expect(await gateway.store.loadTurns('beta', 'agent:beta:probe')).toEqual([]);
 
     // Control: the same request with the token does reach beta's model and is stored.
     const ok = await readCompletion(await postChat(gateway, toBeta));
     expect(ok.choices[0]?.message.content).toBe('Hello from upstream');
     expect(upstream.requests).toHaveLength(1);
-    expect(await gateway.store.loadTurns('agent:beta:openai-user:mallory')).toHaveLength(1);
+    expect(await gateway.store.loadTurns('beta', 'agent:beta:openai-user:mallory')).toHaveLength(1);
   });
 
   it('an invalid request with a valid token is refused before the model', async () => {
@@ -202,7 +202,7 @@ describe('an unauthenticated request never reaches an agent', () => {
       expect(error.param).not.toBeNull();
     }
     expect(upstream.requests).toHaveLength(0);
-    expect(await gateway.store.loadTurns('agent:beta:invalid')).toEqual([]);
+    expect(await gateway.store.loadTurns('beta', 'agent:beta:invalid')).toEqual([]);
   });
 
   it('streams to an authenticated client only', async () => {

@@ -204,7 +204,7 @@ describe('conversation', () => {
       expect(error.param).toBe('messages');
     }
     expect(upstream.requests).toHaveLength(0);
-    expect(await gateway.store.loadTurns('agent:beta:no-turn')).toEqual([]);
+    expect(await gateway.store.loadTurns('beta', 'agent:beta:no-turn')).toEqual([]);
   });
 });
 
@@ -242,7 +242,7 @@ describe('an existing transcript is authoritative', () => {
       { role: 'assistant', content: 'Paris.' },
       { role: 'user', content: 'And of Italy?' },
     ]);
-    const turns = await gateway.store.loadTurns('agent:beta:openai-user:resender');
+    const turns = await gateway.store.loadTurns('beta', 'agent:beta:openai-user:resender');
     expect(turns.map((t) => [t.input, t.reply])).toEqual([
       [[{ role: 'user', content: 'Capital of France?' }], { role: 'assistant', content: 'Paris.' }],
       [[{ role: 'user', content: 'And of Italy?' }], { role: 'assistant', content: 'Rome.' }],

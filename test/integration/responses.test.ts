@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postChat } from '../helpers/gateway.js';
 import { readCompletion, readStream, streamedText } from '../helpers/read.js';
 import { startTwoAgentGateway, type TwoAgentSetup } from '../helpers/scenarios.js';
+import { keyAgent } from '../helpers/keys.js';
 
 let setup: TwoAgentSetup;
 beforeEach(async () => {
@@ -53,7 +54,7 @@ describe('non-streaming', () => {
     const body = await readCompletion(res);
     expect(body.choices[0]?.message.content).toBe('no usage');
     expect(body).not.toHaveProperty('usage');
-    const [turn] = await gateway.store.loadTurns(key);
+    const [turn] = await gateway.store.loadTurns(keyAgent(key), key);
     expect(turn?.status).toBe('ok');
     expect(turn).not.toHaveProperty('usage');
   });
@@ -65,7 +66,7 @@ describe('non-streaming', () => {
     const key = res.headers.get('x-moltbot-session-key') ?? '';
     const body = await readCompletion(res);
     expect(body.choices[0]?.finish_reason).toBe('length');
-    expect((await gateway.store.loadTurns(key))[0]).toMatchObject({ status: 'ok', finishReason: 'length' });
+    expect((await gateway.store.loadTurns(keyAgent(key), key))[0]).toMatchObject({ status: 'ok', finishReason: 'length' });
   });
 
   it('keeps the echo agent word-count usage and reply', async () => {
@@ -124,7 +125,7 @@ describe('streaming', () => {
     const { gateway } = setup;
     const res = await postChat(gateway, ask('agent:beta', { stream: true, user: 'streamed' }));
     await readStream(res);
-    const turns = await gateway.store.loadTurns('agent:beta:openai-user:streamed');
+    const turns = await gateway.store.loadTurns('beta', 'agent:beta:openai-user:streamed');
     expect(turns).toHaveLength(1);
     expect(turns[0]).toMatchObject({
       agentId: 'beta',

@@ -24,7 +24,7 @@ describe('x-moltbot-session-key', () => {
       const res = await postChat(gateway, { model: 'moltbot', messages: [user(`hello ${key}`)] }, { 'x-moltbot-session-key': key });
       expect(res.headers.get('x-moltbot-session-key')).toBe(key);
       await readCompletion(res);
-      const turns = await gateway.store.loadTurns(key);
+      const turns = await gateway.store.loadTurns('main', key);
       expect(turns).toHaveLength(1);
       expect(turns[0]).toMatchObject({ sessionKey: key, agentId: 'main', status: 'ok', input: [user(`hello ${key}`)] });
     }
@@ -35,8 +35,8 @@ describe('x-moltbot-session-key', () => {
     const headers = { 'x-moltbot-session-key': 'shared-thread' };
     await readCompletion(await postChat(gateway, { model: 'agent:beta', user: 'alice', messages: [user('one')] }, headers));
     await readCompletion(await postChat(gateway, { model: 'agent:beta', user: 'bob', messages: [user('two')] }, headers));
-    expect(await gateway.store.loadTurns('shared-thread')).toHaveLength(2);
-    expect(await gateway.store.loadTurns('agent:beta:openai-user:alice')).toEqual([]);
+    expect(await gateway.store.loadTurns('beta', 'shared-thread')).toHaveLength(2);
+    expect(await gateway.store.loadTurns('beta', 'agent:beta:openai-user:alice')).toEqual([]);
     expect(upstreamMessages(upstream, 1)).toEqual([
       { role: 'system', content: BETA_PROMPT },
       user('one'),
@@ -58,16 +58,17 @@ describe('x-moltbot-session-key', () => {
       const error = await readError(res, 400);
       expect(error.param).toBe('x-moltbot-session-key');
       expect(error.type).toBe('invalid_request_error');
-      expect(await gateway.store.loadTurns(key)).toEqual([]);
+      for (const agent of ['main', 'beta', 'nobody']) expect(await gateway.store.loadTurns(agent, key.toLowerCase())).toEqual([]);
     }
     expect(upstream.requests).toHaveLength(0);
   });
 
-  it('may name the agent it runs in, in any case', async () => {
+  it('may name the agent it runs in, in any case; the prefix is kept in lower case', async () => {
     const { gateway } = setup;
     const res = await postChat(gateway, { model: 'moltbot:beta', messages: [user('hi')] }, { 'x-moltbot-session-key': 'agent:BETA:mine' });
+    expect(res.headers.get('x-moltbot-session-key')).toBe('agent:beta:mine');
     await readCompletion(res);
-    expect(await gateway.store.loadTurns('agent:BETA:mine')).toHaveLength(1);
+    expect(await gateway.store.loadTurns('beta', 'agent:beta:mine')).toHaveLength(1);
   });
 });
 
@@ -88,7 +89,7 @@ describe('user', () => {
       { role: 'assistant', content: 'Hello from upstream' },
       user('second question'),
     ]);
-    const turns = await gateway.store.loadTurns('agent:beta:openai-user:alice');
+    const turns = await gateway.store.loadTurns('beta', 'agent:beta:openai-user:alice');
     expect(turns.map((t) => t.input)).toEqual([[user('first question')], [user('second question')]]);
   });
 
@@ -97,9 +98,9 @@ describe('user', () => {
     await readCompletion(await postChat(gateway, { model: 'moltbot', user: 'alice', messages: [user('a')] }));
     await readCompletion(await postChat(gateway, { model: 'moltbot', user: 'bob', messages: [user('b')] }));
     await readCompletion(await postChat(gateway, { model: 'moltbot:beta', user: 'alice', messages: [user('c')] }));
-    expect((await gateway.store.loadTurns('agent:main:openai-user:alice')).map((t) => t.input)).toEqual([[user('a')]]);
-    expect((await gateway.store.loadTurns('agent:main:openai-user:bob')).map((t) => t.input)).toEqual([[user('b')]]);
-    expect((await gateway.store.loadTurns('agent:beta:openai-user:alice')).map((t) => t.input)).toEqual([[user('c')]]);
+    expect((await gateway.store.loadTurns('main', 'agent:main:openai-user:alice')).map((t) => t.input)).toEqual([[user('a')]]);
+    expect((await gateway.store.loadTurns('main', 'agent:main:openai-user:bob')).map((t) => t.input)).toEqual([[user('b')]]);
+    expect((await gateway.store.loadTurns('beta', 'agent:beta:openai-user:alice')).map((t) => t.input)).toEqual([[user('c')]]);
   });
 
   it('of 256 characters is accepted; over 256 is a 400 naming user', async () => {
@@ -112,7 +113,7 @@ describe('user', () => {
     const tooLong = 'u'.repeat(257);
     const error = await readError(await postChat(gateway, { model: 'moltbot', user: tooLong, messages: [user('hi')] }), 400);
     expect(error.param).toBe('user');
-    expect(await gateway.store.loadTurns(`agent:main:openai-user:${tooLong}`)).toEqual([]);
+    expect(await gateway.store.loadTurns('main', `agent:main:openai-user:${tooLong}`)).toEqual([]);
   });
 });
 
@@ -128,7 +129,7 @@ describe('without a key or user', () => {
       keys.push(key);
     }
     expect(keys[0]).not.toBe(keys[1]);
-    for (const key of keys) expect(await gateway.store.loadTurns(key)).toHaveLength(1);
+    for (const key of keys) expect(await gateway.store.loadTurns('beta', key)).toHaveLength(1);
     // Stateless: the second call did not see the first.
     expect(upstreamMessages(upstream, 1)).toEqual([{ role: 'system', content: BETA_PROMPT }, user('two')]);
   });
@@ -145,11 +146,11 @@ describe('streaming responses', () => {
     const key = fresh.headers.get('x-moltbot-session-key') ?? '';
     expect(key).toMatch(new RegExp(`^agent:main:openai:${UUID}$`, 'u'));
     await readStream(fresh);
-    expect(await gateway.store.loadTurns(key)).toHaveLength(1);
+    expect(await gateway.store.loadTurns('main', key)).toHaveLength(1);
 
     const explicit = await postChat(gateway, { model: 'moltbot', stream: true, messages: [user('y')] }, { 'x-moltbot-session-key': 'stream-key' });
     expect(explicit.headers.get('x-moltbot-session-key')).toBe('stream-key');
     await readStream(explicit);
-    expect(await gateway.store.loadTurns('stream-key')).toHaveLength(1);
+    expect(await gateway.store.loadTurns('main', 'stream-key')).toHaveLength(1);
   });
 });

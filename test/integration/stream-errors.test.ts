@@ -46,7 +46,7 @@ describe('an upstream that fails after the stream has started', () => {
     expect(streamedText(stream)).toBe('partial reply');
     expect(stream.error).toMatchObject({ type: 'upstream_error' });
     expect(stream.chunks.some((c) => c.choices[0]?.finish_reason)).toBe(false);
-    const [turn] = await gateway.store.loadTurns('agent:main:broken');
+    const [turn] = await gateway.store.loadTurns('main', 'agent:main:broken');
     expect(turn).toMatchObject({ status: 'error', input: [{ role: 'user', content: 'hi' }], reply: { role: 'assistant', content: 'partial reply' } });
   });
 
@@ -55,6 +55,6 @@ describe('an upstream that fails after the stream has started', () => {
     expect(res.status).toBe(502);
     const body = (await res.json()) as { error: { type: string; message: string } };
     expect(body.error.type).toBe('upstream_error');
-    expect((await gateway.store.loadTurns('agent:main:broken-json'))[0]?.status).toBe('error');
+    expect((await gateway.store.loadTurns('main', 'agent:main:broken-json'))[0]?.status).toBe('error');
   });
 });

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { postChat, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { readCompletion, readError } from '../helpers/read.js';
 import { closedPortBaseUrl, startTwoAgentGateway, twoAgentConfig, type TwoAgentSetup } from '../helpers/scenarios.js';
+import { keyAgent } from '../helpers/keys.js';
 
 const API_KEY = 'sk-secret-upstream-123';
 const ask = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -34,7 +35,7 @@ async function startWithUpstreamDown(): Promise<TestGateway> {
 }
 
 async function expectErrorTurn(gateway: TestGateway, sessionKey: string, code: string): Promise<void> {
-  const turns = await gateway.store.loadTurns(sessionKey);
+  const turns = await gateway.store.loadTurns(keyAgent(sessionKey), sessionKey);
   expect(turns).toHaveLength(1);
   expect(turns[0]).toMatchObject({
     sessionKey,
@@ -72,7 +73,7 @@ describe('upstream unreachable', () => {
     const gateway = await startWithUpstreamDown();
     await readError(await postChat(gateway, ask({ user: 'retry' })), 502);
     await readError(await postChat(gateway, ask({ user: 'retry' })), 502);
-    const turns = await gateway.store.loadTurns('agent:beta:openai-user:retry');
+    const turns = await gateway.store.loadTurns('beta', 'agent:beta:openai-user:retry');
     expect(turns.map((t) => t.status)).toEqual(['error', 'error']);
     // main (echo) is unaffected by beta's provider being down.
     await readCompletion(await postChat(gateway, { model: 'moltbot', messages: [{ role: 'user', content: 'fine' }] }));

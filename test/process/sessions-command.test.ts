@@ -119,8 +119,9 @@ describe('moltbot sessions (store written by a gateway process)', () => {
     ]);
 
     const lines = text.split('\n').map((line) => line.trim());
-    expect(lines[0]?.split(/ {2,}/u)).toEqual(HEADER);
-    expect(lines[1]?.split(/ {2,}/u).slice(0, 3)).toEqual([USER_KEY, 'main', 'user']);
+    expect(lines.slice(0, 2)).toEqual(['agent main', '']);
+    expect(lines[2]?.split(/ {2,}/u)).toEqual(HEADER);
+    expect(lines[3]?.split(/ {2,}/u).slice(0, 3)).toEqual([USER_KEY, 'main', 'user']);
     const first = lines.findIndex((line) => /^#1 ok \S+$/u.test(line));
     const second = lines.findIndex((line) => /^#2 ok \S+$/u.test(line));
     expect(first).toBeGreaterThan(1);
@@ -138,6 +139,33 @@ describe('moltbot sessions (store written by a gateway process)', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stdout).toBe('');
     expect(unknown.stderr).toMatch(/no session with key 'agent:main:nobody'/u);
+  });
+
+  it("show KEY: every agent's transcripts of a key, grouped by agent; --agent ID only that agent's; the prefix in any case", async () => {
+    const url = gateway?.url ?? '';
+    upstream.behaveOnce({ kind: 'reply', deltas: ['main', ' shared'] }, { kind: 'reply', deltas: ['beta', ' shared'] });
+    for (const model of ['moltbot:main', 'moltbot:beta']) {
+      await readCompletion(await chat(url, { model, messages: [user(`hi from ${model}`)] }, { 'x-moltbot-session-key': 'shared-thread' }));
+    }
+    const [all, betaOnly, text] = await Promise.all([
+      showSession('shared-thread', env, config),
+      cli(['sessions', 'show', 'shared-thread', '--agent', 'BETA', '--json']).then((out) => JSON.parse(out) as SessionHistory),
+      cli(['sessions', 'show', 'shared-thread']),
+    ]);
+    expect(all.map(({ session, turns }) => [session.agentId, session.key, turns.map((t) => t.reply?.content)])).toEqual([
+      ['beta', 'shared-thread', ['beta shared']],
+      ['main', 'shared-thread', ['main shared']],
+    ]);
+    expect(betaOnly.map(({ session }) => session.agentId)).toEqual(['beta']);
+    const headings = text.split('\n').filter((line) => line.startsWith('agent '));
+    expect(headings).toEqual(['agent beta', 'agent main']);
+
+    // `Agent:Main:thread-7` is the session agent:main:thread-7.
+    const [canonical] = await showSession('Agent:MAIN:thread-7', env, config);
+    expect(canonical?.session).toMatchObject({ key: EXPLICIT_KEY, agentId: 'main' });
+    const none = await runCli(['sessions', 'show', 'shared-thread', '--agent', 'nobody', '--config', config], env);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no session with key 'shared-thread' for agent 'nobody'/u);
   });
 
   it('moltbot agent writes to the store the running gateway uses, and each sees the other\'s turns', async () => {

@@ -330,9 +330,10 @@ describe('failures outside any request', () => {
     const results = await Promise.all(commands.map((args) => runCli([...args, '--config', config], env)));
     for (const [i, result] of results.entries()) {
       transcript.process(`moltbot ${commands[i]?.join(' ')}`, result);
-      expect(result.code, JSON.stringify(result)).toBe(1);
+      // A start-up problem of the store: exit 2, naming the file and what is wrong with it.
+      expect(result.code, JSON.stringify(result)).toBe(2);
       expect(result.stdout).not.toMatch(/listening/u);
-      expect(result.stderr).toMatch(/^moltbot: /u);
+      expect(result.stderr).toMatch(new RegExp(`^moltbot: session store: cannot open for writing ${join(stateDir, 'sessions.sqlite')}: it is a directory \\(EISDIR\\)`, 'u'));
     }
     expect(transcript.leaks()).toEqual([]);
   });
@@ -348,7 +349,8 @@ describe('failures outside any request', () => {
     const results = await Promise.all(commands.map((args) => runCli([...args, '--config', config], env)));
     for (const [i, result] of results.entries()) {
       transcript.process(`moltbot ${commands[i]?.join(' ')}`, result);
-      expect(result.code, JSON.stringify(result)).toBe(1);
+      expect(result.code, JSON.stringify(result)).toBe(2);
+      expect(result.stderr).toContain(`cannot create the directory ${stateFile}: a file that is not a directory is in the way (EEXIST)`);
     }
     expect(transcript.leaks()).toEqual([]);
   });
@@ -380,7 +382,7 @@ describe('secrets in an in-process gateway', () => {
           else expect((await readError(res, 502)).type).toBe('upstream_error');
         }
       }
-      const turns = await gateway.store.loadTurns('agent:main:openai-user:secret-keeper');
+      const turns = await gateway.store.loadTurns('main', 'agent:main:openai-user:secret-keeper');
       transcript.add('stored turns', JSON.stringify(turns));
       expect(turns.filter((t) => t.status === 'error')).toHaveLength(8);
       transcript.add('gateway logs', gateway.logs.join(''));

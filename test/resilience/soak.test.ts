@@ -18,6 +18,7 @@ import { replyFor, startPacedUpstream, type PacedUpstream } from '../helpers/pac
 import { readCompletion, readError, readStream, streamedText } from '../helpers/read.js';
 import { schemaProblems } from '../helpers/schemas.js';
 import { parseSse } from '../helpers/sse.js';
+import { keyAgent } from '../helpers/keys.js';
 
 const TOTAL = Number(process.env.SOAK_REQUESTS ?? 20_000);
 const WARM_UP = Math.min(2_000, Math.floor(TOTAL / 10));
@@ -287,7 +288,7 @@ describe('soak', () => {
       let aborted = 0;
       for (const key of keys) {
         const told = tally.told.get(key) ?? [];
-        const turns = await gateway.store.loadTurns(key);
+        const turns = await gateway.store.loadTurns(keyAgent(key), key);
         expect(
           turns.map((t) => ({ content: t.input.map((m) => m.content).join(''), status: t.status, reply: t.reply?.content })),
           key,

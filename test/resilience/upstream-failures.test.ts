@@ -28,6 +28,7 @@ import {
 } from '../helpers/hostile-upstream.js';
 import { readCompletion, readError, readStream, streamedText } from '../helpers/read.js';
 import { closedPortBaseUrl } from '../helpers/scenarios.js';
+import { keyAgent } from '../helpers/keys.js';
 
 /** The upstream API key every provider is configured with; failing upstreams echo it. */
 const UPSTREAM_KEY = 'sk-upstream-7f3a9c1e5b2d4f60';
@@ -165,7 +166,7 @@ async function expectRecorded(
   outcome: Outcome,
   expected: { status: Turn['status']; code: string; partial?: string },
 ): Promise<void> {
-  const turns = await gateway.store.loadTurns(outcome.key);
+  const turns = await gateway.store.loadTurns(keyAgent(outcome.key), outcome.key);
   expect(turns).toHaveLength(1);
   const [turn] = turns as [Turn];
   expect(turn).toMatchObject({ status: expected.status, input: [{ role: 'user', content: 'are you there?' }] });
@@ -227,7 +228,7 @@ describe('upstream too slow', () => {
     expect(silent.requested - before, 'the request reached the silent upstream (exactly one attempt)').toBe(1);
     expect(elapsed).toBeGreaterThanOrEqual(450);
     expect(elapsed).toBeLessThan(5_000);
-    const [turn] = await gateway.store.loadTurns(outcome.key);
+    const [turn] = await gateway.store.loadTurns(keyAgent(outcome.key), outcome.key);
     expect(['error', 'timeout']).toContain(turn?.status);
     await expectRecorded(outcome, { status: turn?.status ?? 'error', code: 'upstream_timeout' });
     await expectStillServing();

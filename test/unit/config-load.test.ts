@@ -278,6 +278,30 @@ describe('resolveGatewayConfig', () => {
   });
 });
 
+describe('the session store settings', () => {
+  const DAY = 86_400_000;
+  it('default: stateless transcripts kept 7 days, user and explicit forever; no size cap; replies stored up to 8 MiB', () => {
+    expect(resolve({}).store).toEqual({ maxBytes: undefined, retention: { stateless: 7 * DAY, user: undefined, explicit: undefined }, maxStoredReplyBytes: 8 * 1024 * 1024 });
+  });
+
+  it('session.retention takes durations (s, m, h, d), forever or null, per kind; session.maxStoreBytes a byte count', () => {
+    const file = parseConfig(`{ session: { retention: { stateless: '12h', user: '30d', explicit: null }, maxStoreBytes: 1073741824, maxStoredReplyBytes: 65536 } }`, {}, 't');
+    expect(resolve(file).store).toEqual({ maxBytes: 1_073_741_824, retention: { stateless: 12 * 3_600_000, user: 30 * DAY, explicit: undefined }, maxStoredReplyBytes: 65_536 });
+    const more = parseConfig(`{ session: { retention: { stateless: 'forever', user: '15m', explicit: '0s' } } }`, {}, 't');
+    expect(resolve(more).store.retention).toEqual({ stateless: undefined, user: 15 * 60_000, explicit: 0 });
+  });
+
+  it('a period that is not a duration, an unknown kind, or a tiny store cap is an error with its key', () => {
+    const err = configError(() => parseConfig(`{ session: { retention: { stateless: '7 days', users: '1d' }, maxStoreBytes: 1000, maxStoredReplyBytes: 10 } }`, {}, 't'));
+    expect(err.message).toContain('session.maxStoredReplyBytes: must be >= 1024');
+    expect(err.message).toContain('session.retention.stateless: must match pattern');
+    expect(err.message).toContain('session.retention.users: unknown key');
+    expect(err.message).toContain('session.maxStoreBytes: must be >= 65536');
+    // Per agent, only the reset policy: the store is shared.
+    expect(configError(() => parseConfig(`{ agents: { list: [{ id: 'a', session: { retention: {} } }] } }`, {}, 't')).message).toContain('unknown key');
+  });
+});
+
 describe('config and state paths', () => {
   const dir = mkdtempSync(join(tmpdir(), 'moltbot-config-test-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

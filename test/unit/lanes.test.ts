@@ -1,6 +1,6 @@
 /**
- * src/agents/lanes.ts: per-key lanes run turns one at a time in arrival order; a turn
- * that aborts while waiting leaves without holding up those behind it.
+ * src/agents/lanes.ts: per-session lanes (agent and key) run turns one at a time in
+ * arrival order; a turn that aborts while waiting leaves without holding up those behind it.
  */
 import { describe, expect, it } from 'vitest';
 import { createLanes } from '../../src/agents/lanes.js';
@@ -10,6 +10,8 @@ import { RunAbortedError } from '../../src/errors.js';
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const live = (): AbortSignal => new AbortController().signal;
+/** Agent main's session `key`. */
+const main = (key: string): { agentId: string; key: string } => ({ agentId: 'main', key });
 
 /** Tracks which acquisitions have been granted, in order. */
 function tracker(): { granted: string[]; acquire: (p: Promise<() => void>, name: string) => Promise<() => void> } {
@@ -28,9 +30,9 @@ describe('lanes', () => {
   it('grants one key in arrival order, one at a time', async () => {
     const lanes = createLanes();
     const t = tracker();
-    const first = t.acquire(lanes.acquire('k', live()), 'first');
-    const second = t.acquire(lanes.acquire('k', live()), 'second');
-    const third = t.acquire(lanes.acquire('k', live()), 'third');
+    const first = t.acquire(lanes.acquire(main('k'), live()), 'first');
+    const second = t.acquire(lanes.acquire(main('k'), live()), 'second');
+    const third = t.acquire(lanes.acquire(main('k'), live()), 'third');
     await settle();
     expect(t.granted).toEqual(['first']);
 
@@ -47,8 +49,8 @@ describe('lanes', () => {
   it('runs different keys independently', async () => {
     const lanes = createLanes();
     const t = tracker();
-    const a = t.acquire(lanes.acquire('a', live()), 'a');
-    const b = t.acquire(lanes.acquire('b', live()), 'b');
+    const a = t.acquire(lanes.acquire(main('a'), live()), 'a');
+    const b = t.acquire(lanes.acquire(main('b'), live()), 'b');
     await settle();
     expect(t.granted.sort()).toEqual(['a', 'b']);
     expect(lanes.size).toBe(2);
@@ -56,13 +58,29 @@ describe('lanes', () => {
     (await b)();
   });
 
+  it('one key under two agents is two sessions: their turns do not wait for each other', async () => {
+    const lanes = createLanes();
+    const t = tracker();
+    const mainTurn = t.acquire(lanes.acquire({ agentId: 'main', key: 'shared-key' }, live()), 'main');
+    const betaTurn = t.acquire(lanes.acquire({ agentId: 'beta', key: 'shared-key' }, live()), 'beta');
+    const mainAgain = t.acquire(lanes.acquire({ agentId: 'main', key: 'shared-key' }, live()), 'main again');
+    await settle();
+    expect(t.granted.sort()).toEqual(['beta', 'main']);
+    expect(lanes.size).toBe(2);
+    (await mainTurn)();
+    await settle();
+    expect(t.granted).toContain('main again');
+    (await betaTurn)();
+    (await mainAgain)();
+  });
+
   it('a turn aborted while waiting rejects and leaves the lane without blocking those behind it', async () => {
     const lanes = createLanes();
     const t = tracker();
-    const first = t.acquire(lanes.acquire('k', live()), 'first');
+    const first = t.acquire(lanes.acquire(main('k'), live()), 'first');
     const leaving = new AbortController();
-    const second = lanes.acquire('k', leaving.signal);
-    const third = t.acquire(lanes.acquire('k', live()), 'third');
+    const second = lanes.acquire(main('k'), leaving.signal);
+    const third = t.acquire(lanes.acquire(main('k'), live()), 'third');
     await settle();
 
     leaving.abort();
@@ -82,9 +100,9 @@ describe('lanes', () => {
   it('an already-aborted signal rejects at once and blocks nobody', async () => {
     const lanes = createLanes();
     const aborted = AbortSignal.abort();
-    await expect(lanes.acquire('k', aborted)).rejects.toBeInstanceOf(RunAbortedError);
+    await expect(lanes.acquire(main('k'), aborted)).rejects.toBeInstanceOf(RunAbortedError);
     const t = tracker();
-    const next = t.acquire(lanes.acquire('k', live()), 'next');
+    const next = t.acquire(lanes.acquire(main('k'), live()), 'next');
     await settle();
     expect(t.granted).toEqual(['next']);
     (await next)();
@@ -95,9 +113,9 @@ describe('lanes', () => {
   it('releasing twice does not let a later turn overtake', async () => {
     const lanes = createLanes();
     const t = tracker();
-    const release = await lanes.acquire('k', live());
-    const second = t.acquire(lanes.acquire('k', live()), 'second');
-    const third = t.acquire(lanes.acquire('k', live()), 'third');
+    const release = await lanes.acquire(main('k'), live());
+    const second = t.acquire(lanes.acquire(main('k'), live()), 'second');
+    const third = t.acquire(lanes.acquire(main('k'), live()), 'third');
     release();
     release();
     await settle();
@@ -109,9 +127,9 @@ describe('lanes', () => {
   it('size counts keys with a turn running or waiting and returns to 0 once all release', async () => {
     const lanes = createLanes();
     expect(lanes.size).toBe(0);
-    const a1 = lanes.acquire('a', live());
-    const a2 = lanes.acquire('a', live());
-    const b1 = lanes.acquire('b', live());
+    const a1 = lanes.acquire(main('a'), live());
+    const a2 = lanes.acquire(main('a'), live());
+    const b1 = lanes.acquire(main('b'), live());
     expect(lanes.size).toBe(2);
     (await a1)();
     (await b1)();

@@ -96,7 +96,10 @@ describe('resolveSessionKey', () => {
   it('uses an explicit key verbatim', () => {
     expect(resolveSessionKey({ sessionKey: 'anything goes' }, 'main', HTTP_SOURCES)).toBe('anything goes');
     expect(resolveSessionKey({ sessionKey: 'agent:main:x' }, 'main', HTTP_SOURCES)).toBe('agent:main:x');
-    expect(resolveSessionKey({ sessionKey: 'agent:MAIN:x' }, 'main', HTTP_SOURCES)).toBe('agent:MAIN:x');
+    // The agent prefix is canonical in lower case; the rest of the key stays as given.
+    expect(resolveSessionKey({ sessionKey: 'agent:MAIN:x' }, 'main', HTTP_SOURCES)).toBe('agent:main:x');
+    expect(resolveSessionKey({ sessionKey: 'Agent:Main:Thread-X' }, 'main', HTTP_SOURCES)).toBe('agent:main:Thread-X');
+    expect(resolveSessionKey({ sessionKey: 'AGENT:main:' }, 'main', HTTP_SOURCES)).toBe('agent:main:');
   });
 
   it('an explicit key wins over user', () => {
@@ -109,6 +112,15 @@ describe('resolveSessionKey', () => {
     expect(err.param).toBe('x-moltbot-session-key');
     const cli = thrown(() => resolveSessionKey({ sessionKey: 'agent:main:x' }, 'beta', { agentId: '--agent', sessionKey: '--session-key' }));
     expect(cli.param).toBe('--session-key');
+  });
+
+  it('refuses another agent named in any case, and the message never names the other agent', () => {
+    for (const key of ['agent:beta:x', 'Agent:beta:x', 'AGENT:BETA:x', 'agent:Beta:', 'agent:nobody:x']) {
+      const err = thrown(() => resolveSessionKey({ sessionKey: key }, 'main', HTTP_SOURCES));
+      expect(err).toMatchObject({ status: 400, code: 'session_agent_mismatch', param: 'x-moltbot-session-key' });
+      expect(err.message.toLowerCase()).not.toMatch(/beta|nobody/u);
+      expect(err.message).toContain("'main'");
+    }
   });
 
   it('derives agent:<id>:openai-user:<user> from user', () => {

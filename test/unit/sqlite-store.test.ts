@@ -1,18 +1,15 @@
 /**
  * src/sessions/sqlite-store.ts: turns written in two atomic steps, `ok`-only recent
- * history, crash recovery (`running` turns of dead processes become `interrupted`),
+ * history, crash recovery (`running` turns of instances that are gone become `interrupted`),
  * transcripts per key, listing and history.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
 import type { BeginTurn, SessionStore, TranscriptMessage, TurnRef } from '../../src/sessions/store.js';
-
-/** A pid no process has: above Linux's pid_max ceiling (2^22). */
-const DEAD_PID = 2147483646;
 
 const u = (content: string): TranscriptMessage => ({ role: 'user', content });
 const a = (content: string): TranscriptMessage => ({ role: 'assistant', content });
@@ -32,14 +29,21 @@ function open(path: string): SessionStore {
   return store;
 }
 
+/** A turn start; `expected` says the session has no transcript yet unless given. */
 function begin(overrides: Partial<BeginTurn> & { id?: string; key?: string; agentId?: string } = {}): BeginTurn {
   const { id = 'sess-1', key = 'agent:main:k', agentId = 'main', ...rest } = overrides;
-  return { session: { id, key, agentId, kind: 'explicit' }, newTranscript: true, input: [u('hi')], startedAt: 1000, ...rest };
+  return { session: { id, key, agentId, kind: 'explicit' }, newTranscript: true, expected: { sessionId: undefined, turns: 0 }, input: [u('hi')], startedAt: 1000, ...rest };
 }
 
-/** Begins and finishes one turn with the given status. */
+/** `b` with `expected` read from the store now, as the core reads it before a turn. */
+async function asRead(store: SessionStore, b: BeginTurn): Promise<BeginTurn> {
+  const current = await store.currentSession(b.session.agentId, b.session.key);
+  return { ...b, expected: { sessionId: current?.id, turns: current?.turns ?? 0 } };
+}
+
+/** Begins (on the session as it is now) and finishes one turn with the given status. */
 async function turn(store: SessionStore, b: BeginTurn, status: 'ok' | 'error' | 'aborted' | 'timeout', replyText: string, endedAt: number): Promise<TurnRef> {
-  const ref = await store.beginTurn(b);
+  const ref = await store.beginTurn(await asRead(store, b));
   await store.finishTurn(ref, { status, reply: a(replyText), ...(status === 'ok' ? { finishReason: 'stop' as const } : {}), endedAt });
   return ref;
 }
@@ -67,7 +71,7 @@ describe('sqlite store: writing turns', () => {
         ['agent:main:folded', 'ok', 'done'],
         ['agent:main:streamed', 'aborted', 'do'],
       ] as const) {
-        const turns = await store.loadTurns(key);
+        const turns = await store.loadTurns('main', key);
         expect(turns).toHaveLength(1);
         expect(turns[0]).toMatchObject({ seq: 1, status, reply: a(reply), input: [u('hi')], startedAt: 1000 });
       }
@@ -78,10 +82,10 @@ describe('sqlite store: writing turns', () => {
       ]);
       // A start that fails fails its end too, folded or not.
       const lost = store.beginTurn(begin({ id: 'nowhere', newTranscript: false }));
-      await expect(store.finishTurn(lost, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/does not exist/u);
+      await expect(store.finishTurn(lost, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
       const lostLater = store.beginTurn(begin({ id: 'nowhere', newTranscript: false }));
-      await expect(lostLater).rejects.toThrow(/does not exist/u);
-      await expect(store.finishTurn(lostLater, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/does not exist/u);
+      await expect(lostLater).rejects.toThrow(/not the session's current one/u);
+      await expect(store.finishTurn(lostLater, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
     } finally {
       db.close();
     }
@@ -119,14 +123,14 @@ describe('sqlite store: writing turns', () => {
     const store = open(freshPath());
     const ref = await store.beginTurn(begin({ instructions: 'be brief', input: [u('question')] }));
     expect(ref).toEqual({ sessionId: 'sess-1', seq: 1 });
-    expect(await store.loadTurns('agent:main:k')).toEqual([
+    expect(await store.loadTurns('main', 'agent:main:k')).toEqual([
       { sessionId: 'sess-1', sessionKey: 'agent:main:k', agentId: 'main', seq: 1, input: [u('question')], instructions: 'be brief', status: 'running', startedAt: 1000 },
     ]);
-    expect(await store.currentSession('agent:main:k')).toMatchObject({ id: 'sess-1', turns: 1, lastStatus: 'running', createdAt: 1000, updatedAt: 1000, kind: 'explicit' });
+    expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ id: 'sess-1', turns: 1, lastStatus: 'running', createdAt: 1000, updatedAt: 1000, kind: 'explicit' });
 
     const usage = { promptTokens: 5, completionTokens: 2, totalTokens: 7 };
     await store.finishTurn(ref, { status: 'ok', reply: a('answer'), finishReason: 'stop', usage, endedAt: 2000 });
-    expect(await store.loadTurns('agent:main:k')).toEqual([
+    expect(await store.loadTurns('main', 'agent:main:k')).toEqual([
       {
         sessionId: 'sess-1',
         sessionKey: 'agent:main:k',
@@ -142,7 +146,7 @@ describe('sqlite store: writing turns', () => {
         endedAt: 2000,
       },
     ]);
-    expect(await store.currentSession('agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', createdAt: 1000, updatedAt: 2000 });
+    expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', createdAt: 1000, updatedAt: 2000 });
   });
 
   it('records a failed turn with its error and no reply', async () => {
@@ -150,7 +154,7 @@ describe('sqlite store: writing turns', () => {
     const ref = await store.beginTurn(begin());
     const error = { type: 'upstream_error', code: 'upstream_error', message: 'boom' };
     await store.finishTurn(ref, { status: 'error', error, endedAt: 1500 });
-    const [stored] = await store.loadTurns('agent:main:k');
+    const [stored] = await store.loadTurns('main', 'agent:main:k');
     expect(stored).toMatchObject({ status: 'error', error });
     expect(stored).not.toHaveProperty('reply');
     expect(stored).not.toHaveProperty('finishReason');
@@ -160,9 +164,9 @@ describe('sqlite store: writing turns', () => {
     const store = open(freshPath());
     await turn(store, begin(), 'ok', 'r1', 1100);
     await turn(store, begin({ newTranscript: false, startedAt: 1200 }), 'error', 'r2', 1300);
-    const ref = await store.beginTurn(begin({ newTranscript: false, startedAt: 1400 }));
+    const ref = await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 1400 })));
     expect(ref.seq).toBe(3);
-    expect((await store.loadTurns('agent:main:k')).map((t) => [t.seq, t.status])).toEqual([
+    expect((await store.loadTurns('main', 'agent:main:k')).map((t) => [t.seq, t.status])).toEqual([
       [1, 'ok'],
       [2, 'error'],
       [3, 'running'],
@@ -173,16 +177,16 @@ describe('sqlite store: writing turns', () => {
     const store = open(freshPath());
     await expect(store.beginTurn(begin({ newTranscript: false }))).rejects.toThrow();
     expect(await store.listSessions()).toEqual([]);
-    expect(await store.loadTurns('agent:main:k')).toEqual([]);
+    expect(await store.loadTurns('main', 'agent:main:k')).toEqual([]);
   });
 
   it('a failing beginTurn writes nothing (creating a transcript id that exists)', async () => {
     const store = open(freshPath());
     await turn(store, begin(), 'ok', 'r1', 1100);
     await expect(store.beginTurn(begin({ key: 'agent:main:other', startedAt: 5000 }))).rejects.toThrow();
-    expect(await store.loadTurns('agent:main:other')).toEqual([]);
-    expect(await store.loadTurns('agent:main:k')).toHaveLength(1);
-    expect(await store.currentSession('agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', updatedAt: 1100 });
+    expect(await store.loadTurns('main', 'agent:main:other')).toEqual([]);
+    expect(await store.loadTurns('main', 'agent:main:k')).toHaveLength(1);
+    expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', updatedAt: 1100 });
   });
 
   it('finishing a turn twice keeps the first outcome', async () => {
@@ -190,8 +194,8 @@ describe('sqlite store: writing turns', () => {
     const ref = await store.beginTurn(begin());
     await store.finishTurn(ref, { status: 'aborted', reply: a('part'), endedAt: 1100 });
     await store.finishTurn(ref, { status: 'ok', reply: a('whole'), finishReason: 'stop', endedAt: 1200 });
-    expect(await store.loadTurns('agent:main:k')).toMatchObject([{ status: 'aborted', reply: a('part'), endedAt: 1100 }]);
-    expect(await store.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'aborted', updatedAt: 1100 });
+    expect(await store.loadTurns('main', 'agent:main:k')).toMatchObject([{ status: 'aborted', reply: a('part'), endedAt: 1100 }]);
+    expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'aborted', updatedAt: 1100 });
   });
 });
 
@@ -202,7 +206,7 @@ describe('sqlite store: recentTurns', () => {
     for (const [i, status] of statuses.entries()) {
       await turn(store, begin({ newTranscript: i === 0, startedAt: 1000 + i, input: [u(`u${i + 1}`)] }), status, `r${i + 1}`, 1000 + i);
     }
-    await store.beginTurn(begin({ newTranscript: false, startedAt: 2000, input: [u('still running')] }));
+    await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 2000, input: [u('still running')] })));
 
     const seqs = async (limit: number): Promise<number[]> => (await store.recentTurns('sess-1', limit)).map((t) => t.seq);
     expect(await seqs(2)).toEqual([5, 7]);
@@ -221,43 +225,55 @@ describe('sqlite store: recentTurns', () => {
 });
 
 describe('sqlite store: crash recovery', () => {
-  it('marks a running turn of a dead process interrupted when the store reopens', async () => {
+  it('marks a running turn of an instance that is gone interrupted when the store reopens', async () => {
     const path = freshPath();
     const first = openSqliteStore(path);
     await turn(first, begin(), 'ok', 'r1', 1100);
-    await first.beginTurn(begin({ newTranscript: false, startedAt: 1200, input: [u('cut short')] }));
+    await first.beginTurn(await asRead(first, begin({ newTranscript: false, startedAt: 1200, input: [u('cut short')] })));
+    // Closed with the turn still running: its instance lock is released, as a crash releases it.
     await first.close();
-    const db = new Database(path);
-    db.prepare("UPDATE turns SET owner_pid = ? WHERE status = 'running'").run(DEAD_PID);
-    db.close();
 
     const reopened = open(path);
-    const turns = await reopened.loadTurns('agent:main:k');
+    const turns = await reopened.loadTurns('main', 'agent:main:k');
     expect(turns.map((t) => t.status)).toEqual(['ok', 'interrupted']);
     expect(turns[1]).toMatchObject({ input: [u('cut short')] });
     expect(turns[1]?.endedAt).toBeTypeOf('number');
-    expect(await reopened.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'interrupted', turns: 2 });
+    expect(await reopened.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'interrupted', turns: 2 });
     // An interrupted turn is not history.
     expect((await reopened.recentTurns('sess-1', 10)).map((t) => t.seq)).toEqual([1]);
     // A late finish from the dead run changes nothing.
     await reopened.finishTurn({ sessionId: 'sess-1', seq: 2 }, { status: 'ok', reply: a('too late'), endedAt: 9999 });
-    expect((await reopened.loadTurns('agent:main:k'))[1]).toMatchObject({ status: 'interrupted' });
-    expect((await reopened.loadTurns('agent:main:k'))[1]).not.toHaveProperty('reply');
+    expect((await reopened.loadTurns('main', 'agent:main:k'))[1]).toMatchObject({ status: 'interrupted' });
+    expect((await reopened.loadTurns('main', 'agent:main:k'))[1]).not.toHaveProperty('reply');
   });
 
-  it('leaves a running turn of a live process alone', async () => {
+  it('leaves a running turn of a live instance alone, and records which instance runs it', async () => {
     const path = freshPath();
-    const first = openSqliteStore(path);
-    await first.beginTurn(begin());
-    await first.close();
-    const db = new Database(path);
-    // pid 1 always exists.
-    db.prepare("UPDATE turns SET owner_pid = 1 WHERE status = 'running'").run();
-    db.close();
+    const running = open(path);
+    await running.beginTurn(begin());
+    const db = new Database(path, { readonly: true });
+    try {
+      const [owner] = db.prepare("SELECT owner FROM turns WHERE status = 'running'").pluck().all() as string[];
+      expect(owner).toMatch(/^[0-9a-f-]{36}$/u);
+      expect(readdirSync(join(dirname(path), 'instances'))).toContain(`${owner}.lock`);
+    } finally {
+      db.close();
+    }
+    // A second process-like opener (its own connection and instance) sees the first alive.
+    const beside = open(path);
+    expect((await beside.loadTurns('main', 'agent:main:k')).map((t) => t.status)).toEqual(['running']);
+    expect(await beside.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'running' });
+  });
 
+  it('a turn left running under a PID by an older version (no instance) is interrupted at the next open', async () => {
+    const path = freshPath();
+    await openSqliteStore(path).close();
+    const db = new Database(path);
+    db.prepare("INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES ('old', 'agent:main:old', 'main', 'explicit', 1, 1, 1, 'running')").run();
+    db.prepare("INSERT INTO turns (session_id, seq, status, owner, input, started_at) VALUES ('old', 1, 'running', NULL, '[]', 1)").run();
+    db.close();
     const reopened = open(path);
-    expect((await reopened.loadTurns('agent:main:k')).map((t) => t.status)).toEqual(['running']);
-    expect(await reopened.currentSession('agent:main:k')).toMatchObject({ lastStatus: 'running' });
+    expect((await reopened.loadTurns('main', 'agent:main:old')).map((t) => t.status)).toEqual(['interrupted']);
   });
 });
 
@@ -266,10 +282,10 @@ describe('sqlite store: sessions', () => {
     const store = open(freshPath());
     await turn(store, begin({ id: 'first' }), 'ok', 'old', 1100);
     await turn(store, begin({ id: 'second', startedAt: 2000, input: [u('again')] }), 'ok', 'new', 2100);
-    expect(await store.currentSession('agent:main:k')).toMatchObject({ id: 'second', createdAt: 2000, updatedAt: 2100, turns: 1 });
-    expect((await store.loadTurns('agent:main:k')).map((t) => t.reply?.content)).toEqual(['new']);
-    expect(await store.currentSession('agent:main:unknown')).toBeUndefined();
-    expect(await store.loadTurns('agent:main:unknown')).toEqual([]);
+    expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ id: 'second', createdAt: 2000, updatedAt: 2100, turns: 1 });
+    expect((await store.loadTurns('main', 'agent:main:k')).map((t) => t.reply?.content)).toEqual(['new']);
+    expect(await store.currentSession('main', 'agent:main:unknown')).toBeUndefined();
+    expect(await store.loadTurns('main', 'agent:main:unknown')).toEqual([]);
   });
 
   it('sessionHistory returns every transcript of a key, oldest first, with its turns', async () => {
@@ -285,6 +301,23 @@ describe('sqlite store: sessions', () => {
     ]);
     expect(history[0]?.session).toMatchObject({ turns: 2, lastStatus: 'error' });
     expect(await store.sessionHistory('agent:main:unknown')).toEqual([]);
+  });
+
+  it('one key under two agents: two sessions, each with its own current transcript; sessionHistory groups them by agent', async () => {
+    const store = open(freshPath());
+    await turn(store, begin({ id: 'm1', key: 'shared', agentId: 'main' }), 'ok', 'main says', 1100);
+    await turn(store, begin({ id: 'b1', key: 'shared', agentId: 'beta', startedAt: 1200 }), 'ok', 'beta says', 1300);
+    await turn(store, begin({ id: 'm2', key: 'shared', agentId: 'main', startedAt: 1400 }), 'ok', 'main again', 1500);
+    expect((await store.currentSession('main', 'shared'))?.id).toBe('m2');
+    expect((await store.currentSession('beta', 'shared'))?.id).toBe('b1');
+    expect(await store.currentSession('gamma', 'shared')).toBeUndefined();
+    expect((await store.loadTurns('beta', 'shared')).map((t) => t.reply?.content)).toEqual(['beta says']);
+    expect((await store.sessionHistory('shared')).map(({ session }) => [session.agentId, session.id])).toEqual([
+      ['beta', 'b1'],
+      ['main', 'm1'],
+      ['main', 'm2'],
+    ]);
+    expect((await store.sessionHistory('shared', { agentId: 'main' })).map(({ session }) => session.id)).toEqual(['m1', 'm2']);
   });
 
   it('listSessions lists transcripts most recently updated first, filtered by agent', async () => {
@@ -304,7 +337,7 @@ describe('sqlite store: sessions', () => {
   it('keeps the session kind', async () => {
     const store = open(freshPath());
     for (const kind of ['stateless', 'user', 'explicit'] as const) {
-      await store.beginTurn({ session: { id: kind, key: `agent:main:${kind}`, agentId: 'main', kind }, newTranscript: true, input: [u('x')], startedAt: 1 });
+      await store.beginTurn({ session: { id: kind, key: `agent:main:${kind}`, agentId: 'main', kind }, newTranscript: true, expected: { sessionId: undefined, turns: 0 }, input: [u('x')], startedAt: 1 });
     }
     expect((await store.listSessions()).map((s) => [s.id, s.kind]).sort()).toEqual([
       ['explicit', 'explicit'],
@@ -318,8 +351,8 @@ describe('sqlite store: sessions', () => {
     const first = openSqliteStore(path);
     await turn(first, begin(), 'ok', 'kept', 1100);
     await first.close();
-    await expect(first.loadTurns('agent:main:k')).rejects.toThrow();
+    await expect(first.loadTurns('main', 'agent:main:k')).rejects.toThrow();
     const reopened = open(path);
-    expect((await reopened.loadTurns('agent:main:k')).map((t) => t.reply?.content)).toEqual(['kept']);
+    expect((await reopened.loadTurns('main', 'agent:main:k')).map((t) => t.reply?.content)).toEqual(['kept']);
   });
 });

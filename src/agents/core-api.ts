@@ -1,0 +1,88 @@
+/**
+ * The agent core's interface: what a caller asks for (a turn), what it gets back (the
+ * turn's events), and what the core is built from. `core.ts` implements it.
+ */
+import type { ChatCompletionRequestMessage } from '../../generated/client/types.gen.js';
+import type { AgentConfig } from '../config/types.js';
+import type { ModelProvider } from '../providers/types.js';
+import type { SessionStore } from '../sessions/store.js';
+import type { AgentEvent } from './events.js';
+import type { ImagePolicy } from './images.js';
+import type { LaneId, Lanes } from './lanes.js';
+import type { TurnOptions } from './request-options.js';
+import type { RoutingSources } from './routing.js';
+
+/** One turn as asked for by a client. */
+export interface TurnRequest {
+  /** An explicit agent id (`x-moltbot-agent-id`, `--agent`); wins over `model`. */
+  agentId?: string | undefined;
+  /** OpenAI's `model` field. */
+  model: string;
+  sessionKey?: string | undefined;
+  user?: string | null | undefined;
+  messages: readonly ChatCompletionRequestMessage[];
+  /** Sampling parameters and tools, forwarded where the provider supports them. */
+  options?: TurnOptions;
+  /**
+   * True when the caller holds the reply until the turn is done (a JSON response). The
+   * model is then called without waiting for the turn's start to be committed, a turn
+   * that ends within the same commit window is written once, and the run yields only its
+   * `done` event, with the whole reply. Otherwise (streaming) the start is committed
+   * before the first event is yielded: a client never sees a reply the store has no
+   * record of.
+   */
+  bufferedReply?: boolean;
+}
+
+/** A turn that has been routed and is ready to stream. */
+export interface StartedTurn {
+  agentId: string;
+  sessionKey: string;
+  /**
+   * Deltas then `done`; throws a `GatewayError` on failure (429 when the gateway is at
+   * capacity, 504 on timeout, 503 on shutdown, 502/504 from the provider) or
+   * `RunAbortedError` when the caller's signal aborted. Iterate once; stopping early
+   * ends the run and records it as aborted.
+   */
+  events: AsyncIterable<AgentEvent>;
+}
+
+export interface AgentCoreDeps {
+  agents: readonly AgentConfig[];
+  defaultAgentId: string;
+  store: SessionStore;
+  /** The provider for an id from config; every agent's provider must exist. */
+  provider: (id: string) => ModelProvider;
+  limits: { maxConcurrent: number; maxQueued: number };
+  images: ImagePolicy;
+  /**
+   * Serialises turns per session (agent and key) within this process. Across processes
+   * the store serialises them (`beginTurn`'s expected state).
+   */
+  lanes?: Lanes;
+  /**
+   * Told when a turn has to wait for a turn of the same session running in another
+   * process (`moltbot agent` beside a gateway), so an operator or a user can see why.
+   */
+  onSessionWait?: (session: LaneId) => void;
+  /** Replies larger than this (UTF-8 bytes of text and tool-call arguments) are stored cut, with a marker. */
+  maxStoredReplyBytes?: number;
+  now?: () => number;
+}
+
+export interface AgentCore {
+  /**
+   * Routes the request (400/404 `GatewayError`s are thrown here, before anything
+   * streams) and returns the turn's event stream. Aborting `signal` stops the run and
+   * the provider request; the turn is then recorded as `aborted`.
+   */
+  startTurn(request: TurnRequest, signal: AbortSignal, sources?: RoutingSources): StartedTurn;
+  /**
+   * Shutdown: refuses new turns (503), lets running and queued ones finish for up to
+   * `graceMs`, then aborts the rest (they end with a 503 error) and resolves when every
+   * turn is recorded.
+   */
+  drain(graceMs: number): Promise<void>;
+  /** Turns admitted and not yet finished (running or queued). */
+  readonly pending: number;
+}

@@ -1,0 +1,138 @@
+/**
+ * src/sessions/sqlite-prune.ts: `prune` deletes transcripts by kind and age (and agent),
+ * never one with a running turn, counts without deleting on a dry run, works in batches
+ * that let other work run in between, and gives the space back to the file system.
+ */
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
+import type { SessionKind, SessionStore } from '../../src/sessions/store.js';
+
+const DAY = 86_400_000;
+const NOW = 100 * DAY;
+
+const opened: SessionStore[] = [];
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+});
+
+function fresh(): { store: SessionStore; path: string } {
+  const path = join(mkdtempSync(join(tmpdir(), 'moltbot-prune-')), 'sessions.sqlite');
+  const store = openSqliteStore(path);
+  opened.push(store);
+  return { store, path };
+}
+
+/** A transcript of `turns` ok turns, last updated `daysAgo` before NOW. */
+async function transcript(store: SessionStore, id: string, kind: SessionKind, daysAgo: number, options: { agentId?: string; turns?: number; text?: string } = {}): Promise<void> {
+  const agentId = options.agentId ?? 'main';
+  const session = { id, key: kind === 'stateless' ? `agent:${agentId}:openai:${id}` : `agent:${agentId}:${id}`, agentId, kind };
+  const at = NOW - daysAgo * DAY;
+  for (let i = 0; i < (options.turns ?? 1); i += 1) {
+    const ref = store.beginTurn({
+      // A stateless transcript is continued by sending its key back: as an explicit key.
+      session: i > 0 && kind === 'stateless' ? { ...session, kind: 'explicit' } : session,
+      newTranscript: i === 0,
+      expected: { sessionId: i === 0 ? undefined : id, turns: i },
+      input: [{ role: 'user', content: options.text ?? `hello ${i}` }],
+      startedAt: at,
+    });
+    await store.finishTurn(ref, { status: 'ok', reply: { role: 'assistant', content: options.text ?? 'hi' }, finishReason: 'stop', endedAt: at });
+  }
+}
+
+const ids = async (store: SessionStore): Promise<string[]> => (await store.listSessions()).map((s) => s.id).sort();
+
+describe('sqlite store: prune', () => {
+  it('deletes the transcripts of the listed kinds older than their age, with their turns; keeps the rest', async () => {
+    const { store } = fresh();
+    await transcript(store, 'old-stateless', 'stateless', 8, { turns: 1 });
+    await transcript(store, 'new-stateless', 'stateless', 6);
+    await transcript(store, 'old-user', 'user', 400, { turns: 3 });
+    await transcript(store, 'old-explicit', 'explicit', 30, { turns: 2 });
+    expect(await store.prune({ olderThan: { stateless: 7 * DAY }, now: NOW })).toMatchObject({ sessions: 1, turns: 1 });
+    expect(await ids(store)).toEqual(['new-stateless', 'old-explicit', 'old-user']);
+    expect(await store.loadTurns('main', 'agent:main:openai:old-stateless')).toEqual([]);
+
+    expect(await store.prune({ olderThan: { user: 365 * DAY, explicit: 31 * DAY }, now: NOW })).toMatchObject({ sessions: 1, turns: 3 });
+    expect(await ids(store)).toEqual(['new-stateless', 'old-explicit']);
+    // Age 0: everything of that kind.
+    expect(await store.prune({ olderThan: { stateless: 0, explicit: 0 }, now: NOW })).toMatchObject({ sessions: 2, turns: 3 });
+    expect(await ids(store)).toEqual([]);
+  });
+
+  it('only the given agent, with agentId', async () => {
+    const { store } = fresh();
+    await transcript(store, 'main-1', 'stateless', 10);
+    await transcript(store, 'beta-1', 'stateless', 10, { agentId: 'beta' });
+    expect(await store.prune({ olderThan: { stateless: DAY }, agentId: 'beta', now: NOW })).toMatchObject({ sessions: 1 });
+    expect(await ids(store)).toEqual(['main-1']);
+  });
+
+  it('never deletes a transcript with a running turn, however old', async () => {
+    const { store } = fresh();
+    await transcript(store, 'busy', 'explicit', 50, { turns: 2 });
+    await store.beginTurn({
+      session: { id: 'busy', key: 'agent:main:busy', agentId: 'main', kind: 'explicit' },
+      newTranscript: false,
+      expected: { sessionId: 'busy', turns: 2 },
+      input: [{ role: 'user', content: 'still going' }],
+      startedAt: NOW - 50 * DAY,
+    });
+    await transcript(store, 'idle', 'explicit', 50);
+    expect(await store.prune({ olderThan: { explicit: 0 }, now: NOW })).toMatchObject({ sessions: 1, turns: 1 });
+    expect(await ids(store)).toEqual(['busy']);
+    expect((await store.loadTurns('main', 'agent:main:busy')).map((t) => t.status)).toEqual(['ok', 'ok', 'running']);
+  });
+
+  it('a dry run counts what would go and deletes nothing', async () => {
+    const { store } = fresh();
+    await transcript(store, 'a', 'stateless', 10, { turns: 2 });
+    await transcript(store, 'b', 'stateless', 10);
+    expect(await store.prune({ olderThan: { stateless: DAY }, dryRun: true, now: NOW })).toEqual({ sessions: 2, turns: 3, reclaimedBytes: 0 });
+    expect(await ids(store)).toEqual(['a', 'b']);
+  });
+
+  it('works in batches: other work runs between them', async () => {
+    const { store } = fresh();
+    for (let i = 0; i < 1000; i += 1) await transcript(store, `s-${String(i).padStart(4, '0')}`, 'stateless', 10);
+    let settled = false;
+    const pruning = store.prune({ olderThan: { stateless: DAY }, now: NOW }).finally(() => {
+      settled = true;
+    });
+    // Scheduled after the prune started: runs at its first yield, long before its end.
+    const ranBetween = await new Promise<boolean>((resolve) => setImmediate(() => resolve(!settled)));
+    expect(ranBetween).toBe(true);
+    expect(await pruning).toMatchObject({ sessions: 1000, turns: 1000 });
+  });
+
+  it('gives the freed space back to the file system (incremental vacuum)', async () => {
+    const { store, path } = fresh();
+    const text = 'z'.repeat(8 * 1024);
+    for (let i = 0; i < 100; i += 1) await transcript(store, `big-${i}`, 'stateless', 10, { text, turns: 2 });
+    await transcript(store, 'kept', 'user', 10);
+    const db = new Database(path);
+    try {
+      const checkpointedSize = (): number => {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        return statSync(path).size;
+      };
+      expect(db.pragma('auto_vacuum', { simple: true })).toBe(2);
+      const before = checkpointedSize();
+      expect(before).toBeGreaterThan(3 * 1024 * 1024);
+      const result = await store.prune({ olderThan: { stateless: DAY }, now: NOW });
+      expect(result).toMatchObject({ sessions: 100, turns: 200 });
+      expect(result.reclaimedBytes).toBeGreaterThan(3 * 1024 * 1024);
+      const after = checkpointedSize();
+      expect(after).toBeLessThan(before - 3 * 1024 * 1024);
+      expect(db.pragma('freelist_count', { simple: true })).toBe(0);
+      console.log(`sqlite-prune: file ${(before / 1024 / 1024).toFixed(1)} MiB -> ${(after / 1024 / 1024).toFixed(2)} MiB, reclaimed ${(result.reclaimedBytes / 1024 / 1024).toFixed(1)} MiB`);
+    } finally {
+      db.close();
+    }
+    expect(await ids(store)).toEqual(['kept']);
+  });
+});
