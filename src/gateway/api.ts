@@ -1,20 +1,24 @@
 /**
- * The HTTP edge: request id, CORS, body (limit enforced while reading), routing by the
- * spec's paths, bearer auth, validation against the spec (precompiled validators, one
- * per operation), then the operation's handler. Each step answers for itself, so no
- * unauthenticated or invalid request reaches a handler.
+ * The HTTP edge, in this order: request id, CORS, routing by the spec's paths, the
+ * failed-auth rate limit and bearer auth, the body's headers (declared length, type),
+ * `100 Continue`, then the body (limit enforced while reading), validation against the
+ * spec (precompiled validators, one per operation), and the operation's handler. Until
+ * a request is authenticated only its headers are looked at: nothing it sends costs
+ * more than that. Each step answers for itself, so no unauthenticated or invalid
+ * request reaches a handler.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OperationId } from '../../generated/operations.js';
 import { requestValidators } from '../../generated/validators/index.js';
-import { GatewayError, toGatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck, unauthorized } from './auth.js';
 import { createAuthLimiter, isLoopback } from './auth-limiter.js';
-import { parseJsonBody, readBody, type JsonLimits } from './body.js';
+import { checkBodyHeaders, expectsContinue, readBody } from './body.js';
 import { createCors } from './cors.js';
 import { sendError } from './error-response.js';
 import type { OperationHandler } from './handler.js';
+import { parseJsonBody, type JsonLimits } from './json-body.js';
 import { requestIdOf } from './request-id.js';
 import { createRouter } from './router.js';
 import { validationError } from './validation-error.js';
@@ -105,14 +109,6 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     if (cors.handle(req, res)) return;
     try {
       const method = req.method ?? 'GET';
-      let body: unknown;
-      // Why the body cannot be a request; answered after auth, in place of validation.
-      let bodyProblem: GatewayError | undefined;
-      if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
-        const parsed = parseJsonBody(await readBody(req, options.maxBodyBytes), req.headers['content-type'], options.jsonLimits);
-        body = parsed.body;
-        bodyProblem = parsed.problem;
-      }
       const [path = '/'] = (req.url ?? '/').split('?', 1);
       const route = router.match(method, path);
       if (route.kind === 'notFound') throw notFound(method.toUpperCase(), path);
@@ -121,8 +117,15 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
         const refused = refusal(req);
         if (refused) throw refused;
       }
+      let body: unknown;
+      if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
+        checkBodyHeaders(req, options.maxBodyBytes);
+        // Only now may the client send its body (the server answers `checkContinue` with this listener).
+        if (expectsContinue(req)) res.writeContinue();
+        body = parseJsonBody(await readBody(req, options.maxBodyBytes), options.jsonLimits);
+      }
       const validate = requestValidators[route.operationId];
-      if (!validate({ header: req.headers, path: route.params, requestBody: body })) throw bodyProblem ?? validationError(validate.errors);
+      if (!validate({ header: req.headers, path: route.params, requestBody: body })) throw validationError(validate.errors);
       const result = await handlers[route.operationId]({
         body,
         headers: req.headers as Record<string, string | undefined>,
@@ -132,9 +135,8 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       await writeResult(res, result, { signal: controller.signal, logger, keepAliveMs: options.keepAliveMs });
     } catch (err) {
       if (controller.signal.aborted && !(err instanceof GatewayError)) return;
-      const failure = toGatewayError(err);
-      // Refused bodies are not read to the end: close the connection after answering.
-      sendError(res, failure, logger, failure.status === 413 ? { connection: 'close' } : {});
+      // A body left unread (refused before it was read) is discarded after the answer.
+      sendError(res, err, logger, {}, req);
     }
   };
 }
