@@ -665,7 +665,7 @@ export const openapiDocument = {
         }
       },
       "BadGateway": {
-        "description": "The agent's model provider failed (unreachable, or answered with an error).",
+        "description": "The agent's model provider failed: `upstream_unavailable` (it could not be\nreached), `upstream_error` (it answered with an error), `upstream_incomplete` (its\nstream ended before the reply was complete), `upstream_event_too_large` (one of its\nstream events or lines was longer than the provider's `maxEventBytes`, 8 MiB by\ndefault) or `upstream_reply_too_large` (the reply outgrew the agent's\n`maxReplyBytes`, 32 MiB by default). Once a stream has started, the same error\narrives as its final event.\n",
         "headers": {
           "Retry-After": {
             "description": "Present when the provider's error answer asked to wait (its own `Retry-After` or\n`retry-after-ms`, e.g. on its 429 or 503): seconds to wait before retrying.\n",

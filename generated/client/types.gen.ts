@@ -445,7 +445,14 @@ export type CreateChatCompletionErrors = {
      */
     500: ErrorResponse;
     /**
-     * The agent's model provider failed (unreachable, or answered with an error).
+     * The agent's model provider failed: `upstream_unavailable` (it could not be
+     * reached), `upstream_error` (it answered with an error), `upstream_incomplete` (its
+     * stream ended before the reply was complete), `upstream_event_too_large` (one of its
+     * stream events or lines was longer than the provider's `maxEventBytes`, 8 MiB by
+     * default) or `upstream_reply_too_large` (the reply outgrew the agent's
+     * `maxReplyBytes`, 32 MiB by default). Once a stream has started, the same error
+     * arrives as its final event.
+     *
      */
     502: ErrorResponse;
     /**

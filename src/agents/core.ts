@@ -9,7 +9,7 @@ import type { ChatCompletionRequestMessage } from '../../generated/client/types.
 import type { AgentConfig } from '../config/types.js';
 import type { FinishReason, ModelMessage, ModelProvider, ToolCall, Usage } from '../providers/types.js';
 import type { SessionKind, SessionStore, TranscriptMessage, Turn, TurnOutcome, TurnRef } from '../sessions/store.js';
-import { RunAbortedError, internalError, invalidRequest, runTimeout, shuttingDown, toGatewayError } from '../errors.js';
+import { RunAbortedError, internalError, invalidRequest, runTimeout, shuttingDown, toGatewayError, upstreamError } from '../errors.js';
 import type { AgentEvent } from './events.js';
 import { boundedHistory } from './history.js';
 import { createHistoryCache } from './history-cache.js';
@@ -105,6 +105,14 @@ interface PlannedTurn {
   bufferedReply: boolean;
 }
 
+/** 502: the model's reply outgrew the agent's `maxReplyBytes`; the run ends (the upstream request is closed). */
+function replyTooLarge(agent: AgentConfig): Error {
+  return upstreamError(
+    `The model provider '${agent.provider}' sent a reply longer than ${agent.maxReplyBytes} bytes (maxReplyBytes); the run was ended.`,
+    'upstream_reply_too_large',
+  );
+}
+
 function sessionKind(request: TurnRequest): SessionKind {
   if (request.sessionKey !== undefined) return 'explicit';
   return request.user ? 'user' : 'stateless';
@@ -149,6 +157,12 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
 
     let finished = false;
     let reply = '';
+    /** UTF-8 bytes of the reply so far (text and tool-call arguments), bounded by `maxReplyBytes`. */
+    let replyBytes = 0;
+    const grow = (text: string): void => {
+      replyBytes += Buffer.byteLength(text);
+      if (replyBytes > agent.maxReplyBytes) throw replyTooLarge(agent);
+    };
     const toolCalls: ToolCall[] = [];
     let usage: Usage | undefined;
     let finishReason: FinishReason | undefined;
@@ -202,13 +216,17 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         if (controller.signal.aborted) break;
         switch (event.type) {
           case 'delta':
+            grow(event.text);
             reply += event.text;
             break;
           case 'tool_call': {
             const call = (toolCalls[event.index] ??= { id: '', name: '', arguments: '' });
             if (event.id) call.id = event.id;
             if (event.name) call.name = event.name;
-            if (event.arguments) call.arguments += event.arguments;
+            if (event.arguments) {
+              grow(event.arguments);
+              call.arguments += event.arguments;
+            }
             break;
           }
           case 'usage':

@@ -1,8 +1,10 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { MessageDeltaUsage, Usage as AnthropicUsage } from '@anthropic-ai/sdk/resources/messages';
-import type { FinishReason, ModelEvent, ModelProvider, ModelRequest, StreamOptions, Usage } from '../types.js';
+import { DEFAULT_MAX_EVENT_BYTES, type FinishReason, type ModelEvent, type ModelProvider, type ModelRequest, type StreamOptions, type Usage } from '../types.js';
 import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
 import { abortable } from '../abortable.js';
+import { EventTooLargeError } from '../event-cap.js';
+import { cappedFetch } from './capped-fetch.js';
 import { toAnthropicPrompt } from './anthropic-messages.js';
 import { toAnthropicOptions } from './anthropic-request.js';
 import { ToolUseStream } from './anthropic-tool-stream.js';
@@ -26,6 +28,8 @@ export interface AnthropicSettings {
    * honouring `retry-after` (default 2).
    */
   maxRetries?: number;
+  /** One SSE event at most (default 8 MiB); past it the run ends with 502 `upstream_event_too_large`. */
+  maxEventBytes?: number;
 }
 
 /**
@@ -134,6 +138,7 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
     defaultHeaders: headers,
     timeout: timeoutSeconds * 1000,
     maxRetries: settings.maxRetries ?? 2,
+    fetch: cappedFetch(settings.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES),
     // The SDK's own console logging prints raw upstream data (which may carry the API key)
     // outside our JSON log; failures reach the gateway as errors instead.
     logLevel: 'off',
@@ -145,6 +150,9 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
 
   function mapError(err: unknown, signal: AbortSignal): Error {
     if (signal.aborted || err instanceof Anthropic.APIUserAbortError) return new RunAbortedError();
+    if (err instanceof EventTooLargeError) {
+      return upstreamError(`${where} sent an event longer than ${err.limit} bytes (maxEventBytes); the run was ended.`, 'upstream_event_too_large', err);
+    }
     if (err instanceof Anthropic.APIConnectionTimeoutError) {
       return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err);
     }

@@ -1,7 +1,9 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import type { FinishReason, ModelEvent, ModelProvider, ModelRequest, StreamOptions, Usage } from '../types.js';
+import { DEFAULT_MAX_EVENT_BYTES, type FinishReason, type ModelEvent, type ModelProvider, type ModelRequest, type StreamOptions, type Usage } from '../types.js';
 import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
 import { toRequestOptions, toWireMessage, ToolCallStream } from './openai-wire.js';
+import { OFF_THREAD_CHARS, parseJsonOffThread } from './json-off-thread.js';
+import { EventTooLargeError } from '../event-cap.js';
 import { sseData } from './sse-data.js';
 import { createUpstreamClient, UpstreamConnectionError, UpstreamStatusError, UpstreamTimeoutError } from './upstream-http.js';
 
@@ -14,6 +16,8 @@ export interface OpenAICompatibleSettings {
   timeoutSeconds?: number;
   /** Retries before the first byte, on connection errors, 408, 409, 429 and 5xx (default 2). */
   maxRetries?: number;
+  /** One SSE line or event at most (default 8 MiB); past it the run ends with 502 `upstream_event_too_large`. */
+  maxEventBytes?: number;
 }
 
 const FINISH_REASONS: ReadonlySet<string> = new Set(['stop', 'length', 'tool_calls', 'content_filter']);
@@ -36,6 +40,7 @@ function mapFinishReason(reason: string): FinishReason {
  */
 export function createOpenAICompatibleProvider(settings: OpenAICompatibleSettings): ModelProvider {
   const timeoutSeconds = settings.timeoutSeconds ?? 600;
+  const maxEventBytes = settings.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   const url = new URL(`${settings.baseUrl.replace(/\/+$/u, '')}/chat/completions`);
   const client = createUpstreamClient({
     timeoutMs: timeoutSeconds * 1000,
@@ -55,6 +60,9 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
 
   function mapError(err: unknown, signal: AbortSignal): Error {
     if (signal.aborted || err instanceof RunAbortedError) return new RunAbortedError();
+    if (err instanceof EventTooLargeError) {
+      return upstreamError(`${where} sent an event longer than ${err.limit} bytes (maxEventBytes); the run was ended.`, 'upstream_event_too_large', err);
+    }
     if (err instanceof UpstreamTimeoutError) return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err);
     if (err instanceof UpstreamConnectionError) {
       return upstreamError(`${where} could not be reached at ${settings.baseUrl}.`, 'upstream_unavailable', err);
@@ -67,14 +75,8 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
     return upstreamError(`${where} failed mid-reply: ${detail.slice(0, 500)}`, 'upstream_error', err);
   }
 
-  /** One event's data as a chunk; anything else is a failure of the upstream. */
-  function parseChunk(data: string): ChatCompletionChunk {
-    let value: unknown;
-    try {
-      value = JSON.parse(data);
-    } catch {
-      throw new Error('an event is not valid JSON');
-    }
+  /** One event's parsed data as a chunk; anything else is a failure of the upstream. */
+  function toChunk(value: unknown): ChatCompletionChunk {
     const record = value as { error?: { message?: unknown } | string; choices?: unknown } | null;
     if (record?.error !== undefined) {
       const message = typeof record.error === 'string' ? record.error : String(record.error?.message ?? 'an error event');
@@ -82,6 +84,23 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
     }
     if (!Array.isArray(record?.choices)) throw new Error('an event is not a chat.completion.chunk');
     return value as ChatCompletionChunk;
+  }
+
+  /** One event's data as a chunk; a large event is parsed off the event loop (see `json-off-thread.ts`). */
+  async function parseLargeChunk(data: string): Promise<ChatCompletionChunk> {
+    return toChunk(await parseJsonOffThread(data).catch(() => {
+      throw new Error('an event is not valid JSON');
+    }));
+  }
+
+  function parseChunk(data: string): ChatCompletionChunk {
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      throw new Error('an event is not valid JSON');
+    }
+    return toChunk(value);
   }
 
   return {
@@ -100,8 +119,8 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
           stream_options: { include_usage: true },
         });
         const res = await client.post(url, body, signal);
-        for await (const data of sseData(res)) {
-          const chunk = parseChunk(data);
+        for await (const data of sseData(res, maxEventBytes)) {
+          const chunk = data.length < OFF_THREAD_CHARS ? parseChunk(data) : await parseLargeChunk(data);
           if (chunk.usage) {
             usage = {
               promptTokens: chunk.usage.prompt_tokens,
