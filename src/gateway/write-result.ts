@@ -2,7 +2,6 @@
  * Writes handler results to the socket: JSON, static documents, and SSE streams with
  * keep-alive comments while the agent is thinking.
  */
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { RunAbortedError, toGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -18,9 +17,20 @@ export interface WriteOptions {
   keepAliveMs: number;
 }
 
-/** Resolves when the socket can take more, or the client is gone. */
-function drained(res: ServerResponse): Promise<unknown> {
-  return Promise.race([once(res, 'drain'), once(res, 'close')]);
+/**
+ * Resolves when the socket can take more, or the client is gone; either way both
+ * listeners are removed (a slow reader waits here thousands of times per response).
+ */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** Longest piece of a JSON body written at once. */
