@@ -152,6 +152,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     const onClientAbort = (): void => abort('client');
     signal.addEventListener('abort', onClientAbort, { once: true });
     const timer = setTimeout(() => abort('timeout'), agent.timeoutSeconds * 1000);
+    const deadline = Date.now() + agent.timeoutSeconds * 1000;
     running.add(controller);
     if (signal.aborted) abort('client');
 
@@ -212,7 +213,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       begun.catch(() => undefined);
 
       const request = { model: agent.model, messages, ...options };
-      for await (const event of deps.provider(agent.provider).stream(request, { signal: controller.signal })) {
+      for await (const event of deps.provider(agent.provider).stream(request, { signal: controller.signal, deadline })) {
         if (controller.signal.aborted) break;
         switch (event.type) {
           case 'delta':

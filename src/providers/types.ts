@@ -93,6 +93,8 @@ export interface ModelRequest {
 /** Per-call options; the signal must reach the network request. */
 export interface StreamOptions {
   signal: AbortSignal;
+  /** Epoch ms when the run times out: retries never wait past it. */
+  deadline?: number;
 }
 
 /**
