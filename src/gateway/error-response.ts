@@ -17,10 +17,11 @@ export function errorBody(err: GatewayError): { error: { message: string; type: 
  * stack, expected operational ones (upstream, timeout, shutdown) as a one-line warning.
  */
 export function logFailure(logger: Logger, err: GatewayError, thrown: unknown): void {
+  const detail = err.logDetail === undefined ? {} : { detail: err.logDetail };
   if (err.status === 500) {
-    logger.log('error', 'request failed', { status: err.status, code: err.code, ...describeError(err.cause ?? thrown) });
+    logger.log('error', 'request failed', { status: err.status, code: err.code, ...describeError(err.cause ?? thrown), ...detail });
   } else if (err.status > 500) {
-    logger.log('warn', 'request failed', { status: err.status, code: err.code, message: err.message });
+    logger.log('warn', 'request failed', { status: err.status, code: err.code, message: err.message, ...detail });
   }
 }
 

@@ -3,6 +3,7 @@ import type { MessageDeltaUsage, Usage as AnthropicUsage } from '@anthropic-ai/s
 import { DEFAULT_MAX_EVENT_BYTES, type FinishReason, type ModelEvent, type ModelProvider, type ModelRequest, type StreamOptions, type Usage } from '../types.js';
 import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
 import { EventTooLargeError } from '../event-cap.js';
+import { connectionFailure, createRedactor, errorChain } from '../redact.js';
 import { askedWait, withRetries } from './anthropic-retries.js';
 import { cappedFetch } from './capped-fetch.js';
 import { toAnthropicPrompt } from './anthropic-messages.js';
@@ -147,19 +148,22 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
   });
   const where = `The model provider '${settings.id}'`;
 
-  const redact = (text: string): string => (settings.apiKey ? text.split(settings.apiKey).join('***') : text);
-  const clip = (text: string): string => redact(text).slice(0, 500);
+  const redact = createRedactor({ apiKey: settings.apiKey, baseUrl: client.baseURL });
+  const clip = (text: string): string => redact.forClients(text);
+  /** The log keeps where the upstream is, and what it said or what broke. */
+  const logDetail = (err: unknown): string => `${client.baseURL}: ${redact.forLogs(errorChain(err)).slice(0, 2000)}`;
 
   function mapError(err: unknown, signal: AbortSignal): Error {
     if (signal.aborted || err instanceof Anthropic.APIUserAbortError) return new RunAbortedError();
     if (err instanceof EventTooLargeError) {
-      return upstreamError(`${where} sent an event longer than ${err.limit} bytes (maxEventBytes); the run was ended.`, 'upstream_event_too_large', err);
+      return upstreamError(`${where} sent an event longer than ${err.limit} bytes (maxEventBytes); the run was ended.`, 'upstream_event_too_large', err, undefined, logDetail(err));
     }
     if (err instanceof Anthropic.APIConnectionTimeoutError) {
-      return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err);
+      return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err, logDetail(err));
     }
     if (err instanceof Anthropic.APIConnectionError) {
-      return upstreamError(`${where} could not be reached at ${client.baseURL}.`, 'upstream_unavailable', err);
+      // Its address is the operator's business: the client learns what went wrong, not where.
+      return upstreamError(`${where} could not be reached: ${connectionFailure(err)}.`, 'upstream_unavailable', err, undefined, logDetail(err));
     }
     if (err instanceof Anthropic.APIError) {
       const detail = clip(`${err.type ? `${err.type}: ` : ''}${err.apiMessage ?? err.message}`);
@@ -167,10 +171,10 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
       const what = err.status === undefined ? 'sent an error mid-reply' : `answered ${err.status}`;
       const asked = askedWait(err);
       // The provider asked to wait: the client is told the same, in whole seconds.
-      return upstreamError(`${where} ${what}: ${detail}`, 'upstream_error', err, asked === undefined ? undefined : Math.ceil(asked / 1000));
+      return upstreamError(`${where} ${what}: ${detail}`, 'upstream_error', err, asked === undefined ? undefined : Math.ceil(asked / 1000), logDetail(err));
     }
-    const detail = err instanceof Error ? clip(err.message) : 'unknown failure';
-    return upstreamError(`${where} failed mid-reply: ${detail}`, 'upstream_error', err);
+    const detail = !(err instanceof Error) ? 'unknown failure' : (err as NodeJS.ErrnoException).code ? connectionFailure(err) : clip(err.message);
+    return upstreamError(`${where} failed mid-reply: ${detail}`, 'upstream_error', err, undefined, logDetail(err));
   }
 
   return {

@@ -4,6 +4,7 @@ import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js
 import { toRequestOptions, toWireMessage, ToolCallStream } from './openai-wire.js';
 import { OFF_THREAD_CHARS, parseJsonOffThread } from './json-off-thread.js';
 import { EventTooLargeError } from '../event-cap.js';
+import { connectionFailure, createRedactor, errorChain } from '../redact.js';
 import { sseData } from './sse-data.js';
 import { createUpstreamClient, UpstreamConnectionError, UpstreamStatusError, UpstreamTimeoutError } from './upstream-http.js';
 
@@ -55,24 +56,27 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
   });
   const where = `The model provider '${settings.id}'`;
 
-  const redact = (text: string): string =>
-    settings.apiKey ? text.split(settings.apiKey).join('***') : text;
+  const redact = createRedactor({ apiKey: settings.apiKey, baseUrl: settings.baseUrl });
+  /** The log keeps where the upstream is, and what it said or what broke. */
+  const logDetail = (err: unknown): string => `${settings.baseUrl}: ${redact.forLogs(errorChain(err)).slice(0, 2000)}`;
 
   function mapError(err: unknown, signal: AbortSignal): Error {
     if (signal.aborted || err instanceof RunAbortedError) return new RunAbortedError();
     if (err instanceof EventTooLargeError) {
-      return upstreamError(`${where} sent an event longer than ${err.limit} bytes (maxEventBytes); the run was ended.`, 'upstream_event_too_large', err);
+      return upstreamError(`${where} sent an event longer than ${err.limit} bytes (maxEventBytes); the run was ended.`, 'upstream_event_too_large', err, undefined, logDetail(err));
     }
-    if (err instanceof UpstreamTimeoutError) return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err);
+    if (err instanceof UpstreamTimeoutError) return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err, logDetail(err));
     if (err instanceof UpstreamConnectionError) {
-      return upstreamError(`${where} could not be reached at ${settings.baseUrl}.`, 'upstream_unavailable', err);
+      // Its address is the operator's business: the client learns what went wrong, not where.
+      return upstreamError(`${where} could not be reached: ${connectionFailure(err.cause)}.`, 'upstream_unavailable', err, undefined, logDetail(err));
     }
     if (err instanceof UpstreamStatusError) {
       const wait = err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs) ? Math.max(0, Math.ceil(err.retryAfterMs / 1000)) : undefined;
-      return upstreamError(`${where} answered ${err.status}: ${redact(err.detail).slice(0, 500)}`, 'upstream_error', err, wait);
+      return upstreamError(`${where} answered ${err.status}: ${redact.forClients(err.detail)}`, 'upstream_error', err, wait, logDetail(`${err.status}: ${err.detail}`));
     }
-    const detail = err instanceof Error ? redact(err.message) : 'unknown failure';
-    return upstreamError(`${where} failed mid-reply: ${detail.slice(0, 500)}`, 'upstream_error', err);
+    // A broken connection (it has a code) is described; what the upstream said is redacted.
+    const detail = !(err instanceof Error) ? 'unknown failure' : (err as NodeJS.ErrnoException).code ? connectionFailure(err) : redact.forClients(err.message);
+    return upstreamError(`${where} failed mid-reply: ${detail}`, 'upstream_error', err, undefined, logDetail(err));
   }
 
   /** One event's parsed data as a chunk; anything else is a failure of the upstream. */

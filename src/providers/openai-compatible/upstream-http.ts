@@ -67,6 +67,25 @@ function header(res: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.at(-1) : value;
 }
 
+/**
+ * An HTML error page (a proxy's) as its words: tags dropped, spaces collapsed. A single
+ * pass, so no input can make it slow (a regex over `<<<<...` is quadratic).
+ */
+function htmlText(html: string): string {
+  let text = '';
+  let inTag = false;
+  for (const char of html) {
+    if (char === '<') inTag = true;
+    else if (inTag) {
+      if (char === '>') {
+        inTag = false;
+        text += ' ';
+      }
+    } else text += char;
+  }
+  return text.replace(/\s+/gu, ' ').trim();
+}
+
 /** The upstream's own error message from a JSON body (OpenAI's or Ollama's shape), else the text. */
 function errorDetail(text: string): string {
   try {
@@ -78,7 +97,8 @@ function errorDetail(text: string): string {
   } catch {
     // Not JSON (an HTML error page, plain text): the text itself.
   }
-  return text.trim();
+  const trimmed = text.trim();
+  return trimmed.startsWith('<') ? htmlText(trimmed) : trimmed;
 }
 
 async function readText(res: IncomingMessage): Promise<string> {
