@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OperationId } from '../../generated/operations.js';
 import { requestValidators } from '../../generated/validators/index.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, invalidRequest } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck, unauthorized } from './auth.js';
 import { createAuthLimiter, isLoopback } from './auth-limiter.js';
@@ -20,7 +20,7 @@ import { sendError } from './error-response.js';
 import type { OperationHandler } from './handler.js';
 import { parseJsonBody, type JsonLimits } from './json-body.js';
 import { requestIdOf } from './request-id.js';
-import { createRouter } from './router.js';
+import { createRouter, targetPath } from './router.js';
 import { validationError } from './validation-error.js';
 import { writeResult } from './write-result.js';
 
@@ -51,6 +51,22 @@ function tooManyFailures(seconds: number): GatewayError {
     message: `Too many failed authentication attempts from this address; retry after ${seconds} s.`,
     headers: { 'retry-after': String(seconds) },
   });
+}
+
+/**
+ * A header that may appear once but came more than once: two `Authorization` or two
+ * `Host` headers make it ambiguous who the request is from or for (Node keeps the first
+ * of each silently, a proxy in front may have used the other).
+ */
+function duplicatedHeader(rawHeaders: readonly string[]): 'authorization' | 'host' | undefined {
+  let authorization = 0;
+  let host = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && (authorization += 1) > 1) return 'authorization';
+    if (name.length === 4 && name.toLowerCase() === 'host' && (host += 1) > 1) return 'host';
+  }
+  return undefined;
 }
 
 function notFound(method: string, path: string): GatewayError {
@@ -91,6 +107,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
 
   return async (req, res) => {
     const started = performance.now();
+    const path = targetPath(req.url ?? '/');
     const requestId = requestIdOf(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
     const logger = options.logger.child({ requestId });
@@ -100,7 +117,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       if (!res.writableFinished) controller.abort();
       logger.log('info', 'request', {
         method: req.method,
-        path: (req.url ?? '').split('?', 1)[0]?.slice(0, 200),
+        path: path.slice(0, 200),
         status: res.statusCode,
         ms: Math.round(performance.now() - started),
         ...(res.writableFinished ? {} : { aborted: true }),
@@ -109,7 +126,8 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     if (cors.handle(req, res)) return;
     try {
       const method = req.method ?? 'GET';
-      const [path = '/'] = (req.url ?? '/').split('?', 1);
+      const duplicated = duplicatedHeader(req.rawHeaders);
+      if (duplicated) throw invalidRequest(`The request has more than one '${duplicated}' header; send it once.`, duplicated, 'duplicate_header');
       const route = router.match(method, path);
       if (route.kind === 'notFound') throw notFound(method.toUpperCase(), path);
       if (route.kind === 'methodNotAllowed') throw methodNotAllowed(method.toUpperCase(), path, route.allow);

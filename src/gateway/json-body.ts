@@ -1,6 +1,7 @@
 /**
  * A JSON request body, parsed and checked against the shape limits (string length,
- * nesting depth) before it is validated against the spec.
+ * nesting depth) and for numbers out of a double's range before it is validated
+ * against the spec.
  */
 import { invalidRequest, type GatewayError } from '../errors.js';
 import { fieldPath } from '../field-path.js';
@@ -40,6 +41,10 @@ function withinLimits(value: unknown, limits: JsonLimits): boolean {
       if (current.length > limits.maxStringLength) return false;
       continue;
     }
+    if (typeof current === 'number') {
+      if (!Number.isFinite(current)) return false;
+      continue;
+    }
     if (current === null || typeof current !== 'object') continue;
     if (depth >= limits.maxDepth) return false;
     if (Array.isArray(current)) {
@@ -69,6 +74,12 @@ function checkShape(value: unknown, limits: JsonLimits): GatewayError | undefine
         return invalidRequest(`The string at '${param ?? 'body'}' is ${current.length} characters; the limit is ${limits.maxStringLength}.`, param, 'string_too_long');
       }
       continue;
+    }
+    if (typeof current === 'number') {
+      if (Number.isFinite(current)) continue;
+      // JSON.parse turns 1e309 into Infinity, which JSON.stringify would send on as null.
+      const param = pathText(path);
+      return invalidRequest(`The number at '${param ?? 'body'}' is too large: JSON numbers must fit in a double (at most about 1.8e308).`, param, 'invalid_value');
     }
     if (current === null || typeof current !== 'object') continue;
     if (depth >= limits.maxDepth) {
