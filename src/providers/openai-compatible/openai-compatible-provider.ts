@@ -91,7 +91,7 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
   }
 
   /** One event's data as a chunk; a large event is parsed off the event loop (see `json-off-thread.ts`). */
-  async function parseLargeChunk(data: string): Promise<ChatCompletionChunk> {
+  async function parseLargeChunk(data: string | Uint8Array): Promise<ChatCompletionChunk> {
     return toChunk(await parseJsonOffThread(data).catch(() => {
       throw new Error('an event is not valid JSON');
     }));
@@ -124,7 +124,7 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
         });
         const res = await client.post(url, body, signal, deadline);
         for await (const data of sseData(res, maxEventBytes)) {
-          const chunk = data.length < OFF_THREAD_CHARS ? parseChunk(data) : await parseLargeChunk(data);
+          const chunk = typeof data === 'string' && data.length < OFF_THREAD_CHARS ? parseChunk(data) : await parseLargeChunk(data);
           if (chunk.usage) {
             usage = {
               promptTokens: chunk.usage.prompt_tokens,
