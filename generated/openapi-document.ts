@@ -5,7 +5,7 @@ export const openapiDocument = {
     "title": "Moltbot Gateway",
     "version": "0.1.0",
     "summary": "OpenAI-compatible Chat Completions in front of Moltbot agents.",
-    "description": "Each `POST /v1/chat/completions` request runs as a normal agent turn: the agent's own\nmodel, system prompt and session history, with the turn appended to the session's\ntranscript. The endpoint is disabled by default\n(`gateway.http.endpoints.chatCompletions.enabled`); while it is disabled its path\nanswers 404 like any unknown route.\n\nEvery error body has the OpenAI shape `{\"error\":{\"message\",\"type\",\"param\",\"code\"}}`.\nOnce a stream has started, an error arrives as a final `data: {\"error\": ...}` event\nfollowed by `data: [DONE]`.\n",
+    "description": "Each `POST /v1/chat/completions` request runs as a normal agent turn: the agent's own\nmodel, system prompt and session history, with the turn appended to the session's\ntranscript. The endpoint is disabled by default\n(`gateway.http.endpoints.chatCompletions.enabled`); while it is disabled its path\nanswers 404 like any unknown route.\n\nEvery error body has the OpenAI shape `{\"error\":{\"message\",\"type\",\"param\",\"code\"}}`.\nOnce a stream has started, an error arrives as a final `data: {\"error\": ...}` event\nfollowed by `data: [DONE]`.\n\nEvery `GET` operation also answers `HEAD` (RFC 9110 §9.3.2): the same status and\nheaders, no body. Request bodies may be sent with `Content-Encoding: gzip`, `deflate`\nor `br`; the size limit applies to the decoded body. Requests are routed, rate-limited\nand authenticated on their headers before their body is read.\n",
     "license": {
       "name": "MIT",
       "identifier": "MIT"
@@ -256,7 +256,7 @@ export const openapiDocument = {
             "name": "model",
             "in": "path",
             "required": true,
-            "description": "A model id from the list, e.g. `moltbot:main`.",
+            "description": "A model id from the list, e.g. `moltbot:main`, or another spelling chat requests\ntake for an agent (`moltbot/<agentId>`, `agent:<agentId>`), answered with that\nid. A `/` in the id may be sent as is (`/v1/models/moltbot/beta`, as the openai\nSDK sends it) or encoded (`moltbot%2Fbeta`); both answer the same.\n",
             "schema": {
               "type": "string",
               "minLength": 1,
@@ -439,7 +439,7 @@ export const openapiDocument = {
     },
     "responses": {
       "BadRequest": {
-        "description": "The request is malformed; `param` names the offending field or header.",
+        "description": "The request is malformed; `param` names the offending field or header. Among the\ncodes: `invalid_value` (a field breaks the spec, or a number is out of a double's\nrange such as `1e309`), `invalid_json`, `invalid_utf8`, `invalid_body_encoding` (a\nbody that does not decode as its `Content-Encoding`), `duplicate_header` (two\n`Authorization` or two `Host` headers).\n",
         "content": {
           "application/json": {
             "schema": {
@@ -579,7 +579,15 @@ export const openapiDocument = {
         }
       },
       "UnsupportedMediaType": {
-        "description": "The body's `Content-Type` is not JSON.",
+        "description": "The body's `Content-Type` is not JSON (`unsupported_media_type`), or its\n`Content-Encoding` is not `gzip`, `deflate` or `br` (`unsupported_content_encoding`,\nwith an `Accept-Encoding` header listing those).\n",
+        "headers": {
+          "Accept-Encoding": {
+            "description": "With `unsupported_content_encoding`, the content codings the gateway decodes.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -696,7 +704,7 @@ export const openapiDocument = {
         }
       },
       "BadGateway": {
-        "description": "The agent's model provider failed (unreachable, or answered with an error).",
+        "description": "The agent's model provider failed: `upstream_unavailable` (it could not be\nreached), `upstream_error` (it answered with an error), `upstream_incomplete` (its\nstream ended before the reply was complete), `upstream_event_too_large` (one of its\nstream events or lines was longer than the provider's `maxEventBytes`, 8 MiB by\ndefault) or `upstream_reply_too_large` (the reply outgrew the agent's\n`maxReplyBytes`, 32 MiB by default). Once a stream has started, the same error\narrives as its final event.\n",
         "headers": {
           "Retry-After": {
             "description": "Present when the provider's error answer asked to wait (its own `Retry-After` or\n`retry-after-ms`, e.g. on its 429 or 503): seconds to wait before retrying.\n",

@@ -18,6 +18,8 @@ export interface GatewayErrorInit {
   retryable?: boolean;
   /** Response headers that belong to the error (`retry-after`). */
   headers?: Record<string, string>;
+  /** What the log line adds (the upstream's address, its own words); never shown to clients. */
+  logDetail?: string;
   cause?: unknown;
 }
 
@@ -29,6 +31,7 @@ export class GatewayError extends Error {
   readonly param: string | null;
   readonly retryable: boolean;
   readonly headers: Readonly<Record<string, string>>;
+  readonly logDetail: string | undefined;
 
   constructor(init: GatewayErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -39,6 +42,7 @@ export class GatewayError extends Error {
     this.param = init.param ?? null;
     this.retryable = init.retryable ?? false;
     this.headers = init.headers ?? {};
+    this.logDetail = init.logDetail;
   }
 }
 
@@ -58,8 +62,8 @@ export function agentNotFound(agentId: string, param: string, requested: string)
   });
 }
 
-/** 502: the provider could not be reached or answered with an error. */
-export function upstreamError(message: string, code = 'upstream_error', cause?: unknown, retryAfterSeconds?: number): GatewayError {
+/** 502: the provider could not be reached or answered with an error; `logDetail` goes to the log only. */
+export function upstreamError(message: string, code = 'upstream_error', cause?: unknown, retryAfterSeconds?: number, logDetail?: string): GatewayError {
   return new GatewayError({
     status: 502,
     type: 'upstream_error',
@@ -67,13 +71,14 @@ export function upstreamError(message: string, code = 'upstream_error', cause?: 
     message,
     retryable: true,
     cause,
+    ...(logDetail === undefined ? {} : { logDetail }),
     // The provider asked to wait: the client is told the same.
     ...(retryAfterSeconds === undefined ? {} : { headers: { 'retry-after': String(retryAfterSeconds) } }),
   });
 }
 
 /** 504: the provider did not answer in time. */
-export function upstreamTimeout(message: string, cause?: unknown): GatewayError {
+export function upstreamTimeout(message: string, cause?: unknown, logDetail?: string): GatewayError {
   return new GatewayError({
     status: 504,
     type: 'upstream_error',
@@ -81,6 +86,7 @@ export function upstreamTimeout(message: string, cause?: unknown): GatewayError 
     message,
     retryable: true,
     cause,
+    ...(logDetail === undefined ? {} : { logDetail }),
   });
 }
 

@@ -407,7 +407,12 @@ export type CreateChatCompletionData = {
 
 export type CreateChatCompletionErrors = {
     /**
-     * The request is malformed; `param` names the offending field or header.
+     * The request is malformed; `param` names the offending field or header. Among the
+     * codes: `invalid_value` (a field breaks the spec, or a number is out of a double's
+     * range such as `1e309`), `invalid_json`, `invalid_utf8`, `invalid_body_encoding` (a
+     * body that does not decode as its `Content-Encoding`), `duplicate_header` (two
+     * `Authorization` or two `Host` headers).
+     *
      */
     400: ErrorResponse;
     /**
@@ -431,7 +436,10 @@ export type CreateChatCompletionErrors = {
      */
     413: ErrorResponse;
     /**
-     * The body's `Content-Type` is not JSON.
+     * The body's `Content-Type` is not JSON (`unsupported_media_type`), or its
+     * `Content-Encoding` is not `gzip`, `deflate` or `br` (`unsupported_content_encoding`,
+     * with an `Accept-Encoding` header listing those).
+     *
      */
     415: ErrorResponse;
     /**
@@ -451,7 +459,14 @@ export type CreateChatCompletionErrors = {
      */
     500: ErrorResponse;
     /**
-     * The agent's model provider failed (unreachable, or answered with an error).
+     * The agent's model provider failed: `upstream_unavailable` (it could not be
+     * reached), `upstream_error` (it answered with an error), `upstream_incomplete` (its
+     * stream ended before the reply was complete), `upstream_event_too_large` (one of its
+     * stream events or lines was longer than the provider's `maxEventBytes`, 8 MiB by
+     * default) or `upstream_reply_too_large` (the reply outgrew the agent's
+     * `maxReplyBytes`, 32 MiB by default). Once a stream has started, the same error
+     * arrives as its final event.
+     *
      */
     502: ErrorResponse;
     /**
@@ -530,7 +545,11 @@ export type RetrieveModelData = {
     body?: never;
     path: {
         /**
-         * A model id from the list, e.g. `moltbot:main`.
+         * A model id from the list, e.g. `moltbot:main`, or another spelling chat requests
+         * take for an agent (`moltbot/<agentId>`, `agent:<agentId>`), answered with that
+         * id. A `/` in the id may be sent as is (`/v1/models/moltbot/beta`, as the openai
+         * SDK sends it) or encoded (`moltbot%2Fbeta`); both answer the same.
+         *
          */
         model: string;
     };

@@ -8,7 +8,7 @@
 import type { AgentConfig } from '../config/types.js';
 import type { ModelMessage } from '../providers/types.js';
 import { SessionConflict, type SessionKind, type TranscriptMessage, type Turn, type TurnOutcome, type TurnRef } from '../sessions/store.js';
-import { RunAbortedError, internalError, invalidRequest, runTimeout, shuttingDown, toGatewayError } from '../errors.js';
+import { RunAbortedError, internalError, invalidRequest, runTimeout, shuttingDown, toGatewayError, upstreamError } from '../errors.js';
 import { createContextReader } from './context.js';
 import type { AgentEvent } from './events.js';
 import { createLanes } from './lanes.js';
@@ -24,6 +24,14 @@ import { waitForSession } from './session-wait.js';
 export type { AgentCore, AgentCoreDeps, StartedTurn, TurnRequest } from './core-api.js';
 
 type AbortReason = 'client' | 'timeout' | 'shutdown';
+
+/** 502: the model's reply outgrew the agent's `maxReplyBytes`; the run ends (the upstream request is closed). */
+function replyTooLarge(agent: AgentConfig): Error {
+  return upstreamError(
+    `The model provider '${agent.provider}' sent a reply longer than ${agent.maxReplyBytes} bytes (maxReplyBytes); the run was ended.`,
+    'upstream_reply_too_large',
+  );
+}
 
 /** The cap on a reply as stored when the caller sets none (the config's default is the same). */
 const DEFAULT_MAX_STORED_REPLY_BYTES = 8 * 1024 * 1024;
@@ -62,6 +70,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     const onClientAbort = (): void => abort('client');
     signal.addEventListener('abort', onClientAbort, { once: true });
     const timer = setTimeout(() => abort('timeout'), agent.timeoutSeconds * 1000);
+    const deadline = Date.now() + agent.timeoutSeconds * 1000;
     running.add(controller);
     if (signal.aborted) abort('client');
 
@@ -144,9 +153,10 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
           });
 
           const request = { model: agent.model, messages, ...options };
-          for await (const event of deps.provider(agent.provider).stream(request, { signal: attempt.signal })) {
+          for await (const event of deps.provider(agent.provider).stream(request, { signal: attempt.signal, deadline })) {
             if (attempt.signal.aborted) break;
             reply.add(event);
+            if (reply.bytes > agent.maxReplyBytes) throw replyTooLarge(agent);
             // Deltas and tool-call parts go out as they come, except to a caller that takes the reply whole.
             if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
             if (!committed) {

@@ -37,6 +37,8 @@ export const DEFAULT_RESET = { mode: 'daily', atHour: 4 } as const satisfies Res
 /** Enough context for a conversation, bounded so a constant `user` cannot grow requests forever. */
 export const DEFAULT_HISTORY = { maxTurns: 50, maxTokens: 32_000 } as const;
 export const DEFAULT_TIMEOUT_SECONDS = 600;
+/** One reply from a model: text and tool-call arguments, in UTF-8 bytes. */
+export const DEFAULT_MAX_REPLY_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_LIMITS = { maxConcurrent: 4, maxQueued: 64 } as const;
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
 export const DEFAULT_SSE_KEEP_ALIVE_SECONDS = 15;
@@ -208,13 +210,18 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
     if (seen.has(id)) throw new ConfigError(`config agents.list[${i}].id: '${id}' is listed twice`);
     seen.add(id);
     const path = entry.model ? `agents.list[${i}].model` : 'agents.defaults.model';
+    const model = splitModel(entry.model ?? defaultModel, path, providers);
+    const provider = providers[model.provider] as ProviderConfig;
     return {
       id,
       ...(entry.name === undefined ? {} : { name: entry.name }),
-      ...splitModel(entry.model ?? defaultModel, path, providers),
+      ...model,
       systemPrompt: entry.systemPrompt ?? defaults?.systemPrompt ?? '',
       history: entry.history ?? defaults?.history ?? { ...DEFAULT_HISTORY },
       timeoutSeconds: entry.timeoutSeconds ?? defaults?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      // The agent's own cap, else the agents' default, else its provider's.
+      maxReplyBytes:
+        entry.maxReplyBytes ?? defaults?.maxReplyBytes ?? (provider.api === 'echo' ? undefined : provider.maxReplyBytes) ?? DEFAULT_MAX_REPLY_BYTES,
       reset: resetPolicy(entry.session, `agents.list[${i}].session.reset`) ?? globalReset,
     };
   });

@@ -58,6 +58,9 @@ const historySettings = {
 const MAX_TIMER_SECONDS = 2_147_483;
 const timeoutSeconds = { type: 'number', exclusiveMinimum: 0, maximum: MAX_TIMER_SECONDS } as const;
 const maxRetries = { type: 'integer', minimum: 0, maximum: 10 } as const;
+/** Caps on what an upstream sends: one SSE line or event, and one reply. */
+const maxEventBytes = { type: 'integer', minimum: 1024 } as const;
+const maxReplyBytes = { type: 'integer', minimum: 1024 } as const;
 
 export const configSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -154,6 +157,8 @@ export const configSchema = {
                   apiKey: { type: 'string' },
                   timeoutSeconds,
                   maxRetries,
+                  maxEventBytes,
+                  maxReplyBytes,
                 },
               },
               {
@@ -165,6 +170,8 @@ export const configSchema = {
                   maxTokens: { type: 'integer', minimum: 1 },
                   timeoutSeconds,
                   maxRetries,
+                  maxEventBytes,
+                  maxReplyBytes,
                 },
               },
               {
@@ -189,6 +196,7 @@ export const configSchema = {
             systemPrompt: { type: 'string' },
             history: historySettings,
             timeoutSeconds,
+            maxReplyBytes,
             maxConcurrent: { type: 'integer', minimum: 1 },
             maxQueued: { type: 'integer', minimum: 0 },
           },
@@ -206,6 +214,7 @@ export const configSchema = {
               systemPrompt: { type: 'string' },
               history: historySettings,
               timeoutSeconds,
+              maxReplyBytes,
               session: sessionSettings,
             },
           },

@@ -34,6 +34,7 @@ export interface ConfigFile {
       systemPrompt?: string;
       history?: HistoryLimits;
       timeoutSeconds?: number;
+      maxReplyBytes?: number;
       maxConcurrent?: number;
       maxQueued?: number;
     };
@@ -44,6 +45,7 @@ export interface ConfigFile {
       systemPrompt?: string;
       history?: HistoryLimits;
       timeoutSeconds?: number;
+      maxReplyBytes?: number;
       session?: SessionSettings;
     }[];
   };
@@ -68,9 +70,15 @@ export interface HistoryLimits {
 
 export type AuthMode = 'token' | 'password';
 
+/** Caps on what one upstream sends: one SSE line or event, and one reply (the agent may override the latter). */
+export interface UpstreamCaps {
+  maxEventBytes?: number;
+  maxReplyBytes?: number;
+}
+
 export type ProviderConfig =
-  | { api: 'openai-completions'; baseUrl: string; apiKey?: string; timeoutSeconds?: number; maxRetries?: number }
-  | { api: 'anthropic-messages'; baseUrl?: string; apiKey?: string; maxTokens?: number; timeoutSeconds?: number; maxRetries?: number }
+  | ({ api: 'openai-completions'; baseUrl: string; apiKey?: string; timeoutSeconds?: number; maxRetries?: number } & UpstreamCaps)
+  | ({ api: 'anthropic-messages'; baseUrl?: string; apiKey?: string; maxTokens?: number; timeoutSeconds?: number; maxRetries?: number } & UpstreamCaps)
   | { api: 'echo' };
 
 /** An agent with every default applied; `id` is lower-case. */
@@ -84,6 +92,8 @@ export interface AgentConfig {
   history: HistoryLimits;
   /** A run longer than this is ended and recorded as `timeout`. */
   timeoutSeconds: number;
+  /** A reply (text and tool-call arguments, UTF-8) longer than this ends the run: 502 `upstream_reply_too_large`. */
+  maxReplyBytes: number;
   reset: ResetPolicy;
 }
 

@@ -1,22 +1,26 @@
 /**
- * The HTTP edge: request id, CORS, body (limit enforced while reading), routing by the
- * spec's paths, bearer auth, validation against the spec (precompiled validators, one
- * per operation), then the operation's handler. Each step answers for itself, so no
- * unauthenticated or invalid request reaches a handler.
+ * The HTTP edge, in this order: request id, CORS, routing by the spec's paths, the
+ * failed-auth rate limit and bearer auth, the body's headers (declared length, type),
+ * `100 Continue`, then the body (limit enforced while reading), validation against the
+ * spec (precompiled validators, one per operation), and the operation's handler. Until
+ * a request is authenticated only its headers are looked at: nothing it sends costs
+ * more than that. Each step answers for itself, so no unauthenticated or invalid
+ * request reaches a handler.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OperationId } from '../../generated/operations.js';
 import { requestValidators } from '../../generated/validators/index.js';
-import { GatewayError, toGatewayError } from '../errors.js';
+import { GatewayError, invalidRequest } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck, unauthorized } from './auth.js';
 import { createAuthLimiter, isLoopback } from './auth-limiter.js';
-import { parseJsonBody, readBody, type JsonLimits } from './body.js';
+import { checkBodyHeaders, expectsContinue, readBody } from './body.js';
 import { createCors } from './cors.js';
 import { sendError } from './error-response.js';
 import type { OperationHandler } from './handler.js';
+import { parseJsonBody, type JsonLimits } from './json-body.js';
 import { requestIdOf } from './request-id.js';
-import { createRouter } from './router.js';
+import { createRouter, targetPath } from './router.js';
 import { validationError } from './validation-error.js';
 import { writeResult } from './write-result.js';
 
@@ -47,6 +51,22 @@ function tooManyFailures(seconds: number): GatewayError {
     message: `Too many failed authentication attempts from this address; retry after ${seconds} s.`,
     headers: { 'retry-after': String(seconds) },
   });
+}
+
+/**
+ * A header that may appear once but came more than once: two `Authorization` or two
+ * `Host` headers make it ambiguous who the request is from or for (Node keeps the first
+ * of each silently, a proxy in front may have used the other).
+ */
+function duplicatedHeader(rawHeaders: readonly string[]): 'authorization' | 'host' | undefined {
+  let authorization = 0;
+  let host = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && (authorization += 1) > 1) return 'authorization';
+    if (name.length === 4 && name.toLowerCase() === 'host' && (host += 1) > 1) return 'host';
+  }
+  return undefined;
 }
 
 function notFound(method: string, path: string): GatewayError {
@@ -87,6 +107,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
 
   return async (req, res) => {
     const started = performance.now();
+    const path = targetPath(req.url ?? '/');
     const requestId = requestIdOf(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
     const logger = options.logger.child({ requestId });
@@ -96,7 +117,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       if (!res.writableFinished) controller.abort();
       logger.log('info', 'request', {
         method: req.method,
-        path: (req.url ?? '').split('?', 1)[0]?.slice(0, 200),
+        path: path.slice(0, 200),
         status: res.statusCode,
         ms: Math.round(performance.now() - started),
         ...(res.writableFinished ? {} : { aborted: true }),
@@ -105,15 +126,8 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     if (cors.handle(req, res)) return;
     try {
       const method = req.method ?? 'GET';
-      let body: unknown;
-      // Why the body cannot be a request; answered after auth, in place of validation.
-      let bodyProblem: GatewayError | undefined;
-      if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
-        const parsed = parseJsonBody(await readBody(req, options.maxBodyBytes), req.headers['content-type'], options.jsonLimits);
-        body = parsed.body;
-        bodyProblem = parsed.problem;
-      }
-      const [path = '/'] = (req.url ?? '/').split('?', 1);
+      const duplicated = duplicatedHeader(req.rawHeaders);
+      if (duplicated) throw invalidRequest(`The request has more than one '${duplicated}' header; send it once.`, duplicated, 'duplicate_header');
       const route = router.match(method, path);
       if (route.kind === 'notFound') throw notFound(method.toUpperCase(), path);
       if (route.kind === 'methodNotAllowed') throw methodNotAllowed(method.toUpperCase(), path, route.allow);
@@ -121,8 +135,15 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
         const refused = refusal(req);
         if (refused) throw refused;
       }
+      let body: unknown;
+      if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
+        checkBodyHeaders(req, options.maxBodyBytes);
+        // Only now may the client send its body (the server answers `checkContinue` with this listener).
+        if (expectsContinue(req)) res.writeContinue();
+        body = parseJsonBody(await readBody(req, options.maxBodyBytes), options.jsonLimits);
+      }
       const validate = requestValidators[route.operationId];
-      if (!validate({ header: req.headers, path: route.params, requestBody: body })) throw bodyProblem ?? validationError(validate.errors);
+      if (!validate({ header: req.headers, path: route.params, requestBody: body })) throw validationError(validate.errors);
       const result = await handlers[route.operationId]({
         body,
         headers: req.headers as Record<string, string | undefined>,
@@ -132,9 +153,8 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       await writeResult(res, result, { signal: controller.signal, logger, keepAliveMs: options.keepAliveMs });
     } catch (err) {
       if (controller.signal.aborted && !(err instanceof GatewayError)) return;
-      const failure = toGatewayError(err);
-      // Refused bodies are not read to the end: close the connection after answering.
-      sendError(res, failure, logger, failure.status === 413 ? { connection: 'close' } : {});
+      // A body left unread (refused before it was read) is discarded after the answer.
+      sendError(res, err, logger, {}, req);
     }
   };
 }

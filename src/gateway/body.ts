@@ -1,6 +1,15 @@
+/**
+ * Request bodies at the edge. What can be refused on the headers alone is refused
+ * before a byte of the body is read (a declared length over the limit, a type that is
+ * not JSON, a content coding that is not gzip, deflate or br); the body is then read,
+ * decoded with Node's zlib, with the limit enforced on the bytes received and on the
+ * decoded bytes while they arrive, and only after the request was routed and
+ * authenticated.
+ */
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate, type BrotliDecompress, type Gunzip, type Inflate } from 'node:zlib';
 import { GatewayError, invalidRequest } from '../errors.js';
-import { fieldPath } from '../field-path.js';
 
 /** 413 in OpenAI's shape. */
 function payloadTooLarge(limit: number): GatewayError {
@@ -12,27 +21,103 @@ function payloadTooLarge(limit: number): GatewayError {
   });
 }
 
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/iu;
+
+/** The content codings a body may have, and their decoders (`identity` and none need none). */
+const DECODERS: Record<string, (() => Gunzip | Inflate | BrotliDecompress) | undefined> = {
+  identity: undefined,
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+export const ACCEPTED_ENCODINGS = 'gzip, deflate, br';
+
+/** The body's content coding, lower-cased ('' for none). */
+function codingOf(req: IncomingMessage): string {
+  return (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+}
+
+/** Whether the request says a body follows: a length above 0, or a transfer coding. */
+export function declaresBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
 /**
- * Reads a request body, enforcing `limit` while reading: a declared or streamed size over
- * the limit rejects with 413 as soon as it is known, without buffering the rest.
+ * Refuses, on the headers alone, a body the gateway would refuse anyway: a declared
+ * length over `limit` (413), a Content-Type other than JSON (415; none at all is
+ * taken as JSON, as curl and some SDKs send it), a Content-Encoding other than gzip,
+ * deflate, br or identity (415 with `Accept-Encoding`, RFC 9110 §15.5.16).
+ */
+export function checkBodyHeaders(req: IncomingMessage, limit: number): void {
+  if (Number(req.headers['content-length']) > limit) throw payloadTooLarge(limit);
+  const coding = codingOf(req);
+  if (coding !== '' && !(coding in DECODERS)) {
+    throw new GatewayError({
+      status: 415,
+      type: 'invalid_request_error',
+      code: 'unsupported_content_encoding',
+      message: `Content-Encoding '${coding.slice(0, 100)}' is not supported; send the body as is, or with gzip, deflate or br.`,
+      headers: { 'accept-encoding': ACCEPTED_ENCODINGS },
+    });
+  }
+  const contentType = req.headers['content-type'];
+  if (contentType !== undefined && !JSON_TYPE.test(contentType)) {
+    throw new GatewayError({
+      status: 415,
+      type: 'invalid_request_error',
+      code: 'unsupported_media_type',
+      message: `Content-Type '${contentType.slice(0, 100)}' is not supported; send 'Content-Type: application/json'.`,
+    });
+  }
+}
+
+/** An HTTP/1.1 request waiting for `100 Continue` before it sends its body (RFC 9110 §10.1.1). */
+export function expectsContinue(req: IncomingMessage): boolean {
+  return req.httpVersion === '1.1' && /(?:^|[\s,;])100-continue(?:$|[\s,;])/iu.test(req.headers.expect ?? '');
+}
+
+/**
+ * Reads a request body, decoding its content coding, and enforces `limit` while reading
+ * on the bytes received and on the decoded bytes alike (a gzip bomb stops at the limit,
+ * as do endless empty gzip members): past it, rejects with 413 at once without
+ * buffering the rest (which stays unread: the error response discards it). A body that
+ * does not decode is a 400.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(payloadTooLarge(limit));
+  const coding = codingOf(req);
+  const decoder = DECODERS[coding]?.();
+  const source: Readable = decoder ? req.pipe(decoder) : req;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let received = 0;
     const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', onError);
+      if (decoder) {
+        req.off('data', onReceived);
+        req.off('error', fail);
+        req.unpipe(decoder);
+        // Whatever it still says once stopped is of no interest.
+        decoder.on('error', () => undefined);
+        decoder.destroy();
+      }
+    };
+    const fail = (err: Error): void => {
+      cleanup();
+      req.pause();
+      reject(err);
+    };
+    const onReceived = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > limit) fail(payloadTooLarge(limit));
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {
-        cleanup();
-        req.pause();
-        reject(payloadTooLarge(limit));
+        fail(payloadTooLarge(limit));
         return;
       }
       chunks.push(chunk);
@@ -41,131 +126,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       cleanup();
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
+    // The decoder's errors are the body's fault; the request's own (a client gone) are not.
     const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
+      if (source === req) fail(err);
+      else fail(invalidRequest(`The request body is not valid ${coding} data (Content-Encoding: ${coding}).`, null, 'invalid_body_encoding'));
     };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
+    if (decoder) {
+      req.on('data', onReceived);
+      req.on('error', fail);
+    }
+    source.on('data', onData);
+    source.on('end', onEnd);
+    source.on('error', onError);
   });
-}
-
-/** Limits on the shape of a JSON body, beyond its size. */
-export interface JsonLimits {
-  maxStringLength: number;
-  maxDepth: number;
-}
-
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/iu;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A path segment chain, turned into `messages[0].content` only when a 400 needs it. */
-interface PathNode {
-  parent: PathNode | undefined;
-  key: string | number;
-}
-
-function pathText(node: PathNode | undefined): string | null {
-  const keys: (string | number)[] = [];
-  for (let n = node; n; n = n.parent) keys.unshift(n.key);
-  return keys.length === 0 ? null : fieldPath(keys);
-}
-
-/**
- * Whether `value` is within the limits: the check every request pays, so it keeps no
- * paths (two flat stacks, no object per node). Without recursion, so deep input cannot
- * overflow the stack.
- */
-function withinLimits(value: unknown, limits: JsonLimits): boolean {
-  const values: unknown[] = [value];
-  const depths: number[] = [0];
-  while (values.length > 0) {
-    const current = values.pop();
-    const depth = depths.pop() as number;
-    if (typeof current === 'string') {
-      if (current.length > limits.maxStringLength) return false;
-      continue;
-    }
-    if (current === null || typeof current !== 'object') continue;
-    if (depth >= limits.maxDepth) return false;
-    if (Array.isArray(current)) {
-      for (const item of current) {
-        values.push(item);
-        depths.push(depth + 1);
-      }
-    } else {
-      for (const key in current) {
-        if (key.length > limits.maxStringLength) return false;
-        values.push((current as Record<string, unknown>)[key]);
-        depths.push(depth + 1);
-      }
-    }
-  }
-  return true;
-}
-
-/** The first place `value` breaks the limits, with its path (only run once `withinLimits` said no). */
-function checkShape(value: unknown, limits: JsonLimits): GatewayError | undefined {
-  const stack: { value: unknown; path: PathNode | undefined; depth: number }[] = [{ value, path: undefined, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: current, path, depth } = stack.pop() as (typeof stack)[number];
-    if (typeof current === 'string') {
-      if (current.length > limits.maxStringLength) {
-        const param = pathText(path);
-        return invalidRequest(`The string at '${param ?? 'body'}' is ${current.length} characters; the limit is ${limits.maxStringLength}.`, param, 'string_too_long');
-      }
-      continue;
-    }
-    if (current === null || typeof current !== 'object') continue;
-    if (depth >= limits.maxDepth) {
-      const param = pathText(path);
-      return invalidRequest(`The body is nested more than ${limits.maxDepth} levels deep${param ? ` at '${param}'` : ''}.`, param, 'too_deep');
-    }
-    if (Array.isArray(current)) {
-      for (let i = current.length - 1; i >= 0; i -= 1) stack.push({ value: current[i], path: { parent: path, key: i }, depth: depth + 1 });
-    } else {
-      for (const [key, item] of Object.entries(current)) {
-        if (key.length > limits.maxStringLength) return invalidRequest(`A key in the body is longer than ${limits.maxStringLength} characters.`, pathText(path), 'string_too_long');
-        stack.push({ value: item, path: { parent: path, key }, depth: depth + 1 });
-      }
-    }
-  }
-  return undefined;
-}
-
-/**
- * Parses a JSON body. Anything that cannot be a request comes back as a `problem` (the
- * error to answer with once the request is authenticated) and no body: a non-JSON
- * content type (415), bytes that are not UTF-8 or not JSON, JSON that is a string
- * (a string is never a request object), or a body past the limits.
- */
-export function parseJsonBody(raw: Buffer, contentType: string | undefined, limits: JsonLimits): { body: unknown; problem?: GatewayError } {
-  if (contentType !== undefined && !JSON_TYPE.test(contentType)) {
-    return {
-      body: undefined,
-      problem: new GatewayError({
-        status: 415,
-        type: 'invalid_request_error',
-        code: 'unsupported_media_type',
-        message: `Content-Type '${contentType.slice(0, 100)}' is not supported; send 'Content-Type: application/json'.`,
-      }),
-    };
-  }
-  if (raw.length === 0) return { body: undefined };
-  let text: string;
-  try {
-    text = utf8.decode(raw);
-  } catch {
-    return { body: undefined, problem: invalidRequest('The request body is not valid UTF-8.', null, 'invalid_utf8') };
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return { body: undefined, problem: invalidRequest('We could not parse the JSON body of your request: it is not valid JSON.', null, 'invalid_json') };
-  }
-  if (typeof body === 'string') return { body: undefined, problem: invalidRequest('The request body must be a JSON object.', null, 'invalid_body') };
-  if (withinLimits(body, limits)) return { body };
-  return { body: undefined, problem: checkShape(body, limits) };
 }

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 /** Request headers a browser client may send: OpenAI SDK (`x-stainless-*`, `openai-*`) and ours. */
 const ALLOWED_HEADER = /^(authorization|content-type|accept|x-request-id|x-moltbot-agent-id|x-moltbot-session-key|x-stainless-[a-z0-9-]+|openai-[a-z0-9-]+)$/u;
 const EXPOSED = 'x-request-id, x-moltbot-session-key, retry-after';
-const METHODS = 'GET, POST, OPTIONS';
+const METHODS = 'GET, HEAD, POST, OPTIONS';
 
 export interface Cors {
   /**

@@ -12,13 +12,16 @@ export interface InFlight {
 export function trackInFlight(server: Server): InFlight {
   const open = new Set<ServerResponse>();
   let onEmpty: (() => void) | undefined;
-  server.on('request', (_req, res: ServerResponse) => {
+  const track = (_req: unknown, res: ServerResponse): void => {
     open.add(res);
     res.once('close', () => {
       open.delete(res);
       if (open.size === 0) onEmpty?.();
     });
-  });
+  };
+  // Requests with `Expect: 100-continue` arrive as `checkContinue` instead of `request`.
+  server.on('request', track);
+  server.on('checkContinue', track);
   return {
     settled(timeoutMs) {
       if (open.size === 0) return Promise.resolve();

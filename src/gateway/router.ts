@@ -1,9 +1,30 @@
 /**
  * Routing by the spec's path templates, built once from the generated operation table:
  * exact paths are one map lookup, templated ones (`/v1/models/{model}`) a regex each.
- * Trailing slashes are ignored and methods compared case-insensitively.
+ * Trailing slashes are ignored and methods compared case-insensitively. A parameter
+ * that ends its template takes the rest of the path, slashes included: the openai SDK
+ * sends `GET /v1/models/moltbot/beta` for the model `moltbot/beta` without encoding the
+ * slash. `HEAD` is answered by the `GET` operation of a path (RFC 9110 §9.3.2).
  */
 import { operationIds, operationPaths, type OperationId } from '../../generated/operations.js';
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\//iu;
+
+/**
+ * The path of a request target, without its query: origin-form (`/v1/models?x`) or
+ * absolute-form (`http://host/v1/models`, which servers must accept, RFC 9112 §3.2.2).
+ */
+export function targetPath(target: string): string {
+  let path = target;
+  if (ABSOLUTE_FORM.test(target)) {
+    const authorityStart = target.indexOf('//') + 2;
+    const end = target.slice(authorityStart).search(/[/?#]/u);
+    path = end < 0 ? '/' : target.slice(authorityStart + end);
+    if (!path.startsWith('/')) path = `/${path}`;
+  }
+  const query = path.search(/[?#]/u);
+  return (query < 0 ? path : path.slice(0, query)) || '/';
+}
 
 /** Where a request goes: an operation with its path parameters, or why none. */
 export type RouteMatch =
@@ -24,6 +45,17 @@ export interface Router {
 }
 
 const escape = (text: string): string => text.replace(/[.*+?^$()|[\]\\]/gu, '\\$&');
+
+/** The operation for a method; `HEAD` falls back to the path's `GET`. */
+function operationFor(methods: Map<string, OperationId> | undefined, method: string): OperationId | undefined {
+  return methods?.get(method) ?? (method === 'HEAD' ? methods?.get('GET') : undefined);
+}
+
+/** The methods a path answers, `HEAD` with every `GET`. */
+function allowed(methods: Map<string, OperationId>): string[] {
+  const names = [...methods.keys()];
+  return methods.has('GET') && !methods.has('HEAD') ? [...names, 'HEAD'] : names;
+}
 
 /** Path parameters are percent-decoded; a malformed escape makes the path match nothing. */
 function decode(values: string[]): string[] | undefined {
@@ -50,7 +82,10 @@ export function createRouter(disabledPaths: readonly string[]): Router {
     let template = templates.get(path);
     if (!template) {
       const names = [...path.matchAll(/\{([^}]+)\}/gu)].map((m) => m[1] as string);
-      const source = path.split(/\{[^}]+\}/u).map(escape).join('([^/]+)');
+      const parts = path.split(/\{[^}]+\}/u).map(escape);
+      // A parameter at the very end matches one or more segments; one inside, exactly one.
+      const tail = path.endsWith('}') ? '(.+)' : '';
+      const source = (tail ? parts.slice(0, -1) : parts).join('([^/]+)') + tail;
       template = { pattern: new RegExp(`^${source}$`, 'u'), names, methods: new Map() };
       templates.set(path, template);
     }
@@ -74,19 +109,19 @@ export function createRouter(disabledPaths: readonly string[]): Router {
       while (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
       const upper = method.toUpperCase();
       const methods = exact.get(path);
-      const direct = methods?.get(upper);
+      const direct = operationFor(methods, upper);
       if (direct) return found(direct, {});
-      let allow = methods ? [...methods.keys()] : undefined;
+      let allow = methods ? allowed(methods) : undefined;
       for (const template of ordered) {
         const m = template.pattern.exec(path);
         if (!m) continue;
-        const operationId = template.methods.get(upper);
+        const operationId = operationFor(template.methods, upper);
         if (operationId) {
           const values = decode(m.slice(1));
           if (!values) return { kind: 'notFound' };
           return found(operationId, Object.fromEntries(template.names.map((name, i) => [name, values[i] as string])));
         }
-        allow ??= [...template.methods.keys()];
+        allow ??= allowed(template.methods);
       }
       return allow ? { kind: 'methodNotAllowed', allow: allow.join(', ') } : { kind: 'notFound' };
     },

@@ -3,6 +3,7 @@
  * (tests listen on port 0).
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { type Express } from 'express';
 import type { AgentCore } from '../agents/core.js';
@@ -10,6 +11,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { createApi } from './api.js';
 import { expressClasses } from './express-classes.js';
+import { isLingering } from './linger.js';
 import { createChatCompletionHandler } from './routes/chat-completions.js';
 import { getDocs, getOpenApiDocument } from './routes/docs.js';
 import { getHealth } from './routes/health.js';
@@ -63,7 +65,8 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
  * its deadline, malformed HTTP) still get OpenAI's error shape, then the socket closes.
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable)) {
+  // A connection reading out a refused body already has its answer: only close it.
+  if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable) || isLingering(socket as Socket)) {
     socket.destroy();
     return;
   }
@@ -85,7 +88,9 @@ const MAX_HEADER_BYTES = 16 * 1024;
 /**
  * Listens with the slow-client limits: all headers within `headersTimeoutMs`, the whole
  * request within `requestTimeoutMs` (responses may stream for as long as they need),
- * checked every second, so a slowloris client cannot hold connections open.
+ * checked every second, so a slowloris client cannot hold connections open. Requests
+ * with `Expect: 100-continue` go to the app like any other (`checkContinue`), which
+ * sends `100 Continue` only once the request is routed and authenticated.
  */
 export async function listen(app: Express, config: GatewayConfig, port = config.gateway.port, host = config.gateway.host): Promise<Server> {
   const server = createHttpServer(
@@ -99,6 +104,7 @@ export async function listen(app: Express, config: GatewayConfig, port = config.
     app,
   );
   server.on('clientError', answerClientError);
+  server.on('checkContinue', app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

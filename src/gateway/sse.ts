@@ -4,10 +4,13 @@
  */
 import type { ServerResponse } from 'node:http';
 
+/**
+ * No `Connection` header: Node writes the true one (`keep-alive` on HTTP/1.1, `close`
+ * for an HTTP/1.0 client, whose stream can only end by closing the connection).
+ */
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache',
-  connection: 'keep-alive',
   // Tells nginx-style proxies not to buffer the stream.
   'x-accel-buffering': 'no',
 } as const;

@@ -2,10 +2,10 @@
  * Writes handler results to the socket: JSON, static documents, and SSE streams with
  * keep-alive comments while the agent is thinking.
  */
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { RunAbortedError, toGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { textPieces } from '../text-pieces.js';
 import { errorBody, logFailure, sendError } from './error-response.js';
 import type { HandlerResult, StreamResult } from './handler.js';
 import { SSE_HEADERS, endStream, writeEvent } from './sse.js';
@@ -17,10 +17,24 @@ export interface WriteOptions {
   keepAliveMs: number;
 }
 
-/** Resolves when the socket can take more, or the client is gone. */
-function drained(res: ServerResponse): Promise<unknown> {
-  return Promise.race([once(res, 'drain'), once(res, 'close')]);
+/**
+ * Resolves when the socket can take more, or the client is gone; either way both
+ * listeners are removed (a slow reader waits here thousands of times per response).
+ */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
+
+/** Longest piece of a JSON body written at once. */
+const BODY_PIECE_CHARS = 256 * 1024;
 
 const TICK = Symbol('tick');
 
@@ -103,5 +117,16 @@ export async function writeResult(res: ServerResponse, result: HandlerResult, op
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
   });
-  res.end(body);
+  if (body.length <= BODY_PIECE_CHARS) {
+    res.end(body);
+    return;
+  }
+  // A reply of megabytes goes out in pieces, each once the socket has taken the last,
+  // so encoding and writing it does not hold the event loop in one go.
+  for (const piece of textPieces(body, BODY_PIECE_CHARS)) {
+    if (res.destroyed) return;
+    res.write(piece);
+    if (res.writableNeedDrain) await drained(res);
+  }
+  res.end();
 }

@@ -3,6 +3,9 @@
  * Adapters implement it and never import the core; provider quirks stay in the adapter.
  */
 
+/** Default cap on one upstream SSE line or event (`models.providers.<id>.maxEventBytes`). */
+export const DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024;
+
 /** A function call the model made earlier in the conversation. */
 export interface ToolCall {
   id: string;
@@ -90,6 +93,8 @@ export interface ModelRequest {
 /** Per-call options; the signal must reach the network request. */
 export interface StreamOptions {
   signal: AbortSignal;
+  /** Epoch ms when the run times out: retries never wait past it. */
+  deadline?: number;
 }
 
 /**

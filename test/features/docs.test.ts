@@ -48,7 +48,7 @@ describe('GET /openapi.yaml', () => {
 
   it('answers POST with 405 and Allow: GET', async () => {
     const res = await fetch(`${setup.gateway.url}/openapi.yaml`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    expect(res.headers.get('allow')).toBe('GET');
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
     await readError(res, 405);
   });
 });
@@ -81,7 +81,7 @@ describe('GET /docs', () => {
 
   it('answers POST with 405 and Allow: GET', async () => {
     const res = await fetch(`${setup.gateway.url}/docs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    expect(res.headers.get('allow')).toBe('GET');
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
     await readError(res, 405);
   });
 });

@@ -85,7 +85,7 @@ describe('models, endpoint enabled', () => {
   it('answers POST with 405 and Allow: GET', async () => {
     for (const path of ['/v1/models', '/v1/models/moltbot:main']) {
       const res = await authed(setup.gateway, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      expect(res.headers.get('allow')).toBe('GET');
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
       expect((await readError(res, 405)).code).toBe('method_not_allowed');
     }
   });

@@ -148,7 +148,16 @@ describe('resolveGatewayConfig', () => {
     expect(config.gateway.http).toMatchObject({ maxStringLength: 1_048_576, maxDepth: 32, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
     expect(config.gateway.http).toMatchObject({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES, chatCompletionsEnabled: false, sseKeepAliveSeconds: 15, corsOrigins: [] });
     expect(config.agents).toEqual([
-      { id: 'main', provider: 'echo', model: 'echo', systemPrompt: '', history: { maxTurns: 50, maxTokens: 32000 }, timeoutSeconds: 600, reset: { mode: 'daily', atHour: 4 } },
+      {
+        id: 'main',
+        provider: 'echo',
+        model: 'echo',
+        systemPrompt: '',
+        history: { maxTurns: 50, maxTokens: 32000 },
+        timeoutSeconds: 600,
+        maxReplyBytes: 32 * 1024 * 1024,
+        reset: { mode: 'daily', atHour: 4 },
+      },
     ]);
     expect(config.defaultAgentId).toBe('main');
     expect(config.limits).toEqual({ maxConcurrent: 4, maxQueued: 64 });
@@ -186,6 +195,32 @@ describe('resolveGatewayConfig', () => {
       [{ mode: 'daily', atHour: 4 }, { maxTurns: 5 }, 20],
     ]);
     expect(config.limits).toEqual({ maxConcurrent: 2, maxQueued: 1 });
+  });
+
+  it("maxReplyBytes: the agent's, else agents.defaults', else its provider's, else 32 MiB", () => {
+    const providers = {
+      capped: { api: 'openai-completions' as const, baseUrl: 'http://127.0.0.1:1/v1', maxEventBytes: 65536, maxReplyBytes: 2048 },
+      plain: { api: 'anthropic-messages' as const },
+    };
+    const plain = resolve({
+      models: { providers },
+      agents: { list: [{ id: 'a', model: 'capped/m' }, { id: 'b', model: 'capped/m', maxReplyBytes: 4096 }, { id: 'c', model: 'plain/m' }, { id: 'd', model: 'echo/e' }] },
+    });
+    expect(plain.agents.map((a) => a.maxReplyBytes)).toEqual([2048, 4096, 32 * 1024 * 1024, 32 * 1024 * 1024]);
+    expect(plain.providers.capped).toMatchObject({ maxEventBytes: 65536, maxReplyBytes: 2048 });
+    const defaults = resolve({
+      models: { providers },
+      agents: { defaults: { maxReplyBytes: 8192 }, list: [{ id: 'a', model: 'capped/m' }, { id: 'b', model: 'capped/m', maxReplyBytes: 4096 }] },
+    });
+    expect(defaults.agents.map((a) => a.maxReplyBytes)).toEqual([8192, 4096]);
+  });
+
+  it('caps below 1 KiB, or not whole numbers, are refused with their key', () => {
+    expect(configError(() => parseConfig(`{ agents: { defaults: { maxReplyBytes: 10 } } }`, {}, 'test')).message).toContain('agents.defaults.maxReplyBytes');
+    const err = configError(() =>
+      parseConfig(`{ models: { providers: { local: { api: 'openai-completions', baseUrl: 'http://x/v1', maxEventBytes: 1.5 } } } }`, {}, 'test'),
+    );
+    expect(err.message).toContain('models.providers.local');
   });
 
   it("an idle reset without idleMinutes is an error naming the key", () => {

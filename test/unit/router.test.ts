@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRouter } from '../../src/gateway/router.js';
+import { createRouter, targetPath } from '../../src/gateway/router.js';
 
 describe('router', () => {
   const router = createRouter([]);
@@ -25,13 +25,32 @@ describe('router', () => {
 
   it('answers 405 with the allowed methods for a known path', () => {
     expect(router.match('GET', '/v1/chat/completions')).toEqual({ kind: 'methodNotAllowed', allow: 'POST' });
-    expect(router.match('DELETE', '/v1/models/moltbot')).toEqual({ kind: 'methodNotAllowed', allow: 'GET' });
+    expect(router.match('DELETE', '/v1/models/moltbot')).toEqual({ kind: 'methodNotAllowed', allow: 'GET, HEAD' });
   });
 
-  it('answers 404 for unknown paths, nested segments and malformed escapes', () => {
+  it('answers HEAD with the GET operation', () => {
+    expect(router.match('HEAD', '/healthz')).toMatchObject({ kind: 'operation', operationId: 'getHealth' });
+    expect(router.match('head', '/v1/models/moltbot')).toMatchObject({ kind: 'operation', operationId: 'retrieveModel', params: { model: 'moltbot' } });
+    expect(router.match('HEAD', '/v1/chat/completions')).toEqual({ kind: 'methodNotAllowed', allow: 'POST' });
+  });
+
+  it('a parameter at the end of a template takes the rest of the path, slashes included', () => {
+    expect(router.match('GET', '/v1/models/moltbot/beta')).toMatchObject({ operationId: 'retrieveModel', params: { model: 'moltbot/beta' } });
+    expect(router.match('GET', '/v1/models/a/b/')).toMatchObject({ operationId: 'retrieveModel', params: { model: 'a/b' } });
+  });
+
+  it('answers 404 for unknown paths and malformed escapes', () => {
     expect(router.match('GET', '/v1/nothing')).toEqual({ kind: 'notFound' });
-    expect(router.match('GET', '/v1/models/a/b')).toEqual({ kind: 'notFound' });
     expect(router.match('GET', '/v1/models/%E0%A4%A')).toEqual({ kind: 'notFound' });
+  });
+
+  it('takes the path of an absolute-form target (RFC 9112 §3.2.2), without its query', () => {
+    expect(targetPath('/v1/models?x=1')).toBe('/v1/models');
+    expect(targetPath('http://host:8080/v1/models?x=1')).toBe('/v1/models');
+    expect(targetPath('HTTPS://host/healthz#f')).toBe('/healthz');
+    expect(targetPath('http://host')).toBe('/');
+    expect(targetPath('http://host?x=/a')).toBe('/');
+    expect(targetPath('')).toBe('/');
   });
 
   it('leaves disabled paths out entirely', () => {

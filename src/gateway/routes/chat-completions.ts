@@ -14,6 +14,7 @@ import type { AgentCore } from '../../agents/core.js';
 import type { AgentEvent } from '../../agents/events.js';
 import { turnOptions } from '../../agents/request-options.js';
 import type { Usage } from '../../providers/types.js';
+import { textPieces } from '../../text-pieces.js';
 import type { HandlerInput, HandlerResult } from '../handler.js';
 
 /** Header values must be visible ASCII; other keys (from an exotic `user`) are not echoed. */
@@ -51,12 +52,27 @@ const choice = (delta: ChunkChoice['delta'], finishReason: ChunkChoice['finish_r
   finish_reason: finishReason,
 });
 
-/** One agent event as the delta OpenAI streams for it. */
-function deltaOf(event: Exclude<AgentEvent, { type: 'done' }>): ChunkChoice['delta'] {
-  if (event.type === 'delta') return { content: event.text };
-  const fn = { ...(event.name === undefined ? {} : { name: event.name }), arguments: event.arguments ?? '' };
-  const first = event.id === undefined ? {} : { id: event.id, type: 'function' as const };
-  return { tool_calls: [{ index: event.index, ...first, function: fn }] };
+/**
+ * Longest text in one streamed chunk. A longer delta (an upstream may send megabytes in
+ * one event) goes out as several chunks, so the writer sends it in small writes with the
+ * event loop free in between (it waits for the socket to drain after each).
+ */
+const CHUNK_TEXT_CHARS = 64 * 1024;
+
+/** One agent event as the deltas OpenAI streams for it (more than one only for long text). */
+function* deltasOf(event: Exclude<AgentEvent, { type: 'done' }>): Generator<ChunkChoice['delta']> {
+  if (event.type === 'delta') {
+    for (const piece of textPieces(event.text, CHUNK_TEXT_CHARS)) yield { content: piece };
+    return;
+  }
+  let first: object = event.id === undefined ? {} : { id: event.id, type: 'function' as const };
+  let name: object = event.name === undefined ? {} : { name: event.name };
+  // Later pieces of the arguments continue the same call: index and arguments only.
+  for (const piece of textPieces(event.arguments ?? '', CHUNK_TEXT_CHARS)) {
+    yield { tool_calls: [{ index: event.index, ...first, function: { ...name, arguments: piece } }] };
+    first = {};
+    name = {};
+  }
 }
 
 /**
@@ -72,7 +88,7 @@ async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta
     for (; !next.done; next = await iterator.next()) {
       const event = next.value;
       if (event.type !== 'done') {
-        yield chunk(meta, [choice(deltaOf(event))]);
+        for (const delta of deltasOf(event)) yield chunk(meta, [choice(delta)]);
         continue;
       }
       yield chunk(meta, [choice({}, event.finishReason)]);

@@ -3,7 +3,13 @@ import type { ListModelsResponse, Model } from '../../../generated/client/types.
 import { GatewayError } from '../../errors.js';
 import type { HandlerInput, HandlerResult } from '../handler.js';
 
-/** The model ids clients may send: `moltbot` for the default agent, `moltbot:<id>` for each. */
+/** Other spellings of `moltbot:<id>` that chat requests take, answered as models too. */
+const ALIASES = ['moltbot/', 'agent:'];
+
+/**
+ * The model ids clients may send: `moltbot` for the default agent, `moltbot:<id>` for
+ * each (listed), and `moltbot/<id>` or `agent:<id>` (retrievable, not listed).
+ */
 export function createModelHandlers(agentIds: readonly string[], defaultAgentId: string, created: number) {
   const model = (id: string): Model => ({ id, object: 'model', created, owned_by: 'moltbot' });
   const models = [
@@ -19,7 +25,9 @@ export function createModelHandlers(agentIds: readonly string[], defaultAgentId:
     },
     async retrieveModel({ params }: HandlerInput<unknown>): Promise<HandlerResult> {
       const requested = params.model ?? '';
-      const found = byId.get(requested.toLowerCase());
+      const id = requested.toLowerCase();
+      const alias = ALIASES.find((prefix) => id.startsWith(prefix) && byId.has(`moltbot:${id.slice(prefix.length)}`));
+      const found = byId.get(id) ?? (alias ? model(id) : undefined);
       if (!found) {
         throw new GatewayError({
           status: 404,

@@ -1,8 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { MessageDeltaUsage, Usage as AnthropicUsage } from '@anthropic-ai/sdk/resources/messages';
-import type { FinishReason, ModelEvent, ModelProvider, ModelRequest, StreamOptions, Usage } from '../types.js';
+import { DEFAULT_MAX_EVENT_BYTES, type FinishReason, type ModelEvent, type ModelProvider, type ModelRequest, type StreamOptions, type Usage } from '../types.js';
 import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
-import { abortable } from '../abortable.js';
+import { EventTooLargeError } from '../event-cap.js';
+import { connectionFailure, createRedactor, errorChain } from '../redact.js';
+import { askedWait, withRetries } from './anthropic-retries.js';
+import { cappedFetch } from './capped-fetch.js';
 import { toAnthropicPrompt } from './anthropic-messages.js';
 import { toAnthropicOptions } from './anthropic-request.js';
 import { ToolUseStream } from './anthropic-tool-stream.js';
@@ -26,6 +29,8 @@ export interface AnthropicSettings {
    * honouring `retry-after` (default 2).
    */
   maxRetries?: number;
+  /** One SSE event at most (default 8 MiB); past it the run ends with 502 `upstream_event_too_large`. */
+  maxEventBytes?: number;
 }
 
 /**
@@ -111,12 +116,13 @@ class UsageTally {
  * aborts); maps a stream that ends without `message_stop` and a stop reason to 502
  * `upstream_incomplete`, an unreachable upstream to 502 `upstream_unavailable`, an error
  * status or mid-stream `error` event to 502 `upstream_error`, and a timeout to 504. The
- * SDK retries before the first byte (`maxRetries`). Only configured credentials and
- * headers reach the upstream, never `ANTHROPIC_*` variables, and the API key never
- * appears in a client-visible message.
+ * gateway retries before the first byte (`maxRetries`, see `anthropic-retries.ts`).
+ * Only configured credentials and headers reach the upstream, never `ANTHROPIC_*`
+ * variables, and the API key never appears in a client-visible message.
  */
 export function createAnthropicProvider(settings: AnthropicSettings): ModelProvider {
   const timeoutSeconds = settings.timeoutSeconds ?? 600;
+  const maxRetries = settings.maxRetries ?? 2;
   const maxTokens = settings.maxTokens ?? 4096;
   const headers: Record<string, string | null> = {};
   for (const name of environmentHeaderNames()) headers[name] = null;
@@ -133,55 +139,60 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
     baseURL: settings.baseUrl ?? null,
     defaultHeaders: headers,
     timeout: timeoutSeconds * 1000,
-    maxRetries: settings.maxRetries ?? 2,
+    // Retries are the gateway's (see `anthropic-retries.ts`).
+    maxRetries: 0,
+    fetch: cappedFetch(settings.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES),
     // The SDK's own console logging prints raw upstream data (which may carry the API key)
     // outside our JSON log; failures reach the gateway as errors instead.
     logLevel: 'off',
   });
   const where = `The model provider '${settings.id}'`;
 
-  const redact = (text: string): string => (settings.apiKey ? text.split(settings.apiKey).join('***') : text);
-  const clip = (text: string): string => redact(text).slice(0, 500);
+  const redact = createRedactor({ apiKey: settings.apiKey, baseUrl: client.baseURL });
+  const clip = (text: string): string => redact.forClients(text);
+  /** The log keeps where the upstream is, and what it said or what broke. */
+  const logDetail = (err: unknown): string => `${client.baseURL}: ${redact.forLogs(errorChain(err)).slice(0, 2000)}`;
 
   function mapError(err: unknown, signal: AbortSignal): Error {
     if (signal.aborted || err instanceof Anthropic.APIUserAbortError) return new RunAbortedError();
+    if (err instanceof EventTooLargeError) {
+      return upstreamError(`${where} sent an event longer than ${err.limit} bytes (maxEventBytes); the run was ended.`, 'upstream_event_too_large', err, undefined, logDetail(err));
+    }
     if (err instanceof Anthropic.APIConnectionTimeoutError) {
-      return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err);
+      return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err, logDetail(err));
     }
     if (err instanceof Anthropic.APIConnectionError) {
-      return upstreamError(`${where} could not be reached at ${client.baseURL}.`, 'upstream_unavailable', err);
+      // Its address is the operator's business: the client learns what went wrong, not where.
+      return upstreamError(`${where} could not be reached: ${connectionFailure(err)}.`, 'upstream_unavailable', err, undefined, logDetail(err));
     }
     if (err instanceof Anthropic.APIError) {
       const detail = clip(`${err.type ? `${err.type}: ` : ''}${err.apiMessage ?? err.message}`);
       // No status: an `error` event inside a stream that had started with 200.
       const what = err.status === undefined ? 'sent an error mid-reply' : `answered ${err.status}`;
-      return upstreamError(`${where} ${what}: ${detail}`, 'upstream_error', err);
+      const asked = askedWait(err);
+      // The provider asked to wait: the client is told the same, in whole seconds.
+      return upstreamError(`${where} ${what}: ${detail}`, 'upstream_error', err, asked === undefined ? undefined : Math.ceil(asked / 1000), logDetail(err));
     }
-    const detail = err instanceof Error ? clip(err.message) : 'unknown failure';
-    return upstreamError(`${where} failed mid-reply: ${detail}`, 'upstream_error', err);
+    const detail = !(err instanceof Error) ? 'unknown failure' : (err as NodeJS.ErrnoException).code ? connectionFailure(err) : clip(err.message);
+    return upstreamError(`${where} failed mid-reply: ${detail}`, 'upstream_error', err, undefined, logDetail(err));
   }
 
   return {
     id: settings.id,
     acceptsImages: true,
-    async *stream(request: ModelRequest, { signal }: StreamOptions): AsyncIterable<ModelEvent> {
+    async *stream(request: ModelRequest, { signal, deadline }: StreamOptions): AsyncIterable<ModelEvent> {
       const tally = new UsageTally();
       let stopReason: string | null = null;
       let stopped = false;
       const toolUses = new ToolUseStream();
       try {
-        const events = await abortable(
-          client.messages.create(
-            {
-              ...toAnthropicOptions(request, maxTokens),
-              model: request.model,
-              stream: true,
-              ...toAnthropicPrompt(request.messages),
-            },
-            { signal },
-          ),
-          signal,
-        );
+        const params = {
+          ...toAnthropicOptions(request, maxTokens),
+          model: request.model,
+          stream: true as const,
+          ...toAnthropicPrompt(request.messages),
+        };
+        const events = await withRetries(() => client.messages.create(params, { signal }), { maxRetries, signal, deadline });
         for await (const event of events) {
           switch (event.type) {
             case 'message_start':

@@ -1,7 +1,10 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import type { FinishReason, ModelEvent, ModelProvider, ModelRequest, StreamOptions, Usage } from '../types.js';
+import { DEFAULT_MAX_EVENT_BYTES, type FinishReason, type ModelEvent, type ModelProvider, type ModelRequest, type StreamOptions, type Usage } from '../types.js';
 import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
 import { toRequestOptions, toWireMessage, ToolCallStream } from './openai-wire.js';
+import { OFF_THREAD_CHARS, parseJsonOffThread } from './json-off-thread.js';
+import { EventTooLargeError } from '../event-cap.js';
+import { connectionFailure, createRedactor, errorChain } from '../redact.js';
 import { sseData } from './sse-data.js';
 import { createUpstreamClient, UpstreamConnectionError, UpstreamStatusError, UpstreamTimeoutError } from './upstream-http.js';
 
@@ -14,6 +17,8 @@ export interface OpenAICompatibleSettings {
   timeoutSeconds?: number;
   /** Retries before the first byte, on connection errors, 408, 409, 429 and 5xx (default 2). */
   maxRetries?: number;
+  /** One SSE line or event at most (default 8 MiB); past it the run ends with 502 `upstream_event_too_large`. */
+  maxEventBytes?: number;
 }
 
 const FINISH_REASONS: ReadonlySet<string> = new Set(['stop', 'length', 'tool_calls', 'content_filter']);
@@ -36,6 +41,7 @@ function mapFinishReason(reason: string): FinishReason {
  */
 export function createOpenAICompatibleProvider(settings: OpenAICompatibleSettings): ModelProvider {
   const timeoutSeconds = settings.timeoutSeconds ?? 600;
+  const maxEventBytes = settings.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   const url = new URL(`${settings.baseUrl.replace(/\/+$/u, '')}/chat/completions`);
   const client = createUpstreamClient({
     timeoutMs: timeoutSeconds * 1000,
@@ -50,31 +56,31 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
   });
   const where = `The model provider '${settings.id}'`;
 
-  const redact = (text: string): string =>
-    settings.apiKey ? text.split(settings.apiKey).join('***') : text;
+  const redact = createRedactor({ apiKey: settings.apiKey, baseUrl: settings.baseUrl });
+  /** The log keeps where the upstream is, and what it said or what broke. */
+  const logDetail = (err: unknown): string => `${settings.baseUrl}: ${redact.forLogs(errorChain(err)).slice(0, 2000)}`;
 
   function mapError(err: unknown, signal: AbortSignal): Error {
     if (signal.aborted || err instanceof RunAbortedError) return new RunAbortedError();
-    if (err instanceof UpstreamTimeoutError) return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err);
+    if (err instanceof EventTooLargeError) {
+      return upstreamError(`${where} sent an event longer than ${err.limit} bytes (maxEventBytes); the run was ended.`, 'upstream_event_too_large', err, undefined, logDetail(err));
+    }
+    if (err instanceof UpstreamTimeoutError) return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err, logDetail(err));
     if (err instanceof UpstreamConnectionError) {
-      return upstreamError(`${where} could not be reached at ${settings.baseUrl}.`, 'upstream_unavailable', err);
+      // Its address is the operator's business: the client learns what went wrong, not where.
+      return upstreamError(`${where} could not be reached: ${connectionFailure(err.cause)}.`, 'upstream_unavailable', err, undefined, logDetail(err));
     }
     if (err instanceof UpstreamStatusError) {
       const wait = err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs) ? Math.max(0, Math.ceil(err.retryAfterMs / 1000)) : undefined;
-      return upstreamError(`${where} answered ${err.status}: ${redact(err.detail).slice(0, 500)}`, 'upstream_error', err, wait);
+      return upstreamError(`${where} answered ${err.status}: ${redact.forClients(err.detail)}`, 'upstream_error', err, wait, logDetail(`${err.status}: ${err.detail}`));
     }
-    const detail = err instanceof Error ? redact(err.message) : 'unknown failure';
-    return upstreamError(`${where} failed mid-reply: ${detail.slice(0, 500)}`, 'upstream_error', err);
+    // A broken connection (it has a code) is described; what the upstream said is redacted.
+    const detail = !(err instanceof Error) ? 'unknown failure' : (err as NodeJS.ErrnoException).code ? connectionFailure(err) : redact.forClients(err.message);
+    return upstreamError(`${where} failed mid-reply: ${detail}`, 'upstream_error', err, undefined, logDetail(err));
   }
 
-  /** One event's data as a chunk; anything else is a failure of the upstream. */
-  function parseChunk(data: string): ChatCompletionChunk {
-    let value: unknown;
-    try {
-      value = JSON.parse(data);
-    } catch {
-      throw new Error('an event is not valid JSON');
-    }
+  /** One event's parsed data as a chunk; anything else is a failure of the upstream. */
+  function toChunk(value: unknown): ChatCompletionChunk {
     const record = value as { error?: { message?: unknown } | string; choices?: unknown } | null;
     if (record?.error !== undefined) {
       const message = typeof record.error === 'string' ? record.error : String(record.error?.message ?? 'an error event');
@@ -84,10 +90,27 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
     return value as ChatCompletionChunk;
   }
 
+  /** One event's data as a chunk; a large event is parsed off the event loop (see `json-off-thread.ts`). */
+  async function parseLargeChunk(data: string | Uint8Array): Promise<ChatCompletionChunk> {
+    return toChunk(await parseJsonOffThread(data).catch(() => {
+      throw new Error('an event is not valid JSON');
+    }));
+  }
+
+  function parseChunk(data: string): ChatCompletionChunk {
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      throw new Error('an event is not valid JSON');
+    }
+    return toChunk(value);
+  }
+
   return {
     id: settings.id,
     acceptsImages: true,
-    async *stream(request: ModelRequest, { signal }: StreamOptions): AsyncIterable<ModelEvent> {
+    async *stream(request: ModelRequest, { signal, deadline }: StreamOptions): AsyncIterable<ModelEvent> {
       let finish: FinishReason | undefined;
       let usage: Usage | undefined;
       const toolCalls = new ToolCallStream();
@@ -99,9 +122,9 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
           stream: true,
           stream_options: { include_usage: true },
         });
-        const res = await client.post(url, body, signal);
-        for await (const data of sseData(res)) {
-          const chunk = parseChunk(data);
+        const res = await client.post(url, body, signal, deadline);
+        for await (const data of sseData(res, maxEventBytes)) {
+          const chunk = typeof data === 'string' && data.length < OFF_THREAD_CHARS ? parseChunk(data) : await parseLargeChunk(data);
           if (chunk.usage) {
             usage = {
               promptTokens: chunk.usage.prompt_tokens,

@@ -1,15 +1,14 @@
 /**
  * POSTs a JSON body to an upstream over a keep-alive connection pool and returns the
  * response once a 2xx status and headers are in, retrying before the first byte the
- * way the official OpenAI SDKs do: connection failures, timeouts, 408, 409, 429 and 5xx
- * (or as `x-should-retry` says), after `retry-after-ms` / `retry-after`, else after an
- * exponential backoff with jitter. Written on `node:http` rather than through the
+ * way the official OpenAI SDKs do, with their caps (see `retry-policy.ts`). Written on `node:http` rather than through the
  * `openai` SDK's fetch: measured on this machine, fetch, its web streams and the SDK's
  * decoding cost ~900 µs of CPU per proxied turn, most of a gateway turn.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { askedWaitMs, retryDelay, retryableStatus } from '../retry-policy.js';
 
 /** The upstream could not be reached, or the connection broke before a response. */
 export class UpstreamConnectionError extends Error {
@@ -52,36 +51,39 @@ export interface UpstreamClientOptions {
 }
 
 export interface UpstreamClient {
-  /** POSTs `body` (JSON text) to `url`; resolves with the 2xx response, its body unread. */
-  post(url: URL, body: string, signal: AbortSignal): Promise<IncomingMessage>;
+  /**
+   * POSTs `body` (JSON text) to `url`; resolves with the 2xx response, its body unread.
+   * Retries never wait past `deadline` (epoch ms), when given.
+   */
+  post(url: URL, body: string, signal: AbortSignal, deadline?: number): Promise<IncomingMessage>;
 }
 
 /** Bytes of an error body read for its message; the rest is discarded. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 
-function retryable(res: IncomingMessage): boolean {
-  const told = res.headers['x-should-retry'];
-  if (told === 'true') return true;
-  if (told === 'false') return false;
-  const status = res.statusCode ?? 0;
-  return status === 408 || status === 409 || status === 429 || status >= 500;
+/** A response header as one string (the last, if repeated). */
+function header(res: IncomingMessage, name: string): string | undefined {
+  const value = res.headers[name];
+  return Array.isArray(value) ? value.at(-1) : value;
 }
 
-/** What the upstream asked us to wait, in ms, if it said. */
-function retryAfter(res: IncomingMessage | undefined): number | undefined {
-  const ms = Number.parseFloat(String(res?.headers['retry-after-ms'] ?? ''));
-  if (!Number.isNaN(ms)) return ms;
-  const header = res?.headers['retry-after'];
-  if (header === undefined) return undefined;
-  const seconds = Number.parseFloat(header);
-  if (!Number.isNaN(seconds)) return seconds * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-/** The SDKs' backoff: 0.5 s doubling per retry up to 8 s, minus up to 25% jitter. */
-function backoff(retry: number): number {
-  return Math.min(0.5 * 2 ** retry, 8) * (1 - Math.random() * 0.25) * 1000;
+/**
+ * An HTML error page (a proxy's) as its words: tags dropped, spaces collapsed. A single
+ * pass, so no input can make it slow (a regex over `<<<<...` is quadratic).
+ */
+function htmlText(html: string): string {
+  let text = '';
+  let inTag = false;
+  for (const char of html) {
+    if (char === '<') inTag = true;
+    else if (inTag) {
+      if (char === '>') {
+        inTag = false;
+        text += ' ';
+      }
+    } else text += char;
+  }
+  return text.replace(/\s+/gu, ' ').trim();
 }
 
 /** The upstream's own error message from a JSON body (OpenAI's or Ollama's shape), else the text. */
@@ -95,7 +97,8 @@ function errorDetail(text: string): string {
   } catch {
     // Not JSON (an HTML error page, plain text): the text itself.
   }
-  return text.trim();
+  const trimmed = text.trim();
+  return trimmed.startsWith('<') ? htmlText(trimmed) : trimmed;
 }
 
 async function readText(res: IncomingMessage): Promise<string> {
@@ -145,7 +148,9 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   }
 
   return {
-    async post(url, body, signal) {
+    async post(url, body, signal, deadline) {
+      /** Waited so far on retries of this request. */
+      let spent = 0;
       for (let retry = 0; ; retry += 1) {
         const result = await attempt(url, body, signal);
         signal.throwIfAborted();
@@ -156,19 +161,27 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
             retry -= 1;
             continue;
           }
-          if (retry >= options.maxRetries) throw result.error;
-          await sleep(backoff(retry), undefined, { signal });
+          const wait = retry < options.maxRetries ? retryDelay({ retry, spentMs: spent, deadline }) : undefined;
+          if (wait === undefined) throw result.error;
+          spent += wait;
+          await sleep(wait, undefined, { signal });
           continue;
         }
         const { res } = result;
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return res;
-        if (retry < options.maxRetries && retryable(res)) {
+        const asked = askedWaitMs((name) => header(res, name));
+        const wait =
+          retry < options.maxRetries && retryableStatus(status, header(res, 'x-should-retry'))
+            ? retryDelay({ retry, status, askedMs: asked, spentMs: spent, deadline })
+            : undefined;
+        if (wait !== undefined) {
           res.resume();
-          await sleep(retryAfter(res) ?? backoff(retry), undefined, { signal });
+          spent += wait;
+          await sleep(wait, undefined, { signal });
           continue;
         }
-        throw new UpstreamStatusError(status, errorDetail(await readText(res)), retryAfter(res));
+        throw new UpstreamStatusError(status, errorDetail(await readText(res)), asked);
       }
     },
   };
