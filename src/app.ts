@@ -4,6 +4,7 @@
  * through the same code path.
  */
 import { createAgentCore, type AgentCore } from './agents/core.js';
+import { createProviderLimiter } from './agents/limiter.js';
 import type { GatewayConfig } from './config/types.js';
 import { createProviders } from './providers/registry.js';
 import { join } from 'node:path';
@@ -24,12 +25,15 @@ export function storePath(config: GatewayConfig): string {
 export async function createRuntime(config: GatewayConfig, overrides: { store?: SessionStore; now?: () => number } = {}): Promise<Runtime> {
   const provider = await createProviders(config.providers);
   const store = overrides.store ?? openSqliteStore(storePath(config), { backgroundCheckpoints: true });
+  // Only providers with a cap of their own get a limiter; the others are bounded by the global one.
+  const providerLimiters = new Map(Object.entries(config.limits.providers).map(([id, limits]) => [id, createProviderLimiter(id, limits)]));
   const core = createAgentCore({
     agents: config.agents,
     defaultAgentId: config.defaultAgentId,
     store,
     provider,
     limits: config.limits,
+    providerLimiter: (id) => providerLimiters.get(id),
     images: config.images,
     ...(overrides.now ? { now: overrides.now } : {}),
   });

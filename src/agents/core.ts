@@ -14,7 +14,7 @@ import type { AgentEvent } from './events.js';
 import { boundedHistory } from './history.js';
 import { createHistoryCache } from './history-cache.js';
 import { createLanes, type Lanes } from './lanes.js';
-import { createLimiter } from './limiter.js';
+import { createLimiter, type Limiter } from './limiter.js';
 import type { ImagePolicy } from './images.js';
 import { resolveMessages, splitMessages, type RequestTurn } from './messages.js';
 import type { TurnOptions } from './request-options.js';
@@ -49,8 +49,8 @@ export interface StartedTurn {
   agentId: string;
   sessionKey: string;
   /**
-   * Deltas then `done`; throws a `GatewayError` on failure (429 when the gateway is at
-   * capacity, 504 on timeout, 503 on shutdown, 502/504 from the provider) or
+   * Deltas then `done`; throws a `GatewayError` on failure (429 when the gateway or its
+   * provider is at capacity, 504 on timeout, 503 on shutdown, 502/504 from the provider) or
    * `RunAbortedError` when the caller's signal aborted. Iterate once; stopping early
    * ends the run and records it as aborted.
    */
@@ -64,6 +64,12 @@ export interface AgentCoreDeps {
   /** The provider for an id from config; every agent's provider must exist. */
   provider: (id: string) => ModelProvider;
   limits: { maxConcurrent: number; maxQueued: number };
+  /**
+   * The limiter of a provider with a cap of its own, else undefined. Its admission is
+   * checked with the global one; its slot is taken after the session lane and the global
+   * slot and held for the run.
+   */
+  providerLimiter?: (providerId: string) => Limiter | undefined;
   images: ImagePolicy;
   /**
    * Serialises turns per session key. The default is in-process; replicas sharing one
@@ -255,18 +261,29 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
 
   async function* run(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
     if (draining) throw shuttingDown();
+    const providerLimiter = deps.providerLimiter?.(plan.agent.provider);
     limiter.admit();
+    try {
+      providerLimiter?.admit();
+    } catch (err) {
+      limiter.leave();
+      throw err;
+    }
     let releaseLane: (() => void) | undefined;
     let releaseSlot: (() => void) | undefined;
+    let releaseProviderSlot: (() => void) | undefined;
     try {
       releaseLane = await lanes.acquire(plan.key, signal);
       releaseSlot = await limiter.slot(signal);
+      releaseProviderSlot = await providerLimiter?.slot(signal);
       // Turns still queued when the grace period ended are refused, not started.
       if (aborting) throw shuttingDown();
       yield* execute(plan, signal);
     } finally {
+      releaseProviderSlot?.();
       releaseSlot?.();
       releaseLane?.();
+      providerLimiter?.leave();
       limiter.leave();
       if (limiter.admitted === 0) onIdle?.();
     }

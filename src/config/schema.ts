@@ -38,6 +38,11 @@ const historySettings = {
 const MAX_TIMER_SECONDS = 2_147_483;
 const timeoutSeconds = { type: 'number', exclusiveMinimum: 0, maximum: MAX_TIMER_SECONDS } as const;
 const maxRetries = { type: 'integer', minimum: 0, maximum: 10 } as const;
+/** A provider's own cap (every provider kind takes it); `maxQueued` only with `maxConcurrent` (checked in load.ts). */
+const providerLimits = {
+  maxConcurrent: { type: 'integer', minimum: 1 },
+  maxQueued: { type: 'integer', minimum: 0 },
+} as const;
 
 export const configSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -134,6 +139,7 @@ export const configSchema = {
                   apiKey: { type: 'string' },
                   timeoutSeconds,
                   maxRetries,
+                  ...providerLimits,
                 },
               },
               {
@@ -145,11 +151,12 @@ export const configSchema = {
                   maxTokens: { type: 'integer', minimum: 1 },
                   timeoutSeconds,
                   maxRetries,
+                  ...providerLimits,
                 },
               },
               {
                 additionalProperties: false,
-                properties: { api: { const: 'echo' } },
+                properties: { api: { const: 'echo' }, ...providerLimits },
               },
             ],
           },
