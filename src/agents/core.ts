@@ -126,7 +126,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   let aborting = false;
   let onIdle: (() => void) | undefined;
 
-  const historyCache = createHistoryCache();
+  // One entry per session that can run at once.
+  const historyCache = createHistoryCache(deps.limits.maxConcurrent);
   /** Stored turns read for an agent's history (then bounded by its limits). */
   const historyTurns = (agent: AgentConfig): number => Math.max(1, agent.history.maxTurns ?? HISTORY_FETCH_CAP);
 
