@@ -8,9 +8,11 @@
  * per second in the steady state, 429s, every other failure, time to `[DONE]`, and the
  * gateway's peak RSS (sampled every 100 ms).
  */
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { cpus } from 'node:os';
 import { replyFor } from '../../test/helpers/paced-upstream.js';
-import { MESSAGE, REQUEST_HEADERS, streamUserBody } from './payloads.mjs';
+import { MESSAGE, PACED_DELAY_MS, PACED_DELTAS, REQUEST_HEADERS, streamUserBody } from './payloads.mjs';
 import { percentile, sleep, type Target } from './measure.js';
 import { rssMb, startGateway, startUpstream, type Proc } from './procs.js';
 
@@ -23,16 +25,29 @@ export interface UsersRun {
   refused: number;
   /** Anything else: another status, a broken connection, an error event, a wrong or cut reply. */
   errors: number;
-  /** Whole replies per second in the steady state (after every client's first reply, until the end). */
+  /**
+   * Whole replies per second: the sum over clients of each one's rate between its first
+   * and its last whole reply (a client with fewer than two adds nothing), so neither the
+   * ramp nor the last requests of the run dilute it.
+   */
   turnsPerS: number;
   /** Time to `[DONE]` of the whole replies, ms. */
   p50: number;
   p99: number;
+  /** Time to the first content delta of the whole replies, median, ms. */
+  firstContentP50: number;
   /** Up to 5 distinct failure descriptions. */
   problems: string[];
   /** The gateway only: RSS before the load and the highest sample during it, MB. */
   idleRssMb?: number;
   peakRssMb?: number;
+  /**
+   * CPU time (user + system) per whole reply, µs: of the clients (this process), the
+   * upstream and the gateway (through it only, and the share of it in the kernel); and
+   * the cores other processes kept busy meanwhile, out of `cores`: on a shared machine
+   * they slow the run down, the gateway's more (three processes of ours, not two).
+   */
+  cpu: { clientsUs: number; upstreamUs: number; gatewayUs?: number; gatewayKernelShare?: number; othersCores: number; cores: number };
 }
 
 export interface ManyUsersResult {
@@ -42,10 +57,14 @@ export interface ManyUsersResult {
   gateway: UsersRun;
 }
 
-/** Clients start spread over this long (a burst of hundreds of SYNs would measure the listen backlog). */
-const RAMP_MS = 1000;
-/** The steady state starts once every client has had its first reply (ramp + a 2.2 s reply + margin). */
-const STEADY_FROM_MS = RAMP_MS + 3000;
+/**
+ * Clients start evenly spread over one reply's time, as independent users arrive; all at
+ * once, they would stay in step (every reply takes the same time), and the run would
+ * measure one burst of hundreds of turn starts and ends every 2.2 s, not many users.
+ */
+const RAMP_MS = (PACED_DELTAS + 1) * PACED_DELAY_MS;
+/** A run shorter than this gives most clients too few replies to have a rate. */
+const SHORTEST_RUN_S = 5;
 /** A failed client pauses this long before its next request, so a refusing target is not flooded. */
 const PAUSE_AFTER_FAILURE_MS = 100;
 /** One reply takes 2.2 s; a stream still open after this is a failure. */
@@ -53,7 +72,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 const EXPECTED = replyFor(MESSAGE);
 
-type Outcome = { kind: 'ok'; ms: number } | { kind: 'refused' } | { kind: 'error'; why: string };
+type Outcome = { kind: 'ok'; ms: number; firstMs: number } | { kind: 'refused' } | { kind: 'error'; why: string };
 
 /** One streamed turn over `agent`: the whole reply and `[DONE]`, or why not. */
 function turn(url: URL, headers: Record<string, string>, body: string, agent: Agent): Promise<Outcome> {
@@ -70,6 +89,7 @@ function turn(url: URL, headers: Record<string, string>, body: string, agent: Ag
         let pending = '';
         let content = '';
         let done = Number.NaN;
+        let first = Number.NaN;
         let failure: string | undefined;
         res.setEncoding('utf8');
         res.on('data', (text: string) => {
@@ -85,7 +105,9 @@ function turn(url: URL, headers: Record<string, string>, body: string, agent: Ag
             }
             const parsed = JSON.parse(data) as { error?: { code?: string }; choices?: { delta?: { content?: string } }[] };
             if (parsed.error) failure ??= `error event ${parsed.error.code ?? ''}`;
-            content += parsed.choices?.[0]?.delta?.content ?? '';
+            const delta = parsed.choices?.[0]?.delta?.content ?? '';
+            if (delta !== '' && Number.isNaN(first)) first = performance.now() - t0;
+            content += delta;
           }
         });
         res.on('end', () => {
@@ -93,7 +115,7 @@ function turn(url: URL, headers: Record<string, string>, body: string, agent: Ag
           if (failure) resolve({ kind: 'error', why: failure });
           else if (Number.isNaN(done)) resolve({ kind: 'error', why: 'stream ended without [DONE]' });
           else if (content !== EXPECTED) resolve({ kind: 'error', why: 'wrong reply' });
-          else resolve({ kind: 'ok', ms: done });
+          else resolve({ kind: 'ok', ms: done, firstMs: first });
         });
         res.on('error', (err) => resolve({ kind: 'error', why: err.message }));
       },
@@ -108,12 +130,13 @@ function turn(url: URL, headers: Record<string, string>, body: string, agent: Ag
 }
 
 /** `clients` users, each on its own keep-alive connection and `user`, streaming back to back until `durationS`. */
-async function drive(target: Target, options: { clients: number; durationS: number; run: string }): Promise<UsersRun> {
+async function drive(target: Target, options: { clients: number; durationS: number; run: string }): Promise<Omit<UsersRun, 'cpu'>> {
   const url = new URL(target.url);
   const t0 = performance.now();
   const deadline = t0 + options.durationS * 1000;
   const durations: number[] = [];
-  let steadyTurns = 0;
+  const firsts: number[] = [];
+  let turnsPerS = 0;
   let requests = 0;
   let refused = 0;
   let errors = 0;
@@ -122,6 +145,9 @@ async function drive(target: Target, options: { clients: number; durationS: numb
   async function client(i: number): Promise<void> {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const body = streamUserBody(`${options.run}-user-${i}`);
+    let first = Number.NaN;
+    let last = Number.NaN;
+    let ok = 0;
     try {
       await sleep((i * RAMP_MS) / options.clients);
       while (performance.now() < deadline) {
@@ -129,8 +155,10 @@ async function drive(target: Target, options: { clients: number; durationS: numb
         const outcome = await turn(url, target.headers, body, agent);
         if (outcome.kind === 'ok') {
           durations.push(outcome.ms);
-          const at = performance.now() - t0;
-          if (at >= STEADY_FROM_MS && at <= options.durationS * 1000) steadyTurns += 1;
+          firsts.push(outcome.firstMs);
+          last = performance.now();
+          if (ok === 0) first = last;
+          ok += 1;
           continue;
         }
         if (outcome.kind === 'refused') refused += 1;
@@ -143,6 +171,7 @@ async function drive(target: Target, options: { clients: number; durationS: numb
     } finally {
       agent.destroy();
     }
+    if (ok >= 2) turnsPerS += ((ok - 1) * 1000) / (last - first);
   }
 
   await Promise.all(Array.from({ length: options.clients }, (_, i) => client(i)));
@@ -152,10 +181,53 @@ async function drive(target: Target, options: { clients: number; durationS: numb
     ok: durations.length,
     refused,
     errors,
-    turnsPerS: steadyTurns / (options.durationS - STEADY_FROM_MS / 1000),
+    turnsPerS,
     p50: percentile(sorted, 0.5),
     p99: percentile(sorted, 0.99),
+    firstContentP50: percentile(Float64Array.from(firsts).sort(), 0.5),
     problems: [...problems],
+  };
+}
+
+/** CPU time a process has used so far in user space and in the kernel, seconds (Linux USER_HZ = 100). */
+function cpuTimes(pid: number): { user: number; system: number } {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+}
+
+function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/** Busy (user + nice + system) seconds of the whole machine so far. */
+function machineBusySeconds(): number {
+  const [user, nice, system] = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/u).slice(1).map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0)) / 100;
+}
+
+/** Runs `drive` and accounts the CPU time it cost each party (Linux /proc; zeros elsewhere). */
+async function accounted(upstream: Proc, gateway: Proc | undefined, run: () => Promise<Omit<UsersRun, 'cpu'>>): Promise<UsersRun> {
+  const linux = process.platform === 'linux';
+  const read = (): number[] => (linux ? [machineBusySeconds(), cpuSeconds(upstream.pid), gateway ? cpuSeconds(gateway.pid) : 0, gateway ? cpuTimes(gateway.pid).system : 0] : [0, 0, 0, 0]);
+  const own = process.cpuUsage();
+  const t0 = performance.now();
+  const before = read();
+  const result = await run();
+  const [machine, up, gw, gwSystem] = read().map((value, i) => value - (before[i] as number)) as [number, number, number, number];
+  const seconds = (performance.now() - t0) / 1000;
+  const clients = process.cpuUsage(own);
+  const perTurn = (s: number): number => (s * 1e6) / Math.max(1, result.ok);
+  return {
+    ...result,
+    cpu: {
+      clientsUs: perTurn((clients.user + clients.system) / 1e6),
+      upstreamUs: perTurn(up),
+      ...(gateway ? { gatewayUs: perTurn(gw), gatewayKernelShare: gw > 0 ? gwSystem / gw : 0 } : {}),
+      othersCores: Math.max(0, (machine - up - gw - (clients.user + clients.system) / 1e6) / seconds),
+      cores: cpus().length,
+    },
   };
 }
 
@@ -177,22 +249,27 @@ function sampleRss(proc: Proc): () => number {
 
 const describe = (name: string, r: UsersRun): string =>
   `  ${name.padEnd(8)} ${r.turnsPerS.toFixed(1)} turns/s, ${r.ok} ok of ${r.requests}, ${r.refused} × 429, ${r.errors} errors, ` +
-  `[DONE] p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms` +
+  `first content p50 ${r.firstContentP50.toFixed(1)} ms, [DONE] p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms` +
   (r.peakRssMb === undefined ? '' : `, RSS idle ${r.idleRssMb?.toFixed(1)} MB peak ${r.peakRssMb.toFixed(1)} MB`) +
+  `; CPU per turn: clients ${r.cpu.clientsUs.toFixed(0)} µs, upstream ${r.cpu.upstreamUs.toFixed(0)} µs` +
+  (r.cpu.gatewayUs === undefined ? '' : `, gateway ${r.cpu.gatewayUs.toFixed(0)} µs (${((r.cpu.gatewayKernelShare ?? 0) * 100).toFixed(0)}% in the kernel)`) +
+  `; other processes kept ${r.cpu.othersCores.toFixed(2)} of ${r.cpu.cores} cores busy` +
   (r.problems.length ? ` (${r.problems.join('; ')})` : '');
 
 export async function manyUsers(options: { clients: number; durationS: number }): Promise<ManyUsersResult> {
-  if (options.durationS * 1000 <= STEADY_FROM_MS) throw new Error(`many-users needs more than ${STEADY_FROM_MS / 1000} s`);
+  if (options.durationS < SHORTEST_RUN_S) throw new Error(`many-users needs at least ${SHORTEST_RUN_S} s`);
   const upstream = await startUpstream('upstream-paced', 'paced');
   try {
-    const direct = await drive({ name: 'direct', url: `${upstream.baseUrl}/chat/completions`, headers: REQUEST_HEADERS }, { ...options, run: 'direct' });
+    const directTarget = { name: 'direct', url: `${upstream.baseUrl}/chat/completions`, headers: REQUEST_HEADERS };
+    const direct = await accounted(upstream.proc, undefined, () => drive(directTarget, { ...options, run: 'direct' }));
     process.stderr.write(`${describe('direct', direct)}\n`);
     const gateway = await startGateway('gateway-defaults', { upstream: upstream.baseUrl, plain: true });
     try {
       await sleep(500);
       const idleRssMb = rssMb(gateway.proc.pid);
       const peak = sampleRss(gateway.proc);
-      const run = await drive({ name: 'gateway', url: `${gateway.url}/v1/chat/completions`, headers: REQUEST_HEADERS }, { ...options, run: 'gateway' });
+      const gatewayTarget = { name: 'gateway', url: `${gateway.url}/v1/chat/completions`, headers: REQUEST_HEADERS };
+      const run = await accounted(upstream.proc, gateway.proc, () => drive(gatewayTarget, { ...options, run: 'gateway' }));
       const through = { ...run, idleRssMb, peakRssMb: peak() };
       process.stderr.write(`${describe('gateway', through)}\n`);
       return { ...options, direct, gateway: through };

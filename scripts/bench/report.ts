@@ -45,7 +45,8 @@ const check = (ok: boolean): Row['status'] => (ok ? 'met' : 'MISSED');
 function manyUsersRows(m: ManyUsersResult, fullUsers: number): Row[] {
   const scenario = `many users ${m.clients} × ${m.durationS} s`;
   const full = m.clients === fullUsers;
-  const counts = (r: ManyUsersResult['direct']): string => `${r.ok} ok of ${r.requests}, ${r.refused} × 429, ${r.errors} errors`;
+  const counts = (r: ManyUsersResult['direct']): string =>
+    `${r.ok} ok of ${r.requests}, ${r.refused} × 429, ${r.errors} errors; others kept ${r.cpu.othersCores.toFixed(2)} cores busy`;
   const timing = (r: ManyUsersResult['direct']): string => `[DONE] p50 ${r.p50.toFixed(1)} / p99 ${r.p99.toFixed(1)} ms`;
   const added = m.gateway.p50 - m.direct.p50;
   const g = m.gateway;
@@ -73,6 +74,15 @@ function manyUsersRows(m: ManyUsersResult, fullUsers: number): Row[] {
       value: g.errors,
     },
     { scenario, target: 'gateway − direct [DONE] p50', median: `${added.toFixed(1)} ms`, range: '', ratio: '', goal: '≤ 5 ms', status: check(added <= 5), value: added },
+    {
+      scenario,
+      target: 'CPU per turn',
+      median: `gateway ${(g.cpu.gatewayUs ?? Number.NaN).toFixed(0)} µs`,
+      range: `${((g.cpu.gatewayKernelShare ?? Number.NaN) * 100).toFixed(0)}% in the kernel`,
+      ratio: `upstream ${g.cpu.upstreamUs.toFixed(0)} µs, clients ${g.cpu.clientsUs.toFixed(0)} µs`,
+      goal: '',
+      status: '',
+    },
     {
       scenario,
       target: 'gateway peak RSS',

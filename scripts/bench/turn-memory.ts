@@ -15,6 +15,9 @@
  * new message, as clients that resend the whole chat do): the turn then holds it, and the
  * gateway sends it all upstream.
  *
+ * `--at-limits` instead fills a gateway on the default config to its limits (every run
+ * slot and every queue place taken) and reads its RSS and open descriptors.
+ *
  * Each sample is the gateway's RSS (and open file descriptors) with the load, minus the
  * same process idle just before. Prints per-turn figures and medians; every process runs
  * on 127.0.0.1 and ends with this one.
@@ -26,11 +29,17 @@ import { median, sleep } from './measure.js';
 import { heldStreams, until } from './memory.js';
 import { MESSAGE, REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
 import { installCleanup, killAll, rssMb, startGateway, startUpstream } from './procs.js';
+import { DEFAULT_LIMITS } from '../../src/config/load.js';
 
 const SETTLE_MS = 500;
 
 const { values } = parseArgs({
-  options: { reps: { type: 'string', default: '3' }, sizes: { type: 'string', default: '500,1000,2000' }, 'conversation-kb': { type: 'string', default: '0' } },
+  options: {
+    reps: { type: 'string', default: '3' },
+    sizes: { type: 'string', default: '500,1000,2000' },
+    'conversation-kb': { type: 'string', default: '0' },
+    'at-limits': { type: 'boolean', default: false },
+  },
 });
 const reps = Number(values.reps);
 const sizes = values.sizes.split(',').map(Number);
@@ -53,9 +62,13 @@ const openFds = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 
 type Upstream = Awaited<ReturnType<typeof startUpstream>>;
 
-/** N turns queued behind one held run; RSS and fds over idle. */
-async function queuedTurns(upstream: Upstream, queued: number): Promise<{ addedMb: number; addedFds: number }> {
-  const gateway = await startGateway('gateway-queued', { upstream: upstream.baseUrl, limits: { maxConcurrent: 1, maxQueued: queued } });
+/**
+ * A fresh gateway (with `limits`, else the defaults) given `running` + `queued` turns at
+ * once: waits until it holds every client connection and the running turns' upstream
+ * connections, then reads its RSS and open descriptors, idle and loaded.
+ */
+async function loaded(upstream: Upstream, turns: { running: number; queued: number }, limits?: { maxConcurrent: number; maxQueued: number }) {
+  const gateway = await startGateway('gateway-loaded', { upstream: upstream.baseUrl, ...(limits ? { limits } : { plain: true }) });
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
   try {
     await sleep(SETTLE_MS);
@@ -63,8 +76,9 @@ async function queuedTurns(upstream: Upstream, queued: number): Promise<{ addedM
     const idleFds = openFds(gateway.proc.pid);
     const url = new URL(`${gateway.url}/v1/chat/completions`);
     const headers = { ...REQUEST_HEADERS, 'content-length': String(Buffer.byteLength(body)) };
+    const total = turns.running + turns.queued;
     let refused = 0;
-    for (let i = 0; i <= queued; i += 1) {
+    for (let i = 0; i < total; i += 1) {
       const req = request({ agent, method: 'POST', hostname: url.hostname, port: url.port, path: url.pathname, headers }, (res) => {
         if (res.statusCode !== 200) refused += 1;
         res.resume();
@@ -73,22 +87,41 @@ async function queuedTurns(upstream: Upstream, queued: number): Promise<{ addedM
       req.end(body);
       if (i % 100 === 99) await sleep(10);
     }
-    // Every client connection and the one upstream connection are open in the gateway.
+    const expected = total + turns.running;
     await until(
-      () => refused > 0 || openFds(gateway.proc.pid) >= idleFds + queued + 2,
-      60_000,
-      () => `only ${openFds(gateway.proc.pid) - idleFds} of ${queued + 2} connections open`,
+      () => refused > 0 || openFds(gateway.proc.pid) >= idleFds + expected,
+      120_000,
+      () => `only ${openFds(gateway.proc.pid) - idleFds} of ${expected} connections open`,
     );
-    if (refused > 0) throw new Error(`${refused} queued requests were refused`);
+    if (refused > 0) throw new Error(`${refused} requests were refused`);
     await sleep(SETTLE_MS);
-    return { addedMb: rssMb(gateway.proc.pid) - idleMb, addedFds: openFds(gateway.proc.pid) - idleFds };
+    return { idleMb, loadedMb: rssMb(gateway.proc.pid), idleFds, loadedFds: openFds(gateway.proc.pid) };
   } finally {
     agent.destroy();
     await gateway.proc.stop();
   }
 }
 
+/** N turns queued behind one held run; RSS and fds over idle. */
+async function queuedTurns(upstream: Upstream, queued: number): Promise<{ addedMb: number; addedFds: number }> {
+  const sample = await loaded(upstream, { running: 1, queued }, { maxConcurrent: 1, maxQueued: queued });
+  return { addedMb: sample.loadedMb - sample.idleMb, addedFds: sample.loadedFds - sample.idleFds - 2 };
+}
+
 const upstream = await startUpstream('upstream-hold', 'hold');
+if (values['at-limits']) {
+  // A gateway on the default config, as full as it lets itself be: every run slot taken, every queue place.
+  for (let rep = 0; rep < reps; rep += 1) {
+    const sample = await loaded(upstream, { running: DEFAULT_LIMITS.maxConcurrent, queued: DEFAULT_LIMITS.maxQueued });
+    console.log(
+      `at the default limits (${DEFAULT_LIMITS.maxConcurrent} running, ${DEFAULT_LIMITS.maxQueued} queued, request body ${(Buffer.byteLength(body) / 1000).toFixed(1)} kB): ` +
+        `RSS ${sample.idleMb.toFixed(1)} → ${sample.loadedMb.toFixed(1)} MB, open files ${sample.idleFds} → ${sample.loadedFds}`,
+    );
+  }
+  await upstream.proc.stop();
+  killAll();
+  process.exit(0);
+}
 let reached = 0;
 const results: { size: number; running: number[]; queued: number[]; queuedFds: number[] }[] = [];
 for (const size of sizes) {
