@@ -49,8 +49,8 @@ if (!quick && rounds < 5) console.error(`warning: ${rounds} rounds; medians of f
 
 // --quick keeps the whole run under a minute for CI; its numbers are indicative only.
 const settings = quick
-  ? { rounds, durationS: 1, warmupS: 0.25, streamRequests: 50, historyRequests: 100, memoryReps: 2, streams: 300, starts: 2, users: 200, usersS: 8 }
-  : { rounds, durationS: 5, warmupS: 1, streamRequests: 200, historyRequests: 1000, memoryReps: rounds, streams: FULL_STREAMS, starts: 5, users: FULL_USERS, usersS: 20 };
+  ? { rounds, durationS: 1, warmupS: 0.25, streamRequests: 50, historyRequests: 100, memoryReps: 2, streams: 300, starts: 2, users: 200, usersWarmupS: 2, usersS: 8 }
+  : { rounds, durationS: 5, warmupS: 1, streamRequests: 200, historyRequests: 1000, memoryReps: rounds, streams: FULL_STREAMS, starts: 5, users: FULL_USERS, usersWarmupS: 5, usersS: 20 };
 
 installCleanup();
 const say = (line: string): void => {
@@ -168,7 +168,7 @@ if (wanted('startup')) {
 
 if (wanted('many-users')) {
   await scenario('6 many users', async () => {
-    results.manyUsers = await manyUsers({ clients: settings.users, durationS: settings.usersS });
+    results.manyUsers = await manyUsers({ clients: settings.users, warmupS: settings.usersWarmupS, durationS: settings.usersS });
   });
 }
 

@@ -2,11 +2,11 @@
  * Scenario 6, many users of a real model on the default config: an upstream that takes
  * seconds per reply (the paced upstream: 10 deltas 200 ms apart), `clients` users each on
  * a keep-alive connection of their own and a session of their own (`user`), streaming
- * turns back to back for `durationS`. The same clients first talk to the upstream
- * directly (the baseline), then through a gateway started with the config a new user
- * writes (endpoint on, the agent's model on the upstream; no limits set). Counted: turns
- * per second in the steady state, 429s, every other failure, time to `[DONE]`, and the
- * gateway's peak RSS (sampled every 100 ms).
+ * turns back to back, a warm-up and then `durationS` measured. The same clients first
+ * talk to the upstream directly (the baseline), then through a gateway started with the
+ * config a new user writes (endpoint on, the agent's model on the upstream; no limits
+ * set). Counted: turns per second, 429s, every other failure, time to `[DONE]`, CPU per
+ * turn, and the gateway's peak RSS (sampled every 100 ms).
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -17,13 +17,13 @@ import { percentile, sleep, type Target } from './measure.js';
 import { rssMb, startGateway, startUpstream, type Proc } from './procs.js';
 
 export interface UsersRun {
-  /** Requests sent (each client's last one may have ended after `durationS`). */
+  /** Requests sent after the warm-up (each client's last one may end after `durationS`). */
   requests: number;
-  /** Streams that ended with the whole reply and `[DONE]`. */
+  /** Of those, streams that ended with the whole reply and `[DONE]`. */
   ok: number;
-  /** 429 answers. */
+  /** 429 answers, warm-up included. */
   refused: number;
-  /** Anything else: another status, a broken connection, an error event, a wrong or cut reply. */
+  /** Anything else, warm-up included: another status, a broken connection, an error event, a wrong or cut reply. */
   errors: number;
   /**
    * Whole replies per second: the sum over clients of each one's rate between its first
@@ -129,11 +129,27 @@ function turn(url: URL, headers: Record<string, string>, body: string, agent: Ag
   });
 }
 
-/** `clients` users, each on its own keep-alive connection and `user`, streaming back to back until `durationS`. */
-async function drive(target: Target, options: { clients: number; durationS: number; run: string }): Promise<Omit<UsersRun, 'cpu'>> {
+interface DriveOptions {
+  clients: number;
+  /** Not measured: JIT, connection pools and the store's first pages warm up (failures still count). */
+  warmupS: number;
+  durationS: number;
+  /** Names the run's `user`s. */
+  run: string;
+  /** Called when the warm-up ends and measuring starts. */
+  onMeasuring: () => void;
+}
+
+/**
+ * `clients` users, each on its own keep-alive connection and `user`, streaming back to
+ * back through the warm-up and `durationS` more. Turns started after the warm-up are
+ * measured; every 429 and failure counts.
+ */
+async function drive(target: Target, options: DriveOptions): Promise<Omit<UsersRun, 'cpu'>> {
   const url = new URL(target.url);
-  const t0 = performance.now();
-  const deadline = t0 + options.durationS * 1000;
+  const measuredFrom = performance.now() + options.warmupS * 1000;
+  const deadline = measuredFrom + options.durationS * 1000;
+  setTimeout(options.onMeasuring, options.warmupS * 1000);
   const durations: number[] = [];
   const firsts: number[] = [];
   let turnsPerS = 0;
@@ -151,9 +167,11 @@ async function drive(target: Target, options: { clients: number; durationS: numb
     try {
       await sleep((i * RAMP_MS) / options.clients);
       while (performance.now() < deadline) {
-        requests += 1;
+        const measured = performance.now() >= measuredFrom;
+        if (measured) requests += 1;
         const outcome = await turn(url, target.headers, body, agent);
         if (outcome.kind === 'ok') {
+          if (!measured) continue;
           durations.push(outcome.ms);
           firsts.push(outcome.firstMs);
           last = performance.now();
@@ -207,25 +225,34 @@ function machineBusySeconds(): number {
   return ((user ?? 0) + (nice ?? 0) + (system ?? 0)) / 100;
 }
 
-/** Runs `drive` and accounts the CPU time it cost each party (Linux /proc; zeros elsewhere). */
-async function accounted(upstream: Proc, gateway: Proc | undefined, run: () => Promise<Omit<UsersRun, 'cpu'>>): Promise<UsersRun> {
+/**
+ * Runs `drive` and accounts the CPU time each party used from the end of the warm-up to
+ * the end, per measured turn (Linux /proc; zeros elsewhere). Turns still running from the
+ * warm-up add their last part to it: a few per cent at most.
+ */
+async function accounted(upstream: Proc, gateway: Proc | undefined, run: (onMeasuring: () => void) => Promise<Omit<UsersRun, 'cpu'>>): Promise<UsersRun> {
   const linux = process.platform === 'linux';
-  const read = (): number[] => (linux ? [machineBusySeconds(), cpuSeconds(upstream.pid), gateway ? cpuSeconds(gateway.pid) : 0, gateway ? cpuTimes(gateway.pid).system : 0] : [0, 0, 0, 0]);
-  const own = process.cpuUsage();
-  const t0 = performance.now();
-  const before = read();
-  const result = await run();
-  const [machine, up, gw, gwSystem] = read().map((value, i) => value - (before[i] as number)) as [number, number, number, number];
+  const read = (): number[] => {
+    if (!linux) return [0, 0, 0, 0, 0];
+    const own = process.cpuUsage();
+    return [machineBusySeconds(), cpuSeconds(upstream.pid), gateway ? cpuSeconds(gateway.pid) : 0, gateway ? cpuTimes(gateway.pid).system : 0, (own.user + own.system) / 1e6];
+  };
+  let t0 = performance.now();
+  let before = read();
+  const result = await run(() => {
+    t0 = performance.now();
+    before = read();
+  });
+  const [machine, up, gw, gwSystem, clients] = read().map((value, i) => value - (before[i] as number)) as [number, number, number, number, number];
   const seconds = (performance.now() - t0) / 1000;
-  const clients = process.cpuUsage(own);
   const perTurn = (s: number): number => (s * 1e6) / Math.max(1, result.ok);
   return {
     ...result,
     cpu: {
-      clientsUs: perTurn((clients.user + clients.system) / 1e6),
+      clientsUs: perTurn(clients),
       upstreamUs: perTurn(up),
       ...(gateway ? { gatewayUs: perTurn(gw), gatewayKernelShare: gw > 0 ? gwSystem / gw : 0 } : {}),
-      othersCores: Math.max(0, (machine - up - gw - (clients.user + clients.system) / 1e6) / seconds),
+      othersCores: Math.max(0, (machine - up - gw - clients) / seconds),
       cores: cpus().length,
     },
   };
@@ -256,12 +283,12 @@ const describe = (name: string, r: UsersRun): string =>
   `; other processes kept ${r.cpu.othersCores.toFixed(2)} of ${r.cpu.cores} cores busy` +
   (r.problems.length ? ` (${r.problems.join('; ')})` : '');
 
-export async function manyUsers(options: { clients: number; durationS: number }): Promise<ManyUsersResult> {
+export async function manyUsers(options: { clients: number; warmupS: number; durationS: number }): Promise<ManyUsersResult> {
   if (options.durationS < SHORTEST_RUN_S) throw new Error(`many-users needs at least ${SHORTEST_RUN_S} s`);
   const upstream = await startUpstream('upstream-paced', 'paced');
   try {
     const directTarget = { name: 'direct', url: `${upstream.baseUrl}/chat/completions`, headers: REQUEST_HEADERS };
-    const direct = await accounted(upstream.proc, undefined, () => drive(directTarget, { ...options, run: 'direct' }));
+    const direct = await accounted(upstream.proc, undefined, (onMeasuring) => drive(directTarget, { ...options, run: 'direct', onMeasuring }));
     process.stderr.write(`${describe('direct', direct)}\n`);
     const gateway = await startGateway('gateway-defaults', { upstream: upstream.baseUrl, plain: true });
     try {
@@ -269,10 +296,10 @@ export async function manyUsers(options: { clients: number; durationS: number })
       const idleRssMb = rssMb(gateway.proc.pid);
       const peak = sampleRss(gateway.proc);
       const gatewayTarget = { name: 'gateway', url: `${gateway.url}/v1/chat/completions`, headers: REQUEST_HEADERS };
-      const run = await accounted(upstream.proc, gateway.proc, () => drive(gatewayTarget, { ...options, run: 'gateway' }));
+      const run = await accounted(upstream.proc, gateway.proc, (onMeasuring) => drive(gatewayTarget, { ...options, run: 'gateway', onMeasuring }));
       const through = { ...run, idleRssMb, peakRssMb: peak() };
       process.stderr.write(`${describe('gateway', through)}\n`);
-      return { ...options, direct, gateway: through };
+      return { clients: options.clients, durationS: options.durationS, direct, gateway: through };
     } finally {
       await gateway.proc.stop();
     }
