@@ -8,13 +8,13 @@
  * set). Counted: turns per second, 429s, every other failure, time to `[DONE]`, CPU per
  * turn, and the gateway's peak RSS (sampled every 100 ms).
  */
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus } from 'node:os';
 import { replyFor } from '../../test/helpers/paced-upstream.js';
 import { MESSAGE, PACED_DELAY_MS, PACED_DELTAS, REQUEST_HEADERS, streamUserBody } from './payloads.mjs';
 import { percentile, sleep, type Target } from './measure.js';
 import { rssMb, startGateway, startUpstream, type Proc } from './procs.js';
+import { cpuSeconds, cpuTimes, machineBusySeconds, sampleRss } from './usage.js';
 
 export interface UsersRun {
   /** Requests sent after the warm-up (each client's last one may end after `durationS`). */
@@ -207,24 +207,6 @@ async function drive(target: Target, options: DriveOptions): Promise<Omit<UsersR
   };
 }
 
-/** CPU time a process has used so far in user space and in the kernel, seconds (Linux USER_HZ = 100). */
-function cpuTimes(pid: number): { user: number; system: number } {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
-}
-
-function cpuSeconds(pid: number): number {
-  const { user, system } = cpuTimes(pid);
-  return user + system;
-}
-
-/** Busy (user + nice + system) seconds of the whole machine so far. */
-function machineBusySeconds(): number {
-  const [user, nice, system] = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/u).slice(1).map(Number);
-  return ((user ?? 0) + (nice ?? 0) + (system ?? 0)) / 100;
-}
-
 /**
  * Runs `drive` and accounts the CPU time each party used from the end of the warm-up to
  * the end, per measured turn (Linux /proc; zeros elsewhere). Turns still running from the
@@ -255,22 +237,6 @@ async function accounted(upstream: Proc, gateway: Proc | undefined, run: (onMeas
       othersCores: Math.max(0, (machine - up - gw - clients) / seconds),
       cores: cpus().length,
     },
-  };
-}
-
-/** Samples a process's RSS every 100 ms until stopped; returns the highest sample, MB. */
-function sampleRss(proc: Proc): () => number {
-  let peak = rssMb(proc.pid);
-  const timer = setInterval(() => {
-    try {
-      peak = Math.max(peak, rssMb(proc.pid));
-    } catch {
-      // The process is gone: the run reports its failures.
-    }
-  }, 100);
-  return () => {
-    clearInterval(timer);
-    return peak;
   };
 }
 
