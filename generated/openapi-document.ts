@@ -623,7 +623,7 @@ export const openapiDocument = {
         }
       },
       "TooManyRequests": {
-        "description": "The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are\nrunning and `agents.defaults.maxQueued` more are waiting), or this client address\nfailed authentication too often (`too_many_auth_failures`, also for a correct\nsecret while blocked). Retry after `Retry-After` seconds.\n",
+        "description": "The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are\nrunning and `agents.defaults.maxQueued` more are waiting), the agent's model\nprovider is (`provider_queue_full`: its own `models.providers.<id>.maxConcurrent`\nruns are running and its `maxQueued` more are waiting), or this client address\nfailed authentication too often (`too_many_auth_failures`, also for a correct\nsecret while blocked). Retry after `Retry-After` seconds.\n",
         "headers": {
           "Retry-After": {
             "description": "Seconds to wait before retrying.",
@@ -640,7 +640,7 @@ export const openapiDocument = {
             },
             "example": {
               "error": {
-                "message": "The gateway is at capacity (4 running, 64 queued); retry after 1 s.",
+                "message": "The gateway is at capacity (2048 running, 2048 queued); retry after 1 s.",
                 "type": "invalid_request_error",
                 "param": null,
                 "code": "queue_full"

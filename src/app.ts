@@ -4,6 +4,7 @@
  * through the same code path.
  */
 import { createAgentCore, type AgentCore, type AgentCoreDeps } from './agents/core.js';
+import { createProviderLimiter } from './agents/limiter.js';
 import type { GatewayConfig } from './config/types.js';
 import { createProviders } from './providers/registry.js';
 import { join } from 'node:path';
@@ -34,12 +35,15 @@ export async function createRuntime(config: GatewayConfig, overrides: RuntimeOpt
       backgroundCheckpoints: true,
       ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
     });
+  // Only providers with a cap of their own get a limiter; the others are bounded by the global one.
+  const providerLimiters = new Map(Object.entries(config.limits.providers).map(([id, limits]) => [id, createProviderLimiter(id, limits)]));
   const core = createAgentCore({
     agents: config.agents,
     defaultAgentId: config.defaultAgentId,
     store,
     provider,
     limits: config.limits,
+    providerLimiter: (id) => providerLimiters.get(id),
     images: config.images,
     maxStoredReplyBytes: config.store.maxStoredReplyBytes,
     ...(overrides.now ? { now: overrides.now } : {}),

@@ -444,7 +444,9 @@ export type CreateChatCompletionErrors = {
     415: ErrorResponse;
     /**
      * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
-     * running and `agents.defaults.maxQueued` more are waiting), or this client address
+     * running and `agents.defaults.maxQueued` more are waiting), the agent's model
+     * provider is (`provider_queue_full`: its own `models.providers.<id>.maxConcurrent`
+     * runs are running and its `maxQueued` more are waiting), or this client address
      * failed authentication too often (`too_many_auth_failures`, also for a correct
      * secret while blocked). Retry after `Retry-After` seconds.
      *
@@ -522,7 +524,9 @@ export type ListModelsErrors = {
     405: ErrorResponse;
     /**
      * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
-     * running and `agents.defaults.maxQueued` more are waiting), or this client address
+     * running and `agents.defaults.maxQueued` more are waiting), the agent's model
+     * provider is (`provider_queue_full`: its own `models.providers.<id>.maxConcurrent`
+     * runs are running and its `maxQueued` more are waiting), or this client address
      * failed authentication too often (`too_many_auth_failures`, also for a correct
      * secret while blocked). Retry after `Retry-After` seconds.
      *
@@ -572,7 +576,9 @@ export type RetrieveModelErrors = {
     405: ErrorResponse;
     /**
      * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
-     * running and `agents.defaults.maxQueued` more are waiting), or this client address
+     * running and `agents.defaults.maxQueued` more are waiting), the agent's model
+     * provider is (`provider_queue_full`: its own `models.providers.<id>.maxConcurrent`
+     * runs are running and its `maxQueued` more are waiting), or this client address
      * failed authentication too often (`too_many_auth_failures`, also for a correct
      * secret while blocked). Retry after `Retry-After` seconds.
      *

@@ -1,7 +1,9 @@
 /**
- * `npm run bench [-- --quick] [-- --rounds N]`: how the gateway compares with what this
- * machine can do at all (`floor`), with what Express alone costs (`express-floor`) and
- * with the upstream it fronts, every baseline measured in the same run, alternating.
+ * `npm run bench [-- --quick] [-- --rounds N] [-- --only many-users,memory]`: how the
+ * gateway compares with what this machine can do at all (`floor`), with what Express
+ * alone costs (`express-floor`) and with the upstream it fronts, every baseline measured
+ * in the same run, alternating; and whether the default config serves many users of a
+ * slow model (`many-users`). `--only` runs the named scenarios alone.
  * Every target is a child process on 127.0.0.1; all of them end with this process.
  * Prints the table (progress goes to stderr) and writes the results as JSON to the OS
  * temp dir. Exits 0 whether targets are met or missed; 1 when a scenario could not run.
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { history } from './history.js';
 import { timedStream, type Target } from './measure.js';
+import { manyUsers } from './many-users.js';
 import { memory, startup } from './memory.js';
 import { Agent } from 'node:http';
 import { MESSAGE, REQUEST_BODY, REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
@@ -22,8 +25,20 @@ import { buildRows, formatTable, type Results } from './report.js';
 import { streaming, throughput } from './traffic.js';
 
 const FULL_STREAMS = 2000;
+/** The many-users scenario's full size: the issue's 500 users for 20 s. */
+const FULL_USERS = 500;
+const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users'] as const;
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' } },
+});
+const selected = new Set(values.only === undefined ? SCENARIOS : values.only.split(','));
+const unknown = [...selected].filter((name) => !(SCENARIOS as readonly string[]).includes(name));
+if (unknown.length > 0) {
+  console.error(`--only: unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
+  process.exit(2);
+}
+const wanted = (name: (typeof SCENARIOS)[number]): boolean => selected.has(name);
 const quick = values.quick === true;
 const rounds = values.rounds === undefined ? (quick ? 3 : 5) : Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) {
@@ -34,8 +49,8 @@ if (!quick && rounds < 5) console.error(`warning: ${rounds} rounds; medians of f
 
 // --quick keeps the whole run under a minute for CI; its numbers are indicative only.
 const settings = quick
-  ? { rounds, durationS: 1, warmupS: 0.25, streamRequests: 50, historyRequests: 100, memoryReps: 2, streams: 300, starts: 2 }
-  : { rounds, durationS: 5, warmupS: 1, streamRequests: 200, historyRequests: 1000, memoryReps: rounds, streams: FULL_STREAMS, starts: 5 };
+  ? { rounds, durationS: 1, warmupS: 0.25, streamRequests: 50, historyRequests: 100, memoryReps: 2, streams: 300, starts: 2, users: 200, usersWarmupS: 2, usersS: 8 }
+  : { rounds, durationS: 5, warmupS: 1, streamRequests: 200, historyRequests: 1000, memoryReps: rounds, streams: FULL_STREAMS, starts: 5, users: FULL_USERS, usersWarmupS: 5, usersS: 20 };
 
 installCleanup();
 const say = (line: string): void => {
@@ -62,7 +77,6 @@ async function sanityCheck(target: Target, gateway: boolean): Promise<void> {
 }
 
 const results: Results = { errors: {} };
-const running: Proc[] = [];
 /** Scenario → cores other processes on this machine kept busy meanwhile, and steal. */
 const noise: Record<string, { cores: number; steal: number }> = {};
 
@@ -82,60 +96,85 @@ async function scenario(name: string, run: () => Promise<void>): Promise<void> {
   say(`   (${((performance.now() - t0) / 1000).toFixed(1)} s; others kept ${foreign?.cores.toFixed(2) ?? '?'} cores busy, steal ${foreign?.steal.toFixed(2) ?? '?'})`);
 }
 
-say('starting targets');
-// Started side by side: start-up is measured in scenario 5, not here.
-const [floor, expressFloor, upstream, gatewayEcho] = await Promise.all([
-  startNodeServer('floor', 'floor.mjs'),
-  startNodeServer('express-floor', 'express-floor.mjs'),
-  startUpstream('upstream', 'reply'),
-  startGateway('gateway-echo'),
-]);
-const gatewayUpstream = await startGateway('gateway-upstream', { upstream: upstream.baseUrl });
-running.push(floor.proc, expressFloor.proc, gatewayEcho.proc, gatewayUpstream.proc);
-const targets: Record<string, Target> = {
-  floor: { name: 'floor', url: `${floor.url}/v1/chat/completions`, headers: REQUEST_HEADERS },
-  'express-floor': { name: 'express-floor', url: `${expressFloor.url}/v1/chat/completions`, headers: REQUEST_HEADERS },
-  upstream: { name: 'upstream', url: `${upstream.baseUrl}/chat/completions`, headers: REQUEST_HEADERS },
-  'gateway-echo': { name: 'gateway-echo', url: `${gatewayEcho.url}/v1/chat/completions`, headers: REQUEST_HEADERS },
-  'gateway-upstream': { name: 'gateway-upstream', url: `${gatewayUpstream.url}/v1/chat/completions`, headers: REQUEST_HEADERS },
-};
-for (const [name, target] of Object.entries(targets)) await sanityCheck(target, name.startsWith('gateway'));
-say(`targets up and answering: ${Object.keys(targets).join(', ')}`);
+/** Scenarios 1 and 2, on targets started for them and stopped after. */
+async function traffic(): Promise<void> {
+  say('starting targets');
+  // Started side by side: start-up is measured in scenario 5, not here.
+  const [floor, expressFloor, upstream, gatewayEcho] = await Promise.all([
+    startNodeServer('floor', 'floor.mjs'),
+    startNodeServer('express-floor', 'express-floor.mjs'),
+    startUpstream('upstream', 'reply'),
+    startGateway('gateway-echo'),
+  ]);
+  const gatewayUpstream = await startGateway('gateway-upstream', { upstream: upstream.baseUrl });
+  const running: Proc[] = [floor.proc, expressFloor.proc, upstream.proc, gatewayEcho.proc, gatewayUpstream.proc];
+  const targets: Record<string, Target> = {
+    floor: { name: 'floor', url: `${floor.url}/v1/chat/completions`, headers: REQUEST_HEADERS },
+    'express-floor': { name: 'express-floor', url: `${expressFloor.url}/v1/chat/completions`, headers: REQUEST_HEADERS },
+    upstream: { name: 'upstream', url: `${upstream.baseUrl}/chat/completions`, headers: REQUEST_HEADERS },
+    'gateway-echo': { name: 'gateway-echo', url: `${gatewayEcho.url}/v1/chat/completions`, headers: REQUEST_HEADERS },
+    'gateway-upstream': { name: 'gateway-upstream', url: `${gatewayUpstream.url}/v1/chat/completions`, headers: REQUEST_HEADERS },
+  };
+  for (const [name, target] of Object.entries(targets)) await sanityCheck(target, name.startsWith('gateway'));
+  say(`targets up and answering: ${Object.keys(targets).join(', ')}`);
 
-await scenario('1 throughput', async () => {
-  results.throughput = await throughput(Object.values(targets), {
-    rounds: settings.rounds,
-    durationS: settings.durationS,
-    warmupS: settings.warmupS,
-    concurrencies: [1, 32],
+  if (wanted('throughput')) {
+    await scenario('1 throughput', async () => {
+      results.throughput = await throughput(Object.values(targets), {
+        rounds: settings.rounds,
+        durationS: settings.durationS,
+        warmupS: settings.warmupS,
+        concurrencies: [1, 32],
+      });
+    });
+  }
+
+  if (wanted('streaming')) {
+    await scenario('2 streaming', async () => {
+      const names = ['floor', 'upstream', 'gateway-echo', 'gateway-upstream'];
+      results.streaming = await streaming(names.map((n) => targets[n] as Target), { rounds: settings.rounds, requests: settings.streamRequests });
+    });
+  }
+
+  // The remaining scenarios start processes of their own; the traffic targets stop here so
+  // that they cannot take CPU time from them.
+  for (const proc of running) await proc.stop();
+}
+
+if (wanted('throughput') || wanted('streaming')) await traffic();
+
+if (wanted('history')) {
+  await scenario('3 history', async () => {
+    results.history = await history({ rounds: settings.rounds, requests: settings.historyRequests });
   });
-});
+}
 
-await scenario('2 streaming', async () => {
-  const names = ['floor', 'upstream', 'gateway-echo', 'gateway-upstream'];
-  results.streaming = await streaming(names.map((n) => targets[n] as Target), { rounds: settings.rounds, requests: settings.streamRequests });
-});
+if (wanted('memory')) {
+  await scenario('4 memory', async () => {
+    results.memory = { streams: settings.streams, samples: await memory({ reps: settings.memoryReps, streams: settings.streams }) };
+  });
+}
 
-// The remaining scenarios start processes of their own; the traffic targets stop here so
-// that they cannot take CPU time from them (the upstream stays: start-up configures it).
-for (const proc of running) await proc.stop();
+if (wanted('startup')) {
+  await scenario('5 start-up', async () => {
+    const upstream = await startUpstream('upstream', 'reply');
+    try {
+      results.startup = await startup({ starts: settings.starts, upstream: upstream.baseUrl });
+    } finally {
+      await upstream.proc.stop();
+    }
+  });
+}
 
-await scenario('3 history', async () => {
-  results.history = await history({ rounds: settings.rounds, requests: settings.historyRequests });
-});
+if (wanted('many-users')) {
+  await scenario('6 many users', async () => {
+    results.manyUsers = await manyUsers({ clients: settings.users, warmupS: settings.usersWarmupS, durationS: settings.usersS });
+  });
+}
 
-await scenario('4 memory', async () => {
-  results.memory = { streams: settings.streams, samples: await memory({ reps: settings.memoryReps, streams: settings.streams }) };
-});
-
-await scenario('5 start-up', async () => {
-  results.startup = await startup({ starts: settings.starts, upstream: upstream.baseUrl });
-});
-
-await upstream.proc.stop();
 killAll();
 
-const rows = buildRows(results, { fullStreams: FULL_STREAMS });
+const rows = buildRows(results, { fullStreams: FULL_STREAMS, fullUsers: FULL_USERS });
 const seconds = (performance.now() - began) / 1000;
 const cpu = cpus();
 const meta = {

@@ -24,7 +24,7 @@ export interface MemorySample {
 }
 
 /** Waits until `test()` holds, polling; throws `describe()` after `timeoutMs`. */
-async function until(test: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+export async function until(test: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!test()) {
     if (performance.now() > deadline) throw new Error(describe());
@@ -36,11 +36,12 @@ type HoldUpstream = Awaited<ReturnType<typeof startUpstream>>;
 
 /**
  * One repetition: a fresh gateway on the hold-mode upstream, `streams` streams opened
- * and held. `before` requests reached the upstream in earlier repetitions.
+ * and held. `before` requests reached the upstream in earlier repetitions. `body` is the
+ * streaming request each client sends (default: the 10-word message alone).
  */
-async function heldStreams(upstream: HoldUpstream, target: string, streams: number, before: number): Promise<MemorySample> {
-  // The default limits (4 running, 64 queued) refuse the 69th concurrent turn with 429:
-  // N open streams need N run slots. Nothing else differs from gateway-upstream.
+export async function heldStreams(upstream: HoldUpstream, target: string, streams: number, before: number, body = STREAM_BODY): Promise<MemorySample> {
+  // N open streams need N run slots: the limits are set to exactly that, whatever the
+  // defaults are. Nothing else differs from gateway-upstream.
   const server: { proc: Proc; url: string } =
     target === 'proxy-floor'
       ? await startNodeServer('proxy-floor', 'proxy-floor.mjs', [upstream.baseUrl])
@@ -55,7 +56,7 @@ async function heldStreams(upstream: HoldUpstream, target: string, streams: numb
     let completed = 0;
     let failed = 0;
     const problems: string[] = [];
-    const headers = { ...REQUEST_HEADERS, 'content-length': String(Buffer.byteLength(STREAM_BODY)) };
+    const headers = { ...REQUEST_HEADERS, 'content-length': String(Buffer.byteLength(body)) };
     for (let i = 0; i < streams; i += 1) {
       const req = request({ agent, method: 'POST', hostname: url.hostname, port: url.port, path: url.pathname, headers }, (res) => {
         if (res.statusCode !== 200) {
@@ -79,7 +80,7 @@ async function heldStreams(upstream: HoldUpstream, target: string, streams: numb
         failed += 1;
         if (problems.length < 3) problems.push(err.message);
       });
-      req.end(STREAM_BODY);
+      req.end(body);
       // Batches of 100: a burst of thousands of SYNs overflows the listen backlog (511)
       // and costs 1 s retransmits, which would measure the kernel, not the gateway.
       if (i % 100 === 99) await sleep(10);

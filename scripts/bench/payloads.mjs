@@ -17,6 +17,12 @@ export const REQUEST_BODY = JSON.stringify({ model: 'moltbot', messages });
 export const STREAM_BODY = JSON.stringify({ model: 'moltbot', messages, stream: true });
 /** The same request continuing a `user`-keyed session (the history scenario). */
 export const userBody = (user) => JSON.stringify({ model: 'moltbot', messages, user });
+/** Streamed, continuing a `user`-keyed session (the many-users scenario). */
+export const streamUserBody = (user) => JSON.stringify({ model: 'moltbot', messages, user, stream: true });
+
+/** The paced upstream (many-users scenario): 10 deltas 200 ms apart, `[DONE]` after 2.2 s. */
+export const PACED_DELTAS = 10;
+export const PACED_DELAY_MS = 200;
 
 export const REQUEST_HEADERS = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 

@@ -159,7 +159,7 @@ export async function startNodeServer(name: string, script: string, args: string
 }
 
 /** The fake upstream: `baseUrl` includes `/v1`, as a provider is configured. */
-export async function startUpstream(name: string, mode: 'reply' | 'hold'): Promise<{ proc: Proc; baseUrl: string }> {
+export async function startUpstream(name: string, mode: 'reply' | 'hold' | 'paced'): Promise<{ proc: Proc; baseUrl: string }> {
   const proc = spawnTracked(name, ['--import', 'tsx', join(HERE, 'upstream.ts'), '--mode', mode]);
   const [, baseUrl] = await proc.waitForLine(/^baseUrl (http:\/\/\S+)$/u, 20_000);
   return { proc, baseUrl: baseUrl as string };
@@ -172,16 +172,27 @@ export interface GatewayOptions {
   stateDir?: string;
   /** Overrides `agents.defaults.maxConcurrent`/`maxQueued` (only the memory scenario needs it). */
   limits?: { maxConcurrent: number; maxQueued: number };
+  /**
+   * The config a new user writes and nothing more: the endpoint enabled and the default
+   * agent's model on the upstream; every other setting (limits, sessions, auth rate
+   * limit, retries) at its default. The many-users scenario measures the defaults.
+   */
+  plain?: boolean;
   port?: number;
 }
 
 let configs = 0;
 
-/** Writes the gateway's config file (JSON, which is JSON5) and returns the spawn arguments. */
-export function gatewayArgs(options: GatewayOptions): { args: string[]; env: NodeJS.ProcessEnv; stateDir: string } {
-  const stateDir = options.stateDir ?? mkdtempSync(join(SCRATCH, 'state-'));
-  mkdirSync(stateDir, { recursive: true });
-  const config = {
+/** The config file's content (JSON, which is JSON5). */
+function configFor(options: GatewayOptions): object {
+  if (options.plain) {
+    return {
+      gateway: { http: { endpoints: { chatCompletions: { enabled: true } } } },
+      models: { providers: options.upstream ? { up: { api: 'openai-completions', baseUrl: options.upstream } } : {} },
+      agents: { defaults: { model: options.upstream ? 'up/bench-model' : 'echo/echo' } },
+    };
+  }
+  return {
     gateway: {
       bind: 'loopback',
       auth: { mode: 'token', rateLimit: { exemptLoopback: true } },
@@ -199,6 +210,13 @@ export function gatewayArgs(options: GatewayOptions): { args: string[]; env: Nod
       list: [{ id: 'main', systemPrompt: 'You are Moltbot, a helpful assistant.' }],
     },
   };
+}
+
+/** Writes the gateway's config file and returns the spawn arguments. */
+export function gatewayArgs(options: GatewayOptions): { args: string[]; env: NodeJS.ProcessEnv; stateDir: string } {
+  const stateDir = options.stateDir ?? mkdtempSync(join(SCRATCH, 'state-'));
+  mkdirSync(stateDir, { recursive: true });
+  const config = configFor(options);
   const path = join(SCRATCH, `gateway-${(configs += 1)}.json5`);
   writeFileSync(path, JSON.stringify(config, null, 2));
   const env: NodeJS.ProcessEnv = { ...process.env, CLAWDBOT_GATEWAY_TOKEN: TOKEN, MOLTBOT_STATE_DIR: stateDir };

@@ -5,6 +5,7 @@
  * sides of its ratio alike) and the issue's target, met or missed.
  */
 import type { HistorySeries } from './history.js';
+import type { ManyUsersResult } from './many-users.js';
 import type { MemorySample, StartSeries } from './memory.js';
 import { median } from './measure.js';
 import type { LoadSeries, StreamSeries } from './traffic.js';
@@ -15,6 +16,7 @@ export interface Results {
   history?: { series: Record<string, HistorySeries>; fillMs: number; promptTokens: Record<string, number> };
   memory?: { streams: number; samples: MemorySample[] };
   startup?: Record<string, StartSeries>;
+  manyUsers?: ManyUsersResult;
   /** Scenario → why it could not be measured. */
   errors: Record<string, string>;
 }
@@ -39,7 +41,62 @@ const spread = (v: readonly number[], digits: number): string =>
   v.length ? `${Math.min(...v).toFixed(digits)}–${Math.max(...v).toFixed(digits)}` : '';
 const check = (ok: boolean): Row['status'] => (ok ? 'met' : 'MISSED');
 
-export function buildRows(results: Results, options: { fullStreams: number }): Row[] {
+/** Many users on the default config: the issue's targets (zero 429s and errors, ≥ 200 turns/s at 500 users, ≤ +5 ms p50). */
+function manyUsersRows(m: ManyUsersResult, fullUsers: number): Row[] {
+  const scenario = `many users ${m.clients} × ${m.durationS} s`;
+  const full = m.clients === fullUsers;
+  const counts = (r: ManyUsersResult['direct']): string =>
+    `${r.ok} ok of ${r.requests}, ${r.refused} × 429, ${r.errors} errors; others kept ${r.cpu.othersCores.toFixed(2)} cores busy`;
+  const timing = (r: ManyUsersResult['direct']): string => `[DONE] p50 ${r.p50.toFixed(1)} / p99 ${r.p99.toFixed(1)} ms`;
+  const added = m.gateway.p50 - m.direct.p50;
+  const g = m.gateway;
+  return [
+    { scenario, target: 'upstream direct', median: `${m.direct.turnsPerS.toFixed(1)} turns/s`, range: timing(m.direct), ratio: counts(m.direct), goal: '', status: '' },
+    {
+      scenario,
+      target: 'gateway, default config',
+      median: `${g.turnsPerS.toFixed(1)} turns/s`,
+      range: timing(g),
+      ratio: `${counts(g)}; ×${(g.turnsPerS / m.direct.turnsPerS).toFixed(2)} direct`,
+      goal: `≥ 200 turns/s @ ${fullUsers}`,
+      status: full ? check(g.turnsPerS >= 200) : 'n/a',
+      value: g.turnsPerS,
+    },
+    { scenario, target: 'gateway 429s', median: String(g.refused), range: '', ratio: '', goal: '0', status: check(g.refused === 0), value: g.refused },
+    {
+      scenario,
+      target: 'gateway errors',
+      median: String(g.errors),
+      range: '',
+      ratio: g.problems.join('; ').slice(0, 100),
+      goal: '0',
+      status: check(g.errors === 0),
+      value: g.errors,
+    },
+    { scenario, target: 'gateway − direct [DONE] p50', median: `${added.toFixed(1)} ms`, range: '', ratio: '', goal: '≤ 5 ms', status: check(added <= 5), value: added },
+    {
+      scenario,
+      target: 'CPU per turn',
+      median: `gateway ${(g.cpu.gatewayUs ?? Number.NaN).toFixed(0)} µs`,
+      range: `${((g.cpu.gatewayKernelShare ?? Number.NaN) * 100).toFixed(0)}% in the kernel`,
+      ratio: `upstream ${g.cpu.upstreamUs.toFixed(0)} µs, clients ${g.cpu.clientsUs.toFixed(0)} µs`,
+      goal: '',
+      status: '',
+    },
+    {
+      scenario,
+      target: 'gateway peak RSS',
+      median: `${(g.peakRssMb ?? Number.NaN).toFixed(1)} MB`,
+      range: '',
+      ratio: `idle ${(g.idleRssMb ?? Number.NaN).toFixed(1)} MB`,
+      goal: 'reported',
+      status: '',
+      ...(g.peakRssMb === undefined ? {} : { value: g.peakRssMb }),
+    },
+  ];
+}
+
+export function buildRows(results: Results, options: { fullStreams: number; fullUsers: number }): Row[] {
   const rows: Row[] = [];
   const { throughput, streaming, history, memory, startup } = results;
 
@@ -163,6 +220,7 @@ export function buildRows(results: Results, options: { fullStreams: number }): R
     const value = median(s.ms);
     rows.push({ scenario: 'start-up to /healthz 200', target: name, median: `${value.toFixed(0)} ms`, range: spread(s.ms, 0), ratio: '', goal: '≤ 500 ms', status: check(value <= 500), value });
   }
+  if (results.manyUsers) rows.push(...manyUsersRows(results.manyUsers, options.fullUsers));
   for (const [scenario, why] of Object.entries(results.errors)) {
     rows.push({ scenario, target: 'NOT MEASURED', median: why.split('\n')[0]?.slice(0, 100) ?? '', range: '', ratio: '', goal: '', status: '' });
   }

@@ -31,9 +31,10 @@ export interface ContextReader {
   written(agent: AgentConfig, sessionId: string, seq: number, updatedAt: number, added: Turn | undefined): void;
 }
 
-export function createContextReader(store: SessionStore, now: () => number): ContextReader {
+/** `capacity`: transcripts whose recent turns are kept in memory (one per session that can run at once). */
+export function createContextReader(store: SessionStore, now: () => number, capacity?: number): ContextReader {
   // Keyed by transcript id, and a transcript belongs to one (agent, key): no session sees another's entries.
-  const cache = createHistoryCache();
+  const cache = createHistoryCache(capacity);
   /** Stored turns read for an agent's history (then bounded by its limits). */
   const historyTurns = (agent: AgentConfig): number => Math.max(1, agent.history.maxTurns ?? HISTORY_FETCH_CAP);
   return {

@@ -9,6 +9,7 @@ import type { SessionStore } from '../sessions/store.js';
 import type { AgentEvent } from './events.js';
 import type { ImagePolicy } from './images.js';
 import type { LaneId, Lanes } from './lanes.js';
+import type { Limiter } from './limiter.js';
 import type { TurnOptions } from './request-options.js';
 import type { RoutingSources } from './routing.js';
 
@@ -39,8 +40,8 @@ export interface StartedTurn {
   agentId: string;
   sessionKey: string;
   /**
-   * Deltas then `done`; throws a `GatewayError` on failure (429 when the gateway is at
-   * capacity, 504 on timeout, 503 on shutdown, 502/504 from the provider) or
+   * Deltas then `done`; throws a `GatewayError` on failure (429 when the gateway or its
+   * provider is at capacity, 504 on timeout, 503 on shutdown, 502/504 from the provider) or
    * `RunAbortedError` when the caller's signal aborted. Iterate once; stopping early
    * ends the run and records it as aborted.
    */
@@ -54,6 +55,12 @@ export interface AgentCoreDeps {
   /** The provider for an id from config; every agent's provider must exist. */
   provider: (id: string) => ModelProvider;
   limits: { maxConcurrent: number; maxQueued: number };
+  /**
+   * The limiter of a provider with a cap of its own, else undefined. Its admission is
+   * checked with the global one; its slot is taken after the session lane and the global
+   * slot and held for the run.
+   */
+  providerLimiter?: (providerId: string) => Limiter | undefined;
   images: ImagePolicy;
   /**
    * Serialises turns per session (agent and key) within this process. Across processes

@@ -61,7 +61,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   let aborting = false;
   let onIdle: (() => void) | undefined;
 
-  const context = createContextReader(deps.store, now);
+  // One history-cache entry per session that can run at once.
+  const context = createContextReader(deps.store, now, deps.limits.maxConcurrent);
 
   async function* execute(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
     const { agent, key, kind, turn, options, bufferedReply } = plan;
@@ -205,18 +206,29 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
 
   async function* run(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
     if (draining) throw shuttingDown();
+    const providerLimiter = deps.providerLimiter?.(plan.agent.provider);
     limiter.admit();
+    try {
+      providerLimiter?.admit();
+    } catch (err) {
+      limiter.leave();
+      throw err;
+    }
     let releaseLane: (() => void) | undefined;
     let releaseSlot: (() => void) | undefined;
+    let releaseProviderSlot: (() => void) | undefined;
     try {
       releaseLane = await lanes.acquire({ agentId: plan.agent.id, key: plan.key }, signal);
       releaseSlot = await limiter.slot(signal);
+      releaseProviderSlot = await providerLimiter?.slot(signal);
       // Turns still queued when the grace period ended are refused, not started.
       if (aborting) throw shuttingDown();
       yield* execute(plan, signal);
     } finally {
+      releaseProviderSlot?.();
       releaseSlot?.();
       releaseLane?.();
+      providerLimiter?.leave();
       limiter.leave();
       if (limiter.admitted === 0) onIdle?.();
     }

@@ -7,8 +7,8 @@
  */
 import type { SessionInfo, Turn } from '../sessions/store.js';
 
-/** Transcripts remembered; the least recently used is dropped first. */
-const MAX_ENTRIES = 256;
+/** Transcripts remembered at least; the least recently used is dropped first. */
+const MIN_ENTRIES = 256;
 
 interface Entry {
   turns: number;
@@ -29,7 +29,13 @@ export interface HistoryCache {
   written(sessionId: string, seq: number, updatedAt: number, turn: Turn | undefined, keep: number): void;
 }
 
-export function createHistoryCache(): HistoryCache {
+/**
+ * `capacity`: transcripts remembered (at least 256). The core passes its run limit: with
+ * more sessions running at once than entries, every turn would miss and read its
+ * history back from the store.
+ */
+export function createHistoryCache(capacity = MIN_ENTRIES): HistoryCache {
+  const maxEntries = Math.max(MIN_ENTRIES, capacity);
   const entries = new Map<string, Entry>();
   return {
     get(session) {
@@ -43,7 +49,7 @@ export function createHistoryCache(): HistoryCache {
     set(session, recent) {
       entries.delete(session.id);
       entries.set(session.id, { turns: session.turns, updatedAt: session.updatedAt, recent });
-      if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
+      if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
     },
     written(sessionId, seq, updatedAt, turn, keep) {
       const entry = entries.get(sessionId);

@@ -1,7 +1,9 @@
 /**
- * Bounds runs across all sessions: at most `maxConcurrent` run at once and at most
- * `maxQueued` more wait (in a session lane or for a slot). Past that a turn is refused
- * at once with 429 and `Retry-After`. A waiting turn whose client leaves is dropped.
+ * Bounds runs: at most `maxConcurrent` run at once and at most `maxQueued` more wait (in
+ * a session lane or for a slot). Past that a turn is refused at once with 429 and
+ * `Retry-After`. A waiting turn whose client leaves is dropped. The core keeps one for
+ * all sessions (`queue_full`) and one per provider that has a cap of its own
+ * (`provider_queue_full`, built by `createProviderLimiter`).
  */
 import { GatewayError, RunAbortedError } from '../errors.js';
 
@@ -18,18 +20,34 @@ export interface Limiter {
 /** Seconds a refused client is asked to wait; runs usually take a few seconds. */
 const RETRY_AFTER_SECONDS = 1;
 
-function queueFull(maxConcurrent: number, maxQueued: number): GatewayError {
+function atCapacity(code: string, what: string, maxConcurrent: number, maxQueued: number): GatewayError {
   return new GatewayError({
     status: 429,
     type: 'invalid_request_error',
-    code: 'queue_full',
-    message: `The gateway is at capacity (${maxConcurrent} running, ${maxQueued} queued); retry after ${RETRY_AFTER_SECONDS} s.`,
+    code,
+    message: `${what} is at capacity (${maxConcurrent} running, ${maxQueued} queued); retry after ${RETRY_AFTER_SECONDS} s.`,
     retryable: true,
     headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
   });
 }
 
-export function createLimiter(options: { maxConcurrent: number; maxQueued: number }): Limiter {
+export interface LimiterOptions {
+  maxConcurrent: number;
+  maxQueued: number;
+  /** The 429 a turn past the queue gets; the gateway-wide `queue_full` by default. */
+  refusal?: () => GatewayError;
+}
+
+/** A provider's own cap (`models.providers.<id>.maxConcurrent`): past its queue, 429 `provider_queue_full`. */
+export function createProviderLimiter(providerId: string, limits: { maxConcurrent: number; maxQueued: number }): Limiter {
+  return createLimiter({
+    ...limits,
+    refusal: () => atCapacity('provider_queue_full', `The model provider '${providerId}'`, limits.maxConcurrent, limits.maxQueued),
+  });
+}
+
+export function createLimiter(options: LimiterOptions): Limiter {
+  const refusal = options.refusal ?? (() => atCapacity('queue_full', 'The gateway', options.maxConcurrent, options.maxQueued));
   let admitted = 0;
   let running = 0;
   const waiting: { grant: () => void }[] = [];
@@ -57,7 +75,7 @@ export function createLimiter(options: { maxConcurrent: number; maxQueued: numbe
       return admitted;
     },
     admit() {
-      if (admitted >= options.maxConcurrent + options.maxQueued) throw queueFull(options.maxConcurrent, options.maxQueued);
+      if (admitted >= options.maxConcurrent + options.maxQueued) throw refusal();
       admitted += 1;
     },
     leave() {

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { createRuntime } from '../app.js';
 import { assertStartable, type GatewayFlags } from '../config/load.js';
 import type { AuthMode } from '../config/types.js';
+import { guardFileLimit } from '../gateway/file-limit.js';
 import { trackInFlight } from '../gateway/in-flight.js';
 import { createServer, listen } from '../gateway/server.js';
 import { createLogger, describeError } from '../log.js';
@@ -51,6 +52,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   });
   const app = await createServer(config, { core: runtime.core, logger });
   const server = await listen(app, config);
+  guardFileLimit(server, config.limits, logger);
   const inFlight = trackInFlight(server);
   const retention = startRetention(runtime.store, config.store.retention, {
     onPruned: (result, ms) => logger.log('info', 'pruned old sessions', { ...result, ms: Math.round(ms) }),

@@ -39,7 +39,16 @@ export const DEFAULT_HISTORY = { maxTurns: 50, maxTokens: 32_000 } as const;
 export const DEFAULT_TIMEOUT_SECONDS = 600;
 /** One reply from a model: text and tool-call arguments, in UTF-8 bytes. */
 export const DEFAULT_MAX_REPLY_BYTES = 32 * 1024 * 1024;
-export const DEFAULT_LIMITS = { maxConcurrent: 4, maxQueued: 64 } as const;
+/**
+ * Runs across all sessions: sized by memory (a running turn ~50-110 kB, a queued one
+ * ~25-50 kB; 2,048 of each stay within a 512 MB process) and file descriptors (2 per
+ * running turn, 1 per queued: ~6,200 in all), not by any upstream: a provider that takes
+ * only so many requests at once gets `models.providers.<id>.maxConcurrent`.
+ * docs/decisions/0001-default-run-limits.md has the figures.
+ */
+export const DEFAULT_LIMITS = { maxConcurrent: 2048, maxQueued: 2048 } as const;
+/** Turns waiting for a capped provider's slot, when its `maxQueued` is not set. */
+export const DEFAULT_PROVIDER_MAX_QUEUED = 64;
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
 export const DEFAULT_SSE_KEEP_ALIVE_SECONDS = 15;
 export const DEFAULT_INPUT_LIMITS = { maxStringLength: 1024 * 1024, maxDepth: 32 } as const;
@@ -174,6 +183,21 @@ function retention(given: NonNullable<ConfigFile['session']>['retention']): Gate
   return { stateless: period('stateless'), user: period('user'), explicit: period('explicit') };
 }
 
+/** The caps of the providers that have one; `maxQueued` alone means nothing and is refused. */
+function providerLimits(providers: Record<string, ProviderConfig>): GatewayConfig['limits']['providers'] {
+  const limits: GatewayConfig['limits']['providers'] = {};
+  for (const [id, provider] of Object.entries(providers)) {
+    if (provider.maxConcurrent === undefined) {
+      if (provider.maxQueued !== undefined) {
+        throw new ConfigError(`config models.providers.${id}.maxQueued: set only with maxConcurrent (it bounds the turns waiting for one of the provider's slots)`);
+      }
+      continue;
+    }
+    limits[id] = { maxConcurrent: provider.maxConcurrent, maxQueued: provider.maxQueued ?? DEFAULT_PROVIDER_MAX_QUEUED };
+  }
+  return limits;
+}
+
 function splitModel(ref: string, path: string, providers: Record<string, ProviderConfig>): { provider: string; model: string } {
   const slash = ref.indexOf('/');
   const provider = ref.slice(0, slash);
@@ -261,6 +285,7 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
     limits: {
       maxConcurrent: defaults?.maxConcurrent ?? DEFAULT_LIMITS.maxConcurrent,
       maxQueued: defaults?.maxQueued ?? DEFAULT_LIMITS.maxQueued,
+      providers: providerLimits(providers),
     },
     stateDir: resolveStateDir(env),
     store: {

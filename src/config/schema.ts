@@ -61,6 +61,11 @@ const maxRetries = { type: 'integer', minimum: 0, maximum: 10 } as const;
 /** Caps on what an upstream sends: one SSE line or event, and one reply. */
 const maxEventBytes = { type: 'integer', minimum: 1024 } as const;
 const maxReplyBytes = { type: 'integer', minimum: 1024 } as const;
+/** A provider's own cap (every provider kind takes it); `maxQueued` only with `maxConcurrent` (checked in load.ts). */
+const providerLimits = {
+  maxConcurrent: { type: 'integer', minimum: 1 },
+  maxQueued: { type: 'integer', minimum: 0 },
+} as const;
 
 export const configSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -159,6 +164,7 @@ export const configSchema = {
                   maxRetries,
                   maxEventBytes,
                   maxReplyBytes,
+                  ...providerLimits,
                 },
               },
               {
@@ -172,11 +178,12 @@ export const configSchema = {
                   maxRetries,
                   maxEventBytes,
                   maxReplyBytes,
+                  ...providerLimits,
                 },
               },
               {
                 additionalProperties: false,
-                properties: { api: { const: 'echo' } },
+                properties: { api: { const: 'echo' }, ...providerLimits },
               },
             ],
           },

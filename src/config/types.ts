@@ -76,10 +76,20 @@ export interface UpstreamCaps {
   maxReplyBytes?: number;
 }
 
-export type ProviderConfig =
+export type ProviderConfig = (
   | ({ api: 'openai-completions'; baseUrl: string; apiKey?: string; timeoutSeconds?: number; maxRetries?: number } & UpstreamCaps)
   | ({ api: 'anthropic-messages'; baseUrl?: string; apiKey?: string; maxTokens?: number; timeoutSeconds?: number; maxRetries?: number } & UpstreamCaps)
-  | { api: 'echo' };
+  | { api: 'echo' }
+) &
+  ProviderLimits;
+
+/** A provider's own cap, for upstreams that take only so many requests at once (a local model). */
+export interface ProviderLimits {
+  /** Runs on this provider at once; no cap of its own when absent. */
+  maxConcurrent?: number;
+  /** More runs waiting for one of its slots; past that 429 `provider_queue_full`. */
+  maxQueued?: number;
+}
 
 /** An agent with every default applied; `id` is lower-case. */
 export interface AgentConfig {
@@ -133,8 +143,11 @@ export interface GatewayConfig {
   defaultAgentId: string;
   /** Images in requests: count and size limits, and whether URLs are fetched. */
   images: { maxCount: number; maxBytes: number; allowUrls: boolean; fetchTimeoutMs: number };
-  /** Runs across all sessions: at most `maxConcurrent` at once, `maxQueued` more waiting. */
-  limits: { maxConcurrent: number; maxQueued: number };
+  /**
+   * Runs across all sessions: at most `maxConcurrent` at once, `maxQueued` more waiting;
+   * `providers` holds the caps of the providers that have one.
+   */
+  limits: { maxConcurrent: number; maxQueued: number; providers: Record<string, { maxConcurrent: number; maxQueued: number }> };
   stateDir: string;
   /** The session store's limits. */
   store: {

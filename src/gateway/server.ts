@@ -84,6 +84,12 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 
 /** Header bytes a request may carry; more is refused with 431 before any handler runs. */
 const MAX_HEADER_BYTES = 16 * 1024;
+/**
+ * Connections the kernel may hold for us to accept (capped by `net.core.somaxconn`).
+ * Node's 511 made half of a burst of 2,000 new clients wait for a SYN retransmit (1 s
+ * and more); many users reconnecting at once (after a restart) is such a burst.
+ */
+const LISTEN_BACKLOG = 4096;
 
 /**
  * Listens with the slow-client limits: all headers within `headersTimeoutMs`, the whole
@@ -107,7 +113,7 @@ export async function listen(app: Express, config: GatewayConfig, port = config.
   server.on('checkContinue', app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -2,11 +2,11 @@
  * An OpenAI-compatible upstream for load tests: every reply is a pure function of the
  * turn's last user message (`replyFor`), so a test can tell whether any stored reply is
  * whole without having watched it; it streams in `deltas` parts paced by a timer inside
- * the server (the test's own synchronisation never sleeps), optionally held after the
- * first part until the test opens a gate. A message starting with
- * `hang:` gets its first delta and then nothing until the gateway closes the request
- * (a client abort reaching upstream), bounded by `hangLimitMs`. Sockets are tracked so a
- * test can wait until none is open.
+ * the server, each part due `delayMs` after the one before (the test's own
+ * synchronisation never sleeps), optionally held after the first part until the test
+ * opens a gate. A message starting with `hang:` gets its first delta and then nothing
+ * until the gateway closes the request (a client abort reaching upstream), bounded by
+ * `hangLimitMs`. Sockets are tracked so a test can wait until none is open.
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -68,12 +68,18 @@ export async function startPacedUpstream(options: PacedUpstreamOptions = {}): Pr
   const sockets = new Set<Socket>();
   let onNoSockets: (() => void) | undefined;
 
-  const later = (fn: () => void): void => {
-    if (delayMs === 0) setImmediate(fn);
-    else setTimeout(fn, delayMs);
-  };
-
   function reply(res: ServerResponse, model: string, content: string): void {
+    // Each part is due `delayMs` after the previous one was due, not after it was sent: a
+    // late timer (a busy machine) delays one part, it does not push back every later one.
+    let due = performance.now();
+    const later = (fn: () => void): void => {
+      if (delayMs === 0) {
+        setImmediate(fn);
+        return;
+      }
+      due += delayMs;
+      setTimeout(fn, Math.max(0, due - performance.now()));
+    };
     const hang = content.startsWith('hang:');
     const pieces = splitInto(replyFor(content), parts);
     res.writeHead(200, { 'content-type': 'text/event-stream', ...(options.connectionClose ? { connection: 'close' } : {}) });
@@ -103,8 +109,13 @@ export async function startPacedUpstream(options: PacedUpstreamOptions = {}): Pr
         return;
       }
       res.write(chunk(model, { content: piece }));
-      if (next === 1 && options.gate) void options.gate.then(() => later(step));
-      else later(step);
+      if (next === 1 && options.gate) {
+        void options.gate.then(() => {
+          // The pacing resumes from when the gate opened.
+          due = performance.now();
+          later(step);
+        });
+      } else later(step);
     };
     later(step);
   }

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ConfigError,
+  DEFAULT_LIMITS,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PROVIDER_MAX_QUEUED,
   DEFAULT_PORT,
   assertStartable,
   parseConfig,
@@ -160,7 +162,9 @@ describe('resolveGatewayConfig', () => {
       },
     ]);
     expect(config.defaultAgentId).toBe('main');
-    expect(config.limits).toEqual({ maxConcurrent: 4, maxQueued: 64 });
+    // Sized for many users of a slow model (docs/decisions/0001-default-run-limits.md); no provider is capped.
+    expect(config.limits).toEqual({ maxConcurrent: 2048, maxQueued: 2048, providers: {} });
+    expect(DEFAULT_LIMITS).toEqual({ maxConcurrent: 2048, maxQueued: 2048 });
     expect(config.gateway.shutdownGraceSeconds).toBe(10);
     expect(config.providers.echo).toEqual({ api: 'echo' });
   });
@@ -194,7 +198,39 @@ describe('resolveGatewayConfig', () => {
       [{ mode: 'never' }, { maxTokens: 100 }, 3],
       [{ mode: 'daily', atHour: 4 }, { maxTurns: 5 }, 20],
     ]);
-    expect(config.limits).toEqual({ maxConcurrent: 2, maxQueued: 1 });
+    expect(config.limits).toEqual({ maxConcurrent: 2, maxQueued: 1, providers: {} });
+  });
+
+  it('caps a provider only where models.providers.<id>.maxConcurrent is set; its queue defaults to 64', () => {
+    const config = resolve({
+      models: {
+        providers: {
+          local: { api: 'openai-completions', baseUrl: 'http://127.0.0.1:11434/v1', maxConcurrent: 2 },
+          vllm: { api: 'openai-completions', baseUrl: 'http://127.0.0.1:8000/v1', maxConcurrent: 16, maxQueued: 0 },
+          cloud: { api: 'anthropic-messages' },
+          echo: { api: 'echo', maxConcurrent: 1, maxQueued: 5 },
+        },
+      },
+    });
+    expect(config.limits.providers).toEqual({
+      local: { maxConcurrent: 2, maxQueued: DEFAULT_PROVIDER_MAX_QUEUED },
+      vllm: { maxConcurrent: 16, maxQueued: 0 },
+      echo: { maxConcurrent: 1, maxQueued: 5 },
+    });
+    expect(DEFAULT_PROVIDER_MAX_QUEUED).toBe(64);
+  });
+
+  it("a provider's maxQueued without its maxConcurrent is an error naming the key", () => {
+    const err = configError(() => resolve({ models: { providers: { local: { api: 'openai-completions', baseUrl: 'http://x/v1', maxQueued: 8 } } } }));
+    expect(err.message).toContain('models.providers.local.maxQueued');
+    expect(err.message).toContain('maxConcurrent');
+  });
+
+  it('refuses a provider cap below 1 and a negative provider queue', () => {
+    for (const limits of ['maxConcurrent: 0', 'maxConcurrent: 1.5', 'maxConcurrent: 2, maxQueued: -1']) {
+      const err = configError(() => parseConfig(`{ models: { providers: { local: { api: 'openai-completions', baseUrl: 'http://x/v1', ${limits} } } } }`, {}, 'test'));
+      expect(err.message).toContain('models.providers.local');
+    }
   });
 
   it("maxReplyBytes: the agent's, else agents.defaults', else its provider's, else 32 MiB", () => {

@@ -39,4 +39,17 @@ describe('history cache', () => {
     expect(cache.get(session('s0', 1, 1))).toBeDefined();
     expect(cache.get(session('s256', 1, 1))).toBeDefined();
   });
+
+  it('holds as many transcripts as asked (the core asks for its run limit), never fewer than 256', () => {
+    const cache = createHistoryCache(2048);
+    for (let i = 0; i < 2048; i += 1) cache.set(session(`s${i}`, 1, 1), [turn(1)]);
+    expect(cache.get(session('s0', 1, 1))).toBeDefined();
+    cache.set(session('s2048', 1, 1), [turn(1)]);
+    expect(cache.get(session('s1', 1, 1))).toBeUndefined();
+    expect(cache.get(session('s2', 1, 1))).toBeDefined();
+
+    const small = createHistoryCache(4);
+    for (let i = 0; i < 256; i += 1) small.set(session(`s${i}`, 1, 1), [turn(1)]);
+    expect(small.get(session('s0', 1, 1))).toBeDefined();
+  });
 });

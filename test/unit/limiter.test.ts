@@ -1,9 +1,10 @@
 /**
  * src/agents/limiter.ts: admission up to maxConcurrent + maxQueued, then 429 with
- * Retry-After; run slots in arrival order; a waiter that aborts leaves the queue.
+ * Retry-After; run slots in arrival order; a waiter that aborts leaves the queue; a
+ * provider's limiter refuses with its own code, naming the provider.
  */
 import { describe, expect, it } from 'vitest';
-import { createLimiter } from '../../src/agents/limiter.js';
+import { createLimiter, createProviderLimiter } from '../../src/agents/limiter.js';
 import { GatewayError, RunAbortedError } from '../../src/errors.js';
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -104,5 +105,34 @@ describe('limiter', () => {
     b();
     await settle();
     expect(fourthGranted).toBe(true);
+  });
+
+  it('a provider limiter admits its maxConcurrent + maxQueued, then refuses with 429 provider_queue_full naming the provider', async () => {
+    const limiter = createProviderLimiter('local', { maxConcurrent: 2, maxQueued: 1 });
+    for (let i = 0; i < 3; i += 1) limiter.admit();
+    const error = refusal(() => limiter.admit());
+    expect(error).toMatchObject({ status: 429, code: 'provider_queue_full', type: 'invalid_request_error', retryable: true });
+    expect(error.message).toBe("The model provider 'local' is at capacity (2 running, 1 queued); retry after 1 s.");
+    expect(error.headers['retry-after']).toBe('1');
+
+    // Two slots at once, the third waits for one of them, then goes.
+    const first = await limiter.slot(live());
+    await limiter.slot(live());
+    let thirdGranted = false;
+    const third = limiter.slot(live()).then((release) => ((thirdGranted = true), release));
+    await settle();
+    expect([limiter.running, thirdGranted]).toEqual([2, false]);
+    first();
+    await settle();
+    expect([limiter.running, thirdGranted]).toEqual([2, true]);
+    (await third)();
+    limiter.leave();
+    expect(() => limiter.admit()).not.toThrow();
+  });
+
+  it('the global refusal is queue_full and says the gateway is at capacity', () => {
+    const limiter = createLimiter({ maxConcurrent: 3, maxQueued: 0 });
+    for (let i = 0; i < 3; i += 1) limiter.admit();
+    expect(refusal(() => limiter.admit()).message).toBe('The gateway is at capacity (3 running, 0 queued); retry after 1 s.');
   });
 });

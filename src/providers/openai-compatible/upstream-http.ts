@@ -119,7 +119,11 @@ type Attempt = { res: IncomingMessage } | { error: UpstreamConnectionError | Ups
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
   // One pool per provider. Node's agent drops an idle socket before the server's
   // `Keep-Alive: timeout=N` runs out; a socket closed under us anyway is retried below.
-  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  // Idle sockets are all kept (Node keeps 256 by default): with more turns streaming at
+  // once, every burst of replies ending would close the surplus and the next turns would
+  // connect again. They are at most as many as ran at once, which the run limits bound.
+  const pool = { keepAlive: true, maxFreeSockets: Infinity };
+  const agents = { http: new HttpAgent(pool), https: new HttpsAgent(pool) };
 
   function attempt(url: URL, body: string, signal: AbortSignal): Promise<Attempt> {
     return new Promise((resolve) => {
