@@ -72,6 +72,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     signal.addEventListener('abort', onClientAbort, { once: true });
     const timer = setTimeout(() => abort('timeout'), agent.timeoutSeconds * 1000);
     const deadline = Date.now() + agent.timeoutSeconds * 1000;
+    const replyLimit = { maxBytes: agent.maxReplyBytes, tooLarge: () => replyTooLarge(agent) };
     running.add(controller);
     if (signal.aborted) abort('client');
 
@@ -156,8 +157,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
           const request = { model: agent.model, messages, ...options };
           for await (const event of deps.provider(agent.provider).stream(request, { signal: attempt.signal, deadline })) {
             if (attempt.signal.aborted) break;
-            reply.add(event);
-            if (reply.bytes > agent.maxReplyBytes) throw replyTooLarge(agent);
+            reply.add(event, replyLimit);
             // Deltas and tool-call parts go out as they come, except to a caller that takes the reply whole.
             if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
             if (!committed) {

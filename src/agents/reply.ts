@@ -25,6 +25,12 @@ export interface StoredReply {
   truncated?: { originalBytes: number };
 }
 
+/** How large a reply may grow, and the error that ends a larger one. */
+export interface ReplyLimit {
+  maxBytes: number;
+  tooLarge: () => Error;
+}
+
 export class ReplyCollector {
   text = '';
   readonly toolCalls: ToolCall[] = [];
@@ -42,23 +48,34 @@ export class ReplyCollector {
     private readonly keepWhole: boolean,
   ) {}
 
+  /** The UTF-8 size of `text`, if the reply can still grow by it. */
+  private fits(text: string, limit: ReplyLimit | undefined): number {
+    const size = Buffer.byteLength(text);
+    if (limit && this.bytes + size > limit.maxBytes) throw limit.tooLarge();
+    return size;
+  }
+
   /** Whether text arriving now still has to be kept. */
   private keeps(size: number): boolean {
     this.bytes += size;
     return this.keepWhole || this.bytes - size <= this.maxStoredBytes;
   }
 
-  /** Takes one event of the model's stream. */
-  add(event: ModelEvent): void {
+  /**
+   * Takes one event of the model's stream. With `limit`, throws `limit.tooLarge()`
+   * instead, taking nothing, when its text would make the reply larger than `limit.maxBytes`.
+   */
+  add(event: ModelEvent, limit?: ReplyLimit): void {
     switch (event.type) {
       case 'delta':
-        if (this.keeps(Buffer.byteLength(event.text))) this.text += event.text;
+        if (this.keeps(this.fits(event.text, limit))) this.text += event.text;
         break;
       case 'tool_call': {
+        const size = event.arguments ? this.fits(event.arguments, limit) : 0;
         const call = (this.toolCalls[event.index] ??= { id: '', name: '', arguments: '' });
         if (event.id) call.id = event.id;
         if (event.name) call.name = event.name;
-        if (event.arguments && this.keeps(Buffer.byteLength(event.arguments))) call.arguments += event.arguments;
+        if (event.arguments && this.keeps(size)) call.arguments += event.arguments;
         break;
       }
       case 'usage':
