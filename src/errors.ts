@@ -139,6 +139,26 @@ export function storageFull(cause?: unknown): GatewayError {
   });
 }
 
+/** Seconds a client is asked to wait when the session store is unreachable. */
+export const STORE_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * 503: the session store (PostgreSQL) cannot be reached or did not answer in time, so
+ * the turn could not be read or recorded. Nothing half-done is acknowledged; the gateway
+ * reconnects by itself and the same request succeeds once the store is back.
+ */
+export function storeUnavailable(cause?: unknown): GatewayError {
+  return new GatewayError({
+    status: 503,
+    type: 'server_error',
+    code: 'store_unavailable',
+    message: "The gateway's session store is unavailable, so this turn could not be run or recorded. Retry after the time in Retry-After.",
+    retryable: true,
+    headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) },
+    cause,
+  });
+}
+
 /** Any thrown value as a `GatewayError`; unknown failures become a generic 500. */
 export function toGatewayError(err: unknown): GatewayError {
   return err instanceof GatewayError ? err : internalError(err);

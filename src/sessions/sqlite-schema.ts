@@ -133,6 +133,28 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE turns ADD COLUMN reply_original_bytes INTEGER');
     },
   },
+  {
+    version: 6,
+    // Idempotency keys of requests (HTTP `Idempotency-Key`), remembered for 10 minutes.
+    name: 'idempotency_keys',
+    up(db) {
+      db.exec(`
+        CREATE TABLE idempotency_keys (
+          scope TEXT NOT NULL,
+          key TEXT NOT NULL,
+          fingerprint TEXT NOT NULL,
+          state TEXT NOT NULL,
+          owner TEXT,
+          session_id TEXT,
+          seq INTEGER,
+          payload TEXT,
+          created_at INTEGER NOT NULL,
+          PRIMARY KEY (scope, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes. */

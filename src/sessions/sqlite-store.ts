@@ -11,6 +11,7 @@ import { WAL_KEPT_BYTES, createCheckpointer, type Checkpointer } from './checkpo
 import { createGroupCommit, type QueuedWrite } from './group-commit.js';
 import { holdInstanceLock } from './instance-lock-files.js';
 import { soleInstance, type InstanceLiveness } from './instance-liveness.js';
+import { createSqliteIdempotency } from './sqlite-idempotency.js';
 import { createPruner } from './sqlite-prune.js';
 import { migrate } from './sqlite-schema.js';
 import { TURN_COLUMNS, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
@@ -92,6 +93,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
        FROM turns WHERE session_id = ? AND status = 'ok' ORDER BY seq DESC LIMIT ?`,
     ),
     byId: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
+    oneTurn: db.prepare<[string, number], TurnRow>(`SELECT ${TURN_COLUMNS} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? AND t.seq = ?`),
     allTurns: db.prepare<[string], TurnRow>(`SELECT ${TURN_COLUMNS} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? ORDER BY t.seq`),
     insertSession: db.prepare(
       'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @createdAt, @at, 1, @status)',
@@ -204,6 +206,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   const write = <T>(run: () => T): Promise<T> => commits.enqueue(run).done;
   /** Turn starts still waiting for their commit, by the promise `beginTurn` returned. */
   const queuedBegins = new WeakMap<Promise<TurnRef>, { item: QueuedWrite; turn: BeginTurn }>();
+  const idempotency = createSqliteIdempotency(db, write, liveness.self, (id) => liveness.instanceAlive(id));
 
   return {
     async currentSession(agentId, key) {
@@ -250,6 +253,15 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       const rows = filter.agentId === undefined ? statements.byKey.all(key) : statements.byKeyAndAgent.all(key, filter.agentId);
       return rows.map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
     },
+    async getTurn(ref) {
+      const row = statements.oneTurn.get(ref.sessionId, ref.seq);
+      return row ? toTurn(row) : undefined;
+    },
+    claimIdempotencyKey: (request) => idempotency.claim(request),
+    completeIdempotencyKey: (scope, key, result) => idempotency.complete(scope, key, result),
+    releaseIdempotencyKey: (scope, key) => idempotency.release(scope, key),
+    // The file is on this machine: it is there, or the process could not have opened it.
+    health: () => 'ok',
     prune,
     async close() {
       commits.flush();
