@@ -58,6 +58,9 @@ export const openapiDocument = {
           },
           {
             "$ref": "#/components/parameters/RequestIdHeader"
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKeyHeader"
           }
         ],
         "requestBody": {
@@ -161,11 +164,17 @@ export const openapiDocument = {
           "408": {
             "$ref": "#/components/responses/RequestTimeout"
           },
+          "409": {
+            "$ref": "#/components/responses/IdempotencyKeyInUse"
+          },
           "413": {
             "$ref": "#/components/responses/PayloadTooLarge"
           },
           "415": {
             "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "422": {
+            "$ref": "#/components/responses/IdempotencyKeyReused"
           },
           "429": {
             "$ref": "#/components/responses/TooManyRequests"
@@ -360,7 +369,7 @@ export const openapiDocument = {
           "health"
         ],
         "summary": "Liveness probe",
-        "description": "Answers 200 while the process serves HTTP. Needs no authentication and reveals no configuration.",
+        "description": "Answers 200 while the process serves HTTP, with `status: ok`; `status: degraded`\nand `store: unavailable` while the session store (PostgreSQL) cannot be reached\n(turns are then answered 503 `store_unavailable`; the gateway reconnects by\nitself). Needs no authentication and reveals no configuration.\n",
         "security": [],
         "responses": {
           "200": {
@@ -370,8 +379,18 @@ export const openapiDocument = {
                 "schema": {
                   "$ref": "#/components/schemas/Health"
                 },
-                "example": {
-                  "status": "ok"
+                "examples": {
+                  "ok": {
+                    "value": {
+                      "status": "ok"
+                    }
+                  },
+                  "degraded": {
+                    "value": {
+                      "status": "degraded",
+                      "store": "unavailable"
+                    }
+                  }
                 }
               }
             }
@@ -401,6 +420,19 @@ export const openapiDocument = {
           "type": "string"
         },
         "example": "req-7f3a"
+      },
+      "IdempotencyKeyHeader": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Makes a retry safe: a request repeated with the same key within 10 minutes runs\nnothing. If the first one finished, the same response is returned again (the same\n`chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending\nwith `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with\n`Retry-After`; the same key with a different request (body, agent or session\nheaders) is 422 `idempotency_key_reused`. A request that failed or was cut off\nleaves the key free, so its retry runs. Keys are shared by every replica on one\nstore. 1-255 printable ASCII characters.\n",
+        "schema": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 255,
+          "pattern": "^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$"
+        },
+        "example": "5f0c8a2e-retry-1"
       },
       "AgentIdHeader": {
         "name": "x-moltbot-agent-id",
@@ -650,7 +682,57 @@ export const openapiDocument = {
         }
       },
       "ServiceUnavailable": {
-        "description": "The gateway is shutting down; the run was refused, or ended when the shutdown grace period ran out.",
+        "description": "The gateway is shutting down (`shutting_down`): the run was refused, or ended when\nthe shutdown grace period ran out. Or the session store (PostgreSQL) cannot be\nreached or did not answer within its statement timeout (`store_unavailable`, with\n`Retry-After`): the turn was not run, or not acknowledged; the gateway reconnects\nby itself.\n",
+        "headers": {
+          "Retry-After": {
+            "description": "With `store_unavailable`, seconds to wait before retrying.",
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "examples": {
+              "shutting_down": {
+                "value": {
+                  "error": {
+                    "message": "The gateway is shutting down; retry against another instance or after it restarts.",
+                    "type": "server_error",
+                    "param": null,
+                    "code": "shutting_down"
+                  }
+                }
+              },
+              "store_unavailable": {
+                "value": {
+                  "error": {
+                    "message": "The gateway's session store is unavailable, so this turn could not be run or recorded. Retry after the time in Retry-After.",
+                    "type": "server_error",
+                    "param": null,
+                    "code": "store_unavailable"
+                  }
+                }
+              }
+            }
+          }
+        }
+      },
+      "IdempotencyKeyInUse": {
+        "description": "A request with the same `Idempotency-Key` is still running (`idempotency_key_in_use`); retry after `Retry-After` seconds to get its response.",
+        "headers": {
+          "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -658,10 +740,28 @@ export const openapiDocument = {
             },
             "example": {
               "error": {
-                "message": "The gateway is shutting down; retry against another instance or after it restarts.",
-                "type": "server_error",
-                "param": null,
-                "code": "shutting_down"
+                "message": "A request with this Idempotency-Key is still running; retry in 1 s to get its response.",
+                "type": "invalid_request_error",
+                "param": "Idempotency-Key",
+                "code": "idempotency_key_in_use"
+              }
+            }
+          }
+        }
+      },
+      "IdempotencyKeyReused": {
+        "description": "The `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers) (`idempotency_key_reused`).",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "example": {
+              "error": {
+                "message": "This Idempotency-Key was used for a different request within the last 10 minutes; use a new key for a new request.",
+                "type": "invalid_request_error",
+                "param": "Idempotency-Key",
+                "code": "idempotency_key_reused"
               }
             }
           }
@@ -767,10 +867,21 @@ export const openapiDocument = {
         "required": [
           "status"
         ],
+        "additionalProperties": false,
         "properties": {
           "status": {
             "type": "string",
-            "const": "ok"
+            "enum": [
+              "ok",
+              "degraded"
+            ]
+          },
+          "store": {
+            "type": "string",
+            "enum": [
+              "unavailable"
+            ],
+            "description": "Present while the session store cannot be reached."
           }
         }
       },

@@ -18,7 +18,11 @@ export type AgentId = string;
 export type SessionKey = string;
 
 export type Health = {
-    status: 'ok';
+    status: 'ok' | 'degraded';
+    /**
+     * Present while the session store cannot be reached.
+     */
+    store?: 'unavailable';
 };
 
 /**
@@ -365,6 +369,19 @@ export type Error = {
 export type RequestIdHeader = string;
 
 /**
+ * Makes a retry safe: a request repeated with the same key within 10 minutes runs
+ * nothing. If the first one finished, the same response is returned again (the same
+ * `chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending
+ * with `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with
+ * `Retry-After`; the same key with a different request (body, agent or session
+ * headers) is 422 `idempotency_key_reused`. A request that failed or was cut off
+ * leaves the key free, so its retry runs. Keys are shared by every replica on one
+ * store. 1-255 printable ASCII characters.
+ *
+ */
+export type IdempotencyKeyHeader = string;
+
+/**
  * The agent to run (default `main`). Wins over the `model` field. Case-insensitive.
  */
 export type AgentIdHeader = AgentId;
@@ -399,6 +416,18 @@ export type CreateChatCompletionData = {
          * Your id for the request; echoed back when it is 1-128 characters of `A-Za-z0-9._:-`, otherwise replaced by a new one.
          */
         'x-request-id'?: string;
+        /**
+         * Makes a retry safe: a request repeated with the same key within 10 minutes runs
+         * nothing. If the first one finished, the same response is returned again (the same
+         * `chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending
+         * with `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with
+         * `Retry-After`; the same key with a different request (body, agent or session
+         * headers) is 422 `idempotency_key_reused`. A request that failed or was cut off
+         * leaves the key free, so its retry runs. Keys are shared by every replica on one
+         * store. 1-255 printable ASCII characters.
+         *
+         */
+        'Idempotency-Key'?: string;
     };
     path?: never;
     query?: never;
@@ -432,6 +461,10 @@ export type CreateChatCompletionErrors = {
      */
     408: ErrorResponse;
     /**
+     * A request with the same `Idempotency-Key` is still running (`idempotency_key_in_use`); retry after `Retry-After` seconds to get its response.
+     */
+    409: ErrorResponse;
+    /**
      * The request body is larger than `gateway.http.maxBodyBytes` (1 MiB by default).
      */
     413: ErrorResponse;
@@ -442,6 +475,10 @@ export type CreateChatCompletionErrors = {
      *
      */
     415: ErrorResponse;
+    /**
+     * The `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers) (`idempotency_key_reused`).
+     */
+    422: ErrorResponse;
     /**
      * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
      * running and `agents.defaults.maxQueued` more are waiting), the agent's model
@@ -472,7 +509,12 @@ export type CreateChatCompletionErrors = {
      */
     502: ErrorResponse;
     /**
-     * The gateway is shutting down; the run was refused, or ended when the shutdown grace period ran out.
+     * The gateway is shutting down (`shutting_down`): the run was refused, or ended when
+     * the shutdown grace period ran out. Or the session store (PostgreSQL) cannot be
+     * reached or did not answer within its statement timeout (`store_unavailable`, with
+     * `Retry-After`): the turn was not run, or not acknowledged; the gateway reconnects
+     * by itself.
+     *
      */
     503: ErrorResponse;
     /**

@@ -88,6 +88,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     let committed = false;
     /** What the turn added, once its input is resolved: for the history cache. */
     let recorded: { input: TranscriptMessage[]; startedAt: number } | undefined;
+    /** The turn as written, once its end is committed. */
+    let written: TurnRef | undefined;
     const finish = async (outcome: Omit<TurnOutcome, 'endedAt' | 'reply' | 'usage'>): Promise<void> => {
       finished = true;
       // Nothing to record: the turn never started, or the store refused its start.
@@ -102,6 +104,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       };
       await deps.store.finishTurn(begun, ended);
       const { sessionId, seq } = await begun;
+      written = { sessionId, seq };
       const added: Turn | undefined =
         ended.status === 'ok' && recorded ? { sessionId, sessionKey: key, agentId: agent.id, seq, ...recorded, ...ended } : undefined;
       context.written(agent, sessionId, seq, ended.endedAt, added);
@@ -172,7 +175,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
           if (finishReason === undefined) throw internalError(new Error('provider ended without a finish event'));
           // The turn is committed before the client is told it is done.
           await finish({ status: 'ok', finishReason });
-          yield { type: 'done', finishReason, ...(usage ? { usage } : {}), ...(bufferedReply ? { reply: reply.whole() } : {}) };
+          yield { type: 'done', finishReason, ...(usage ? { usage } : {}), ...(bufferedReply ? { reply: reply.whole() } : {}), ...(written ? { turn: written } : {}) };
           return;
         } catch (err) {
           // The model call failed because the start was refused: the refusal is the failure.

@@ -3,6 +3,7 @@
  * A turn asked with `bufferedReply` yields only the `done`, carrying the whole reply.
  */
 import type { FinishReason, ToolCall, Usage } from '../providers/types.js';
+import type { TurnRef } from '../sessions/store.js';
 
 export type AgentEvent =
   | { type: 'delta'; text: string }
@@ -14,4 +15,6 @@ export type AgentEvent =
       usage?: Usage;
       /** The reply as a whole: present when the turn was asked with `bufferedReply`. */
       reply?: { content: string; toolCalls: ToolCall[] };
+      /** The recorded turn (its end committed): where a repeat of an idempotent request reads it back. */
+      turn?: TurnRef;
     };

@@ -13,7 +13,8 @@ import { requestValidators } from '../../generated/validators/index.js';
 import { GatewayError, invalidRequest } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck, unauthorized } from './auth.js';
-import { createAuthLimiter, isLoopback } from './auth-limiter.js';
+import { memoryAuthFailureCounter, type AuthFailureCounter } from './auth-failure-counter.js';
+import { isLoopback, type AuthLimiterOptions } from './auth-limiter.js';
 import { checkBodyHeaders, expectsContinue, readBody } from './body.js';
 import { createCors } from './cors.js';
 import { sendError } from './error-response.js';
@@ -38,6 +39,8 @@ export interface ApiOptions {
   disabledPaths: readonly string[];
   handlers: OperationHandlers;
   logger: Logger;
+  /** Failed-auth counting (shared by replicas on PostgreSQL); in this process's memory when absent. */
+  authFailures?: (options: AuthLimiterOptions) => AuthFailureCounter;
 }
 
 /** A node-style request listener. */
@@ -87,22 +90,26 @@ function methodNotAllowed(method: string, path: string, allow: string): GatewayE
 export async function createApi(options: ApiOptions): Promise<RequestListener> {
   const isAuthorized = createBearerCheck(options.secret);
   const { rateLimit } = options;
-  const limiter = rateLimit.enabled
-    ? createAuthLimiter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) })
-    : undefined;
+  const counter = options.authFailures ?? memoryAuthFailureCounter;
+  const limiter = rateLimit.enabled ? counter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) }) : undefined;
   const cors = createCors(options.corsOrigins);
   const router = createRouter(options.disabledPaths);
   const handlers = options.handlers as Record<OperationId, OperationHandler<unknown>>;
 
-  /** Undefined when the request carries the secret; else the error to answer with. */
-  function refusal(req: IncomingMessage): GatewayError | undefined {
+  /**
+   * Undefined when the request carries the secret; else the error to answer with. A
+   * request with the right secret costs no I/O; only a failure is counted (on
+   * PostgreSQL, in one statement shared by the replicas).
+   */
+  async function refusal(req: IncomingMessage): Promise<GatewayError | undefined> {
     const address = req.socket.remoteAddress ?? '';
     // A blocked address is refused even with the right secret: no oracle while blocked.
     const blockedFor = limiter?.blockedFor(address) ?? 0;
     if (blockedFor > 0) return tooManyFailures(blockedFor);
     if (isAuthorized(req.headers.authorization)) return undefined;
-    limiter?.failed(address);
-    return unauthorized();
+    // Blocked already (on another replica): refused as blocked, not told the secret was wrong.
+    const blockedBefore = (await limiter?.failed(address)) ?? 0;
+    return blockedBefore > 0 ? tooManyFailures(blockedBefore) : unauthorized();
   }
 
   return async (req, res) => {
@@ -132,7 +139,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       if (route.kind === 'notFound') throw notFound(method.toUpperCase(), path);
       if (route.kind === 'methodNotAllowed') throw methodNotAllowed(method.toUpperCase(), path, route.allow);
       if (route.secured) {
-        const refused = refusal(req);
+        const refused = await refusal(req);
         if (refused) throw refused;
       }
       let body: unknown;

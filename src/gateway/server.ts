@@ -9,17 +9,22 @@ import express, { type Express } from 'express';
 import type { AgentCore } from '../agents/core.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { createApi } from './api.js';
+import type { SessionStore } from '../sessions/store.js';
+import { createApi, type ApiOptions } from './api.js';
 import { expressClasses } from './express-classes.js';
 import { isLingering } from './linger.js';
 import { createChatCompletionHandler } from './routes/chat-completions.js';
 import { getDocs, getOpenApiDocument } from './routes/docs.js';
-import { getHealth } from './routes/health.js';
+import { createHealthHandler } from './routes/health.js';
 import { createModelHandlers } from './routes/models.js';
 
 export interface ServerDeps {
   core: AgentCore;
   logger: Logger;
+  /** The session store: idempotency keys and `/healthz` (both off without it). */
+  store?: SessionStore;
+  /** Failed-auth counting (`Runtime.authFailures`); in memory when absent. */
+  authFailures?: ApiOptions['authFailures'];
 }
 
 /** The OpenAI endpoints, enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
@@ -42,14 +47,15 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
     corsOrigins: config.gateway.http.corsOrigins,
     disabledPaths: config.gateway.http.chatCompletionsEnabled ? [] : OPENAI_PATHS,
     handlers: {
-      createChatCompletion: createChatCompletionHandler(deps.core),
+      createChatCompletion: createChatCompletionHandler(deps.core, deps.store),
       listModels: models.listModels,
       retrieveModel: models.retrieveModel,
       getOpenApiDocument,
       getDocs,
-      getHealth,
+      getHealth: createHealthHandler(deps.store),
     },
     logger: deps.logger,
+    ...(deps.authFailures ? { authFailures: deps.authFailures } : {}),
   });
   const app = express();
   // Nothing here is cacheable or needs to advertise the framework.

@@ -193,3 +193,12 @@ export function migrate(db: Database, path: string): void {
     }
   }
 }
+
+/**
+ * The migrations a store at `path` has not had yet (`moltbot sessions migrate --dry-run`),
+ * read without changing it; all of them when there is no store yet.
+ */
+export function pendingSqliteMigrations(db: Database | undefined): Migration[] {
+  const found = db ? userVersion(db) : 0;
+  return MIGRATIONS.filter((migration) => migration.version > found);
+}

@@ -10,12 +10,14 @@ import type {
   CreateChatCompletionResponse,
   CreateChatCompletionStreamResponse,
 } from '../../../generated/client/types.gen.js';
-import type { AgentCore } from '../../agents/core.js';
+import type { AgentCore, StartedTurn } from '../../agents/core.js';
 import type { AgentEvent } from '../../agents/events.js';
 import { turnOptions } from '../../agents/request-options.js';
 import type { Usage } from '../../providers/types.js';
 import { textPieces } from '../../text-pieces.js';
+import type { SessionStore } from '../../sessions/store.js';
 import type { HandlerInput, HandlerResult } from '../handler.js';
+import { claimKey, requestFingerprint, type Claimed, type ReplayPayload } from '../idempotency.js';
 
 /** Header values must be visible ASCII; other keys (from an exotic `user`) are not echoed. */
 const HEADER_SAFE = /^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$/u;
@@ -130,32 +132,52 @@ async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta):
   throw new Error('agent run ended without a done event');
 }
 
-/** Builds the operation handler over an agent core. */
-export function createChatCompletionHandler(core: AgentCore) {
+/** The response for a turn's events (live, or replayed for a repeated idempotent request). */
+function respond(body: CreateChatCompletionRequest, events: AsyncIterable<AgentEvent>, payload: ReplayPayload): HandlerResult {
+  const meta: CompletionMeta = {
+    id: payload.id,
+    created: payload.created,
+    model: body.model,
+    includeUsage: body.stream_options?.include_usage === true,
+  };
+  const headers: Record<string, string> = HEADER_SAFE.test(payload.sessionKey) ? { 'x-moltbot-session-key': payload.sessionKey } : {};
+  if (body.stream === true) return { kind: 'sse', headers, events: toChunks(events, meta) };
+  return { kind: 'json', status: 200, headers, body: collect(events, meta) };
+}
+
+/**
+ * Builds the operation handler over an agent core; with `store`, requests carrying an
+ * `Idempotency-Key` are run at most once per key (`idempotency.ts`).
+ */
+export function createChatCompletionHandler(core: AgentCore, store?: SessionStore) {
   return async ({ body, headers, signal }: HandlerInput<CreateChatCompletionRequest>): Promise<HandlerResult> => {
-    const turn = core.startTurn(
-      {
-        agentId: headers['x-moltbot-agent-id'],
-        model: body.model,
-        sessionKey: headers['x-moltbot-session-key'],
-        user: body.user,
-        messages: body.messages,
-        options: turnOptions(body),
-        // A JSON reply is sent whole, after the turn is recorded.
-        bufferedReply: body.stream !== true,
-      },
-      signal,
-    );
-    const meta: CompletionMeta = {
-      id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
-      created: Math.floor(Date.now() / 1000),
-      model: body.model,
-      includeUsage: body.stream_options?.include_usage === true,
-    };
-    const responseHeaders: Record<string, string> = HEADER_SAFE.test(turn.sessionKey) ? { 'x-moltbot-session-key': turn.sessionKey } : {};
-    if (body.stream === true) {
-      return { kind: 'sse', headers: responseHeaders, events: toChunks(turn.events, meta) };
+    const key = headers['idempotency-key'];
+    let claimed: Claimed | undefined;
+    if (key !== undefined && store) {
+      const found = await claimKey(store, key, requestFingerprint(body, headers));
+      if (found.kind === 'replay') return respond(body, found.events, found.payload);
+      claimed = found;
     }
-    return { kind: 'json', status: 200, headers: responseHeaders, body: collect(turn.events, meta) };
+    let turn: StartedTurn;
+    try {
+      turn = core.startTurn(
+        {
+          agentId: headers['x-moltbot-agent-id'],
+          model: body.model,
+          sessionKey: headers['x-moltbot-session-key'],
+          user: body.user,
+          messages: body.messages,
+          options: turnOptions(body),
+          // A JSON reply is sent whole, after the turn is recorded.
+          bufferedReply: body.stream !== true,
+        },
+        signal,
+      );
+    } catch (err) {
+      claimed?.release();
+      throw err;
+    }
+    const payload: ReplayPayload = { id: `chatcmpl-${randomUUID().replaceAll('-', '')}`, created: Math.floor(Date.now() / 1000), sessionKey: turn.sessionKey };
+    return respond(body, claimed ? claimed.guard(turn.events, payload) : turn.events, payload);
   };
 }

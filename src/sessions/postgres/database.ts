@@ -18,11 +18,14 @@ export interface Database {
   readonly pool: pg.Pool;
 }
 
-export function createDatabase(pool: pg.Pool, redact: (text: string) => string, onError: (err: unknown) => void): Database {
+export function createDatabase(pool: pg.Pool, redact: (text: string) => string, onError: (err: unknown) => void, onReachable: () => void): Database {
   let reachable = true;
   const settle = (err?: unknown): void => {
     if (err === undefined) {
-      reachable = true;
+      if (!reachable) {
+        reachable = true;
+        onReachable();
+      }
       return;
     }
     if (isUnavailable(err)) {

@@ -6,7 +6,8 @@
  */
 import type pg from 'pg';
 import { StoreOpenError } from '../store-files.js';
-import { quoteIdentifier } from './connection.js';
+import { createPool, describeTarget, quoteIdentifier, redactor, type PostgresStoreOptions } from './connection.js';
+import { isUnavailable, storeOpenFailure } from './errors.js';
 import { LOCK } from './locks.js';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION, type PgMigration } from './migrations.js';
 
@@ -73,4 +74,23 @@ export function migratePostgres(pool: pg.Pool, schema: string): Promise<PendingM
 /** What `migratePostgres` would apply now, changing nothing (`sessions migrate --dry-run`). */
 export function pendingPostgresMigrations(pool: pg.Pool, schema: string): Promise<PendingMigration[]> {
   return inTransaction(pool, async (client) => pendingOf(await lockAndRead(client, schema), schema), false);
+}
+
+/**
+ * `moltbot sessions migrate [--dry-run]` on PostgreSQL: connects with the store's
+ * settings, lists (dry run) or applies the pending migrations. Connection failures are
+ * `StoreOpenError`s without the password.
+ */
+export async function runPostgresMigrations(options: PostgresStoreOptions, dryRun: boolean): Promise<PendingMigration[]> {
+  const pool = createPool({ ...options, poolSize: 1 });
+  pool.on('error', () => undefined);
+  const schema = options.schema ?? 'public';
+  try {
+    return await (dryRun ? pendingPostgresMigrations(pool, schema) : migratePostgres(pool, schema));
+  } catch (err) {
+    if (err instanceof StoreOpenError) throw err;
+    throw storeOpenFailure(isUnavailable(err) ? 'connect to' : 'migrate', describeTarget(options.url), err, redactor(options.url));
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
 }

@@ -73,11 +73,14 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
   // An idle pooled connection that breaks is reported here; without a listener it would end the process.
   pool.on('error', (err) => markUnavailable(err));
   const self = randomUUID();
+  // Declared before use by the callbacks below; set once both exist.
+  let checkRecovered = (): void => undefined;
   let liveness: PgLiveness;
   try {
     await migratePostgres(pool, schema);
     liveness = await holdPgInstanceLock(options, schema, self, (connected, err) => {
       if (!connected) markUnavailable(err ?? new Error('the instance connection closed'));
+      else checkRecovered();
     });
   } catch (err) {
     await pool.end().catch(() => undefined);
@@ -85,7 +88,12 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
     throw storeOpenFailure(isUnavailable(err) ? 'connect to' : 'prepare the store in', target, err, redact);
   }
 
-  const db: Database = createDatabase(pool, redact, markUnavailable);
+  const db: Database = createDatabase(pool, redact, markUnavailable, () => checkRecovered());
+  checkRecovered = () => {
+    if (unavailableSince === undefined || !db.reachable || !liveness.connected) return;
+    unavailableSince = undefined;
+    events.onRecovered?.();
+  };
   const q = statementsFor(schema);
   const sweeper = createPgSweeper(db, q, schema, liveness, options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
   try {
@@ -101,14 +109,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
     if (closed) throw new Error('the session store is closed');
   };
 
-  const health = (): StoreHealth => {
-    const ok = db.reachable && liveness.connected;
-    if (ok && unavailableSince !== undefined) {
-      unavailableSince = undefined;
-      events.onRecovered?.();
-    }
-    return ok ? 'ok' : 'unavailable';
-  };
+  const health = (): StoreHealth => (db.reachable && liveness.connected ? 'ok' : 'unavailable');
 
   /** A turn's start: one call of `begin_turn`. */
   const begin = async (turn: BeginTurn): Promise<TurnRef> => {
