@@ -92,10 +92,20 @@ export function clientConfig(options: PostgresStoreOptions, applicationName: str
   };
 }
 
+/**
+ * The pool. A pooled connection that breaks while checked out emits `error` on its
+ * client, which would end the process without a listener: every client gets one (the
+ * failing query is told through its own callback, and the client is then discarded).
+ * Connections broken while idle are reported by the pool's own `error` event.
+ */
 export function createPool(options: PostgresStoreOptions): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     ...clientConfig(options, 'moltbot-gateway'),
     max: options.poolSize ?? DEFAULT_POOL_SIZE,
     idleTimeoutMillis: 30_000,
   });
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
+  return pool;
 }

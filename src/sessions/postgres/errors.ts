@@ -24,6 +24,12 @@ export function isUnavailable(err: unknown): boolean {
   return err instanceof Error && NETWORK_MESSAGES.test(err.message);
 }
 
+/** Failures of connecting itself (unreachable, refused login, no such database): start-up says "cannot connect". */
+export function isConnectFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return isUnavailable(err) || (typeof code === 'string' && (code.startsWith('28') || code === '3D000'));
+}
+
 /** Words for the failure: the server's message or the network error, redacted. */
 export function describePgFailure(err: unknown, redact: (text: string) => string): string {
   if (!(err instanceof Error)) return redact(String(err));

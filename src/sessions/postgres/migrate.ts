@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { StoreOpenError } from '../store-files.js';
 import { createPool, describeTarget, quoteIdentifier, redactor, type PostgresStoreOptions } from './connection.js';
-import { isUnavailable, storeOpenFailure } from './errors.js';
+import { isConnectFailure, storeOpenFailure } from './errors.js';
 import { LOCK } from './locks.js';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION, type PgMigration } from './migrations.js';
 
@@ -89,7 +89,7 @@ export async function runPostgresMigrations(options: PostgresStoreOptions, dryRu
     return await (dryRun ? pendingPostgresMigrations(pool, schema) : migratePostgres(pool, schema));
   } catch (err) {
     if (err instanceof StoreOpenError) throw err;
-    throw storeOpenFailure(isUnavailable(err) ? 'connect to' : 'migrate', describeTarget(options.url), err, redactor(options.url));
+    throw storeOpenFailure(isConnectFailure(err) ? 'connect to' : 'migrate', describeTarget(options.url), err, redactor(options.url));
   } finally {
     await pool.end().catch(() => undefined);
   }

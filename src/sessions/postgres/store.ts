@@ -14,7 +14,7 @@ import { toSession, toTurn, outcomeColumns, type SessionRow, type TurnRow } from
 import { SessionConflict, type BeginTurn, type SessionStore, type StoreHealth, type TurnOutcome, type TurnRef } from '../store.js';
 import { SCHEMA_NAME, createPool, describeTarget, redactor, type PostgresStoreOptions } from './connection.js';
 import { createDatabase, type Database } from './database.js';
-import { describePgFailure, isUnavailable, storeOpenFailure } from './errors.js';
+import { describePgFailure, isConnectFailure, storeOpenFailure } from './errors.js';
 import { createPgIdempotency } from './idempotency.js';
 import { holdPgInstanceLock, type PgLiveness } from './liveness.js';
 import { migratePostgres } from './migrate.js';
@@ -85,7 +85,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
   } catch (err) {
     await pool.end().catch(() => undefined);
     if ((err as Error).name === 'StoreOpenError') throw err;
-    throw storeOpenFailure(isUnavailable(err) ? 'connect to' : 'prepare the store in', target, err, redact);
+    throw storeOpenFailure(isConnectFailure(err) ? 'connect to' : 'prepare the store in', target, err, redact);
   }
 
   const db: Database = createDatabase(pool, redact, markUnavailable, () => checkRecovered());
