@@ -27,15 +27,16 @@ export function createPgAuthFailureCounter(db: Database, s: string, options: PgA
   const count = {
     name: 'moltbot_auth_failed',
     // $1 address, $2 now, $3 window, $4 max failures, $5 block. `blocked_before`: blocked when this failure came.
-    text: `WITH before AS (SELECT blocked_until FROM ${s}.auth_failures WHERE address = $1)
+    text: `WITH params AS (SELECT $1::text AS address, $2::bigint AS now, $3::bigint AS win, $4::integer AS max, $5::bigint AS block),
+      before AS (SELECT blocked_until FROM ${s}.auth_failures WHERE address = $1::text)
       INSERT INTO ${s}.auth_failures AS a (address, window_start, failures, blocked_until)
-        VALUES ($1, $2, 1, CASE WHEN 1 >= $4 THEN $2 + $5 ELSE 0 END)
+        SELECT address, now, 1, CASE WHEN 1 >= max THEN now + block ELSE 0 END FROM params
       ON CONFLICT (address) DO UPDATE SET
-        window_start = CASE WHEN a.blocked_until > $2 THEN a.window_start WHEN $2 - a.window_start >= $3 THEN $2 ELSE a.window_start END,
-        failures = CASE WHEN a.blocked_until > $2 THEN a.failures
-                        WHEN $2 - a.window_start >= $3 THEN 1 ELSE a.failures + 1 END,
-        blocked_until = CASE WHEN a.blocked_until > $2 THEN a.blocked_until
-                             WHEN (CASE WHEN $2 - a.window_start >= $3 THEN 1 ELSE a.failures + 1 END) >= $4 THEN $2 + $5
+        window_start = CASE WHEN a.blocked_until > $2::bigint THEN a.window_start WHEN $2::bigint - a.window_start >= $3::bigint THEN $2::bigint ELSE a.window_start END,
+        failures = CASE WHEN a.blocked_until > $2::bigint THEN a.failures
+                        WHEN $2::bigint - a.window_start >= $3::bigint THEN 1 ELSE a.failures + 1 END,
+        blocked_until = CASE WHEN a.blocked_until > $2::bigint THEN a.blocked_until
+                             WHEN (CASE WHEN $2::bigint - a.window_start >= $3::bigint THEN 1 ELSE a.failures + 1 END) >= $4::integer THEN $2::bigint + $5::bigint
                              ELSE a.blocked_until END
       RETURNING a.blocked_until, coalesce((SELECT blocked_until FROM before), 0) AS blocked_before`,
   };
@@ -59,8 +60,9 @@ export function createPgAuthFailureCounter(db: Database, s: string, options: PgA
         if (!row) return 0;
         remember(address, row.blocked_until);
         return row.blocked_before > at ? seconds(row.blocked_before) : 0;
-      } catch {
-        // The database is away: this replica counts on its own meanwhile.
+      } catch (err) {
+        // The database is away: this replica counts on its own meanwhile. Anything else is a bug.
+        if ((err as { code?: unknown }).code !== 'store_unavailable') throw err;
         const before = fallback.blockedFor(address);
         fallback.failed(address);
         return before;
