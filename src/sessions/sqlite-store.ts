@@ -170,7 +170,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     // A stateless key was minted for this turn: nobody else can know it.
     if (kind !== 'stateless') {
       const current = statements.current.get(key, agentId);
-      if (current?.id !== expected.sessionId || (current?.turns ?? 0) !== expected.turns) {
+      const changed =
+        current?.id !== expected.sessionId ||
+        (current?.turns ?? 0) !== expected.turns ||
+        (expected.lastStatus !== undefined && (current?.last_status ?? null) !== expected.lastStatus);
+      if (changed) {
         throw new SessionConflict('the session changed since its history was read');
       }
       if (current && liveTurnElsewhere(current.id, true)) throw new SessionConflict('another process is running a turn in the session');

@@ -68,12 +68,14 @@ export interface BeginTurn {
   newTranscript: boolean;
   /**
    * What the turn's history was read from: the session's current transcript then
-   * (undefined: it had none) and its turn count. The turn begins only if the session is
-   * still so and no other live instance is running a turn in it; else `beginTurn` rejects
-   * with `SessionConflict` and nothing is written. Not checked for a `stateless` session,
-   * whose key was minted for this turn.
+   * (undefined: it had none), its turn count and its last turn's status. The turn begins
+   * only if the session is still so and no other live instance is running a turn in it;
+   * else `beginTurn` rejects with `SessionConflict` and nothing is written. The status
+   * matters: history read while another process's turn was running lacks that turn, and
+   * its ending changes no count. Checked when given (the core always gives it). Not
+   * checked for a `stateless` session, whose key was minted for this turn.
    */
-  expected: { sessionId: string | undefined; turns: number };
+  expected: { sessionId: string | undefined; turns: number; lastStatus?: TurnStatus | null };
   input: TranscriptMessage[];
   instructions?: string;
   startedAt: number;

@@ -13,7 +13,7 @@ export function begin(overrides: Partial<BeginTurn> & { id?: string; key?: strin
 /** `b` with `expected` read from the store now, as the core reads it before a turn. */
 export async function asRead(store: SessionStore, b: BeginTurn): Promise<BeginTurn> {
   const current = await store.currentSession(b.session.agentId, b.session.key);
-  return { ...b, expected: { sessionId: current?.id, turns: current?.turns ?? 0 } };
+  return { ...b, expected: { sessionId: current?.id, turns: current?.turns ?? 0, lastStatus: current?.lastStatus ?? null } };
 }
 
 /** Begins (on the session as it is now) and finishes one turn with the given status. */
@@ -29,7 +29,7 @@ export async function readAndBegin(store: SessionStore, key: string, content: st
   return {
     session: { id: current?.id ?? `t-${content.replaceAll(' ', '-')}`, key, agentId: 'main', kind },
     newTranscript: current === undefined,
-    expected: { sessionId: current?.id, turns: current?.turns ?? 0 },
+    expected: { sessionId: current?.id, turns: current?.turns ?? 0, lastStatus: current?.lastStatus ?? null },
     input: [u(content)],
     startedAt: 1000,
   };

@@ -27,6 +27,17 @@ describe.each(STORES)('$name store: beginTurn across processes', ({ skip, locati
     expect(await cli.beginTurn(await readAndBegin(cli, KEY, 'from the cli'))).toMatchObject({ seq: 3 });
   });
 
+  it.skipIf(skip)("refuses a turn read while another process's turn ran, when that turn has ended since (same count, its history lacks the turn)", async () => {
+    const where = location();
+    const [gateway, cli] = [await where.open(), await where.open()];
+    await gateway.finishTurn(gateway.beginTurn(await readAndBegin(gateway, KEY, 'first')), OK);
+    const running = await gateway.beginTurn(await readAndBegin(gateway, KEY, 'second'));
+    const readMeanwhile = await readAndBegin(cli, KEY, 'third');
+    await gateway.finishTurn(running, OK);
+    await expect(cli.beginTurn(readMeanwhile)).rejects.toBeInstanceOf(SessionConflict);
+    expect(await cli.beginTurn(await readAndBegin(cli, KEY, 'third'))).toMatchObject({ seq: 3 });
+  });
+
   it.skipIf(skip)('refuses a first turn when another process created the transcript meanwhile (both saw none)', async () => {
     const where = location();
     const [gateway, cli] = [await where.open(), await where.open()];

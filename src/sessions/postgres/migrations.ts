@@ -117,7 +117,7 @@ CREATE FUNCTION ${s}.live_turn_elsewhere(p_session_id text, p_self text, p_inter
 -- A turn's start: SQLSTATE MB001/MB002 are SessionConflict (nothing written).
 CREATE FUNCTION ${s}.begin_turn(
   p_session_id text, p_key text, p_agent_id text, p_kind text, p_new boolean,
-  p_expected_session text, p_expected_turns integer,
+  p_expected_session text, p_expected_turns integer, p_check_status boolean, p_expected_status text,
   p_input text, p_instructions text, p_started_at bigint, p_owner text
 ) RETURNS integer
   LANGUAGE plpgsql
@@ -125,14 +125,16 @@ CREATE FUNCTION ${s}.begin_turn(
   DECLARE
     v_current text;
     v_turns integer;
+    v_status text;
     v_seq integer := 1;
   BEGIN
     -- A stateless key was minted for this turn: nobody else can know it.
     IF p_kind <> 'stateless' THEN
       PERFORM pg_advisory_xact_lock(${LOCK.session}, hashtext(p_agent_id || E'\\n' || p_key));
-      SELECT id, turns INTO v_current, v_turns FROM ${s}.sessions
+      SELECT id, turns, last_status INTO v_current, v_turns, v_status FROM ${s}.sessions
         WHERE key = p_key AND agent_id = p_agent_id ORDER BY n DESC LIMIT 1;
-      IF v_current IS DISTINCT FROM p_expected_session OR coalesce(v_turns, 0) <> p_expected_turns THEN
+      IF v_current IS DISTINCT FROM p_expected_session OR coalesce(v_turns, 0) <> p_expected_turns
+         OR (p_check_status AND v_status IS DISTINCT FROM p_expected_status) THEN
         RAISE EXCEPTION 'the session changed since its history was read' USING ERRCODE = 'MB001';
       END IF;
       IF v_current IS NOT NULL AND ${s}.live_turn_elsewhere(v_current, p_owner, true, p_started_at) THEN

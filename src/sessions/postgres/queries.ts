@@ -32,7 +32,7 @@ export function statementsFor(schema: string) {
     byKeyAndAgent: { text: `SELECT * FROM ${s}.sessions WHERE key = $1 AND agent_id = $2 ORDER BY n` },
     list: { text: `SELECT * FROM ${s}.sessions ORDER BY updated_at DESC, n DESC` },
     listByAgent: { text: `SELECT * FROM ${s}.sessions WHERE agent_id = $1 ORDER BY updated_at DESC, n DESC` },
-    beginTurn: named('begin_turn', `SELECT ${s}.begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS seq`),
+    beginTurn: named('begin_turn', `SELECT ${s}.begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS seq`),
     finishTurn: named('finish_turn', `SELECT ${s}.finish_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS changed`),
     runningElsewhere: named(
       'running_elsewhere',

@@ -118,7 +118,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
     try {
       const [row] = await db.query<{ seq: number }>(q.beginTurn, [
         id, key, agentId, kind, turn.newTranscript, turn.expected.sessionId ?? null, turn.expected.turns,
-        JSON.stringify(turn.input), turn.instructions ?? null, turn.startedAt, self,
+        turn.expected.lastStatus !== undefined, turn.expected.lastStatus ?? null, JSON.stringify(turn.input), turn.instructions ?? null, turn.startedAt, self,
       ]);
       return { sessionId: id, seq: (row as { seq: number }).seq };
     } catch (err) {
