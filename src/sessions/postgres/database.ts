@@ -7,9 +7,11 @@
  */
 import type pg from 'pg';
 import { isUnavailable, storeFailure } from './errors.js';
+import type { Pipelines } from './pipelines.js';
 import type { Statement } from './queries.js';
 
 export interface Database {
+  /** One statement, on a pipelined connection. */
   query<R extends pg.QueryResultRow>(statement: Statement, values?: unknown[]): Promise<R[]>;
   /** Runs `work` in a transaction on one connection (BEGIN … COMMIT, ROLLBACK on failure). */
   transaction<T>(work: (run: <R extends pg.QueryResultRow>(statement: Statement, values?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T>;
@@ -18,7 +20,13 @@ export interface Database {
   readonly pool: pg.Pool;
 }
 
-export function createDatabase(pool: pg.Pool, redact: (text: string) => string, onError: (err: unknown) => void, onReachable: () => void): Database {
+export function createDatabase(
+  pool: pg.Pool,
+  pipelines: Pipelines,
+  redact: (text: string) => string,
+  onError: (err: unknown) => void,
+  onReachable: () => void,
+): Database {
   let reachable = true;
   const settle = (err?: unknown): void => {
     if (err === undefined) {
@@ -63,16 +71,14 @@ export function createDatabase(pool: pg.Pool, redact: (text: string) => string, 
     get reachable() {
       return reachable;
     },
-    async query(statement, values) {
-      const client = await connect();
-      let failure: unknown;
+    async query<R extends pg.QueryResultRow>(statement: Statement, values?: unknown[]) {
       try {
-        return await onClient(client, statement, values);
+        const result = await pipelines.query<R>({ ...statement, ...(values ? { values } : {}) });
+        settle();
+        return result.rows;
       } catch (err) {
-        failure = err;
-        throw err;
-      } finally {
-        release(client, failure);
+        settle(err);
+        throw storeFailure(err, redact);
       }
     },
     async transaction(work) {

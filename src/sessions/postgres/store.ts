@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import { toSession, toTurn, outcomeColumns, type SessionRow, type TurnRow } from '../sqlite-rows.js';
 import { SessionConflict, type BeginTurn, type SessionStore, type StoreHealth, type TurnOutcome, type TurnRef } from '../store.js';
-import { SCHEMA_NAME, createPool, describeTarget, redactor, type PostgresStoreOptions } from './connection.js';
+import { DEFAULT_POOL_SIZE, SCHEMA_NAME, clientConfig, createPool, describeTarget, redactor, type PostgresStoreOptions } from './connection.js';
+import { createPipelines } from './pipelines.js';
 import { createDatabase, type Database } from './database.js';
 import { describePgFailure, isConnectFailure, storeOpenFailure } from './errors.js';
 import { createPgIdempotency } from './idempotency.js';
@@ -27,6 +28,8 @@ import type { AuthFailureCounter } from '../../gateway/auth-failure-counter.js';
 export type { PostgresStoreOptions } from './connection.js';
 
 export const DEFAULT_SWEEP_INTERVAL_MS = 5_000;
+/** Pipelined connections at most (one per 4 of `poolSize`): a handful carries thousands of turns a second. */
+const MAX_PIPELINES = 4;
 
 /** What the PostgreSQL store adds for the gateway: shared failed-auth counters. */
 export interface PostgresSessionStore extends SessionStore {
@@ -88,7 +91,8 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
     throw storeOpenFailure(isConnectFailure(err) ? 'connect to' : 'prepare the store in', target, err, redact);
   }
 
-  const db: Database = createDatabase(pool, redact, markUnavailable, () => checkRecovered());
+  const pipelines = createPipelines(Math.max(1, Math.min(MAX_PIPELINES, Math.ceil((options.poolSize ?? DEFAULT_POOL_SIZE) / 4))), clientConfig(options, 'moltbot-gateway'));
+  const db: Database = createDatabase(pool, pipelines, redact, markUnavailable, () => checkRecovered());
   checkRecovered = () => {
     if (unavailableSince === undefined || !db.reachable || !liveness.connected) return;
     unavailableSince = undefined;
@@ -100,6 +104,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
     await sweeper.run();
   } catch (err) {
     await liveness.close();
+    await pipelines.close();
     await pool.end().catch(() => undefined);
     throw storeOpenFailure('recover interrupted turns in', target, err, redact);
   }
@@ -200,6 +205,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
       closed = true;
       await sweeper.stop();
       await liveness.close();
+      await pipelines.close();
       await pool.end();
     },
   };
