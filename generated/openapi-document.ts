@@ -165,16 +165,13 @@ export const openapiDocument = {
             "$ref": "#/components/responses/RequestTimeout"
           },
           "409": {
-            "$ref": "#/components/responses/IdempotencyKeyInUse"
+            "$ref": "#/components/responses/IdempotencyKeyConflict"
           },
           "413": {
             "$ref": "#/components/responses/PayloadTooLarge"
           },
           "415": {
             "$ref": "#/components/responses/UnsupportedMediaType"
-          },
-          "422": {
-            "$ref": "#/components/responses/IdempotencyKeyReused"
           },
           "429": {
             "$ref": "#/components/responses/TooManyRequests"
@@ -425,7 +422,7 @@ export const openapiDocument = {
         "name": "Idempotency-Key",
         "in": "header",
         "required": false,
-        "description": "Makes a retry safe: a request repeated with the same key within 10 minutes runs\nnothing. If the first one finished, the same response is returned again (the same\n`chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending\nwith `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with\n`Retry-After`; the same key with a different request (body, agent or session\nheaders) is 422 `idempotency_key_reused`. A request that failed or was cut off\nleaves the key free, so its retry runs. Keys are shared by every replica on one\nstore. 1-255 printable ASCII characters.\n",
+        "description": "Makes a retry safe: a request repeated with the same key within 10 minutes runs\nnothing. If the first one finished, the same response is returned again (the same\n`chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending\nwith `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with\n`Retry-After`; the same key with a different request (body, agent or session\nheaders) is 409 `idempotency_key_reused`. A request that failed or was cut off\nleaves the key free, so its retry runs. Keys are shared by every replica on one\nstore. 1-255 printable ASCII characters.\n",
         "schema": {
           "type": "string",
           "minLength": 1,
@@ -722,11 +719,11 @@ export const openapiDocument = {
           }
         }
       },
-      "IdempotencyKeyInUse": {
-        "description": "A request with the same `Idempotency-Key` is still running (`idempotency_key_in_use`); retry after `Retry-After` seconds to get its response.",
+      "IdempotencyKeyConflict": {
+        "description": "The `Idempotency-Key` is taken: a request with it is still running\n(`idempotency_key_in_use`, with `Retry-After`: retry then to get its response), or\nit was used within the last 10 minutes for a different request: body, agent or\nsession headers (`idempotency_key_reused`: use a new key).\n",
         "headers": {
           "Retry-After": {
-            "description": "Seconds to wait before retrying.",
+            "description": "With `idempotency_key_in_use`, seconds to wait before retrying.",
             "schema": {
               "type": "integer",
               "minimum": 0
@@ -738,30 +735,26 @@ export const openapiDocument = {
             "schema": {
               "$ref": "#/components/schemas/ErrorResponse"
             },
-            "example": {
-              "error": {
-                "message": "A request with this Idempotency-Key is still running; retry in 1 s to get its response.",
-                "type": "invalid_request_error",
-                "param": "Idempotency-Key",
-                "code": "idempotency_key_in_use"
-              }
-            }
-          }
-        }
-      },
-      "IdempotencyKeyReused": {
-        "description": "The `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers) (`idempotency_key_reused`).",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/ErrorResponse"
-            },
-            "example": {
-              "error": {
-                "message": "This Idempotency-Key was used for a different request within the last 10 minutes; use a new key for a new request.",
-                "type": "invalid_request_error",
-                "param": "Idempotency-Key",
-                "code": "idempotency_key_reused"
+            "examples": {
+              "idempotency_key_in_use": {
+                "value": {
+                  "error": {
+                    "message": "A request with this Idempotency-Key is still running; retry in 1 s to get its response.",
+                    "type": "invalid_request_error",
+                    "param": "Idempotency-Key",
+                    "code": "idempotency_key_in_use"
+                  }
+                }
+              },
+              "idempotency_key_reused": {
+                "value": {
+                  "error": {
+                    "message": "This Idempotency-Key was used for a different request within the last 10 minutes; use a new key for a new request.",
+                    "type": "invalid_request_error",
+                    "param": "Idempotency-Key",
+                    "code": "idempotency_key_reused"
+                  }
+                }
               }
             }
           }

@@ -374,7 +374,7 @@ export type RequestIdHeader = string;
  * `chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending
  * with `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with
  * `Retry-After`; the same key with a different request (body, agent or session
- * headers) is 422 `idempotency_key_reused`. A request that failed or was cut off
+ * headers) is 409 `idempotency_key_reused`. A request that failed or was cut off
  * leaves the key free, so its retry runs. Keys are shared by every replica on one
  * store. 1-255 printable ASCII characters.
  *
@@ -422,7 +422,7 @@ export type CreateChatCompletionData = {
          * `chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending
          * with `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with
          * `Retry-After`; the same key with a different request (body, agent or session
-         * headers) is 422 `idempotency_key_reused`. A request that failed or was cut off
+         * headers) is 409 `idempotency_key_reused`. A request that failed or was cut off
          * leaves the key free, so its retry runs. Keys are shared by every replica on one
          * store. 1-255 printable ASCII characters.
          *
@@ -461,7 +461,11 @@ export type CreateChatCompletionErrors = {
      */
     408: ErrorResponse;
     /**
-     * A request with the same `Idempotency-Key` is still running (`idempotency_key_in_use`); retry after `Retry-After` seconds to get its response.
+     * The `Idempotency-Key` is taken: a request with it is still running
+     * (`idempotency_key_in_use`, with `Retry-After`: retry then to get its response), or
+     * it was used within the last 10 minutes for a different request: body, agent or
+     * session headers (`idempotency_key_reused`: use a new key).
+     *
      */
     409: ErrorResponse;
     /**
@@ -475,10 +479,6 @@ export type CreateChatCompletionErrors = {
      *
      */
     415: ErrorResponse;
-    /**
-     * The `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers) (`idempotency_key_reused`).
-     */
-    422: ErrorResponse;
     /**
      * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
      * running and `agents.defaults.maxQueued` more are waiting), the agent's model

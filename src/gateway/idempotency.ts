@@ -3,9 +3,10 @@
  * first request with a key claims it in the store (shared by every replica); a repeat
  * within 10 minutes runs nothing and gets the first one's response rebuilt from its
  * recorded turn (the same `chat.completion` and id; a stream replayed as chunks), or 409
- * `idempotency_key_in_use` while the first still runs, or 422 `idempotency_key_reused`
- * when the key came with a different request. A run that fails or is cut off releases
- * its key, so a retry runs it again.
+ * `idempotency_key_in_use` while the first still runs, or 409 `idempotency_key_reused`
+ * when the key came with a different request (409, not the IETF draft's 422: in the spec
+ * a 422 is what the Prism mock answers every invalid request with, instead of our 400).
+ * A run that fails or is cut off releases its key, so a retry runs it again.
  */
 import { hash } from 'node:crypto';
 import type { AgentEvent } from '../agents/events.js';
@@ -34,7 +35,7 @@ function inUse(): GatewayError {
 
 function reused(): GatewayError {
   return new GatewayError({
-    status: 422,
+    status: 409,
     type: 'invalid_request_error',
     code: 'idempotency_key_reused',
     param: 'Idempotency-Key',
@@ -74,7 +75,7 @@ export type Replay = { kind: 'replay'; payload: ReplayPayload; events: AsyncIter
 /**
  * Claims `key` for the request: a run (whose events go through `guard`, which completes
  * the key when the turn is done and releases it otherwise), or a replay of the first
- * request; throws 409/422 `GatewayError`s (and 503 when the store is unavailable).
+ * request; throws 409 `GatewayError`s (and 503 when the store is unavailable).
  */
 export async function claimKey(store: SessionStore, key: string, fingerprint: string): Promise<Claimed | Replay> {
   const claim = await store.claimIdempotencyKey({ scope: IDEMPOTENCY_SCOPE, key, fingerprint, now: Date.now() });

@@ -2,7 +2,7 @@
  * `Idempotency-Key` on `POST /v1/chat/completions`, on SQLite and on PostgreSQL (there
  * across two replicas): a repeat within the window runs nothing and gets the first
  * response again (JSON: the same completion and id; stream: the reply replayed, ending
- * `[DONE]`); 409 `idempotency_key_in_use` with `Retry-After` while the first runs; 422
+ * `[DONE]`); 409 `idempotency_key_in_use` with `Retry-After` while the first runs; 409
  * `idempotency_key_reused` for another request under the key; a failed run frees its key.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -50,7 +50,7 @@ describe.each([
   { kind: 'sqlite' as const, skip: false },
   { kind: 'postgres' as const, skip: !HAS_POSTGRES },
 ])('Idempotency-Key ($kind)', ({ kind, skip }) => {
-  it.skipIf(skip)('a repeated JSON request runs nothing and gets the same completion (same id); another body under the key is 422', async () => {
+  it.skipIf(skip)('a repeated JSON request runs nothing and gets the same completion (same id); another body under the key is 409 idempotency_key_reused', async () => {
     const [a, b] = await pair(kind);
     upstream.behaveOnce({ kind: 'reply', deltas: ['first', ' answer'] });
     const first = await readCompletion(await postChat(a, body, { 'idempotency-key': 'key-json-1' }));
@@ -61,7 +61,7 @@ describe.each([
     expect(upstream.requests).toHaveLength(1);
     expect((await a.store.loadTurns('main', 'agent:main:openai-user:ida')).map((t) => t.status)).toEqual(['ok']);
 
-    const reused = await readError(await postChat(b, { ...body, messages: [{ role: 'user', content: 'something else' }] }, { 'idempotency-key': 'key-json-1' }), 422);
+    const reused = await readError(await postChat(b, { ...body, messages: [{ role: 'user', content: 'something else' }] }, { 'idempotency-key': 'key-json-1' }), 409);
     expect(reused).toMatchObject({ code: 'idempotency_key_reused', param: 'Idempotency-Key', type: 'invalid_request_error' });
     // Another key is another request.
     await readCompletion(await postChat(b, body, { 'idempotency-key': 'key-json-2' }));
