@@ -5,6 +5,10 @@
 #   npm test                                   # the PostgreSQL tests now run
 #   scripts/ci/postgres.sh stop "$MOLTBOT_TEST_PGDIR"
 #
+# `crash DIR` stops the server at once (`pg_ctl stop -m immediate`: no clean shutdown, as
+# a crash) and keeps its data; `resume DIR` starts it again on the same port. Tests of a
+# lost database use them on a cluster of their own.
+#
 # Installs Debian's `postgresql` package when no initdb is found (needs root, as CI is).
 # PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres` user
 # (`runuser`); as anyone else, to that user. It listens on 127.0.0.1 on a free port with
@@ -47,8 +51,8 @@ start() {
   rm -f "$dir/pwfile"
   # A free port: the kernel picks one for a listener that is closed at once.
   port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/run -c max_connections=200 -c fsync=off -c full_page_writes=off" start >&2
+  echo "-c listen_addresses=127.0.0.1 -p $port -k $dir/run -c max_connections=200 -c fsync=off -c full_page_writes=off" > "$dir/options"
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/options")" start >&2
   as_owner "$bin/psql" -h "$dir/run" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q >&2 <<SQL
 CREATE ROLE moltbot LOGIN PASSWORD '$PASSWORD';
 CREATE DATABASE moltbot_test OWNER moltbot;
@@ -69,8 +73,31 @@ stop() {
   rm -rf "$dir"
 }
 
+cluster_dir() {
+  local dir=${1:-${MOLTBOT_TEST_PGDIR:-}}
+  if [ -z "$dir" ] || [ ! -f "$dir/bin" ]; then
+    echo "postgres.sh: give the dir printed by start (MOLTBOT_TEST_PGDIR)" >&2
+    exit 2
+  fi
+  echo "$dir"
+}
+
+crash() {
+  local dir
+  dir=$(cluster_dir "${1:-}")
+  as_owner "$(cat "$dir/bin")/pg_ctl" -D "$dir/data" -m immediate -w stop >&2
+}
+
+resume() {
+  local dir
+  dir=$(cluster_dir "${1:-}")
+  as_owner "$(cat "$dir/bin")/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/options")" start >&2
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: $0 start | stop DIR" >&2; exit 2 ;;
+  crash) crash "${2:-}" ;;
+  resume) resume "${2:-}" ;;
+  *) echo "usage: $0 start | stop DIR | crash DIR | resume DIR" >&2; exit 2 ;;
 esac

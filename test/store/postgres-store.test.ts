@@ -137,6 +137,31 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
     expect(await store.beginTurn(turn)).toMatchObject({ seq: 1 });
   });
 
+  it('a replica whose retention pass finds another pass running (the advisory lock held) skips it', async () => {
+    const schema = freshSchema('prune');
+    const store = await open(schema);
+    for (let i = 0; i < 3; i += 1) {
+      const id = `old-${i}`;
+      await store.finishTurn(
+        store.beginTurn({ session: { id, key: `agent:main:openai:${id}`, agentId: 'main', kind: 'stateless' }, newTranscript: true, expected: { sessionId: undefined, turns: 0 }, input: [], startedAt: 1 }),
+        { ...OK, endedAt: 1 },
+      );
+    }
+    // Another replica's pass holds the schema's prune lock.
+    const pg = await import('pg');
+    const other = new pg.default.Client({ connectionString: DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock(1836018807, hashtext($1))', [schema]);
+      expect(await store.prune({ olderThan: { stateless: 0 } })).toEqual({ sessions: 0, turns: 0, reclaimedBytes: 0 });
+      expect(await store.listSessions()).toHaveLength(3);
+      await other.query('SELECT pg_advisory_unlock(1836018807, hashtext($1))', [schema]);
+      expect(await store.prune({ olderThan: { stateless: 0 } })).toMatchObject({ sessions: 3, turns: 3 });
+    } finally {
+      await other.end();
+    }
+  });
+
   it("the sweep interrupts a dead replica's running turn without anyone touching its session", async () => {
     const schema = freshSchema('sweep');
     const dying = await openPostgresStore({ url: DATABASE_URL ?? '', schema, sweepIntervalMs: 60_000 });
