@@ -162,6 +162,21 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
     }
   });
 
+  it("the sweep interrupts this replica's own orphan (a start committed whose answer was lost), not its turns still running", async () => {
+    const schema = freshSchema('orphan');
+    const [store, other] = [await open(schema), await open(schema)];
+    await store.beginTurn(await readAndBegin(store, KEY, 'still running'));
+    const [{ owner } = { owner: '' }] = await adminQuery<{ owner: string }>(`SELECT owner FROM "${schema}".turns`);
+    // What a start looks like whose answer never came back: committed, owned by this live replica, nothing running it.
+    await adminQuery(`INSERT INTO "${schema}".sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES ('lost', 'agent:main:lost', 'main', 'explicit', 1, 1, 1, 'running')`);
+    await adminQuery(`INSERT INTO "${schema}".turns (session_id, seq, status, owner, input, started_at) VALUES ('lost', 1, 'running', $1, '[]', 1)`, [owner]);
+    expect(await other.runningElsewhere('main', 'agent:main:lost')).toBe(true);
+    await store.sweep();
+    expect((await store.loadTurns('main', 'agent:main:lost')).map((t) => t.status)).toEqual(['interrupted']);
+    expect((await store.loadTurns('main', KEY)).map((t) => t.status)).toEqual(['running']);
+    expect(await other.runningElsewhere('main', 'agent:main:lost')).toBe(false);
+  });
+
   it("the sweep interrupts a dead replica's running turn without anyone touching its session", async () => {
     const schema = freshSchema('sweep');
     const dying = await openPostgresStore({ url: DATABASE_URL ?? '', schema, sweepIntervalMs: 60_000 });

@@ -40,6 +40,8 @@ export function statementsFor(schema: string) {
        FROM (SELECT id FROM ${s}.sessions WHERE key = $1 AND agent_id = $2 ORDER BY n DESC LIMIT 1) cur`,
     ),
     interruptDead: { text: `SELECT ${s}.interrupt_dead($1, $2) AS interrupted` },
+    ownRunning: { text: `SELECT session_id, seq FROM ${s}.turns WHERE status = 'running' AND owner = $1` },
+    interruptOne: { text: `SELECT ${s}.interrupt_turn($1, $2, $3)` },
     trySweepLock: { text: 'SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS locked' },
     // Retention: a slice of the sessions table in creation order, then deletes that re-check.
     lastN: { text: `SELECT coalesce(max(n), 0) AS n FROM ${s}.sessions` },

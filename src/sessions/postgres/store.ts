@@ -99,7 +99,19 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
     events.onRecovered?.();
   };
   const q = statementsFor(schema);
-  const sweeper = createPgSweeper(db, q, schema, liveness, options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
+  /**
+   * Transcripts with a turn of this replica between its start and its end, by count. A
+   * running turn of this replica outside them is an orphan (its start was committed but
+   * the answer lost with the connection): the sweep interrupts it, or no other replica
+   * could take the session while this one lives.
+   */
+  const inFlight = new Map<string, number>();
+  const track = (sessionId: string, delta: 1 | -1): void => {
+    const n = (inFlight.get(sessionId) ?? 0) + delta;
+    if (n > 0) inFlight.set(sessionId, n);
+    else inFlight.delete(sessionId);
+  };
+  const sweeper = createPgSweeper(db, q, schema, liveness, options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, (sessionId) => inFlight.has(sessionId));
   try {
     await sweeper.run();
   } catch (err) {
@@ -120,6 +132,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
   const begin = async (turn: BeginTurn): Promise<TurnRef> => {
     open();
     const { id, key, agentId, kind } = turn.session;
+    track(id, 1);
     try {
       const [row] = await db.query<{ seq: number }>(q.beginTurn, [
         id, key, agentId, kind, turn.newTranscript, turn.expected.sessionId ?? null, turn.expected.turns,
@@ -127,6 +140,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
       ]);
       return { sessionId: id, seq: (row as { seq: number }).seq };
     } catch (err) {
+      track(id, -1);
       throw beginFailure(err);
     }
   };
@@ -141,6 +155,8 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
     } catch (err) {
       if ((err as { code?: unknown }).code === 'store_unavailable') sweeper.retryFinish(values);
       throw err;
+    } finally {
+      track(ref.sessionId, -1);
     }
   };
 

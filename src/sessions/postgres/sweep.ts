@@ -1,7 +1,8 @@
 /**
  * The replica's periodic chores, every few seconds: refresh its heartbeat (reconnecting
  * its instance lock if it was lost), write turn endings the database could not take when
- * they happened, and, on one replica at a time (`pg_try_advisory_xact_lock`), interrupt
+ * they happened, interrupt its own running turns that nothing of it runs any more (a
+ * start committed whose answer was lost), and, on one replica at a time (`pg_try_advisory_xact_lock`), interrupt
  * running turns of replicas that are gone and delete expired idempotency keys and stale
  * failed-auth counters.
  */
@@ -25,7 +26,14 @@ const AUTH_FAILURES_KEPT_MS = 60 * 60_000;
 /** Unwritten turn endings kept for retrying, at most. */
 const MAX_PENDING_FINISHES = 10_000;
 
-export function createPgSweeper(db: Database, q: PgStatements, schema: string, liveness: PgLiveness, intervalMs: number): PgSweeper {
+export function createPgSweeper(
+  db: Database,
+  q: PgStatements,
+  schema: string,
+  liveness: PgLiveness,
+  intervalMs: number,
+  inFlight: (sessionId: string) => boolean,
+): PgSweeper {
   const pending: unknown[][] = [];
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -38,10 +46,19 @@ export function createPgSweeper(db: Database, q: PgStatements, schema: string, l
     }
   };
 
+  /** This replica's own running turns that no turn of it is working on: orphans of lost answers. */
+  const interruptOrphans = async (now: number): Promise<void> => {
+    const own = await db.query<{ session_id: string; seq: number }>(q.ownRunning, [liveness.self]);
+    for (const { session_id: sessionId, seq } of own) {
+      if (!inFlight(sessionId)) await db.query(q.interruptOne, [sessionId, seq, now]);
+    }
+  };
+
   const sweep = async (): Promise<void> => {
     await liveness.heartbeat();
     await writePending();
     const now = Date.now();
+    await interruptOrphans(now);
     await db.transaction(async (run) => {
       const [lock] = await run<{ locked: boolean }>(q.trySweepLock, [LOCK.sweep, schema]);
       // Another replica is sweeping: its sweep covers this one's.
