@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface TcpProxy {
   port: number;
+  /** The most client connections open at once so far. */
+  readonly peak: number;
   cut(): void;
   restore(): void;
   close(): Promise<void>;
@@ -15,6 +17,7 @@ export interface TcpProxy {
 
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   let down = false;
+  let [open, peak] = [0, 0];
   const sockets = new Set<Socket>();
   const track = (socket: Socket): void => {
     sockets.add(socket);
@@ -23,6 +26,8 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   };
   const server: Server = createServer((client) => {
     track(client);
+    peak = Math.max(peak, (open += 1));
+    client.on('close', () => (open -= 1));
     if (down) {
       client.destroy();
       return;
@@ -37,6 +42,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
+    get peak() {
+      return peak;
+    },
     cut() {
       down = true;
       for (const socket of sockets) socket.destroy();

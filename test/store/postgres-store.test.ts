@@ -113,6 +113,28 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
     expect(await store.beginTurn(await readAndBegin(store, KEY, 'after'))).toMatchObject({ seq: 2 });
   });
 
+  it('a replica opens poolSize connections plus its instance connection, however many turns run at once', async () => {
+    const proxy = await startTcpProxy(Number(new URL(DATABASE_URL ?? '').port));
+    try {
+      const url = new URL(DATABASE_URL ?? '');
+      url.port = String(proxy.port);
+      const store = await openPostgresStore({ url: url.toString(), schema: freshSchema('conns'), poolSize: 4, sweepIntervalMs: 60_000 });
+      opened.push(store);
+      await Promise.all(
+        Array.from({ length: 64 }, async (_, i) => {
+          const turn = await readAndBegin(store, `${KEY}-${i}`, `turn ${i}`);
+          await store.finishTurn(store.beginTurn(turn), OK);
+        }),
+      );
+      await Promise.all([store.sweep(), store.prune({ olderThan: { explicit: 0 } }), store.listSessions()]);
+      // Migrations ran first on a connection of the pool, which counts among the 4.
+      expect(proxy.peak).toBeLessThanOrEqual(5);
+      console.log(`postgres connections: peak ${proxy.peak} with poolSize 4 and 64 turns at once`);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a statement stuck behind a lock ends at the statement timeout with 503, not after the run timeout', async () => {
     const schema = freshSchema('stuck');
     const store = await open(schema, { statementTimeoutMs: 300 });

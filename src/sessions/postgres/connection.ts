@@ -8,7 +8,10 @@ import pg from 'pg';
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database?...`; the password is never shown. */
   url: string;
-  /** Pooled connections (default 10); each replica also holds one more for its instance lock. */
+  /**
+   * Connections per replica (default 10): up to 4 pipelined ones carry the turns, the rest
+   * are pooled for transactions; each replica also holds one more for its instance lock.
+   */
   poolSize?: number;
   /** The schema the store's tables live in (default `public`); created if missing. */
   schema?: string;

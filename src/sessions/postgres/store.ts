@@ -31,6 +31,16 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 5_000;
 /** Pipelined connections at most (one per 4 of `poolSize`): a handful carries thousands of turns a second. */
 const MAX_PIPELINES = 4;
 
+/**
+ * `poolSize` split: pipelined connections for single statements (turns, reads), the rest
+ * pooled for transactions (sweep, prune; at least one), so a replica opens `poolSize`
+ * connections (at least 2) plus its instance connection.
+ */
+function connectionSplit(poolSize = DEFAULT_POOL_SIZE): { pipelines: number; pooled: number } {
+  const pipelines = Math.max(1, Math.min(MAX_PIPELINES, Math.floor(poolSize / 4)));
+  return { pipelines, pooled: Math.max(1, poolSize - pipelines) };
+}
+
 /** What the PostgreSQL store adds for the gateway: shared failed-auth counters. */
 export interface PostgresSessionStore extends SessionStore {
   /** Failed-auth counting shared by every replica on this database. */
@@ -66,7 +76,8 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
   if (!SCHEMA_NAME.test(schema)) throw storeOpenFailure('use the schema', describeTarget(options.url), new Error(`'${schema}' is not a plain lower-case identifier`), (t) => t);
   const redact = redactor(options.url);
   const target = describeTarget(options.url);
-  const pool = createPool(options);
+  const split = connectionSplit(options.poolSize);
+  const pool = createPool({ ...options, poolSize: split.pooled });
   let unavailableSince: number | undefined;
   const markUnavailable = (err: unknown): void => {
     if (unavailableSince !== undefined) return;
@@ -91,7 +102,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
     throw storeOpenFailure(isConnectFailure(err) ? 'connect to' : 'prepare the store in', target, err, redact);
   }
 
-  const pipelines = createPipelines(Math.max(1, Math.min(MAX_PIPELINES, Math.ceil((options.poolSize ?? DEFAULT_POOL_SIZE) / 4))), clientConfig(options, 'moltbot-gateway'));
+  const pipelines = createPipelines(split.pipelines, clientConfig(options, 'moltbot-gateway'));
   const db: Database = createDatabase(pool, pipelines, redact, markUnavailable, () => checkRecovered());
   checkRecovered = () => {
     if (unavailableSince === undefined || !db.reachable || !liveness.connected) return;
