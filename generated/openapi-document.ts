@@ -6,6 +6,9 @@ export const openapiDocument = {
     "version": "0.1.0",
     "summary": "OpenAI-compatible Chat Completions in front of Moltbot agents.",
     "description": "Each `POST /v1/chat/completions` request runs as a normal agent turn: the agent's own\nmodel, system prompt and session history, with the turn appended to the session's\ntranscript. The endpoint is disabled by default\n(`gateway.http.endpoints.chatCompletions.enabled`); while it is disabled its path\nanswers 404 like any unknown route.\n\nEvery error body has the OpenAI shape `{\"error\":{\"message\",\"type\",\"param\",\"code\"}}`.\nOnce a stream has started, an error arrives as a final `data: {\"error\": ...}` event\nfollowed by `data: [DONE]`.\n\nEvery `GET` operation also answers `HEAD` (RFC 9110 §9.3.2): the same status and\nheaders, no body. Request bodies may be sent with `Content-Encoding: gzip`, `deflate`\nor `br`; the size limit applies to the decoded body. Requests are routed, rate-limited\nand authenticated on their headers before their body is read.\n",
+    "contact": {
+      "name": "Moltbot Gateway maintainers"
+    },
     "license": {
       "name": "MIT",
       "identifier": "MIT"
@@ -140,7 +143,10 @@ export const openapiDocument = {
               "text/event-stream": {
                 "schema": {
                   "type": "string",
-                  "description": "Server-Sent Events; each `data:` line holds one `CreateChatCompletionStreamResponse`, and the last one holds `[DONE]`."
+                  "description": "Server-Sent Events; each `data:` line holds one `CreateChatCompletionStreamResponse`,\nafter an error that started mid-stream one `ErrorResponse`, and the last one holds\n`[DONE]`. `x-itemSchema` (OAS 3.2's `itemSchema` under a 3.1 extension name) types\neach event: `ChatCompletionStreamEvent`.\n"
+                },
+                "x-itemSchema": {
+                  "$ref": "#/components/schemas/ChatCompletionStreamEvent"
                 },
                 "example": "data: {\"id\":\"chatcmpl-3f1c2a9e8b7d4c6fa0e1d2c3b4a59687\",\"object\":\"chat.completion.chunk\",\"created\":1767225600,\"model\":\"moltbot\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\ndata: {\"id\":\"chatcmpl-3f1c2a9e8b7d4c6fa0e1d2c3b4a59687\",\"object\":\"chat.completion.chunk\",\"created\":1767225600,\"model\":\"moltbot\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"logprobs\":null,\"finish_reason\":null}]}\n\ndata: {\"id\":\"chatcmpl-3f1c2a9e8b7d4c6fa0e1d2c3b4a59687\",\"object\":\"chat.completion.chunk\",\"created\":1767225600,\"model\":\"moltbot\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n\n"
               }
@@ -251,6 +257,7 @@ export const openapiDocument = {
           "models"
         ],
         "summary": "One agent, as a model",
+        "description": "The agent named by `model` (an id from `GET /v1/models`), as a model. Enabled and authenticated with the chat endpoint.",
         "parameters": [
           {
             "name": "model",
@@ -309,6 +316,7 @@ export const openapiDocument = {
           "docs"
         ],
         "summary": "This document",
+        "description": "The OpenAPI document this gateway is built from, as YAML. Needs no authentication.",
         "security": [],
         "responses": {
           "200": {
@@ -993,7 +1001,9 @@ export const openapiDocument = {
                     "type": "string"
                   },
                   "schema": {
-                    "type": "object"
+                    "type": "object",
+                    "additionalProperties": true,
+                    "description": "A JSON Schema object the reply must conform to."
                   },
                   "strict": {
                     "type": [
@@ -1033,6 +1043,7 @@ export const openapiDocument = {
               },
               "parameters": {
                 "type": "object",
+                "additionalProperties": true,
                 "description": "A JSON Schema object describing the arguments."
               },
               "strict": {
@@ -1415,7 +1426,7 @@ export const openapiDocument = {
             "$ref": "#/components/schemas/FinishReason"
           },
           "logprobs": {
-            "type": "null"
+            "$ref": "#/components/schemas/ChatCompletionLogprobsOrNull"
           }
         }
       },
@@ -1544,7 +1555,7 @@ export const openapiDocument = {
             "$ref": "#/components/schemas/ChatCompletionStreamResponseDelta"
           },
           "logprobs": {
-            "type": "null"
+            "$ref": "#/components/schemas/ChatCompletionLogprobsOrNull"
           },
           "finish_reason": {
             "anyOf": [
@@ -1555,6 +1566,130 @@ export const openapiDocument = {
                 "type": "null"
               }
             ]
+          }
+        }
+      },
+      "ChatCompletionStreamEvent": {
+        "type": "object",
+        "description": "One Server-Sent Event of a streamed reply, as OAS 3.2's `itemSchema` models it. Its `data`\nis a `CreateChatCompletionStreamResponse`, then after the last chunk either nothing more\nor one `ErrorResponse` (an error after the stream started), and finally the literal `[DONE]`.\n",
+        "required": [
+          "data"
+        ],
+        "properties": {
+          "data": {
+            "anyOf": [
+              {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {
+                  "$ref": "#/components/schemas/CreateChatCompletionStreamResponse"
+                }
+              },
+              {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              },
+              {
+                "type": "string",
+                "const": "[DONE]"
+              }
+            ]
+          }
+        }
+      },
+      "ChatCompletionLogprobsOrNull": {
+        "description": "Always `null` from this gateway (it returns no log probabilities); typed as OpenAI's so OpenAI-shaped clients compile.",
+        "anyOf": [
+          {
+            "$ref": "#/components/schemas/ChatCompletionLogprobs"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "ChatCompletionLogprobs": {
+        "type": "object",
+        "description": "OpenAI's log probability information for a choice. Never sent by this gateway.",
+        "required": [
+          "content",
+          "refusal"
+        ],
+        "properties": {
+          "content": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "items": {
+              "$ref": "#/components/schemas/ChatCompletionTokenLogprob"
+            }
+          },
+          "refusal": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "items": {
+              "$ref": "#/components/schemas/ChatCompletionTokenLogprob"
+            }
+          }
+        }
+      },
+      "ChatCompletionTokenLogprob": {
+        "type": "object",
+        "required": [
+          "token",
+          "logprob",
+          "bytes",
+          "top_logprobs"
+        ],
+        "properties": {
+          "token": {
+            "type": "string"
+          },
+          "logprob": {
+            "type": "number"
+          },
+          "bytes": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "items": {
+              "type": "integer"
+            }
+          },
+          "top_logprobs": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "token",
+                "logprob",
+                "bytes"
+              ],
+              "properties": {
+                "token": {
+                  "type": "string"
+                },
+                "logprob": {
+                  "type": "number"
+                },
+                "bytes": {
+                  "type": [
+                    "array",
+                    "null"
+                  ],
+                  "items": {
+                    "type": "integer"
+                  }
+                }
+              }
+            }
           }
         }
       },

@@ -11,6 +11,8 @@
 //   <out>/validators/requests.ts  one precompiled validator per operation's request
 //                                (headers, path parameters, body), for the HTTP edge
 //   <out>/operations.ts         operationIds, their method/path and whether they need auth
+//   <out>/streams.ts            the `data:` payload types of each text/event-stream response,
+//                                from its `x-itemSchema` (OAS 3.2's itemSchema on 3.1)
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -306,6 +308,65 @@ function renderOperations(spec) {
   return lines.join('\n') + '\n';
 }
 
+/** `#/components/schemas/Name` → `Name`. */
+function schemaName(ref) {
+  const match = /^#\/components\/schemas\/([^/]+)$/.exec(ref ?? '');
+  if (!match) throw new Error(`openapi.yaml: expected a $ref to a component schema, got ${JSON.stringify(ref)}`);
+  return match[1];
+}
+
+/**
+ * The `data:` payloads of every `text/event-stream` response, from its `x-itemSchema`
+ * (docs/decisions/0008-sse-item-schema.md): an SSE event object whose `data` is `anyOf`
+ * JSON strings (`contentMediaType: application/json` + `contentSchema: $ref`) and string
+ * literals (`const`, e.g. `[DONE]`). No generator reads the extension, so the types are
+ * written here: `<OperationId>StreamData` (the parsed JSON payloads) and the literals.
+ */
+function renderStreams(spec) {
+  const imports = new Set();
+  const entries = [];
+  for (const op of listOperations(spec)) {
+    const responses = spec.paths[op.path][op.method].responses ?? {};
+    for (const [status, raw] of Object.entries(responses)) {
+      const media = resolveRef(spec, raw).content?.['text/event-stream'];
+      if (!media) continue;
+      if (!media['x-itemSchema']) throw new Error(`openapi.yaml: ${op.operationId} ${status} text/event-stream has no x-itemSchema`);
+      const event = resolveRef(spec, media['x-itemSchema']);
+      const branches = event?.properties?.data?.anyOf;
+      if (!Array.isArray(branches)) throw new Error(`openapi.yaml: ${op.operationId}'s x-itemSchema needs properties.data.anyOf`);
+      const json = [];
+      const literals = [];
+      for (const branch of branches) {
+        if (typeof branch.const === 'string') literals.push(branch.const);
+        else if (branch.contentMediaType === 'application/json') json.push(schemaName(branch.contentSchema?.$ref));
+        else throw new Error(`openapi.yaml: ${op.operationId}'s stream data branch is neither JSON nor a literal: ${JSON.stringify(branch)}`);
+      }
+      json.forEach((name) => imports.add(name));
+      entries.push({ op, status, event: schemaName(media['x-itemSchema'].$ref), json, literals });
+    }
+  }
+  const pascal = (id) => id[0].toUpperCase() + id.slice(1);
+  const lines = [HEADER.trimEnd(), `import type { ${[...imports].sort().join(', ')} } from './client/types.gen.js';`, ''];
+  for (const { op, status, event, json, literals } of entries) {
+    const name = pascal(op.operationId);
+    lines.push(
+      `/** One parsed JSON \`data:\` payload of ${op.method.toUpperCase()} ${op.path} (${status}, text/event-stream), from its \`x-itemSchema\` (\`${event}\`). */`,
+      `export type ${name}StreamData = ${json.join(' | ')};`,
+      '',
+      `/** The \`data:\` values of that stream that are not JSON (the last event's). */`,
+      `export const ${op.operationId}StreamSentinels = ${JSON.stringify(literals)} as const;`,
+      '',
+    );
+  }
+  lines.push(
+    "/** Each streaming operation's JSON payload type, by operationId. */",
+    'export interface OperationStreamData {',
+    ...entries.map(({ op }) => `  ${op.operationId}: ${pascal(op.operationId)}StreamData;`),
+    '}',
+  );
+  return lines.join('\n') + '\n';
+}
+
 /** Generate everything into `outDir` (created if missing; its generated parts are replaced). */
 export async function generate(outDir = defaultOutDir) {
   outDir = path.resolve(outDir);
@@ -322,6 +383,7 @@ export async function generate(outDir = defaultOutDir) {
   await writeFile(path.join(validatorsDir, 'index.ts'), renderValidatorsIndex());
   await writeFile(path.join(outDir, 'openapi-document.ts'), renderOpenapiDocument(spec));
   await writeFile(path.join(outDir, 'operations.ts'), renderOperations(spec));
+  await writeFile(path.join(outDir, 'streams.ts'), renderStreams(spec));
   return outDir;
 }
 

@@ -109,6 +109,9 @@ export type ResponseFormat = {
     json_schema: {
         name: string;
         description?: string;
+        /**
+         * A JSON Schema object the reply must conform to.
+         */
         schema?: {
             [key: string]: unknown;
         };
@@ -253,7 +256,7 @@ export type ChatCompletionChoice = {
     index: 0;
     message: ChatCompletionResponseMessage;
     finish_reason: FinishReason;
-    logprobs: null;
+    logprobs: ChatCompletionLogprobsOrNull;
 };
 
 export type ChatCompletionResponseMessage = {
@@ -292,8 +295,42 @@ export type CreateChatCompletionStreamResponse = {
 export type ChatCompletionChunkChoice = {
     index: 0;
     delta: ChatCompletionStreamResponseDelta;
-    logprobs?: null;
+    logprobs?: ChatCompletionLogprobsOrNull;
     finish_reason: FinishReason | null;
+};
+
+/**
+ * One Server-Sent Event of a streamed reply, as OAS 3.2's `itemSchema` models it. Its `data`
+ * is a `CreateChatCompletionStreamResponse`, then after the last chunk either nothing more
+ * or one `ErrorResponse` (an error after the stream started), and finally the literal `[DONE]`.
+ *
+ */
+export type ChatCompletionStreamEvent = {
+    data: string | '[DONE]';
+};
+
+/**
+ * Always `null` from this gateway (it returns no log probabilities); typed as OpenAI's so OpenAI-shaped clients compile.
+ */
+export type ChatCompletionLogprobsOrNull = ChatCompletionLogprobs | null;
+
+/**
+ * OpenAI's log probability information for a choice. Never sent by this gateway.
+ */
+export type ChatCompletionLogprobs = {
+    content: Array<ChatCompletionTokenLogprob> | null;
+    refusal: Array<ChatCompletionTokenLogprob> | null;
+};
+
+export type ChatCompletionTokenLogprob = {
+    token: string;
+    logprob: number;
+    bytes: Array<number> | null;
+    top_logprobs: Array<{
+        token: string;
+        logprob: number;
+        bytes: Array<number> | null;
+    }>;
 };
 
 export type ChatCompletionStreamResponseDelta = {
