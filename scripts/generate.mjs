@@ -11,6 +11,7 @@
 //   <out>/validators/requests.ts  one precompiled validator per operation's request
 //                                (headers, path parameters, body), for the HTTP edge
 //   <out>/operations.ts         operationIds, their method/path and whether they need auth
+//   <out>/error-codes.ts        every error `code` (ErrorCode), with its HTTP status and type
 //   <out>/streams.ts            the `data:` payload types of each text/event-stream response,
 //                                from its `x-itemSchema` (OAS 3.2's itemSchema on 3.1)
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -367,6 +368,45 @@ function renderStreams(spec) {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The error codes of `components.schemas.ErrorCode` (a `oneOf` of `const`s, each with
+ * `x-status` and `x-type`): the `ErrorCode` union the gateway's errors must use, and
+ * each code's status and type.
+ */
+function renderErrorCodes(spec) {
+  const schemas = spec.components?.schemas ?? {};
+  const types = schemas.ErrorType?.enum;
+  const branches = schemas.ErrorCode?.oneOf;
+  if (!Array.isArray(types) || !Array.isArray(branches)) throw new Error('openapi.yaml needs components.schemas.ErrorType (enum) and ErrorCode (oneOf)');
+  const seen = new Set();
+  const codes = branches.map((branch) => {
+    const { const: code, description, 'x-status': status, 'x-type': type } = branch;
+    if (typeof code !== 'string' || seen.has(code)) throw new Error(`openapi.yaml: ErrorCode branch without a new const: ${JSON.stringify(branch)}`);
+    if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`openapi.yaml: ErrorCode ${code} needs an x-status 4xx/5xx`);
+    if (!types.includes(type)) throw new Error(`openapi.yaml: ErrorCode ${code}'s x-type '${type}' is not an ErrorType`);
+    if (typeof description !== 'string' || description === '') throw new Error(`openapi.yaml: ErrorCode ${code} needs a description`);
+    seen.add(code);
+    return { code, status, type, description };
+  });
+  const lines = [
+    HEADER.trimEnd(),
+    '',
+    `/** ${schemas.ErrorType.description} */`,
+    `export type ErrorType = ${types.map((t) => JSON.stringify(t)).join(' | ')};`,
+    '',
+    '/** Every `code` the gateway may send in an error (components.schemas.ErrorCode). */',
+    'export type ErrorCode =',
+    ...codes.map(({ code, description }, i) => `  /** ${description.replaceAll('*/', '*\\/')} */
+  | ${JSON.stringify(code)}${i === codes.length - 1 ? ';' : ''}`),
+    '',
+    '/** Each code\'s HTTP status (`x-status`) and type (`x-type`). */',
+    'export const errorCodes: { readonly [C in ErrorCode]: { readonly status: number; readonly type: ErrorType } } = {',
+    ...codes.map(({ code, status, type }) => `  ${code}: { status: ${status}, type: ${JSON.stringify(type)} },`),
+    '};',
+  ];
+  return lines.join('\n') + '\n';
+}
+
 /** Generate everything into `outDir` (created if missing; its generated parts are replaced). */
 export async function generate(outDir = defaultOutDir) {
   outDir = path.resolve(outDir);
@@ -384,6 +424,7 @@ export async function generate(outDir = defaultOutDir) {
   await writeFile(path.join(outDir, 'openapi-document.ts'), renderOpenapiDocument(spec));
   await writeFile(path.join(outDir, 'operations.ts'), renderOperations(spec));
   await writeFile(path.join(outDir, 'streams.ts'), renderStreams(spec));
+  await writeFile(path.join(outDir, 'error-codes.ts'), renderErrorCodes(spec));
   return outDir;
 }
 

@@ -5,7 +5,7 @@
  * all sessions (`queue_full`) and one per provider that has a cap of its own
  * (`provider_queue_full`, built by `createProviderLimiter`).
  */
-import { GatewayError, RunAbortedError } from '../errors.js';
+import { atCapacity, RunAbortedError, type GatewayError } from '../errors.js';
 
 export interface Limiter {
   /** Admits a turn or throws 429; every admitted turn must call `leave` once. */
@@ -15,20 +15,6 @@ export interface Limiter {
   slot(signal: AbortSignal): Promise<() => void>;
   readonly running: number;
   readonly admitted: number;
-}
-
-/** Seconds a refused client is asked to wait; runs usually take a few seconds. */
-const RETRY_AFTER_SECONDS = 1;
-
-function atCapacity(code: string, what: string, maxConcurrent: number, maxQueued: number): GatewayError {
-  return new GatewayError({
-    status: 429,
-    type: 'invalid_request_error',
-    code,
-    message: `${what} is at capacity (${maxConcurrent} running, ${maxQueued} queued); retry after ${RETRY_AFTER_SECONDS} s.`,
-    retryable: true,
-    headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-  });
 }
 
 export interface LimiterOptions {

@@ -10,9 +10,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OperationId } from '../../generated/operations.js';
 import { requestValidators } from '../../generated/validators/index.js';
-import { GatewayError, invalidRequest } from '../errors.js';
+import { GatewayError, duplicateHeader, methodNotAllowed, routeNotFound, tooManyAuthFailures, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
-import { createBearerCheck, unauthorized } from './auth.js';
+import { createBearerCheck } from './auth.js';
 import { createAuthLimiter, isLoopback } from './auth-limiter.js';
 import { checkBodyHeaders, expectsContinue, readBody } from './body.js';
 import { createCors } from './cors.js';
@@ -43,16 +43,6 @@ export interface ApiOptions {
 /** A node-style request listener. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-function tooManyFailures(seconds: number): GatewayError {
-  return new GatewayError({
-    status: 429,
-    type: 'invalid_request_error',
-    code: 'too_many_auth_failures',
-    message: `Too many failed authentication attempts from this address; retry after ${seconds} s.`,
-    headers: { 'retry-after': String(seconds) },
-  });
-}
-
 /**
  * A header that may appear once but came more than once: two `Authorization` or two
  * `Host` headers make it ambiguous who the request is from or for (Node keeps the first
@@ -67,20 +57,6 @@ function duplicatedHeader(rawHeaders: readonly string[]): 'authorization' | 'hos
     if (name.length === 4 && name.toLowerCase() === 'host' && (host += 1) > 1) return 'host';
   }
   return undefined;
-}
-
-function notFound(method: string, path: string): GatewayError {
-  return new GatewayError({ status: 404, type: 'invalid_request_error', code: null, message: `Invalid URL (${method} ${path.slice(0, 200)})` });
-}
-
-function methodNotAllowed(method: string, path: string, allow: string): GatewayError {
-  return new GatewayError({
-    status: 405,
-    type: 'invalid_request_error',
-    code: 'method_not_allowed',
-    message: `Method ${method} is not allowed on ${path.slice(0, 200)}; use ${allow}.`,
-    headers: { allow },
-  });
 }
 
 /** Builds the request listener for the spec's operations. */
@@ -99,7 +75,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     const address = req.socket.remoteAddress ?? '';
     // A blocked address is refused even with the right secret: no oracle while blocked.
     const blockedFor = limiter?.blockedFor(address) ?? 0;
-    if (blockedFor > 0) return tooManyFailures(blockedFor);
+    if (blockedFor > 0) return tooManyAuthFailures(blockedFor);
     if (isAuthorized(req.headers.authorization)) return undefined;
     limiter?.failed(address);
     return unauthorized();
@@ -127,9 +103,9 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     try {
       const method = req.method ?? 'GET';
       const duplicated = duplicatedHeader(req.rawHeaders);
-      if (duplicated) throw invalidRequest(`The request has more than one '${duplicated}' header; send it once.`, duplicated, 'duplicate_header');
+      if (duplicated) throw duplicateHeader(duplicated);
       const route = router.match(method, path);
-      if (route.kind === 'notFound') throw notFound(method.toUpperCase(), path);
+      if (route.kind === 'notFound') throw routeNotFound(method.toUpperCase(), path);
       if (route.kind === 'methodNotAllowed') throw methodNotAllowed(method.toUpperCase(), path, route.allow);
       if (route.secured) {
         const refused = refusal(req);

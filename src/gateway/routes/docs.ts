@@ -1,6 +1,6 @@
 /** `GET /openapi.yaml` and `GET /docs`: the spec and its reference page, no auth, no config. */
 import { readFile } from 'node:fs/promises';
-import { GatewayError } from '../../errors.js';
+import { docsMissing } from '../../errors.js';
 import { paths } from '../../paths.js';
 import type { HandlerResult } from '../handler.js';
 
@@ -10,13 +10,7 @@ function cached(path: string, what: string): () => Promise<Buffer> {
   return () => {
     content ??= readFile(path).catch((err: NodeJS.ErrnoException) => {
       content = undefined;
-      throw new GatewayError({
-        status: 500,
-        type: 'server_error',
-        code: 'docs_missing',
-        message: `The ${what} is not available; run 'npm run build'.`,
-        cause: err,
-      });
+      throw docsMissing(what, err);
     });
     return content;
   };

@@ -1,6 +1,6 @@
 /** `GET /v1/models` and `GET /v1/models/{model}`: the configured agents, as models. */
 import type { ListModelsResponse, Model } from '../../../generated/client/types.gen.js';
-import { GatewayError } from '../../errors.js';
+import { modelNotFound } from '../../errors.js';
 import type { HandlerInput, HandlerResult } from '../handler.js';
 
 /** Other spellings of `moltbot:<id>` that chat requests take, answered as models too. */
@@ -28,15 +28,7 @@ export function createModelHandlers(agentIds: readonly string[], defaultAgentId:
       const id = requested.toLowerCase();
       const alias = ALIASES.find((prefix) => id.startsWith(prefix) && byId.has(`moltbot:${id.slice(prefix.length)}`));
       const found = byId.get(id) ?? (alias ? model(id) : undefined);
-      if (!found) {
-        throw new GatewayError({
-          status: 404,
-          type: 'invalid_request_error',
-          code: 'model_not_found',
-          param: 'model',
-          message: `The model '${requested.slice(0, 256)}' does not exist: GET /v1/models lists the agents.`,
-        });
-      }
+      if (!found) throw modelNotFound(requested);
       return { kind: 'json', status: 200, body: found };
     },
   };
