@@ -5,7 +5,7 @@ export const openapiDocument = {
     "title": "Moltbot Gateway",
     "version": "0.1.0",
     "summary": "OpenAI-compatible Chat Completions in front of Moltbot agents.",
-    "description": "Each `POST /v1/chat/completions` request runs as a normal agent turn: the agent's own\nmodel, system prompt and session history, with the turn appended to the session's\ntranscript. The endpoint is disabled by default\n(`gateway.http.endpoints.chatCompletions.enabled`); while it is disabled its path\nanswers 404 like any unknown route.\n\nEvery error body has the OpenAI shape `{\"error\":{\"message\",\"type\",\"param\",\"code\"}}`.\nOnce a stream has started, an error arrives as a final `data: {\"error\": ...}` event\nfollowed by `data: [DONE]`.\n\nEvery `GET` operation also answers `HEAD` (RFC 9110 §9.3.2): the same status and\nheaders, no body. Request bodies may be sent with `Content-Encoding: gzip`, `deflate`\nor `br`; the size limit applies to the decoded body. Requests are routed, rate-limited\nand authenticated on their headers before their body is read.\n",
+    "description": "Each `POST /v1/chat/completions` request runs as a normal agent turn: the agent's own\nmodel, system prompt and session history, with the turn appended to the session's\ntranscript. The endpoint is disabled by default\n(`gateway.http.endpoints.chatCompletions.enabled`); while it is disabled the\noperations marked `x-moltbot-endpoint: chatCompletions` (the chat and models paths)\nanswer 404 like any unknown route.\n\nEvery error body has the OpenAI shape `{\"error\":{\"message\",\"type\",\"param\",\"code\"}}`.\nOnce a stream has started, an error arrives as a final `data: {\"error\": ...}` event\nfollowed by `data: [DONE]`.\n\nEvery `GET` operation also answers `HEAD` (RFC 9110 §9.3.2): the same status and\nheaders, no body. Request bodies may be sent with `Content-Encoding: gzip`, `deflate`\nor `br`; the size limit applies to the decoded body. Requests are routed, rate-limited\nand authenticated on their headers before their body is read.\n",
     "contact": {
       "name": "Moltbot Gateway maintainers"
     },
@@ -47,6 +47,7 @@ export const openapiDocument = {
     "/v1/chat/completions": {
       "post": {
         "operationId": "createChatCompletion",
+        "x-moltbot-endpoint": "chatCompletions",
         "tags": [
           "chat"
         ],
@@ -200,6 +201,7 @@ export const openapiDocument = {
     "/v1/models": {
       "get": {
         "operationId": "listModels",
+        "x-moltbot-endpoint": "chatCompletions",
         "tags": [
           "models"
         ],
@@ -268,6 +270,7 @@ export const openapiDocument = {
     "/v1/models/{model}": {
       "get": {
         "operationId": "retrieveModel",
+        "x-moltbot-endpoint": "chatCompletions",
         "tags": [
           "models"
         ],
@@ -394,6 +397,12 @@ export const openapiDocument = {
             "headers": {
               "x-request-id": {
                 "$ref": "#/components/headers/RequestId"
+              },
+              "Content-Security-Policy": {
+                "description": "The page may load nothing from elsewhere (Redoc's inline scripts and its blob worker only).",
+                "schema": {
+                  "type": "string"
+                }
               }
             },
             "content": {

@@ -1,11 +1,11 @@
 /**
  * Bounds runs: at most `maxConcurrent` run at once and at most `maxQueued` more wait (in
- * a session lane or for a slot). Past that a turn is refused at once with 429 and
- * `Retry-After`. A waiting turn whose client leaves is dropped. The core keeps one for
+ * a session lane or for a slot). Past that a turn is refused at once with 429 and a
+ * `retryAfterSeconds`. A waiting turn whose client leaves is dropped. The core keeps one for
  * all sessions (`queue_full`) and one per provider that has a cap of its own
  * (`provider_queue_full`, built by `createProviderLimiter`).
  */
-import { atCapacity, RunAbortedError, type GatewayError } from '../errors.js';
+import { atCapacity, RunAbortedError, type GatewayError } from '../domain/errors.js';
 
 export interface Limiter {
   /** Admits a turn or throws 429; every admitted turn must call `leave` once. */

@@ -9,23 +9,24 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OperationId } from '../../generated/operations.js';
+import { headerParameters } from '../../generated/spec-constants.js';
 import { requestValidators } from '../../generated/validators/index.js';
-import { GatewayError, duplicateHeader, methodNotAllowed, routeNotFound, tooManyAuthFailures, unauthorized } from '../errors.js';
+import { GatewayError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck } from './auth.js';
 import { createAuthLimiter, isLoopback } from './auth-limiter.js';
 import { checkBodyHeaders, expectsContinue, readBody } from './body.js';
 import { createCors } from './cors.js';
 import { sendError } from './error-response.js';
-import type { OperationHandler } from './handler.js';
+import type { HandlerResult, OperationHandler, OperationHandlers } from './handler.js';
+import { duplicateHeader, methodNotAllowed, routeNotFound, tooManyAuthFailures, unauthorized } from './http-errors.js';
 import { parseJsonBody, type JsonLimits } from './json-body.js';
 import { requestIdOf } from './request-id.js';
 import { createRouter, targetPath } from './router.js';
 import { validationError } from './validation-error.js';
 import { writeResult } from './write-result.js';
 
-/** One handler per operationId in the spec: a missing one is a compile error. */
-export type OperationHandlers = { [K in OperationId]: OperationHandler<never> };
+export type { OperationHandlers };
 
 export interface ApiOptions {
   secret: string;
@@ -34,8 +35,8 @@ export interface ApiOptions {
   jsonLimits: JsonLimits;
   keepAliveMs: number;
   corsOrigins: readonly string[];
-  /** Spec paths left out of the served API (disabled endpoints answer 404). */
-  disabledPaths: readonly string[];
+  /** Operations left out of the served API (a disabled endpoint's answer 404). */
+  disabled: readonly OperationId[];
   handlers: OperationHandlers;
   logger: Logger;
 }
@@ -67,8 +68,19 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     ? createAuthLimiter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) })
     : undefined;
   const cors = createCors(options.corsOrigins);
-  const router = createRouter(options.disabledPaths);
-  const handlers = options.handlers as Record<OperationId, OperationHandler<unknown>>;
+  const router = createRouter(options.disabled);
+  const { handlers } = options;
+
+  /**
+   * Validates a routed request against its operation's spec and hands the typed request
+   * to the operation's handler.
+   */
+  function dispatch<K extends OperationId>(operationId: K, parts: { header: unknown; path: unknown; requestBody: unknown }, signal: AbortSignal): Promise<HandlerResult<K>> {
+    const validate = requestValidators[operationId];
+    if (!validate(parts)) throw validationError(validate.errors);
+    const handler: OperationHandler<K> = handlers[operationId];
+    return handler({ body: parts.requestBody, headers: parts.header, params: parts.path, signal });
+  }
 
   /** Undefined when the request carries the secret; else the error to answer with. */
   function refusal(req: IncomingMessage): GatewayError | undefined {
@@ -84,8 +96,8 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
   return async (req, res) => {
     const started = performance.now();
     const path = targetPath(req.url ?? '/');
-    const requestId = requestIdOf(req.headers['x-request-id']);
-    res.setHeader('x-request-id', requestId);
+    const requestId = requestIdOf(req.headers[headerParameters.RequestIdHeader]);
+    res.setHeader(headerParameters.RequestIdHeader, requestId);
     const logger = options.logger.child({ requestId });
     const controller = new AbortController();
     // A client that leaves before the response is complete aborts the run.
@@ -118,14 +130,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
         if (expectsContinue(req)) res.writeContinue();
         body = parseJsonBody(await readBody(req, options.maxBodyBytes), options.jsonLimits);
       }
-      const validate = requestValidators[route.operationId];
-      if (!validate({ header: req.headers, path: route.params, requestBody: body })) throw validationError(validate.errors);
-      const result = await handlers[route.operationId]({
-        body,
-        headers: req.headers as Record<string, string | undefined>,
-        params: route.params,
-        signal: controller.signal,
-      });
+      const result = await dispatch(route.operationId, { header: req.headers, path: route.params, requestBody: body }, controller.signal);
       await writeResult(res, result, { signal: controller.signal, logger, keepAliveMs: options.keepAliveMs });
     } catch (err) {
       if (controller.signal.aborted && !(err instanceof GatewayError)) return;

@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, type BrotliDecompress, type Gunzip, type Inflate } from 'node:zlib';
-import { invalidRequest, payloadTooLarge, unsupportedContentEncoding, unsupportedMediaType } from '../errors.js';
+import { invalidRequest, payloadTooLarge, unsupportedContentEncoding, unsupportedMediaType } from './http-errors.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/iu;
 

@@ -7,8 +7,9 @@
  */
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { ErrorResponse } from '../../generated/client/types.gen.js';
-import { GatewayError, toGatewayError } from '../errors.js';
+import { toGatewayError, type GatewayError } from '../domain/errors.js';
 import { describeError, type Logger } from '../log.js';
+import { HttpError } from './http-errors.js';
 import { answerThenDiscard, bodyUnread } from './linger.js';
 
 /** The OpenAI error body of a typed error. */
@@ -22,7 +23,7 @@ export function renderError(err: GatewayError): { status: number; headers: Recor
   return {
     status: err.status,
     headers: {
-      ...err.headers,
+      ...(err instanceof HttpError ? err.headers : {}),
       ...(err.retryAfterSeconds === undefined ? {} : { 'retry-after': String(err.retryAfterSeconds) }),
       'content-type': 'application/json; charset=utf-8',
       'content-length': String(Buffer.byteLength(body)),

@@ -6,12 +6,13 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { type Express } from 'express';
-import type { AgentCore } from '../agents/core.js';
+import { operationIds, operationPaths } from '../../generated/operations.js';
+import type { AgentCore } from '../agents/core-api.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { clientError } from '../errors.js';
 import { createApi } from './api.js';
 import { rawErrorResponse } from './error-response.js';
+import { clientError } from './http-errors.js';
 import { expressClasses } from './express-classes.js';
 import { isLingering } from './linger.js';
 import { requestIdOf } from './request-id.js';
@@ -25,8 +26,8 @@ export interface ServerDeps {
   logger: Logger;
 }
 
-/** The OpenAI endpoints, enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
-const OPENAI_PATHS = ['/v1/chat/completions', '/v1/models', '/v1/models/{model}'];
+/** The operations the spec marks `x-moltbot-endpoint: chatCompletions`: enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
+const CHAT_COMPLETIONS_OPERATIONS = operationIds.filter((id) => operationPaths[id].endpoint === 'chatCompletions');
 
 export async function createServer(config: GatewayConfig, deps: ServerDeps): Promise<Express> {
   const { secret } = config.gateway.auth;
@@ -43,7 +44,7 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
     jsonLimits: { maxStringLength: config.gateway.http.maxStringLength, maxDepth: config.gateway.http.maxDepth },
     keepAliveMs: config.gateway.http.sseKeepAliveSeconds * 1000,
     corsOrigins: config.gateway.http.corsOrigins,
-    disabledPaths: config.gateway.http.chatCompletionsEnabled ? [] : OPENAI_PATHS,
+    disabled: config.gateway.http.chatCompletionsEnabled ? [] : CHAT_COMPLETIONS_OPERATIONS,
     handlers: {
       createChatCompletion: createChatCompletionHandler(deps.core),
       listModels: models.listModels,

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLimiter, createProviderLimiter } from '../../src/agents/limiter.js';
-import { GatewayError, RunAbortedError } from '../../src/errors.js';
+import { GatewayError, RunAbortedError } from '../../src/domain/errors.js';
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const live = (): AbortSignal => new AbortController().signal;
