@@ -28,6 +28,7 @@ export interface PlannedTurn {
   bufferedReply: boolean;
 }
 
+/** What an attempt works with: the run's store, context reader, provider and input. */
 export interface AttemptDeps {
   store: SessionStore;
   context: ContextReader;
@@ -41,6 +42,7 @@ export interface AttemptDeps {
 /** How a turn ended, less what the attempt knows itself (its reply, usage and end time). */
 export type Ending = Omit<TurnOutcome, 'endedAt' | 'reply' | 'usage' | 'replyTruncated'>;
 
+/** One attempt at a turn (see the module comment); build one per attempt and `dispose` it after. */
 export class TurnAttempt {
   /** Aborts with the run, or alone when the store refuses the start. */
   private readonly controller = new AbortController();

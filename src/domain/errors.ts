@@ -101,6 +101,7 @@ function invalidInput(field: TurnField, code: ErrorCode, describe: (name: string
 // ---------------------------------------------------------------------------
 // Routing a turn
 
+/** 400 `invalid_agent_id`: an agent id (explicit, or a model prefix's) that is not the spec's `AgentId`. */
 export function invalidAgentId(raw: string, field: 'agentId' | 'model'): GatewayError {
   return invalidInput(
     field,
@@ -127,14 +128,17 @@ export function sessionAgentMismatch(agentId: string): GatewayError {
 // ---------------------------------------------------------------------------
 // A turn's input
 
+/** 400 `missing_new_turn`: nothing for the model to answer after the last assistant message. */
 export function missingNewTurn(): GatewayError {
   return invalidInput('input', 'missing_new_turn', (name) => `${name} must end with at least one user or tool message after the last assistant message.`);
 }
 
+/** 400 `too_many_images`: more images than the policy's `maxCount`. */
 export function tooManyImages(count: number, max: number): GatewayError {
   return invalidInput('input', 'too_many_images', () => `The request has ${count} images; the limit is ${max}.`);
 }
 
+/** 400 `images_not_supported`: images for an agent whose provider takes none. */
 export function imagesNotSupported(agentId: string, providerId: string): GatewayError {
   return invalidInput(
     'input',
@@ -143,6 +147,7 @@ export function imagesNotSupported(agentId: string, providerId: string): Gateway
   );
 }
 
+/** 400 `image_too_large`: an image larger than the policy's `maxBytes`, decoded or as fetched. */
 export function imageTooLarge(field: TurnField, bytes: number, maxBytes: number): GatewayError {
   return invalidInput(field, 'image_too_large', (name) => `The image at '${name}' is ${bytes} bytes; the limit is ${maxBytes}.`);
 }
@@ -154,6 +159,7 @@ export function invalidImage(field: TurnField, problem: 'empty' | 'scheme'): Gat
   );
 }
 
+/** 400 `image_url_not_allowed`: an http(s) image while the policy fetches none. */
 export function imageUrlNotAllowed(field: TurnField): GatewayError {
   return invalidInput(
     field,
@@ -162,6 +168,7 @@ export function imageUrlNotAllowed(field: TurnField): GatewayError {
   );
 }
 
+/** 400 `image_fetch_failed`: an image URL that could not be fetched, `why` in words that name no internals. */
 export function imageFetchFailed(field: TurnField, why: string): GatewayError {
   return invalidInput(field, 'image_fetch_failed', (name) => `The image at '${name}' could not be fetched: ${why}.`);
 }

@@ -31,6 +31,7 @@ export function routeNotFound(method: string, path: string): GatewayError {
   return new GatewayError({ status: 404, type: 'invalid_request_error', code: null, message: `Invalid URL (${method} ${path.slice(0, 200)})` });
 }
 
+/** 405 with `Allow`: the path exists, the method does not. */
 export function methodNotAllowed(method: string, path: string, allow: string): GatewayError {
   return new HttpError({ code: 'method_not_allowed', message: `Method ${method} is not allowed on ${path.slice(0, 200)}; use ${allow}.` }, { allow });
 }
@@ -52,6 +53,7 @@ export function unauthorized(): GatewayError {
   );
 }
 
+/** 429: the address failed authentication too often; blocked for `seconds`, even with the right secret. */
 export function tooManyAuthFailures(seconds: number): GatewayError {
   return new GatewayError({
     code: 'too_many_auth_failures',
@@ -65,10 +67,12 @@ export function duplicateHeader(name: string): GatewayError {
   return invalidRequest(`The request has more than one '${name}' header; send it once.`, name, 'duplicate_header');
 }
 
+/** 413: a body over `maxBodyBytes` (declared, received or decoded). */
 export function payloadTooLarge(limit: number): GatewayError {
   return new GatewayError({ code: 'request_too_large', message: `The request body exceeds the limit of ${limit} bytes.` });
 }
 
+/** 415 with `Accept-Encoding`: a content coding the edge does not decode. */
 export function unsupportedContentEncoding(coding: string, accepted: string): GatewayError {
   return new HttpError(
     { code: 'unsupported_content_encoding', message: `Content-Encoding '${coding.slice(0, 100)}' is not supported; send the body as is, or with gzip, deflate or br.` },
@@ -76,6 +80,7 @@ export function unsupportedContentEncoding(coding: string, accepted: string): Ga
   );
 }
 
+/** 415: a body that is not JSON. */
 export function unsupportedMediaType(contentType: string): GatewayError {
   return new GatewayError({
     code: 'unsupported_media_type',
