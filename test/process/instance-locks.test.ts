@@ -32,7 +32,8 @@ function hold(dir: string): InstanceLiveness {
 
 /** A child process holding an instance lock in `dir`; resolves with its id once held. */
 async function childHolding(dir: string): Promise<{ child: ChildProcessWithoutNullStreams; id: string; exited: Promise<unknown> }> {
-  const code = `const { holdInstanceLock } = await import(${JSON.stringify(MODULE)}); console.log(holdInstanceLock(${JSON.stringify(dir)}).self); setInterval(() => {}, 1 << 30);`;
+  // The lock is kept referenced: a connection the GC collects is closed, and its lock released with it.
+  const code = `const { holdInstanceLock } = await import(${JSON.stringify(MODULE)}); globalThis.held = holdInstanceLock(${JSON.stringify(dir)}); console.log(globalThis.held.self); setInterval(() => {}, 1 << 30);`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { timeout: 30_000 });
   children.push(child);
   const exited = new Promise((resolve) => child.on('exit', resolve));
