@@ -44,41 +44,40 @@ const ok = { status: 'ok' as const, reply: a('fine'), finishReason: 'stop' as co
 describe('beginTurn across processes', () => {
   it('refuses a turn read before another process added one (its history is stale); nothing is written', async () => {
     const [gateway, cli] = twoProcesses();
-    await gateway.finishTurn(gateway.beginTurn(await readAndBegin(gateway, 'first')), ok);
+    await gateway.beginTurn(await readAndBegin(gateway, 'first')).finish(ok);
     const stale = await readAndBegin(cli, 'from the cli');
-    await gateway.finishTurn(gateway.beginTurn(await readAndBegin(gateway, 'second')), ok);
+    await gateway.beginTurn(await readAndBegin(gateway, 'second')).finish(ok);
 
-    await expect(cli.beginTurn(stale)).rejects.toBeInstanceOf(SessionConflict);
+    await expect(cli.beginTurn(stale).started).rejects.toBeInstanceOf(SessionConflict);
     // Folded with its outcome (a JSON turn that ended before its start was written): refused as well.
-    const folded = cli.beginTurn(stale);
-    await expect(cli.finishTurn(folded, ok)).rejects.toBeInstanceOf(SessionConflict);
+    await expect(cli.beginTurn(stale).finish(ok)).rejects.toBeInstanceOf(SessionConflict);
     expect((await gateway.loadTurns('main', KEY)).map((t) => t.input[0]?.content)).toEqual(['first', 'second']);
     // Read again, it begins as turn 3.
-    expect(await cli.beginTurn(await readAndBegin(cli, 'from the cli'))).toMatchObject({ seq: 3 });
+    expect(await cli.beginTurn(await readAndBegin(cli, 'from the cli')).started).toMatchObject({ seq: 3 });
   });
 
   it('refuses a first turn when another process created the transcript meanwhile (both saw none)', async () => {
     const [gateway, cli] = twoProcesses();
     const [mine, theirs] = [await readAndBegin(gateway, 'mine'), await readAndBegin(cli, 'theirs')];
-    await gateway.finishTurn(gateway.beginTurn(mine), ok);
-    await expect(cli.beginTurn(theirs)).rejects.toBeInstanceOf(SessionConflict);
+    await gateway.beginTurn(mine).finish(ok);
+    await expect(cli.beginTurn(theirs).started).rejects.toBeInstanceOf(SessionConflict);
     expect(await gateway.sessionHistory(KEY)).toHaveLength(1);
   });
 
   it('refuses while another live process runs a turn in the session; once that process is gone, its turn is interrupted and the next begins', async () => {
     const [gateway, cli] = twoProcesses();
-    await gateway.beginTurn(await readAndBegin(gateway, 'slow gateway turn'));
+    await gateway.beginTurn(await readAndBegin(gateway, 'slow gateway turn')).started;
     expect(await cli.runningElsewhere('main', KEY)).toBe(true);
     expect(await gateway.runningElsewhere('main', KEY)).toBe(false);
     expect(await cli.runningElsewhere('beta', KEY)).toBe(false);
     // Read while the gateway's turn runs: the turn count matches, but the turn is not done.
     const waiting = await readAndBegin(cli, 'cli turn');
-    await expect(cli.beginTurn(waiting)).rejects.toThrow(new SessionConflict('another process is running a turn in the session'));
+    await expect(cli.beginTurn(waiting).started).rejects.toThrow(new SessionConflict('another process is running a turn in the session'));
 
     // The gateway process dies with its turn running (its instance lock released).
     await gateway.close();
     expect(await cli.runningElsewhere('main', KEY)).toBe(false);
-    expect(await cli.beginTurn(waiting)).toMatchObject({ seq: 2 });
+    expect(await cli.beginTurn(waiting).started).toMatchObject({ seq: 2 });
     expect((await cli.loadTurns('main', KEY)).map((t) => [t.seq, t.status])).toEqual([
       [1, 'interrupted'],
       [2, 'running'],
@@ -89,6 +88,6 @@ describe('beginTurn across processes', () => {
     const [gateway] = twoProcesses();
     const turn = await readAndBegin(gateway, 'one-off', 'stateless');
     // Even a made-up expectation passes: nobody else can know the key.
-    await expect(gateway.beginTurn({ ...turn, expected: { sessionId: 'anything', turns: 7 } })).resolves.toMatchObject({ seq: 1 });
+    await expect(gateway.beginTurn({ ...turn, expected: { sessionId: 'anything', turns: 7 } }).started).resolves.toMatchObject({ seq: 1 });
   });
 });

@@ -43,13 +43,14 @@ async function asRead(store: SessionStore, b: BeginTurn): Promise<BeginTurn> {
 
 /** Begins (on the session as it is now) and finishes one turn with the given status. */
 async function turn(store: SessionStore, b: BeginTurn, status: 'ok' | 'error' | 'aborted' | 'timeout', replyText: string, endedAt: number): Promise<TurnRef> {
-  const ref = await store.beginTurn(await asRead(store, b));
-  await store.finishTurn(ref, { status, reply: a(replyText), ...(status === 'ok' ? { finishReason: 'stop' as const } : {}), endedAt });
+  const write = store.beginTurn(await asRead(store, b));
+  const ref = await write.started;
+  await write.finish({ status, reply: a(replyText), ...(status === 'ok' ? { finishReason: 'stop' as const } : {}), endedAt });
   return ref;
 }
 
 describe('sqlite store: writing turns', () => {
-  it('finishTurn given the pending start writes the whole turn at once, or after the start when it is already committed', async () => {
+  it('finish before the start is committed writes the whole turn at once; after it, a second write', async () => {
     const path = freshPath();
     const store = open(path);
     const db = new Database(path, { readonly: true });
@@ -57,15 +58,15 @@ describe('sqlite store: writing turns', () => {
       const runningRows = db.prepare("SELECT count(*) AS n FROM turns WHERE status = 'running'");
       // Start and end in the same event-loop turn: one write, never `running`.
       const folded = store.beginTurn(begin({ id: 'folded', key: 'agent:main:folded' }));
-      const foldedDone = store.finishTurn(folded, { status: 'ok', reply: a('done'), finishReason: 'stop', endedAt: 2000 });
+      const foldedDone = folded.finish({ status: 'ok', reply: a('done'), finishReason: 'stop', endedAt: 2000 });
       expect(runningRows.get()).toEqual({ n: 0 });
       await foldedDone;
       expect(runningRows.get()).toEqual({ n: 0 });
       // Start committed first (a streaming turn): the end is a second write.
       const streamed = store.beginTurn(begin({ id: 'streamed', key: 'agent:main:streamed' }));
-      await streamed;
+      await streamed.started;
       expect(runningRows.get()).toEqual({ n: 1 });
-      await store.finishTurn(streamed, { status: 'aborted', reply: a('do'), endedAt: 3000 });
+      await streamed.finish({ status: 'aborted', reply: a('do'), endedAt: 3000 });
       expect(runningRows.get()).toEqual({ n: 0 });
       for (const [key, status, reply] of [
         ['agent:main:folded', 'ok', 'done'],
@@ -82,10 +83,11 @@ describe('sqlite store: writing turns', () => {
       ]);
       // A start that fails fails its end too, folded or not.
       const lost = store.beginTurn(begin({ id: 'nowhere', newTranscript: false }));
-      await expect(store.finishTurn(lost, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
+      await expect(lost.finish({ status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
+      await expect(lost.started).rejects.toThrow(/not the session's current one/u);
       const lostLater = store.beginTurn(begin({ id: 'nowhere', newTranscript: false }));
-      await expect(lostLater).rejects.toThrow(/not the session's current one/u);
-      await expect(store.finishTurn(lostLater, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
+      await expect(lostLater.started).rejects.toThrow(/not the session's current one/u);
+      await expect(lostLater.finish({ status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
     } finally {
       db.close();
     }
@@ -96,10 +98,10 @@ describe('sqlite store: writing turns', () => {
     const store = open(path);
     // Same event-loop turn, so one group commit: a good turn, a duplicate transcript id, a missing transcript, another good one.
     const results = await Promise.allSettled([
-      store.beginTurn(begin({ id: 'good-1', key: 'agent:main:one' })),
-      store.beginTurn(begin({ id: 'good-1', key: 'agent:main:dup' })),
-      store.beginTurn(begin({ id: 'nowhere', newTranscript: false })),
-      store.beginTurn(begin({ id: 'good-2', key: 'agent:main:two' })),
+      store.beginTurn(begin({ id: 'good-1', key: 'agent:main:one' })).started,
+      store.beginTurn(begin({ id: 'good-1', key: 'agent:main:dup' })).started,
+      store.beginTurn(begin({ id: 'nowhere', newTranscript: false })).started,
+      store.beginTurn(begin({ id: 'good-2', key: 'agent:main:two' })).started,
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
     expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(Error);
@@ -119,9 +121,10 @@ describe('sqlite store: writing turns', () => {
     }
   });
 
-  it('beginTurn records the input as running; finishTurn records the reply and outcome', async () => {
+  it('beginTurn records the input as running; its finish records the reply and outcome', async () => {
     const store = open(freshPath());
-    const ref = await store.beginTurn(begin({ instructions: 'be brief', input: [u('question')] }));
+    const write = store.beginTurn(begin({ instructions: 'be brief', input: [u('question')] }));
+    const ref = await write.started;
     expect(ref).toEqual({ sessionId: 'sess-1', seq: 1 });
     expect(await store.loadTurns('main', 'agent:main:k')).toEqual([
       { sessionId: 'sess-1', sessionKey: 'agent:main:k', agentId: 'main', seq: 1, input: [u('question')], instructions: 'be brief', status: 'running', startedAt: 1000 },
@@ -129,7 +132,7 @@ describe('sqlite store: writing turns', () => {
     expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ id: 'sess-1', turns: 1, lastStatus: 'running', createdAt: 1000, updatedAt: 1000, kind: 'explicit' });
 
     const usage = { promptTokens: 5, completionTokens: 2, totalTokens: 7 };
-    await store.finishTurn(ref, { status: 'ok', reply: a('answer'), finishReason: 'stop', usage, endedAt: 2000 });
+    await write.finish({ status: 'ok', reply: a('answer'), finishReason: 'stop', usage, endedAt: 2000 });
     expect(await store.loadTurns('main', 'agent:main:k')).toEqual([
       {
         sessionId: 'sess-1',
@@ -151,9 +154,10 @@ describe('sqlite store: writing turns', () => {
 
   it('records a failed turn with its error and no reply', async () => {
     const store = open(freshPath());
-    const ref = await store.beginTurn(begin());
+    const write = store.beginTurn(begin());
+    await write.started;
     const error = { type: 'upstream_error', code: 'upstream_error', message: 'boom' };
-    await store.finishTurn(ref, { status: 'error', error, endedAt: 1500 });
+    await write.finish({ status: 'error', error, endedAt: 1500 });
     const [stored] = await store.loadTurns('main', 'agent:main:k');
     expect(stored).toMatchObject({ status: 'error', error });
     expect(stored).not.toHaveProperty('reply');
@@ -164,7 +168,7 @@ describe('sqlite store: writing turns', () => {
     const store = open(freshPath());
     await turn(store, begin(), 'ok', 'r1', 1100);
     await turn(store, begin({ newTranscript: false, startedAt: 1200 }), 'error', 'r2', 1300);
-    const ref = await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 1400 })));
+    const ref = await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 1400 }))).started;
     expect(ref.seq).toBe(3);
     expect((await store.loadTurns('main', 'agent:main:k')).map((t) => [t.seq, t.status])).toEqual([
       [1, 'ok'],
@@ -175,7 +179,7 @@ describe('sqlite store: writing turns', () => {
 
   it('a failing beginTurn writes nothing (continuing a transcript that does not exist)', async () => {
     const store = open(freshPath());
-    await expect(store.beginTurn(begin({ newTranscript: false }))).rejects.toThrow();
+    await expect(store.beginTurn(begin({ newTranscript: false })).started).rejects.toThrow();
     expect(await store.listSessions()).toEqual([]);
     expect(await store.loadTurns('main', 'agent:main:k')).toEqual([]);
   });
@@ -183,17 +187,18 @@ describe('sqlite store: writing turns', () => {
   it('a failing beginTurn writes nothing (creating a transcript id that exists)', async () => {
     const store = open(freshPath());
     await turn(store, begin(), 'ok', 'r1', 1100);
-    await expect(store.beginTurn(begin({ key: 'agent:main:other', startedAt: 5000 }))).rejects.toThrow();
+    await expect(store.beginTurn(begin({ key: 'agent:main:other', startedAt: 5000 })).started).rejects.toThrow();
     expect(await store.loadTurns('main', 'agent:main:other')).toEqual([]);
     expect(await store.loadTurns('main', 'agent:main:k')).toHaveLength(1);
     expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', updatedAt: 1100 });
   });
 
-  it('finishing a turn twice keeps the first outcome', async () => {
+  it('a second finish (or a late one, of a turn no longer running) keeps the first outcome', async () => {
     const store = open(freshPath());
-    const ref = await store.beginTurn(begin());
-    await store.finishTurn(ref, { status: 'aborted', reply: a('part'), endedAt: 1100 });
-    await store.finishTurn(ref, { status: 'ok', reply: a('whole'), finishReason: 'stop', endedAt: 1200 });
+    const write = store.beginTurn(begin());
+    await write.started;
+    await write.finish({ status: 'aborted', reply: a('part'), endedAt: 1100 });
+    await write.finish({ status: 'ok', reply: a('whole'), finishReason: 'stop', endedAt: 1200 });
     expect(await store.loadTurns('main', 'agent:main:k')).toMatchObject([{ status: 'aborted', reply: a('part'), endedAt: 1100 }]);
     expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'aborted', updatedAt: 1100 });
   });
@@ -206,7 +211,7 @@ describe('sqlite store: recentTurns', () => {
     for (const [i, status] of statuses.entries()) {
       await turn(store, begin({ newTranscript: i === 0, startedAt: 1000 + i, input: [u(`u${i + 1}`)] }), status, `r${i + 1}`, 1000 + i);
     }
-    await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 2000, input: [u('still running')] })));
+    await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 2000, input: [u('still running')] }))).started;
 
     const seqs = async (limit: number): Promise<number[]> => (await store.recentTurns('sess-1', limit)).map((t) => t.seq);
     expect(await seqs(2)).toEqual([5, 7]);
@@ -229,7 +234,7 @@ describe('sqlite store: crash recovery', () => {
     const path = freshPath();
     const first = openSqliteStore(path);
     await turn(first, begin(), 'ok', 'r1', 1100);
-    await first.beginTurn(await asRead(first, begin({ newTranscript: false, startedAt: 1200, input: [u('cut short')] })));
+    await first.beginTurn(await asRead(first, begin({ newTranscript: false, startedAt: 1200, input: [u('cut short')] }))).started;
     // Closed with the turn still running: its instance lock is released, as a crash releases it.
     await first.close();
 
@@ -241,16 +246,13 @@ describe('sqlite store: crash recovery', () => {
     expect(await reopened.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'interrupted', turns: 2 });
     // An interrupted turn is not history.
     expect((await reopened.recentTurns('sess-1', 10)).map((t) => t.seq)).toEqual([1]);
-    // A late finish from the dead run changes nothing.
-    await reopened.finishTurn({ sessionId: 'sess-1', seq: 2 }, { status: 'ok', reply: a('too late'), endedAt: 9999 });
-    expect((await reopened.loadTurns('main', 'agent:main:k'))[1]).toMatchObject({ status: 'interrupted' });
     expect((await reopened.loadTurns('main', 'agent:main:k'))[1]).not.toHaveProperty('reply');
   });
 
   it('leaves a running turn of a live instance alone, and records which instance runs it', async () => {
     const path = freshPath();
     const running = open(path);
-    await running.beginTurn(begin());
+    await running.beginTurn(begin()).started;
     const db = new Database(path, { readonly: true });
     try {
       const [owner] = db.prepare("SELECT owner FROM turns WHERE status = 'running'").pluck().all() as string[];
@@ -337,7 +339,7 @@ describe('sqlite store: sessions', () => {
   it('keeps the session kind', async () => {
     const store = open(freshPath());
     for (const kind of ['stateless', 'user', 'explicit'] as const) {
-      await store.beginTurn({ session: { id: kind, key: `agent:main:${kind}`, agentId: 'main', kind }, newTranscript: true, expected: { sessionId: undefined, turns: 0 }, input: [u('x')], startedAt: 1 });
+      await store.beginTurn({ session: { id: kind, key: `agent:main:${kind}`, agentId: 'main', kind }, newTranscript: true, expected: { sessionId: undefined, turns: 0 }, input: [u('x')], startedAt: 1 }).started;
     }
     expect((await store.listSessions()).map((s) => [s.id, s.kind]).sort()).toEqual([
       ['explicit', 'explicit'],

@@ -1,24 +1,26 @@
 /**
- * `POST /v1/chat/completions`: maps the OpenAI request onto an agent turn and the turn's
- * events back onto OpenAI's `chat.completion` or `chat.completion.chunk` shapes.
+ * `POST /v1/chat/completions`: runs the request as an agent turn (`chat-request.ts`) and
+ * maps the turn's events back onto OpenAI's `chat.completion` or `chat.completion.chunk`
+ * shapes.
  */
 import { randomUUID } from 'node:crypto';
 import type {
   ChatCompletionMessageToolCall,
   CompletionUsage,
-  CreateChatCompletionRequest,
   CreateChatCompletionResponse,
   CreateChatCompletionStreamResponse,
 } from '../../../generated/client/types.gen.js';
-import type { AgentCore } from '../../agents/core.js';
-import type { AgentEvent } from '../../agents/events.js';
-import { turnOptions } from '../../agents/request-options.js';
-import type { Usage } from '../../providers/types.js';
+import { headerParameters, stringSchemas } from '../../../generated/spec-constants.js';
+import type { AgentCore } from '../../agents/core-api.js';
+import type { AgentEvent } from '../../domain/events.js';
+import type { Usage } from '../../domain/messages.js';
 import { textPieces } from '../../text-pieces.js';
-import type { HandlerInput, HandlerResult } from '../handler.js';
+import type { OperationHandler, ResponseHeaders } from '../handler.js';
+import { chatTurn, type ChatTurn } from './chat-request.js';
 
-/** Header values must be visible ASCII; other keys (from an exotic `user`) are not echoed. */
-const HEADER_SAFE = /^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$/u;
+/** The spec's session key (`components.schemas.SessionKey`): a key outside it (from an exotic `user`) is not echoed. */
+const SESSION_KEY = new RegExp(stringSchemas.SessionKey.pattern, 'u');
+const echoable = (key: string): boolean => key.length <= stringSchemas.SessionKey.maxLength && SESSION_KEY.test(key);
 
 interface CompletionMeta {
   id: string;
@@ -80,7 +82,7 @@ function* deltasOf(event: Exclude<AgentEvent, { type: 'done' }>): Generator<Chun
  * `finish_reason`, and with `include_usage` a last chunk with the usage. The first agent
  * event is awaited before the role chunk so a failure to start is an HTTP error status.
  */
-async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): AsyncGenerator<CreateChatCompletionStreamResponse> {
+async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta, named: ChatTurn['named']): AsyncGenerator<CreateChatCompletionStreamResponse> {
   const iterator = events[Symbol.asyncIterator]();
   try {
     let next = await iterator.next();
@@ -94,6 +96,8 @@ async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta
       yield chunk(meta, [choice({}, event.finishReason)]);
       if (meta.includeUsage && event.usage) yield chunk(meta, [], event.usage);
     }
+  } catch (err) {
+    throw named(err);
   } finally {
     // Stopping early (client gone) must still end the turn so it is recorded.
     await iterator.return?.();
@@ -101,7 +105,15 @@ async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta
 }
 
 /** The turn's `done` (it carries the whole reply: the turn was asked with `bufferedReply`) as a `chat.completion`. */
-async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): Promise<CreateChatCompletionResponse> {
+async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta, named: ChatTurn['named']): Promise<CreateChatCompletionResponse> {
+  try {
+    return await whole(events, meta);
+  } catch (err) {
+    throw named(err);
+  }
+}
+
+async function whole(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): Promise<CreateChatCompletionResponse> {
   for await (const event of events) {
     if (event.type !== 'done') continue;
     const content = event.reply?.content ?? '';
@@ -131,31 +143,25 @@ async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta):
 }
 
 /** Builds the operation handler over an agent core. */
-export function createChatCompletionHandler(core: AgentCore) {
-  return async ({ body, headers, signal }: HandlerInput<CreateChatCompletionRequest>): Promise<HandlerResult> => {
-    const turn = core.startTurn(
-      {
-        agentId: headers['x-moltbot-agent-id'],
-        model: body.model,
-        sessionKey: headers['x-moltbot-session-key'],
-        user: body.user,
-        messages: body.messages,
-        options: turnOptions(body),
-        // A JSON reply is sent whole, after the turn is recorded.
-        bufferedReply: body.stream !== true,
-      },
-      signal,
-    );
+export function createChatCompletionHandler(core: AgentCore): OperationHandler<'createChatCompletion'> {
+  return async ({ body, headers, signal }) => {
+    const chat = chatTurn(body, headers);
+    let turn;
+    try {
+      turn = core.startTurn(chat.request, signal);
+    } catch (err) {
+      throw chat.named(err);
+    }
     const meta: CompletionMeta = {
       id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
       created: Math.floor(Date.now() / 1000),
       model: body.model,
       includeUsage: body.stream_options?.include_usage === true,
     };
-    const responseHeaders: Record<string, string> = HEADER_SAFE.test(turn.sessionKey) ? { 'x-moltbot-session-key': turn.sessionKey } : {};
+    const responseHeaders: ResponseHeaders<'createChatCompletion'> = echoable(turn.sessionKey) ? { [headerParameters.SessionKeyHeader]: turn.sessionKey } : {};
     if (body.stream === true) {
-      return { kind: 'sse', headers: responseHeaders, events: toChunks(turn.events, meta) };
+      return { kind: 'sse', headers: responseHeaders, events: toChunks(turn.events, meta, chat.named) };
     }
-    return { kind: 'json', status: 200, headers: responseHeaders, body: collect(turn.events, meta) };
+    return { kind: 'json', status: 200, headers: responseHeaders, body: collect(turn.events, meta, chat.named) };
   };
 }
