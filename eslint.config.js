@@ -1,17 +1,86 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers' import direction (DESIGN.md: two transports, one core): each entry names
+ * the files of a layer and the imports they may not use. A wrong import fails `npm run lint`.
+ */
+const layers = [
+  {
+    name: 'domain',
+    files: ['src/domain/**'],
+    patterns: [
+      {
+        regex: '^(?!\\./|node:|\\.\\./\\.\\./generated/error-codes\\.js$)',
+        message: 'src/domain is shared by the core, the store and the providers: it imports only itself and the spec\'s error codes (generated/error-codes.js).',
+      },
+    ],
+  },
+  {
+    name: 'core',
+    files: ['src/agents/**'],
+    patterns: [
+      { regex: '(^|/)(gateway|commands)/', message: 'The core knows no transport: the edges call it, never the other way.' },
+      { regex: '(^|/)providers/(?!types\\.js$)', message: 'The core knows the provider interface (providers/types.js) only, never an adapter.' },
+      { regex: '(^|/)sessions/(?!store\\.js$)', message: 'The core knows the store interface (sessions/store.js) only, never an implementation.' },
+      { regex: '(^|/)generated/(?!spec-constants\\.js$|error-codes\\.js$)', message: 'The core takes domain values: no wire types, validators or operations of the HTTP spec.' },
+      { regex: '^(express|node:https?|openai|@anthropic-ai/.*|better-sqlite3)(/|$)', message: 'The core uses no framework, transport or provider SDK.' },
+    ],
+  },
+  {
+    name: 'providers',
+    files: ['src/providers/**'],
+    patterns: [
+      { regex: '(^|/)(agents|sessions|gateway|commands)/|(^|/)app\\.js$', message: 'Adapters know the provider interface and the domain only: never the core, the store or a transport.' },
+      { regex: '(^|/)generated/', message: 'Adapters speak their upstream\'s API, not this gateway\'s spec.' },
+      { regex: '^express(/|$)', message: 'Adapters use no server framework.' },
+    ],
+  },
+  {
+    name: 'sessions',
+    files: ['src/sessions/**'],
+    patterns: [
+      { regex: '(^|/)(agents|providers|gateway|commands)/|(^|/)app\\.js$', message: 'The store knows the domain only: never the core, a provider or a transport.' },
+      { regex: '(^|/)generated/', message: 'The store knows nothing of the HTTP spec.' },
+      { regex: '^express(/|$)', message: 'The store uses no server framework.' },
+    ],
+  },
+  {
+    name: 'http edge',
+    files: ['src/gateway/**'],
+    patterns: [
+      { regex: '(^|/)(providers|sessions|commands)/|(^|/)app\\.js$', message: 'The HTTP edge calls the agent core only (agents/core-api.js), never a provider or the store.' },
+      { regex: '^(openai|@anthropic-ai/.*|better-sqlite3)(/|$)', message: 'The HTTP edge uses no provider SDK or store driver.' },
+    ],
+  },
+];
+
 export default tseslint.config(
   { ignores: ['dist/', 'generated/', 'node_modules/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['scripts/**/*.mjs'],
+    files: ['scripts/**/*.mjs', 'scripts/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', structuredClone: 'readonly' } },
   },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  ...layers.map(({ files, patterns }) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns }] } })),
+  {
+    // Errors are built in one place per layer: the domain's and the HTTP edge's own.
+    files: ['src/**'],
+    ignores: ['src/domain/errors.ts', 'src/gateway/http-errors.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'NewExpression[callee.name=/^(GatewayError|HttpError)$/]',
+          message: 'Build errors with the functions of src/domain/errors.ts (or src/gateway/http-errors.ts at the HTTP edge).',
+        },
+      ],
     },
   },
 );

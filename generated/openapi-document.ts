@@ -5,7 +5,10 @@ export const openapiDocument = {
     "title": "Moltbot Gateway",
     "version": "0.1.0",
     "summary": "OpenAI-compatible Chat Completions in front of Moltbot agents.",
-    "description": "Each `POST /v1/chat/completions` request runs as a normal agent turn: the agent's own\nmodel, system prompt and session history, with the turn appended to the session's\ntranscript. The endpoint is disabled by default\n(`gateway.http.endpoints.chatCompletions.enabled`); while it is disabled its path\nanswers 404 like any unknown route.\n\nEvery error body has the OpenAI shape `{\"error\":{\"message\",\"type\",\"param\",\"code\"}}`.\nOnce a stream has started, an error arrives as a final `data: {\"error\": ...}` event\nfollowed by `data: [DONE]`.\n\nEvery `GET` operation also answers `HEAD` (RFC 9110 §9.3.2): the same status and\nheaders, no body. Request bodies may be sent with `Content-Encoding: gzip`, `deflate`\nor `br`; the size limit applies to the decoded body. Requests are routed, rate-limited\nand authenticated on their headers before their body is read.\n",
+    "description": "Each `POST /v1/chat/completions` request runs as a normal agent turn: the agent's own\nmodel, system prompt and session history, with the turn appended to the session's\ntranscript. The endpoint is disabled by default\n(`gateway.http.endpoints.chatCompletions.enabled`); while it is disabled the\noperations marked `x-moltbot-endpoint: chatCompletions` (the chat and models paths)\nanswer 404 like any unknown route.\n\nEvery error body has the OpenAI shape `{\"error\":{\"message\",\"type\",\"param\",\"code\"}}`.\nOnce a stream has started, an error arrives as a final `data: {\"error\": ...}` event\nfollowed by `data: [DONE]`.\n\nEvery `GET` operation also answers `HEAD` (RFC 9110 §9.3.2): the same status and\nheaders, no body. Request bodies may be sent with `Content-Encoding: gzip`, `deflate`\nor `br`; the size limit applies to the decoded body. Requests are routed, rate-limited\nand authenticated on their headers before their body is read.\n",
+    "contact": {
+      "name": "Moltbot Gateway maintainers"
+    },
     "license": {
       "name": "MIT",
       "identifier": "MIT"
@@ -44,6 +47,7 @@ export const openapiDocument = {
     "/v1/chat/completions": {
       "post": {
         "operationId": "createChatCompletion",
+        "x-moltbot-endpoint": "chatCompletions",
         "tags": [
           "chat"
         ],
@@ -143,7 +147,10 @@ export const openapiDocument = {
               "text/event-stream": {
                 "schema": {
                   "type": "string",
-                  "description": "Server-Sent Events; each `data:` line holds one `CreateChatCompletionStreamResponse`, and the last one holds `[DONE]`."
+                  "description": "Server-Sent Events; each `data:` line holds one `CreateChatCompletionStreamResponse`,\nafter an error that started mid-stream one `ErrorResponse`, and the last one holds\n`[DONE]`. `x-itemSchema` (OAS 3.2's `itemSchema` under a 3.1 extension name) types\neach event: `ChatCompletionStreamEvent`.\n"
+                },
+                "x-itemSchema": {
+                  "$ref": "#/components/schemas/ChatCompletionStreamEvent"
                 },
                 "example": "data: {\"id\":\"chatcmpl-3f1c2a9e8b7d4c6fa0e1d2c3b4a59687\",\"object\":\"chat.completion.chunk\",\"created\":1767225600,\"model\":\"moltbot\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\ndata: {\"id\":\"chatcmpl-3f1c2a9e8b7d4c6fa0e1d2c3b4a59687\",\"object\":\"chat.completion.chunk\",\"created\":1767225600,\"model\":\"moltbot\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"logprobs\":null,\"finish_reason\":null}]}\n\ndata: {\"id\":\"chatcmpl-3f1c2a9e8b7d4c6fa0e1d2c3b4a59687\",\"object\":\"chat.completion.chunk\",\"created\":1767225600,\"model\":\"moltbot\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n\n"
               }
@@ -200,6 +207,7 @@ export const openapiDocument = {
     "/v1/models": {
       "get": {
         "operationId": "listModels",
+        "x-moltbot-endpoint": "chatCompletions",
         "tags": [
           "models"
         ],
@@ -238,14 +246,29 @@ export const openapiDocument = {
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/MalformedRequest"
+          },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
           },
           "405": {
             "$ref": "#/components/responses/MethodNotAllowed"
           },
+          "408": {
+            "$ref": "#/components/responses/RequestTimeout"
+          },
           "429": {
             "$ref": "#/components/responses/TooManyRequests"
+          },
+          "431": {
+            "$ref": "#/components/responses/HeadersTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
           }
         }
       }
@@ -253,10 +276,12 @@ export const openapiDocument = {
     "/v1/models/{model}": {
       "get": {
         "operationId": "retrieveModel",
+        "x-moltbot-endpoint": "chatCompletions",
         "tags": [
           "models"
         ],
         "summary": "One agent, as a model",
+        "description": "The agent named by `model` (an id from `GET /v1/models`), as a model. Enabled and authenticated with the chat endpoint.",
         "parameters": [
           {
             "name": "model",
@@ -293,6 +318,9 @@ export const openapiDocument = {
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/MalformedRequest"
+          },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
           },
@@ -302,8 +330,17 @@ export const openapiDocument = {
           "405": {
             "$ref": "#/components/responses/MethodNotAllowed"
           },
+          "408": {
+            "$ref": "#/components/responses/RequestTimeout"
+          },
           "429": {
             "$ref": "#/components/responses/TooManyRequests"
+          },
+          "431": {
+            "$ref": "#/components/responses/HeadersTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
           }
         }
       }
@@ -315,10 +352,16 @@ export const openapiDocument = {
           "docs"
         ],
         "summary": "This document",
+        "description": "The OpenAPI document this gateway is built from, as YAML. Needs no authentication.",
         "security": [],
         "responses": {
           "200": {
             "description": "The OpenAPI 3.1 document the gateway is built from.",
+            "headers": {
+              "x-request-id": {
+                "$ref": "#/components/headers/RequestId"
+              }
+            },
             "content": {
               "application/yaml": {
                 "schema": {
@@ -327,8 +370,20 @@ export const openapiDocument = {
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/MalformedRequest"
+          },
           "405": {
             "$ref": "#/components/responses/MethodNotAllowed"
+          },
+          "408": {
+            "$ref": "#/components/responses/RequestTimeout"
+          },
+          "431": {
+            "$ref": "#/components/responses/HeadersTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
           }
         }
       }
@@ -345,6 +400,17 @@ export const openapiDocument = {
         "responses": {
           "200": {
             "description": "The page.",
+            "headers": {
+              "x-request-id": {
+                "$ref": "#/components/headers/RequestId"
+              },
+              "Content-Security-Policy": {
+                "description": "The page may load nothing from elsewhere (Redoc's inline scripts and its blob worker only).",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
             "content": {
               "text/html": {
                 "schema": {
@@ -353,8 +419,20 @@ export const openapiDocument = {
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/MalformedRequest"
+          },
           "405": {
             "$ref": "#/components/responses/MethodNotAllowed"
+          },
+          "408": {
+            "$ref": "#/components/responses/RequestTimeout"
+          },
+          "431": {
+            "$ref": "#/components/responses/HeadersTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
           }
         }
       }
@@ -371,6 +449,11 @@ export const openapiDocument = {
         "responses": {
           "200": {
             "description": "The gateway is up.",
+            "headers": {
+              "x-request-id": {
+                "$ref": "#/components/headers/RequestId"
+              }
+            },
             "content": {
               "application/json": {
                 "schema": {
@@ -392,8 +475,20 @@ export const openapiDocument = {
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/MalformedRequest"
+          },
           "405": {
             "$ref": "#/components/responses/MethodNotAllowed"
+          },
+          "408": {
+            "$ref": "#/components/responses/RequestTimeout"
+          },
+          "431": {
+            "$ref": "#/components/responses/HeadersTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
           }
         }
       }
@@ -412,14 +507,14 @@ export const openapiDocument = {
         "name": "x-request-id",
         "in": "header",
         "required": false,
-        "description": "Your id for the request; echoed back when it is 1-128 characters of `A-Za-z0-9._:-`, otherwise replaced by a new one.",
+        "description": "Your id for the request; echoed back when it is a `RequestId` (1-128 characters of `A-Za-z0-9._:-`), otherwise replaced by a new one.",
         "schema": {
           "type": "string"
         },
         "example": "req-7f3a"
       },
       "IdempotencyKeyHeader": {
-        "name": "Idempotency-Key",
+        "name": "idempotency-key",
         "in": "header",
         "required": false,
         "description": "Makes a retry safe: a request repeated with the same key within 10 minutes runs\nnothing. If the first one finished, the same response is returned again (the same\n`chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending\nwith `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with\n`Retry-After`; the same key with a different request (body, agent or session\nheaders) is 409 `idempotency_key_reused`. A request that failed or was cut off\nleaves the key free, so its retry runs. Keys are shared by every replica on one\nstore. 1-255 printable ASCII characters.\n",
@@ -454,9 +549,9 @@ export const openapiDocument = {
     },
     "headers": {
       "RequestId": {
-        "description": "The request's id (the client's `x-request-id` when it is 1-128 characters of `A-Za-z0-9._:-`, else a new one); the gateway's log lines for the request carry it.",
+        "description": "The request's id (the client's `x-request-id` when it is a `RequestId`, else a new one); the gateway's log lines for the request carry it. Sent with every response.",
         "schema": {
-          "type": "string"
+          "$ref": "#/components/schemas/RequestId"
         }
       },
       "SessionKey": {
@@ -468,7 +563,12 @@ export const openapiDocument = {
     },
     "responses": {
       "BadRequest": {
-        "description": "The request is malformed; `param` names the offending field or header. Among the\ncodes: `invalid_value` (a field breaks the spec, or a number is out of a double's\nrange such as `1e309`), `invalid_json`, `invalid_utf8`, `invalid_body_encoding` (a\nbody that does not decode as its `Content-Encoding`), `duplicate_header` (two\n`Authorization` or two `Host` headers).\n",
+        "description": "The request is malformed; `param` names the offending field or header. Codes:\n`invalid_json`, `invalid_utf8`, `invalid_body`, `invalid_body_encoding`,\n`invalid_value`, `missing_required_parameter`, `string_too_long`, `too_deep`,\n`duplicate_header`, `malformed_request`, `invalid_agent_id`,\n`session_agent_mismatch`, `missing_new_turn`, `too_many_images`, `image_too_large`,\n`invalid_image`, `image_url_not_allowed`, `image_fetch_failed`,\n`images_not_supported` (see `ErrorCode`).\n",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -509,8 +609,43 @@ export const openapiDocument = {
           }
         }
       },
+      "MalformedRequest": {
+        "description": "The request cannot be taken as it is, whatever its operation: `duplicate_header`\n(two `Authorization` or two `Host` headers) or `malformed_request` (not valid HTTP;\nthe connection is closed).\n",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "example": {
+              "error": {
+                "message": "The request has more than one 'host' header; send it once.",
+                "type": "invalid_request_error",
+                "param": "host",
+                "code": "duplicate_header"
+              }
+            }
+          }
+        }
+      },
       "Unauthorized": {
-        "description": "The bearer secret is missing or wrong.",
+        "description": "The bearer secret is missing or wrong (`invalid_api_key`).",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          },
+          "WWW-Authenticate": {
+            "description": "The scheme to authenticate with.",
+            "schema": {
+              "type": "string",
+              "const": "Bearer"
+            }
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -528,7 +663,12 @@ export const openapiDocument = {
         }
       },
       "NotFound": {
-        "description": "No configured agent has the requested id (or the route does not exist).",
+        "description": "No configured agent has the requested id (`model_not_found`), or the route does not\nexist (code `null`, as OpenAI answers an unknown URL; also the OpenAI endpoints while\nthey are disabled).\n",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -546,8 +686,11 @@ export const openapiDocument = {
         }
       },
       "MethodNotAllowed": {
-        "description": "The path exists but not with this method; `Allow` lists the methods it takes.",
+        "description": "The path exists but not with this method (`method_not_allowed`); `Allow` lists the methods it takes.",
         "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          },
           "Allow": {
             "description": "The methods this path accepts.",
             "schema": {
@@ -572,7 +715,12 @@ export const openapiDocument = {
         }
       },
       "PayloadTooLarge": {
-        "description": "The request body is larger than `gateway.http.maxBodyBytes` (1 MiB by default).",
+        "description": "The request body is larger than `gateway.http.maxBodyBytes` (1 MiB by default) (`request_too_large`).",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -590,7 +738,12 @@ export const openapiDocument = {
         }
       },
       "RequestTimeout": {
-        "description": "The request's headers or body did not arrive within `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds`; the connection is closed.",
+        "description": "The request's headers or body did not arrive within\n`gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds` (`request_timeout`);\nthe connection is closed.\n",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -610,6 +763,9 @@ export const openapiDocument = {
       "UnsupportedMediaType": {
         "description": "The body's `Content-Type` is not JSON (`unsupported_media_type`), or its\n`Content-Encoding` is not `gzip`, `deflate` or `br` (`unsupported_content_encoding`,\nwith an `Accept-Encoding` header listing those).\n",
         "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          },
           "Accept-Encoding": {
             "description": "With `unsupported_content_encoding`, the content codings the gateway decodes.",
             "schema": {
@@ -634,7 +790,12 @@ export const openapiDocument = {
         }
       },
       "HeadersTooLarge": {
-        "description": "The request headers exceed 16 KiB; the connection is closed.",
+        "description": "The request headers exceed 16 KiB (`headers_too_large`); the connection is closed.",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -654,6 +815,9 @@ export const openapiDocument = {
       "TooManyRequests": {
         "description": "The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are\nrunning and `agents.defaults.maxQueued` more are waiting), the agent's model\nprovider is (`provider_queue_full`: its own `models.providers.<id>.maxConcurrent`\nruns are running and its `maxQueued` more are waiting), or this client address\nfailed authentication too often (`too_many_auth_failures`, also for a correct\nsecret while blocked). Retry after `Retry-After` seconds.\n",
         "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          },
           "Retry-After": {
             "description": "Seconds to wait before retrying.",
             "schema": {
@@ -681,6 +845,9 @@ export const openapiDocument = {
       "ServiceUnavailable": {
         "description": "The gateway is shutting down (`shutting_down`): the run was refused, or ended when\nthe shutdown grace period ran out. Or the session store (PostgreSQL) cannot be\nreached or did not answer within its statement timeout (`store_unavailable`, with\n`Retry-After`): the turn was not run, or not acknowledged; the gateway reconnects\nby itself.\n",
         "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          },
           "Retry-After": {
             "description": "With `store_unavailable`, seconds to wait before retrying.",
             "schema": {
@@ -722,6 +889,9 @@ export const openapiDocument = {
       "IdempotencyKeyConflict": {
         "description": "The `Idempotency-Key` is taken: a request with it is still running\n(`idempotency_key_in_use`, with `Retry-After`: retry then to get its response), or\nit was used within the last 10 minutes for a different request: body, agent or\nsession headers (`idempotency_key_reused`: use a new key).\n",
         "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          },
           "Retry-After": {
             "description": "With `idempotency_key_in_use`, seconds to wait before retrying.",
             "schema": {
@@ -741,7 +911,7 @@ export const openapiDocument = {
                   "error": {
                     "message": "A request with this Idempotency-Key is still running; retry in 1 s to get its response.",
                     "type": "invalid_request_error",
-                    "param": "Idempotency-Key",
+                    "param": "idempotency-key",
                     "code": "idempotency_key_in_use"
                   }
                 }
@@ -751,7 +921,7 @@ export const openapiDocument = {
                   "error": {
                     "message": "This Idempotency-Key was used for a different request within the last 10 minutes; use a new key for a new request.",
                     "type": "invalid_request_error",
-                    "param": "Idempotency-Key",
+                    "param": "idempotency-key",
                     "code": "idempotency_key_reused"
                   }
                 }
@@ -761,7 +931,12 @@ export const openapiDocument = {
         }
       },
       "InternalError": {
-        "description": "An unexpected failure inside the gateway. No internals are revealed.",
+        "description": "An unexpected failure inside the gateway (`internal_error`; no internals are\nrevealed), or a served document missing from the installation (`docs_missing`).\n",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -780,6 +955,11 @@ export const openapiDocument = {
       },
       "InsufficientStorage": {
         "description": "The session store has no room (the disk is full, or the store reached\n`session.maxStoreBytes`), so the turn could not be recorded (`storage_full`).\nNothing of the turn is kept and no reply is returned; the same request succeeds\nonce space is freed. Reads (`/v1/models`, `/healthz`) keep working meanwhile.\n",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -799,6 +979,9 @@ export const openapiDocument = {
       "BadGateway": {
         "description": "The agent's model provider failed: `upstream_unavailable` (it could not be\nreached), `upstream_error` (it answered with an error), `upstream_incomplete` (its\nstream ended before the reply was complete), `upstream_event_too_large` (one of its\nstream events or lines was longer than the provider's `maxEventBytes`, 8 MiB by\ndefault) or `upstream_reply_too_large` (the reply outgrew the agent's\n`maxReplyBytes`, 32 MiB by default). Once a stream has started, the same error\narrives as its final event.\n",
         "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          },
           "Retry-After": {
             "description": "Present when the provider's error answer asked to wait (its own `Retry-After` or\n`retry-after-ms`, e.g. on its 429 or 503): seconds to wait before retrying.\n",
             "schema": {
@@ -825,6 +1008,11 @@ export const openapiDocument = {
       },
       "GatewayTimeout": {
         "description": "The agent's model provider did not answer in time (`upstream_timeout`), or the\nwhole run took longer than the agent's `timeoutSeconds` (`run_timeout`).\n",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
@@ -843,6 +1031,11 @@ export const openapiDocument = {
       }
     },
     "schemas": {
+      "RequestId": {
+        "type": "string",
+        "description": "A request id as the gateway sends it back, 1-128 characters of `A-Za-z0-9._:-`.",
+        "pattern": "^[A-Za-z0-9._:-]{1,128}$"
+      },
       "AgentId": {
         "type": "string",
         "description": "An agent id, `[a-z0-9][a-z0-9_-]{0,63}`, compared case-insensitively.",
@@ -1097,7 +1290,9 @@ export const openapiDocument = {
                     "type": "string"
                   },
                   "schema": {
-                    "type": "object"
+                    "type": "object",
+                    "additionalProperties": true,
+                    "description": "A JSON Schema object the reply must conform to."
                   },
                   "strict": {
                     "type": [
@@ -1137,6 +1332,7 @@ export const openapiDocument = {
               },
               "parameters": {
                 "type": "object",
+                "additionalProperties": true,
                 "description": "A JSON Schema object describing the arguments."
               },
               "strict": {
@@ -1519,7 +1715,7 @@ export const openapiDocument = {
             "$ref": "#/components/schemas/FinishReason"
           },
           "logprobs": {
-            "type": "null"
+            "$ref": "#/components/schemas/ChatCompletionLogprobsOrNull"
           }
         }
       },
@@ -1648,7 +1844,7 @@ export const openapiDocument = {
             "$ref": "#/components/schemas/ChatCompletionStreamResponseDelta"
           },
           "logprobs": {
-            "type": "null"
+            "$ref": "#/components/schemas/ChatCompletionLogprobsOrNull"
           },
           "finish_reason": {
             "anyOf": [
@@ -1659,6 +1855,130 @@ export const openapiDocument = {
                 "type": "null"
               }
             ]
+          }
+        }
+      },
+      "ChatCompletionStreamEvent": {
+        "type": "object",
+        "description": "One Server-Sent Event of a streamed reply, as OAS 3.2's `itemSchema` models it. Its `data`\nis a `CreateChatCompletionStreamResponse`, then after the last chunk either nothing more\nor one `ErrorResponse` (an error after the stream started), and finally the literal `[DONE]`.\n",
+        "required": [
+          "data"
+        ],
+        "properties": {
+          "data": {
+            "anyOf": [
+              {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {
+                  "$ref": "#/components/schemas/CreateChatCompletionStreamResponse"
+                }
+              },
+              {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {
+                  "$ref": "#/components/schemas/ErrorResponse"
+                }
+              },
+              {
+                "type": "string",
+                "const": "[DONE]"
+              }
+            ]
+          }
+        }
+      },
+      "ChatCompletionLogprobsOrNull": {
+        "description": "Always `null` from this gateway (it returns no log probabilities); typed as OpenAI's so OpenAI-shaped clients compile.",
+        "anyOf": [
+          {
+            "$ref": "#/components/schemas/ChatCompletionLogprobs"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "ChatCompletionLogprobs": {
+        "type": "object",
+        "description": "OpenAI's log probability information for a choice. Never sent by this gateway.",
+        "required": [
+          "content",
+          "refusal"
+        ],
+        "properties": {
+          "content": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "items": {
+              "$ref": "#/components/schemas/ChatCompletionTokenLogprob"
+            }
+          },
+          "refusal": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "items": {
+              "$ref": "#/components/schemas/ChatCompletionTokenLogprob"
+            }
+          }
+        }
+      },
+      "ChatCompletionTokenLogprob": {
+        "type": "object",
+        "required": [
+          "token",
+          "logprob",
+          "bytes",
+          "top_logprobs"
+        ],
+        "properties": {
+          "token": {
+            "type": "string"
+          },
+          "logprob": {
+            "type": "number"
+          },
+          "bytes": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "items": {
+              "type": "integer"
+            }
+          },
+          "top_logprobs": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "token",
+                "logprob",
+                "bytes"
+              ],
+              "properties": {
+                "token": {
+                  "type": "string"
+                },
+                "logprob": {
+                  "type": "number"
+                },
+                "bytes": {
+                  "type": [
+                    "array",
+                    "null"
+                  ],
+                  "items": {
+                    "type": "integer"
+                  }
+                }
+              }
+            }
           }
         }
       },
@@ -1785,8 +2105,7 @@ export const openapiDocument = {
             "description": "What went wrong, for a person to read."
           },
           "type": {
-            "type": "string",
-            "description": "The class of error, e.g. `invalid_request_error`, `server_error`, `upstream_error`."
+            "$ref": "#/components/schemas/ErrorType"
           },
           "param": {
             "type": [
@@ -1796,13 +2115,339 @@ export const openapiDocument = {
             "description": "The request field or header at fault, when there is one."
           },
           "code": {
-            "type": [
-              "string",
-              "null"
-            ],
-            "description": "A stable machine-readable code, e.g. `invalid_api_key`, `model_not_found`."
+            "description": "A stable machine-readable code (`ErrorCode` lists each with its status); `null` only for an unknown route.",
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/ErrorCode"
+              },
+              {
+                "type": "null"
+              }
+            ]
           }
         }
+      },
+      "ErrorCode": {
+        "description": "Every `code` the gateway sends in an error body, with the HTTP status it comes with\n(`x-status`) and its `type` (`x-type`). An error after a stream has started carries\nthe same code in the stream's final event. Besides these, an unknown route answers\n404 with code `null`, as OpenAI does.\n",
+        "oneOf": [
+          {
+            "type": "string",
+            "const": "invalid_json",
+            "description": "The body is not valid JSON.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "invalid_utf8",
+            "description": "The body is not valid UTF-8.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "invalid_body",
+            "description": "The body is not a JSON object.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "invalid_body_encoding",
+            "description": "The body does not decode as its `Content-Encoding` says.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "invalid_value",
+            "description": "A field or header breaks the spec (`param` names it and the message says how), or a number is out of a double's range such as `1e309`.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "missing_required_parameter",
+            "description": "A required field is missing (`param` names it).",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "string_too_long",
+            "description": "A string or key in the body is longer than `gateway.http.maxStringLength` characters.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "too_deep",
+            "description": "The body is nested more than `gateway.http.maxDepth` levels deep.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "duplicate_header",
+            "description": "The request has two `Authorization` or two `Host` headers (`param` names which).",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "malformed_request",
+            "description": "The request is not valid HTTP; the connection is closed.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "invalid_agent_id",
+            "description": "The agent id (`x-moltbot-agent-id`, or a `moltbot:`/`moltbot/`/`agent:` model prefix) is not 1-64 characters of `a-z`, `0-9`, `_`, `-` starting with a letter or digit.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "session_agent_mismatch",
+            "description": "The session key's `agent:<id>:` prefix names another agent than the request runs.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "missing_new_turn",
+            "description": "`messages` has no `user` or `tool` message after its last `assistant` message.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "too_many_images",
+            "description": "The request has more images than `gateway.http.images.maxCount`.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "image_too_large",
+            "description": "An image (decoded, or as fetched) is larger than `gateway.http.images.maxBytes`.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "invalid_image",
+            "description": "An image is neither a `data:image/...;base64` URI nor an http(s) URL, or it is empty.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "image_url_not_allowed",
+            "description": "An image is an http(s) URL while `gateway.http.images.allowUrls` is off.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "image_fetch_failed",
+            "description": "An image URL could not be fetched: unreachable, an error status, not an image, or no answer within `fetchTimeoutSeconds`.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "images_not_supported",
+            "description": "The request carries images and the agent's model provider takes none.",
+            "x-status": 400,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "invalid_api_key",
+            "description": "The bearer secret is missing or wrong.",
+            "x-status": 401,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "model_not_found",
+            "description": "No configured agent has the requested id (chat) or the requested model id (`GET /v1/models/{model}`).",
+            "x-status": 404,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "method_not_allowed",
+            "description": "The path does not take this method; `Allow` lists those it takes.",
+            "x-status": 405,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "request_timeout",
+            "description": "The headers or the body did not arrive in time; the connection is closed.",
+            "x-status": 408,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "idempotency_key_in_use",
+            "description": "A request with this `Idempotency-Key` is still running; retry after `Retry-After` to get its response.",
+            "x-status": 409,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "idempotency_key_reused",
+            "description": "This `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers); use a new key.",
+            "x-status": 409,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "request_too_large",
+            "description": "The body is larger than `gateway.http.maxBodyBytes` (declared, received or decoded).",
+            "x-status": 413,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "unsupported_media_type",
+            "description": "The body's `Content-Type` is not JSON.",
+            "x-status": 415,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "unsupported_content_encoding",
+            "description": "The body's `Content-Encoding` is not `gzip`, `deflate` or `br`; `Accept-Encoding` lists those.",
+            "x-status": 415,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "queue_full",
+            "description": "The gateway is at capacity (`agents.defaults.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.",
+            "x-status": 429,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "provider_queue_full",
+            "description": "The agent's model provider is at its own capacity (`models.providers.<id>.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.",
+            "x-status": 429,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "too_many_auth_failures",
+            "description": "This address failed authentication too often and is blocked, even with the right secret, for `Retry-After` seconds.",
+            "x-status": 429,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "headers_too_large",
+            "description": "The request headers exceed 16 KiB; the connection is closed.",
+            "x-status": 431,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "internal_error",
+            "description": "An unexpected failure inside the gateway; no internals are revealed.",
+            "x-status": 500,
+            "x-type": "server_error"
+          },
+          {
+            "type": "string",
+            "const": "docs_missing",
+            "description": "The spec or the docs page is missing from the installation (run `npm run build`).",
+            "x-status": 500,
+            "x-type": "server_error"
+          },
+          {
+            "type": "string",
+            "const": "upstream_unavailable",
+            "description": "The agent's model provider could not be reached.",
+            "x-status": 502,
+            "x-type": "upstream_error"
+          },
+          {
+            "type": "string",
+            "const": "upstream_error",
+            "description": "The agent's model provider answered with an error (with `Retry-After` when it asked to wait) or failed mid-reply.",
+            "x-status": 502,
+            "x-type": "upstream_error"
+          },
+          {
+            "type": "string",
+            "const": "upstream_incomplete",
+            "description": "The provider's stream ended before the reply was complete.",
+            "x-status": 502,
+            "x-type": "upstream_error"
+          },
+          {
+            "type": "string",
+            "const": "upstream_event_too_large",
+            "description": "One of the provider's stream events or lines was longer than its `maxEventBytes`; the run was ended.",
+            "x-status": 502,
+            "x-type": "upstream_error"
+          },
+          {
+            "type": "string",
+            "const": "upstream_reply_too_large",
+            "description": "The reply outgrew the agent's `maxReplyBytes`; the run was ended.",
+            "x-status": 502,
+            "x-type": "upstream_error"
+          },
+          {
+            "type": "string",
+            "const": "shutting_down",
+            "description": "The gateway is shutting down: the run was refused, or ended when the grace period ran out.",
+            "x-status": 503,
+            "x-type": "server_error"
+          },
+          {
+            "type": "string",
+            "const": "store_unavailable",
+            "description": "The session store (PostgreSQL) cannot be reached or did not answer within its statement timeout; the turn was not run or not acknowledged. Retry after `Retry-After`.",
+            "x-status": 503,
+            "x-type": "server_error"
+          },
+          {
+            "type": "string",
+            "const": "upstream_timeout",
+            "description": "The agent's model provider did not answer within its `timeoutSeconds`.",
+            "x-status": 504,
+            "x-type": "upstream_error"
+          },
+          {
+            "type": "string",
+            "const": "run_timeout",
+            "description": "The whole run took longer than the agent's `timeoutSeconds`.",
+            "x-status": 504,
+            "x-type": "server_error"
+          },
+          {
+            "type": "string",
+            "const": "storage_full",
+            "description": "The session store has no room, so the turn could not be recorded; nothing of it is kept and no reply is returned.",
+            "x-status": 507,
+            "x-type": "server_error"
+          }
+        ]
+      },
+      "ErrorType": {
+        "type": "string",
+        "description": "The class of error, as OpenAI names them, plus `upstream_error` for failures of the agent's model provider.",
+        "enum": [
+          "invalid_request_error",
+          "server_error",
+          "upstream_error"
+        ]
       }
     }
   }

@@ -10,7 +10,14 @@
 //   <out>/openapi-document.ts   the parsed spec as a const object
 //   <out>/validators/requests.ts  one precompiled validator per operation's request
 //                                (headers, path parameters, body), for the HTTP edge
-//   <out>/operations.ts         operationIds, their method/path and whether they need auth
+//   <out>/operations.ts         operationIds, their method/path, whether they need auth, the
+//                                endpoint switch they belong to; each one's request type (from
+//                                the hey-api types) and the response headers it declares
+//   <out>/spec-constants.ts     facts the spec states that code needs as values: the string
+//                                schemas' patterns and limits, the header parameters' names
+//   <out>/error-codes.ts        every error `code` (ErrorCode), with its HTTP status and type
+//   <out>/streams.ts            the `data:` payload types of each text/event-stream response,
+//                                from its `x-itemSchema` (OAS 3.2's itemSchema on 3.1)
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -110,7 +117,16 @@ function listOperations(spec) {
       const security = op.security ?? spec.security ?? [];
       const secured = security.length > 0 && !security.some((requirement) => Object.keys(requirement).length === 0);
       const parameters = [...(item.parameters ?? []), ...(op.parameters ?? [])].map((param) => resolveRef(spec, param));
-      ops.push({ operationId: op.operationId, method, path: p, secured, parameters, requestBody: op.requestBody && resolveRef(spec, op.requestBody) });
+      ops.push({
+        operationId: op.operationId,
+        method,
+        path: p,
+        secured,
+        endpoint: op['x-moltbot-endpoint'],
+        parameters,
+        requestBody: op.requestBody && resolveRef(spec, op.requestBody),
+        responses: Object.fromEntries(Object.entries(op.responses ?? {}).map(([status, response]) => [status, resolveRef(spec, response)])),
+      });
     }
   }
   ops.sort((a, b) => (a.operationId < b.operationId ? -1 : a.operationId > b.operationId ? 1 : 0));
@@ -258,19 +274,16 @@ function renderValidatorsIndex() {
     'import type {',
     ...VALIDATED_SCHEMAS.map((name) => `  ${name},`),
     "} from '../client/types.gen.js';",
-    "import type { OperationId } from '../operations.js';",
+    "import type { OperationId, OperationRequest } from '../operations.js';",
     "import * as requests from './requests.js';",
     "import * as standalone from './standalone.js';",
     '',
-    '/** What an operation\'s request validator checks: lower-cased headers, path parameters, the parsed body. */',
-    'export interface RequestParts {',
-    '  header: Readonly<Record<string, string | string[] | undefined>>;',
-    '  path: Readonly<Record<string, string>>;',
-    '  requestBody: unknown;',
-    '}',
-    '',
-    '/** Each operation\'s request validator (Ajv `verbose` errors: each keeps its schema). */',
-    'export const requestValidators = requests.requestValidators as unknown as Record<OperationId, ValidateFunction<RequestParts>>;',
+    '/**',
+    ' * Each operation\'s request validator, over `{ header, path, requestBody }` (lower-cased',
+    ' * headers, path parameters, the parsed body); what passes is that operation\'s typed',
+    ' * request. Ajv `verbose` errors: each keeps its schema.',
+    ' */',
+    'export const requestValidators = requests.requestValidators as unknown as { readonly [K in OperationId]: ValidateFunction<OperationRequest<K>> };',
     '',
   ];
   for (const name of VALIDATED_SCHEMAS) {
@@ -285,22 +298,194 @@ function renderOpenapiDocument(spec) {
   return `${HEADER}export const openapiDocument = ${JSON.stringify(spec, null, 2)} as const;\n`;
 }
 
+const pascalCase = (id) => id[0].toUpperCase() + id.slice(1);
+
+/** Header names an operation's responses declare (lower-cased), besides Content-Type. */
+function responseHeaders(op, success) {
+  const names = new Set();
+  for (const [status, response] of Object.entries(op.responses)) {
+    if (success !== /^2/.test(status)) continue;
+    for (const name of Object.keys(response.headers ?? {})) if (name.toLowerCase() !== 'content-type') names.add(name.toLowerCase());
+  }
+  return [...names].sort();
+}
+
 function renderOperations(spec) {
   const ops = listOperations(spec);
+  const union = (names) => (names.length === 0 ? 'never' : names.map((n) => JSON.stringify(n)).join(' | '));
   const lines = [
     HEADER.trimEnd(),
+    `import type { ${ops.map((op) => `${pascalCase(op.operationId)}Data`).join(', ')} } from './client/types.gen.js';`,
+    '',
     'export const operationIds = [',
     ...ops.map((op) => `  ${JSON.stringify(op.operationId)},`),
     '] as const;',
     '',
     'export type OperationId = (typeof operationIds)[number];',
     '',
-    '/** Each operation\'s method, path template and whether it needs the bearer secret. */',
-    'export const operationPaths: Record<OperationId, { method: string; path: string; secured: boolean }> = {',
+    '/**',
+    " * Each operation's method, path template, whether it needs the bearer secret, and the",
+    ' * endpoint switch it belongs to (`x-moltbot-endpoint`): served only while that endpoint is enabled.',
+    ' */',
+    'export const operationPaths: Record<OperationId, { method: string; path: string; secured: boolean; endpoint: string | undefined }> = {',
     ...ops.map(
       (op) =>
-        `  ${JSON.stringify(op.operationId)}: { method: ${JSON.stringify(op.method)}, path: ${JSON.stringify(op.path)}, secured: ${op.secured} },`,
+        `  ${JSON.stringify(op.operationId)}: { method: ${JSON.stringify(op.method)}, path: ${JSON.stringify(op.path)}, secured: ${op.secured}, endpoint: ${op.endpoint === undefined ? 'undefined' : JSON.stringify(op.endpoint)} },`,
     ),
+    '};',
+    '',
+    "/** Each operation's request as the generated client types it (hey-api's `<Operation>Data`). */",
+    'export interface OperationData {',
+    ...ops.map((op) => `  ${op.operationId}: ${pascalCase(op.operationId)}Data;`),
+    '}',
+    '',
+    'type HeadersOf<D> = D extends { headers?: infer H } ? NonNullable<H> : Record<never, never>;',
+    'type PathOf<D> = D extends { path: infer P } ? P : Record<never, never>;',
+    'type BodyOf<D> = D extends { body: infer B } ? B : undefined;',
+    '',
+    '/**',
+    " * An operation's request as its validator (validators/requests.ts) lets it through: the",
+    ' * header parameters it declares (lower-case names; other headers pass untyped), its path',
+    ' * parameters and its body.',
+    ' */',
+    'export interface OperationRequest<K extends OperationId> {',
+    '  header: HeadersOf<OperationData[K]>;',
+    '  path: PathOf<OperationData[K]>;',
+    '  requestBody: BodyOf<OperationData[K]>;',
+    '}',
+    '',
+    "/** The headers (lower-case) each operation's success responses declare. */",
+    'export interface OperationResponseHeaders {',
+    ...ops.map((op) => `  ${op.operationId}: ${union(responseHeaders(op, true))};`),
+    '}',
+    '',
+    "/** The headers (lower-case) each operation's error responses declare. */",
+    'export interface OperationErrorHeaders {',
+    ...ops.map((op) => `  ${op.operationId}: ${union(responseHeaders(op, false))};`),
+    '}',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Values the code needs from the spec, so they are not restated in src/: each component
+ * schema that is a string with a pattern (its pattern and length limits), and the name of
+ * each header parameter component.
+ */
+function renderSpecConstants(spec) {
+  const strings = Object.entries(spec.components?.schemas ?? {})
+    .filter(([, schema]) => schema.type === 'string' && typeof schema.pattern === 'string')
+    .map(([name, schema]) => [name, { pattern: schema.pattern, ...(schema.minLength === undefined ? {} : { minLength: schema.minLength }), ...(schema.maxLength === undefined ? {} : { maxLength: schema.maxLength }) }]);
+  const headers = Object.entries(spec.components?.parameters ?? {}).filter(([, param]) => param.in === 'header');
+  const lines = [
+    HEADER.trimEnd(),
+    '',
+    '/** The component schemas that are patterned strings: pattern (ECMAScript, `u` flag) and length limits. */',
+    'export const stringSchemas = {',
+    ...strings.map(([name, facts]) => `  ${name}: ${JSON.stringify(facts)},`),
+    '} as const;',
+    '',
+    '/** The header name of each header parameter component (`components.parameters`). */',
+    'export const headerParameters = {',
+    ...headers.map(([name, param]) => `  ${name}: ${JSON.stringify(param.name.toLowerCase())},`),
+    '} as const;',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** `#/components/schemas/Name` → `Name`. */
+function schemaName(ref) {
+  const match = /^#\/components\/schemas\/([^/]+)$/.exec(ref ?? '');
+  if (!match) throw new Error(`openapi.yaml: expected a $ref to a component schema, got ${JSON.stringify(ref)}`);
+  return match[1];
+}
+
+/**
+ * The `data:` payloads of every `text/event-stream` response, from its `x-itemSchema`
+ * (docs/decisions/0008-sse-item-schema.md): an SSE event object whose `data` is `anyOf`
+ * JSON strings (`contentMediaType: application/json` + `contentSchema: $ref`) and string
+ * literals (`const`, e.g. `[DONE]`). No generator reads the extension, so the types are
+ * written here: `<OperationId>StreamData` (the parsed JSON payloads) and the literals.
+ */
+function renderStreams(spec) {
+  const imports = new Set();
+  const entries = [];
+  for (const op of listOperations(spec)) {
+    const responses = spec.paths[op.path][op.method].responses ?? {};
+    for (const [status, raw] of Object.entries(responses)) {
+      const media = resolveRef(spec, raw).content?.['text/event-stream'];
+      if (!media) continue;
+      if (!media['x-itemSchema']) throw new Error(`openapi.yaml: ${op.operationId} ${status} text/event-stream has no x-itemSchema`);
+      const event = resolveRef(spec, media['x-itemSchema']);
+      const branches = event?.properties?.data?.anyOf;
+      if (!Array.isArray(branches)) throw new Error(`openapi.yaml: ${op.operationId}'s x-itemSchema needs properties.data.anyOf`);
+      const json = [];
+      const literals = [];
+      for (const branch of branches) {
+        if (typeof branch.const === 'string') literals.push(branch.const);
+        else if (branch.contentMediaType === 'application/json') json.push(schemaName(branch.contentSchema?.$ref));
+        else throw new Error(`openapi.yaml: ${op.operationId}'s stream data branch is neither JSON nor a literal: ${JSON.stringify(branch)}`);
+      }
+      json.forEach((name) => imports.add(name));
+      entries.push({ op, status, event: schemaName(media['x-itemSchema'].$ref), json, literals });
+    }
+  }
+  const pascal = pascalCase;
+  const lines = [HEADER.trimEnd(), `import type { ${[...imports].sort().join(', ')} } from './client/types.gen.js';`, ''];
+  for (const { op, status, event, json, literals } of entries) {
+    const name = pascal(op.operationId);
+    lines.push(
+      `/** One parsed JSON \`data:\` payload of ${op.method.toUpperCase()} ${op.path} (${status}, text/event-stream), from its \`x-itemSchema\` (\`${event}\`). */`,
+      `export type ${name}StreamData = ${json.join(' | ')};`,
+      '',
+      `/** The \`data:\` values of that stream that are not JSON (the last event's). */`,
+      `export const ${op.operationId}StreamSentinels = ${JSON.stringify(literals)} as const;`,
+      '',
+    );
+  }
+  lines.push(
+    "/** Each streaming operation's JSON payload type, by operationId. */",
+    'export interface OperationStreamData {',
+    ...entries.map(({ op }) => `  ${op.operationId}: ${pascal(op.operationId)}StreamData;`),
+    '}',
+  );
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * The error codes of `components.schemas.ErrorCode` (a `oneOf` of `const`s, each with
+ * `x-status` and `x-type`): the `ErrorCode` union the gateway's errors must use, and
+ * each code's status and type.
+ */
+function renderErrorCodes(spec) {
+  const schemas = spec.components?.schemas ?? {};
+  const types = schemas.ErrorType?.enum;
+  const branches = schemas.ErrorCode?.oneOf;
+  if (!Array.isArray(types) || !Array.isArray(branches)) throw new Error('openapi.yaml needs components.schemas.ErrorType (enum) and ErrorCode (oneOf)');
+  const seen = new Set();
+  const codes = branches.map((branch) => {
+    const { const: code, description, 'x-status': status, 'x-type': type } = branch;
+    if (typeof code !== 'string' || seen.has(code)) throw new Error(`openapi.yaml: ErrorCode branch without a new const: ${JSON.stringify(branch)}`);
+    if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`openapi.yaml: ErrorCode ${code} needs an x-status 4xx/5xx`);
+    if (!types.includes(type)) throw new Error(`openapi.yaml: ErrorCode ${code}'s x-type '${type}' is not an ErrorType`);
+    if (typeof description !== 'string' || description === '') throw new Error(`openapi.yaml: ErrorCode ${code} needs a description`);
+    seen.add(code);
+    return { code, status, type, description };
+  });
+  const lines = [
+    HEADER.trimEnd(),
+    '',
+    `/** ${schemas.ErrorType.description} */`,
+    `export type ErrorType = ${types.map((t) => JSON.stringify(t)).join(' | ')};`,
+    '',
+    '/** Every `code` the gateway may send in an error (components.schemas.ErrorCode). */',
+    'export type ErrorCode =',
+    ...codes.map(({ code, description }, i) => `  /** ${description.replaceAll('*/', '*\\/')} */
+  | ${JSON.stringify(code)}${i === codes.length - 1 ? ';' : ''}`),
+    '',
+    '/** Each code\'s HTTP status (`x-status`) and type (`x-type`). */',
+    'export const errorCodes: { readonly [C in ErrorCode]: { readonly status: number; readonly type: ErrorType } } = {',
+    ...codes.map(({ code, status, type }) => `  ${code}: { status: ${status}, type: ${JSON.stringify(type)} },`),
     '};',
   ];
   return lines.join('\n') + '\n';
@@ -322,6 +507,9 @@ export async function generate(outDir = defaultOutDir) {
   await writeFile(path.join(validatorsDir, 'index.ts'), renderValidatorsIndex());
   await writeFile(path.join(outDir, 'openapi-document.ts'), renderOpenapiDocument(spec));
   await writeFile(path.join(outDir, 'operations.ts'), renderOperations(spec));
+  await writeFile(path.join(outDir, 'streams.ts'), renderStreams(spec));
+  await writeFile(path.join(outDir, 'error-codes.ts'), renderErrorCodes(spec));
+  await writeFile(path.join(outDir, 'spec-constants.ts'), renderSpecConstants(spec));
   return outDir;
 }
 

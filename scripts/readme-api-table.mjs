@@ -515,6 +515,24 @@ export function renderApiReference(doc) {
     out.push(table(['Method', 'Path', 'Summary', 'Auth', 'Request headers'], rows), '');
   }
 
+  // Every error code, from components.schemas.ErrorCode.
+  const codes = doc.components?.schemas?.ErrorCode?.oneOf;
+  if (Array.isArray(codes) && codes.length > 0) {
+    out.push(
+      '### Errors',
+      '',
+      summarize(doc.components.schemas.ErrorCode.description),
+      '',
+      table(
+        ['Code', 'Status', 'Type', 'Meaning'],
+        [...codes]
+          .sort((a, b) => a['x-status'] - b['x-status'])
+          .map((c) => [code(c.const), String(c['x-status']), code(c['x-type']), c.description ?? '']),
+      ),
+      '',
+    );
+  }
+
   while (out.at(-1) === '') out.pop();
   return `${out.join('\n')}\n`;
 }

@@ -6,8 +6,8 @@
 import { createAgentCore, type AgentCore, type AgentCoreDeps } from './agents/core.js';
 import { createProviderLimiter } from './agents/limiter.js';
 import type { GatewayConfig } from './config/types.js';
-import { memoryAuthFailureCounter, type AuthFailureCounter } from './gateway/auth-failure-counter.js';
-import type { AuthLimiterOptions } from './gateway/auth-limiter.js';
+import { memoryAuthFailureCounter, type AuthFailureCounter } from './domain/auth-failure-counter.js';
+import type { AuthLimiterOptions } from './domain/auth-limiter.js';
 import { createProviders } from './providers/registry.js';
 import { join } from 'node:path';
 import { openPostgresStore, type PostgresStoreEvents } from './sessions/postgres/store.js';

@@ -8,7 +8,7 @@ import { gatewayCommand } from './commands/gateway-command.js';
 import { sessionsCommand } from './commands/sessions-command.js';
 import { UsageError, print } from './commands/shared.js';
 import { ConfigError } from './config/load.js';
-import { GatewayError } from './errors.js';
+import { GatewayError } from './domain/errors.js';
 import { StoreOpenError } from './sessions/store-files.js';
 
 const USAGE = `usage:

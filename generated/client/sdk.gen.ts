@@ -56,6 +56,8 @@ export const listModels = <ThrowOnError extends boolean = false>(options?: Optio
 
 /**
  * One agent, as a model
+ *
+ * The agent named by `model` (an id from `GET /v1/models`), as a model. Enabled and authenticated with the chat endpoint.
  */
 export const retrieveModel = <ThrowOnError extends boolean = false>(options: Options<RetrieveModelData, ThrowOnError>) => (options.client ?? client).get<RetrieveModelResponses, RetrieveModelErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -65,6 +67,8 @@ export const retrieveModel = <ThrowOnError extends boolean = false>(options: Opt
 
 /**
  * This document
+ *
+ * The OpenAPI document this gateway is built from, as YAML. Needs no authentication.
  */
 export const getOpenApiDocument = <ThrowOnError extends boolean = false>(options?: Options<GetOpenApiDocumentData, ThrowOnError>) => (options?.client ?? client).get<GetOpenApiDocumentResponses, GetOpenApiDocumentErrors, ThrowOnError>({ url: '/openapi.yaml', ...options });
 

@@ -5,6 +5,11 @@ export type ClientOptions = {
 };
 
 /**
+ * A request id as the gateway sends it back, 1-128 characters of `A-Za-z0-9._:-`.
+ */
+export type RequestId = string;
+
+/**
  * An agent id, `[a-z0-9][a-z0-9_-]{0,63}`, compared case-insensitively.
  */
 export type AgentId = string;
@@ -113,6 +118,9 @@ export type ResponseFormat = {
     json_schema: {
         name: string;
         description?: string;
+        /**
+         * A JSON Schema object the reply must conform to.
+         */
         schema?: {
             [key: string]: unknown;
         };
@@ -257,7 +265,7 @@ export type ChatCompletionChoice = {
     index: 0;
     message: ChatCompletionResponseMessage;
     finish_reason: FinishReason;
-    logprobs: null;
+    logprobs: ChatCompletionLogprobsOrNull;
 };
 
 export type ChatCompletionResponseMessage = {
@@ -296,8 +304,42 @@ export type CreateChatCompletionStreamResponse = {
 export type ChatCompletionChunkChoice = {
     index: 0;
     delta: ChatCompletionStreamResponseDelta;
-    logprobs?: null;
+    logprobs?: ChatCompletionLogprobsOrNull;
     finish_reason: FinishReason | null;
+};
+
+/**
+ * One Server-Sent Event of a streamed reply, as OAS 3.2's `itemSchema` models it. Its `data`
+ * is a `CreateChatCompletionStreamResponse`, then after the last chunk either nothing more
+ * or one `ErrorResponse` (an error after the stream started), and finally the literal `[DONE]`.
+ *
+ */
+export type ChatCompletionStreamEvent = {
+    data: string | '[DONE]';
+};
+
+/**
+ * Always `null` from this gateway (it returns no log probabilities); typed as OpenAI's so OpenAI-shaped clients compile.
+ */
+export type ChatCompletionLogprobsOrNull = ChatCompletionLogprobs | null;
+
+/**
+ * OpenAI's log probability information for a choice. Never sent by this gateway.
+ */
+export type ChatCompletionLogprobs = {
+    content: Array<ChatCompletionTokenLogprob> | null;
+    refusal: Array<ChatCompletionTokenLogprob> | null;
+};
+
+export type ChatCompletionTokenLogprob = {
+    token: string;
+    logprob: number;
+    bytes: Array<number> | null;
+    top_logprobs: Array<{
+        token: string;
+        logprob: number;
+        bytes: Array<number> | null;
+    }>;
 };
 
 export type ChatCompletionStreamResponseDelta = {
@@ -349,22 +391,33 @@ export type Error = {
      * What went wrong, for a person to read.
      */
     message: string;
-    /**
-     * The class of error, e.g. `invalid_request_error`, `server_error`, `upstream_error`.
-     */
-    type: string;
+    type: ErrorType;
     /**
      * The request field or header at fault, when there is one.
      */
     param: string | null;
     /**
-     * A stable machine-readable code, e.g. `invalid_api_key`, `model_not_found`.
+     * A stable machine-readable code (`ErrorCode` lists each with its status); `null` only for an unknown route.
      */
-    code: string | null;
+    code: ErrorCode | null;
 };
 
 /**
- * Your id for the request; echoed back when it is 1-128 characters of `A-Za-z0-9._:-`, otherwise replaced by a new one.
+ * Every `code` the gateway sends in an error body, with the HTTP status it comes with
+ * (`x-status`) and its `type` (`x-type`). An error after a stream has started carries
+ * the same code in the stream's final event. Besides these, an unknown route answers
+ * 404 with code `null`, as OpenAI does.
+ *
+ */
+export type ErrorCode = 'invalid_json' | 'invalid_utf8' | 'invalid_body' | 'invalid_body_encoding' | 'invalid_value' | 'missing_required_parameter' | 'string_too_long' | 'too_deep' | 'duplicate_header' | 'malformed_request' | 'invalid_agent_id' | 'session_agent_mismatch' | 'missing_new_turn' | 'too_many_images' | 'image_too_large' | 'invalid_image' | 'image_url_not_allowed' | 'image_fetch_failed' | 'images_not_supported' | 'invalid_api_key' | 'model_not_found' | 'method_not_allowed' | 'request_timeout' | 'idempotency_key_in_use' | 'idempotency_key_reused' | 'request_too_large' | 'unsupported_media_type' | 'unsupported_content_encoding' | 'queue_full' | 'provider_queue_full' | 'too_many_auth_failures' | 'headers_too_large' | 'internal_error' | 'docs_missing' | 'upstream_unavailable' | 'upstream_error' | 'upstream_incomplete' | 'upstream_event_too_large' | 'upstream_reply_too_large' | 'shutting_down' | 'store_unavailable' | 'upstream_timeout' | 'run_timeout' | 'storage_full';
+
+/**
+ * The class of error, as OpenAI names them, plus `upstream_error` for failures of the agent's model provider.
+ */
+export type ErrorType = 'invalid_request_error' | 'server_error' | 'upstream_error';
+
+/**
+ * Your id for the request; echoed back when it is a `RequestId` (1-128 characters of `A-Za-z0-9._:-`), otherwise replaced by a new one.
  */
 export type RequestIdHeader = string;
 
@@ -413,7 +466,7 @@ export type CreateChatCompletionData = {
          */
         'x-moltbot-session-key'?: SessionKey;
         /**
-         * Your id for the request; echoed back when it is 1-128 characters of `A-Za-z0-9._:-`, otherwise replaced by a new one.
+         * Your id for the request; echoed back when it is a `RequestId` (1-128 characters of `A-Za-z0-9._:-`), otherwise replaced by a new one.
          */
         'x-request-id'?: string;
         /**
@@ -427,7 +480,7 @@ export type CreateChatCompletionData = {
          * store. 1-255 printable ASCII characters.
          *
          */
-        'Idempotency-Key'?: string;
+        'idempotency-key'?: string;
     };
     path?: never;
     query?: never;
@@ -436,28 +489,36 @@ export type CreateChatCompletionData = {
 
 export type CreateChatCompletionErrors = {
     /**
-     * The request is malformed; `param` names the offending field or header. Among the
-     * codes: `invalid_value` (a field breaks the spec, or a number is out of a double's
-     * range such as `1e309`), `invalid_json`, `invalid_utf8`, `invalid_body_encoding` (a
-     * body that does not decode as its `Content-Encoding`), `duplicate_header` (two
-     * `Authorization` or two `Host` headers).
+     * The request is malformed; `param` names the offending field or header. Codes:
+     * `invalid_json`, `invalid_utf8`, `invalid_body`, `invalid_body_encoding`,
+     * `invalid_value`, `missing_required_parameter`, `string_too_long`, `too_deep`,
+     * `duplicate_header`, `malformed_request`, `invalid_agent_id`,
+     * `session_agent_mismatch`, `missing_new_turn`, `too_many_images`, `image_too_large`,
+     * `invalid_image`, `image_url_not_allowed`, `image_fetch_failed`,
+     * `images_not_supported` (see `ErrorCode`).
      *
      */
     400: ErrorResponse;
     /**
-     * The bearer secret is missing or wrong.
+     * The bearer secret is missing or wrong (`invalid_api_key`).
      */
     401: ErrorResponse;
     /**
-     * No configured agent has the requested id (or the route does not exist).
+     * No configured agent has the requested id (`model_not_found`), or the route does not
+     * exist (code `null`, as OpenAI answers an unknown URL; also the OpenAI endpoints while
+     * they are disabled).
+     *
      */
     404: ErrorResponse;
     /**
-     * The path exists but not with this method; `Allow` lists the methods it takes.
+     * The path exists but not with this method (`method_not_allowed`); `Allow` lists the methods it takes.
      */
     405: ErrorResponse;
     /**
-     * The request's headers or body did not arrive within `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds`; the connection is closed.
+     * The request's headers or body did not arrive within
+     * `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds` (`request_timeout`);
+     * the connection is closed.
+     *
      */
     408: ErrorResponse;
     /**
@@ -469,7 +530,7 @@ export type CreateChatCompletionErrors = {
      */
     409: ErrorResponse;
     /**
-     * The request body is larger than `gateway.http.maxBodyBytes` (1 MiB by default).
+     * The request body is larger than `gateway.http.maxBodyBytes` (1 MiB by default) (`request_too_large`).
      */
     413: ErrorResponse;
     /**
@@ -490,11 +551,13 @@ export type CreateChatCompletionErrors = {
      */
     429: ErrorResponse;
     /**
-     * The request headers exceed 16 KiB; the connection is closed.
+     * The request headers exceed 16 KiB (`headers_too_large`); the connection is closed.
      */
     431: ErrorResponse;
     /**
-     * An unexpected failure inside the gateway. No internals are revealed.
+     * An unexpected failure inside the gateway (`internal_error`; no internals are
+     * revealed), or a served document missing from the installation (`docs_missing`).
+     *
      */
     500: ErrorResponse;
     /**
@@ -557,13 +620,34 @@ export type ListModelsData = {
 
 export type ListModelsErrors = {
     /**
-     * The bearer secret is missing or wrong.
+     * The request cannot be taken as it is, whatever its operation: `duplicate_header`
+     * (two `Authorization` or two `Host` headers) or `malformed_request` (not valid HTTP;
+     * the connection is closed).
+     *
+     */
+    400: ErrorResponse;
+    /**
+     * The bearer secret is missing or wrong (`invalid_api_key`).
      */
     401: ErrorResponse;
     /**
-     * The path exists but not with this method; `Allow` lists the methods it takes.
+     * No configured agent has the requested id (`model_not_found`), or the route does not
+     * exist (code `null`, as OpenAI answers an unknown URL; also the OpenAI endpoints while
+     * they are disabled).
+     *
+     */
+    404: ErrorResponse;
+    /**
+     * The path exists but not with this method (`method_not_allowed`); `Allow` lists the methods it takes.
      */
     405: ErrorResponse;
+    /**
+     * The request's headers or body did not arrive within
+     * `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds` (`request_timeout`);
+     * the connection is closed.
+     *
+     */
+    408: ErrorResponse;
     /**
      * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
      * running and `agents.defaults.maxQueued` more are waiting), the agent's model
@@ -574,6 +658,16 @@ export type ListModelsErrors = {
      *
      */
     429: ErrorResponse;
+    /**
+     * The request headers exceed 16 KiB (`headers_too_large`); the connection is closed.
+     */
+    431: ErrorResponse;
+    /**
+     * An unexpected failure inside the gateway (`internal_error`; no internals are
+     * revealed), or a served document missing from the installation (`docs_missing`).
+     *
+     */
+    500: ErrorResponse;
 };
 
 export type ListModelsError = ListModelsErrors[keyof ListModelsErrors];
@@ -605,17 +699,34 @@ export type RetrieveModelData = {
 
 export type RetrieveModelErrors = {
     /**
-     * The bearer secret is missing or wrong.
+     * The request cannot be taken as it is, whatever its operation: `duplicate_header`
+     * (two `Authorization` or two `Host` headers) or `malformed_request` (not valid HTTP;
+     * the connection is closed).
+     *
+     */
+    400: ErrorResponse;
+    /**
+     * The bearer secret is missing or wrong (`invalid_api_key`).
      */
     401: ErrorResponse;
     /**
-     * No configured agent has the requested id (or the route does not exist).
+     * No configured agent has the requested id (`model_not_found`), or the route does not
+     * exist (code `null`, as OpenAI answers an unknown URL; also the OpenAI endpoints while
+     * they are disabled).
+     *
      */
     404: ErrorResponse;
     /**
-     * The path exists but not with this method; `Allow` lists the methods it takes.
+     * The path exists but not with this method (`method_not_allowed`); `Allow` lists the methods it takes.
      */
     405: ErrorResponse;
+    /**
+     * The request's headers or body did not arrive within
+     * `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds` (`request_timeout`);
+     * the connection is closed.
+     *
+     */
+    408: ErrorResponse;
     /**
      * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
      * running and `agents.defaults.maxQueued` more are waiting), the agent's model
@@ -626,6 +737,16 @@ export type RetrieveModelErrors = {
      *
      */
     429: ErrorResponse;
+    /**
+     * The request headers exceed 16 KiB (`headers_too_large`); the connection is closed.
+     */
+    431: ErrorResponse;
+    /**
+     * An unexpected failure inside the gateway (`internal_error`; no internals are
+     * revealed), or a served document missing from the installation (`docs_missing`).
+     *
+     */
+    500: ErrorResponse;
 };
 
 export type RetrieveModelError = RetrieveModelErrors[keyof RetrieveModelErrors];
@@ -648,9 +769,33 @@ export type GetOpenApiDocumentData = {
 
 export type GetOpenApiDocumentErrors = {
     /**
-     * The path exists but not with this method; `Allow` lists the methods it takes.
+     * The request cannot be taken as it is, whatever its operation: `duplicate_header`
+     * (two `Authorization` or two `Host` headers) or `malformed_request` (not valid HTTP;
+     * the connection is closed).
+     *
+     */
+    400: ErrorResponse;
+    /**
+     * The path exists but not with this method (`method_not_allowed`); `Allow` lists the methods it takes.
      */
     405: ErrorResponse;
+    /**
+     * The request's headers or body did not arrive within
+     * `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds` (`request_timeout`);
+     * the connection is closed.
+     *
+     */
+    408: ErrorResponse;
+    /**
+     * The request headers exceed 16 KiB (`headers_too_large`); the connection is closed.
+     */
+    431: ErrorResponse;
+    /**
+     * An unexpected failure inside the gateway (`internal_error`; no internals are
+     * revealed), or a served document missing from the installation (`docs_missing`).
+     *
+     */
+    500: ErrorResponse;
 };
 
 export type GetOpenApiDocumentError = GetOpenApiDocumentErrors[keyof GetOpenApiDocumentErrors];
@@ -673,9 +818,33 @@ export type GetDocsData = {
 
 export type GetDocsErrors = {
     /**
-     * The path exists but not with this method; `Allow` lists the methods it takes.
+     * The request cannot be taken as it is, whatever its operation: `duplicate_header`
+     * (two `Authorization` or two `Host` headers) or `malformed_request` (not valid HTTP;
+     * the connection is closed).
+     *
+     */
+    400: ErrorResponse;
+    /**
+     * The path exists but not with this method (`method_not_allowed`); `Allow` lists the methods it takes.
      */
     405: ErrorResponse;
+    /**
+     * The request's headers or body did not arrive within
+     * `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds` (`request_timeout`);
+     * the connection is closed.
+     *
+     */
+    408: ErrorResponse;
+    /**
+     * The request headers exceed 16 KiB (`headers_too_large`); the connection is closed.
+     */
+    431: ErrorResponse;
+    /**
+     * An unexpected failure inside the gateway (`internal_error`; no internals are
+     * revealed), or a served document missing from the installation (`docs_missing`).
+     *
+     */
+    500: ErrorResponse;
 };
 
 export type GetDocsError = GetDocsErrors[keyof GetDocsErrors];
@@ -698,9 +867,33 @@ export type GetHealthData = {
 
 export type GetHealthErrors = {
     /**
-     * The path exists but not with this method; `Allow` lists the methods it takes.
+     * The request cannot be taken as it is, whatever its operation: `duplicate_header`
+     * (two `Authorization` or two `Host` headers) or `malformed_request` (not valid HTTP;
+     * the connection is closed).
+     *
+     */
+    400: ErrorResponse;
+    /**
+     * The path exists but not with this method (`method_not_allowed`); `Allow` lists the methods it takes.
      */
     405: ErrorResponse;
+    /**
+     * The request's headers or body did not arrive within
+     * `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds` (`request_timeout`);
+     * the connection is closed.
+     *
+     */
+    408: ErrorResponse;
+    /**
+     * The request headers exceed 16 KiB (`headers_too_large`); the connection is closed.
+     */
+    431: ErrorResponse;
+    /**
+     * An unexpected failure inside the gateway (`internal_error`; no internals are
+     * revealed), or a served document missing from the installation (`docs_missing`).
+     *
+     */
+    500: ErrorResponse;
 };
 
 export type GetHealthError = GetHealthErrors[keyof GetHealthErrors];

@@ -8,19 +8,16 @@ import type {
   ErrorResponse,
   Health,
 } from '../client/types.gen.js';
-import type { OperationId } from '../operations.js';
+import type { OperationId, OperationRequest } from '../operations.js';
 import * as requests from './requests.js';
 import * as standalone from './standalone.js';
 
-/** What an operation's request validator checks: lower-cased headers, path parameters, the parsed body. */
-export interface RequestParts {
-  header: Readonly<Record<string, string | string[] | undefined>>;
-  path: Readonly<Record<string, string>>;
-  requestBody: unknown;
-}
-
-/** Each operation's request validator (Ajv `verbose` errors: each keeps its schema). */
-export const requestValidators = requests.requestValidators as unknown as Record<OperationId, ValidateFunction<RequestParts>>;
+/**
+ * Each operation's request validator, over `{ header, path, requestBody }` (lower-cased
+ * headers, path parameters, the parsed body); what passes is that operation's typed
+ * request. Ajv `verbose` errors: each keeps its schema.
+ */
+export const requestValidators = requests.requestValidators as unknown as { readonly [K in OperationId]: ValidateFunction<OperationRequest<K>> };
 
 export const validateCreateChatCompletionRequest = standalone.validateCreateChatCompletionRequest as unknown as ValidateFunction<CreateChatCompletionRequest>;
 export const validateCreateChatCompletionResponse = standalone.validateCreateChatCompletionResponse as unknown as ValidateFunction<CreateChatCompletionResponse>;

@@ -11,8 +11,8 @@ const pattern4 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "u");
 const pattern5 = new RegExp("^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$", "u");
 const func1 = require("ajv/dist/runtime/ucs2length").default;
 const schema35 = {"type":"object","required":["model","messages"],"description":"OpenAI's request shape. Fields not listed here are accepted and ignored, so clients\nthat send extra OpenAI parameters keep working.\n","properties":{"model":{"type":"string","minLength":1,"maxLength":256,"description":"`moltbot`, `moltbot:<agentId>`, `moltbot/<agentId>` or `agent:<agentId>`. Anything else means the default agent.","examples":["moltbot","moltbot:main","agent:beta"]},"messages":{"type":"array","minItems":1,"description":"The conversation. With a stored transcript, only the new turn (the user/tool messages after the last assistant message) is used; system and developer text joins the agent's system prompt.","items":{"$ref":"#/components/schemas/ChatCompletionRequestMessage"}},"stream":{"type":["boolean","null"],"description":"Stream the reply as Server-Sent Events."},"user":{"type":["string","null"],"maxLength":256,"description":"A stable end-user id; the same value continues the same session (`agent:<agentId>:openai-user:<user>`)."},"stream_options":{"type":["object","null"],"description":"With `include_usage`, every chunk carries `usage` (null), and a last chunk before `[DONE]` has no choices and the usage the provider reported.","properties":{"include_usage":{"type":["boolean","null"]}}},"n":{"type":["integer","null"],"minimum":1,"maximum":1,"description":"Only one choice is supported."},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"description":"Forwarded when the agent's provider supports it."},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"description":"Forwarded when the agent's provider supports it."},"max_tokens":{"type":["integer","null"],"minimum":1,"description":"Upper bound on generated tokens (older name of `max_completion_tokens`); forwarded when supported."},"max_completion_tokens":{"type":["integer","null"],"minimum":1,"description":"Upper bound on generated tokens; wins over `max_tokens`. Forwarded when supported."},"stop":{"description":"Up to 4 sequences where generation stops. Forwarded when supported.","anyOf":[{"type":"string"},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}},{"type":"null"}]},"seed":{"type":["integer","null"],"description":"Forwarded when the agent's provider supports it."},"presence_penalty":{"type":["number","null"],"minimum":-2,"maximum":2,"description":"Forwarded when the agent's provider supports it."},"frequency_penalty":{"type":["number","null"],"minimum":-2,"maximum":2,"description":"Forwarded when the agent's provider supports it."},"response_format":{"$ref":"#/components/schemas/ResponseFormat"},"tools":{"type":"array","maxItems":128,"description":"Functions the model may call; calls come back as `tool_calls` and are answered with `tool` messages.","items":{"$ref":"#/components/schemas/ChatCompletionTool"}},"tool_choice":{"$ref":"#/components/schemas/ChatCompletionToolChoiceOption"},"parallel_tool_calls":{"type":["boolean","null"],"description":"Whether the model may call several tools in one reply."}}};
-const schema49 = {"description":"Forwarded when the agent's provider supports it.","oneOf":[{"type":"object","required":["type"],"properties":{"type":{"type":"string","const":"text"}}},{"type":"object","required":["type"],"properties":{"type":{"type":"string","const":"json_object"}}},{"type":"object","required":["type","json_schema"],"properties":{"type":{"type":"string","const":"json_schema"},"json_schema":{"type":"object","required":["name"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"description":{"type":"string"},"schema":{"type":"object"},"strict":{"type":["boolean","null"]}}}}}]};
-const schema50 = {"type":"object","required":["type","function"],"properties":{"type":{"type":"string","const":"function"},"function":{"type":"object","required":["name"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"description":{"type":"string"},"parameters":{"type":"object","description":"A JSON Schema object describing the arguments."},"strict":{"type":["boolean","null"]}}}}};
+const schema49 = {"description":"Forwarded when the agent's provider supports it.","oneOf":[{"type":"object","required":["type"],"properties":{"type":{"type":"string","const":"text"}}},{"type":"object","required":["type"],"properties":{"type":{"type":"string","const":"json_object"}}},{"type":"object","required":["type","json_schema"],"properties":{"type":{"type":"string","const":"json_schema"},"json_schema":{"type":"object","required":["name"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"description":{"type":"string"},"schema":{"type":"object","additionalProperties":true,"description":"A JSON Schema object the reply must conform to."},"strict":{"type":["boolean","null"]}}}}}]};
+const schema50 = {"type":"object","required":["type","function"],"properties":{"type":{"type":"string","const":"function"},"function":{"type":"object","required":["name"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"description":{"type":"string"},"parameters":{"type":"object","additionalProperties":true,"description":"A JSON Schema object describing the arguments."},"strict":{"type":["boolean","null"]}}}}};
 const schema51 = {"description":"`none`, `auto`, `required`, or a named function.","anyOf":[{"type":"string","enum":["none","auto","required"]},{"type":"object","required":["type","function"],"properties":{"type":{"type":"string","const":"function"},"function":{"type":"object","required":["name"],"properties":{"name":{"type":"string"}}}}}]};
 const schema36 = {"oneOf":[{"$ref":"#/components/schemas/ChatCompletionRequestSystemMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestDeveloperMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestUserMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestAssistantMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestToolMessage"}],"discriminator":{"propertyName":"role"}};
 const schema37 = {"type":"object","required":["role","content"],"properties":{"role":{"type":"string","const":"system"},"content":{"$ref":"#/components/schemas/MessageContent"},"name":{"type":"string"}}};
@@ -2013,7 +2013,9 @@ errors++;
 }
 if(data21.schema !== undefined){
 let data24 = data21.schema;
-if(!(data24 && typeof data24 == "object" && !Array.isArray(data24))){
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+}
+else {
 const err55 = {instancePath:instancePath+"/response_format/json_schema/schema",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/json_schema/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema49.oneOf[2].properties.json_schema.properties.schema.type,parentSchema:schema49.oneOf[2].properties.json_schema.properties.schema,data:data24};
 if(vErrors === null){
 vErrors = [err55];
@@ -2212,7 +2214,9 @@ errors++;
 }
 if(data29.parameters !== undefined){
 let data32 = data29.parameters;
-if(!(data32 && typeof data32 == "object" && !Array.isArray(data32))){
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+}
+else {
 const err69 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters",schemaPath:"#/components/schemas/ChatCompletionTool/properties/function/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema50.properties.function.properties.parameters.type,parentSchema:schema50.properties.function.properties.parameters,data:data32};
 if(vErrors === null){
 vErrors = [err69];
@@ -2274,9 +2278,9 @@ errors++;
 }
 if(data.tool_choice !== undefined){
 let data34 = data.tool_choice;
-const _errs84 = errors;
+const _errs86 = errors;
 let valid19 = false;
-const _errs85 = errors;
+const _errs87 = errors;
 if(typeof data34 !== "string"){
 const err74 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema51.anyOf[0].type,parentSchema:schema51.anyOf[0],data:data34};
 if(vErrors === null){
@@ -2297,9 +2301,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-var _valid2 = _errs85 === errors;
+var _valid2 = _errs87 === errors;
 valid19 = valid19 || _valid2;
-const _errs87 = errors;
+const _errs89 = errors;
 if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
 if(data34.type === undefined){
 const err76 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/1/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema51.anyOf[1].required,parentSchema:schema51.anyOf[1],data:data34};
@@ -2393,7 +2397,7 @@ vErrors.push(err83);
 }
 errors++;
 }
-var _valid2 = _errs87 === errors;
+var _valid2 = _errs89 === errors;
 valid19 = valid19 || _valid2;
 if(_valid2){
 var props2 = {};
@@ -2411,10 +2415,10 @@ vErrors.push(err84);
 errors++;
 }
 else {
-errors = _errs84;
+errors = _errs86;
 if(vErrors !== null){
-if(_errs84){
-vErrors.length = _errs84;
+if(_errs86){
+vErrors.length = _errs86;
 }
 else {
 vErrors = null;

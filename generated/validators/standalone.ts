@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const validateCreateChatCompletionRequest = validate21;
 const schema32 = {"type":"object","required":["model","messages"],"description":"OpenAI's request shape. Fields not listed here are accepted and ignored, so clients\nthat send extra OpenAI parameters keep working.\n","properties":{"model":{"type":"string","minLength":1,"maxLength":256,"description":"`moltbot`, `moltbot:<agentId>`, `moltbot/<agentId>` or `agent:<agentId>`. Anything else means the default agent.","examples":["moltbot","moltbot:main","agent:beta"]},"messages":{"type":"array","minItems":1,"description":"The conversation. With a stored transcript, only the new turn (the user/tool messages after the last assistant message) is used; system and developer text joins the agent's system prompt.","items":{"$ref":"#/components/schemas/ChatCompletionRequestMessage"}},"stream":{"type":["boolean","null"],"description":"Stream the reply as Server-Sent Events."},"user":{"type":["string","null"],"maxLength":256,"description":"A stable end-user id; the same value continues the same session (`agent:<agentId>:openai-user:<user>`)."},"stream_options":{"type":["object","null"],"description":"With `include_usage`, every chunk carries `usage` (null), and a last chunk before `[DONE]` has no choices and the usage the provider reported.","properties":{"include_usage":{"type":["boolean","null"]}}},"n":{"type":["integer","null"],"minimum":1,"maximum":1,"description":"Only one choice is supported."},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"description":"Forwarded when the agent's provider supports it."},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"description":"Forwarded when the agent's provider supports it."},"max_tokens":{"type":["integer","null"],"minimum":1,"description":"Upper bound on generated tokens (older name of `max_completion_tokens`); forwarded when supported."},"max_completion_tokens":{"type":["integer","null"],"minimum":1,"description":"Upper bound on generated tokens; wins over `max_tokens`. Forwarded when supported."},"stop":{"description":"Up to 4 sequences where generation stops. Forwarded when supported.","anyOf":[{"type":"string"},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}},{"type":"null"}]},"seed":{"type":["integer","null"],"description":"Forwarded when the agent's provider supports it."},"presence_penalty":{"type":["number","null"],"minimum":-2,"maximum":2,"description":"Forwarded when the agent's provider supports it."},"frequency_penalty":{"type":["number","null"],"minimum":-2,"maximum":2,"description":"Forwarded when the agent's provider supports it."},"response_format":{"$ref":"#/components/schemas/ResponseFormat"},"tools":{"type":"array","maxItems":128,"description":"Functions the model may call; calls come back as `tool_calls` and are answered with `tool` messages.","items":{"$ref":"#/components/schemas/ChatCompletionTool"}},"tool_choice":{"$ref":"#/components/schemas/ChatCompletionToolChoiceOption"},"parallel_tool_calls":{"type":["boolean","null"],"description":"Whether the model may call several tools in one reply."}}};
-const schema46 = {"description":"Forwarded when the agent's provider supports it.","oneOf":[{"type":"object","required":["type"],"properties":{"type":{"type":"string","const":"text"}}},{"type":"object","required":["type"],"properties":{"type":{"type":"string","const":"json_object"}}},{"type":"object","required":["type","json_schema"],"properties":{"type":{"type":"string","const":"json_schema"},"json_schema":{"type":"object","required":["name"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"description":{"type":"string"},"schema":{"type":"object"},"strict":{"type":["boolean","null"]}}}}}]};
-const schema47 = {"type":"object","required":["type","function"],"properties":{"type":{"type":"string","const":"function"},"function":{"type":"object","required":["name"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"description":{"type":"string"},"parameters":{"type":"object","description":"A JSON Schema object describing the arguments."},"strict":{"type":["boolean","null"]}}}}};
+const schema46 = {"description":"Forwarded when the agent's provider supports it.","oneOf":[{"type":"object","required":["type"],"properties":{"type":{"type":"string","const":"text"}}},{"type":"object","required":["type"],"properties":{"type":{"type":"string","const":"json_object"}}},{"type":"object","required":["type","json_schema"],"properties":{"type":{"type":"string","const":"json_schema"},"json_schema":{"type":"object","required":["name"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"description":{"type":"string"},"schema":{"type":"object","additionalProperties":true,"description":"A JSON Schema object the reply must conform to."},"strict":{"type":["boolean","null"]}}}}}]};
+const schema47 = {"type":"object","required":["type","function"],"properties":{"type":{"type":"string","const":"function"},"function":{"type":"object","required":["name"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"description":{"type":"string"},"parameters":{"type":"object","additionalProperties":true,"description":"A JSON Schema object describing the arguments."},"strict":{"type":["boolean","null"]}}}}};
 const schema48 = {"description":"`none`, `auto`, `required`, or a named function.","anyOf":[{"type":"string","enum":["none","auto","required"]},{"type":"object","required":["type","function"],"properties":{"type":{"type":"string","const":"function"},"function":{"type":"object","required":["name"],"properties":{"name":{"type":"string"}}}}}]};
 const func1 = require("ajv/dist/runtime/ucs2length").default;
 const schema33 = {"oneOf":[{"$ref":"#/components/schemas/ChatCompletionRequestSystemMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestDeveloperMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestUserMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestAssistantMessage"},{"$ref":"#/components/schemas/ChatCompletionRequestToolMessage"}],"discriminator":{"propertyName":"role"}};
@@ -1997,7 +1997,9 @@ errors++;
 }
 if(data21.schema !== undefined){
 let data24 = data21.schema;
-if(!(data24 && typeof data24 == "object" && !Array.isArray(data24))){
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+}
+else {
 const err55 = {instancePath:instancePath+"/response_format/json_schema/schema",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/json_schema/properties/schema/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err55];
@@ -2195,7 +2197,9 @@ errors++;
 }
 if(data29.parameters !== undefined){
 let data32 = data29.parameters;
-if(!(data32 && typeof data32 == "object" && !Array.isArray(data32))){
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+}
+else {
 const err69 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters",schemaPath:"#/components/schemas/ChatCompletionTool/properties/function/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err69];
@@ -2257,9 +2261,9 @@ errors++;
 }
 if(data.tool_choice !== undefined){
 let data34 = data.tool_choice;
-const _errs84 = errors;
+const _errs86 = errors;
 let valid19 = false;
-const _errs85 = errors;
+const _errs87 = errors;
 if(typeof data34 !== "string"){
 const err74 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
@@ -2280,9 +2284,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-var _valid2 = _errs85 === errors;
+var _valid2 = _errs87 === errors;
 valid19 = valid19 || _valid2;
-const _errs87 = errors;
+const _errs89 = errors;
 if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
 if(data34.type === undefined){
 const err76 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/components/schemas/ChatCompletionToolChoiceOption/anyOf/1/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
@@ -2375,7 +2379,7 @@ vErrors.push(err83);
 }
 errors++;
 }
-var _valid2 = _errs87 === errors;
+var _valid2 = _errs89 === errors;
 valid19 = valid19 || _valid2;
 if(_valid2){
 var props2 = {};
@@ -2393,10 +2397,10 @@ vErrors.push(err84);
 errors++;
 }
 else {
-errors = _errs84;
+errors = _errs86;
 if(vErrors !== null){
-if(_errs84){
-vErrors.length = _errs84;
+if(_errs86){
+vErrors.length = _errs86;
 }
 else {
 vErrors = null;
@@ -2435,9 +2439,9 @@ validate21.evaluated = {"props":{"model":true,"messages":true,"stream":true,"use
 
 export const validateCreateChatCompletionResponse = validate43;
 const schema49 = {"type":"object","required":["id","object","created","model","choices"],"properties":{"id":{"type":"string","pattern":"^chatcmpl-"},"object":{"type":"string","const":"chat.completion"},"created":{"type":"integer","description":"Unix time in seconds."},"model":{"type":"string","description":"The `model` value of the request, as sent."},"choices":{"type":"array","minItems":1,"maxItems":1,"items":{"$ref":"#/components/schemas/ChatCompletionChoice"}},"usage":{"description":"Present whenever the agent's model provider reports usage; never estimated by the gateway.","$ref":"#/components/schemas/CompletionUsage"}}};
-const schema54 = {"type":"object","required":["prompt_tokens","completion_tokens","total_tokens"],"description":"Token counts as reported by the agent's model provider.","properties":{"prompt_tokens":{"type":"integer","minimum":0},"completion_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0}}};
+const schema58 = {"type":"object","required":["prompt_tokens","completion_tokens","total_tokens"],"description":"Token counts as reported by the agent's model provider.","properties":{"prompt_tokens":{"type":"integer","minimum":0},"completion_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0}}};
 const pattern6 = new RegExp("^chatcmpl-", "u");
-const schema50 = {"type":"object","required":["index","message","finish_reason","logprobs"],"properties":{"index":{"type":"integer","const":0},"message":{"$ref":"#/components/schemas/ChatCompletionResponseMessage"},"finish_reason":{"$ref":"#/components/schemas/FinishReason"},"logprobs":{"type":"null"}}};
+const schema50 = {"type":"object","required":["index","message","finish_reason","logprobs"],"properties":{"index":{"type":"integer","const":0},"message":{"$ref":"#/components/schemas/ChatCompletionResponseMessage"},"finish_reason":{"$ref":"#/components/schemas/FinishReason"},"logprobs":{"$ref":"#/components/schemas/ChatCompletionLogprobsOrNull"}}};
 const schema53 = {"type":"string","enum":["stop","length","tool_calls","content_filter"]};
 const schema51 = {"type":"object","required":["role","content","refusal"],"properties":{"role":{"type":"string","const":"assistant"},"content":{"type":["string","null"]},"refusal":{"type":["string","null"]},"tool_calls":{"type":"array","items":{"$ref":"#/components/schemas/ChatCompletionMessageToolCall"}}}};
 
@@ -2702,6 +2706,598 @@ return errors === 0;
 }
 validate45.evaluated = {"props":{"role":true,"content":true,"refusal":true,"tool_calls":true},"dynamicProps":false,"dynamicItems":false};
 
+const schema54 = {"description":"Always `null` from this gateway (it returns no log probabilities); typed as OpenAI's so OpenAI-shaped clients compile.","anyOf":[{"$ref":"#/components/schemas/ChatCompletionLogprobs"},{"type":"null"}]};
+const schema55 = {"type":"object","description":"OpenAI's log probability information for a choice. Never sent by this gateway.","required":["content","refusal"],"properties":{"content":{"type":["array","null"],"items":{"$ref":"#/components/schemas/ChatCompletionTokenLogprob"}},"refusal":{"type":["array","null"],"items":{"$ref":"#/components/schemas/ChatCompletionTokenLogprob"}}}};
+const schema56 = {"type":"object","required":["token","logprob","bytes","top_logprobs"],"properties":{"token":{"type":"string"},"logprob":{"type":"number"},"bytes":{"type":["array","null"],"items":{"type":"integer"}},"top_logprobs":{"type":"array","items":{"type":"object","required":["token","logprob","bytes"],"properties":{"token":{"type":"string"},"logprob":{"type":"number"},"bytes":{"type":["array","null"],"items":{"type":"integer"}}}}}}};
+
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate48.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.content === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "content"},message:"must have required property '"+"content"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.refusal === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "refusal"},message:"must have required property '"+"refusal"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.content !== undefined){
+let data0 = data.content;
+if((!(Array.isArray(data0))) && (data0 !== null)){
+const err2 = {instancePath:instancePath+"/content",schemaPath:"#/properties/content/type",keyword:"type",params:{type: schema55.properties.content.type},message:"must be array,null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(Array.isArray(data0)){
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+if(data1.token === undefined){
+const err3 = {instancePath:instancePath+"/content/" + i0,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/required",keyword:"required",params:{missingProperty: "token"},message:"must have required property '"+"token"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data1.logprob === undefined){
+const err4 = {instancePath:instancePath+"/content/" + i0,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/required",keyword:"required",params:{missingProperty: "logprob"},message:"must have required property '"+"logprob"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data1.bytes === undefined){
+const err5 = {instancePath:instancePath+"/content/" + i0,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data1.top_logprobs === undefined){
+const err6 = {instancePath:instancePath+"/content/" + i0,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/required",keyword:"required",params:{missingProperty: "top_logprobs"},message:"must have required property '"+"top_logprobs"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data1.token !== undefined){
+if(typeof data1.token !== "string"){
+const err7 = {instancePath:instancePath+"/content/" + i0+"/token",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data1.logprob !== undefined){
+if(!(typeof data1.logprob == "number")){
+const err8 = {instancePath:instancePath+"/content/" + i0+"/logprob",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/logprob/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data1.bytes !== undefined){
+let data4 = data1.bytes;
+if((!(Array.isArray(data4))) && (data4 !== null)){
+const err9 = {instancePath:instancePath+"/content/" + i0+"/bytes",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/bytes/type",keyword:"type",params:{type: schema56.properties.bytes.type},message:"must be array,null"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(Array.isArray(data4)){
+const len1 = data4.length;
+for(let i1=0; i1<len1; i1++){
+let data5 = data4[i1];
+if(!((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5)))){
+const err10 = {instancePath:instancePath+"/content/" + i0+"/bytes/" + i1,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/bytes/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+}
+if(data1.top_logprobs !== undefined){
+let data6 = data1.top_logprobs;
+if(Array.isArray(data6)){
+const len2 = data6.length;
+for(let i2=0; i2<len2; i2++){
+let data7 = data6[i2];
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(data7.token === undefined){
+const err11 = {instancePath:instancePath+"/content/" + i0+"/top_logprobs/" + i2,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/required",keyword:"required",params:{missingProperty: "token"},message:"must have required property '"+"token"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data7.logprob === undefined){
+const err12 = {instancePath:instancePath+"/content/" + i0+"/top_logprobs/" + i2,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/required",keyword:"required",params:{missingProperty: "logprob"},message:"must have required property '"+"logprob"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data7.bytes === undefined){
+const err13 = {instancePath:instancePath+"/content/" + i0+"/top_logprobs/" + i2,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data7.token !== undefined){
+if(typeof data7.token !== "string"){
+const err14 = {instancePath:instancePath+"/content/" + i0+"/top_logprobs/" + i2+"/token",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data7.logprob !== undefined){
+if(!(typeof data7.logprob == "number")){
+const err15 = {instancePath:instancePath+"/content/" + i0+"/top_logprobs/" + i2+"/logprob",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/properties/logprob/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data7.bytes !== undefined){
+let data10 = data7.bytes;
+if((!(Array.isArray(data10))) && (data10 !== null)){
+const err16 = {instancePath:instancePath+"/content/" + i0+"/top_logprobs/" + i2+"/bytes",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/properties/bytes/type",keyword:"type",params:{type: schema56.properties.top_logprobs.items.properties.bytes.type},message:"must be array,null"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(Array.isArray(data10)){
+const len3 = data10.length;
+for(let i3=0; i3<len3; i3++){
+let data11 = data10[i3];
+if(!((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11)))){
+const err17 = {instancePath:instancePath+"/content/" + i0+"/top_logprobs/" + i2+"/bytes/" + i3,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/properties/bytes/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/content/" + i0+"/top_logprobs/" + i2,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/content/" + i0+"/top_logprobs",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/content/" + i0,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+}
+if(data.refusal !== undefined){
+let data12 = data.refusal;
+if((!(Array.isArray(data12))) && (data12 !== null)){
+const err21 = {instancePath:instancePath+"/refusal",schemaPath:"#/properties/refusal/type",keyword:"type",params:{type: schema55.properties.refusal.type},message:"must be array,null"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(Array.isArray(data12)){
+const len4 = data12.length;
+for(let i4=0; i4<len4; i4++){
+let data13 = data12[i4];
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.token === undefined){
+const err22 = {instancePath:instancePath+"/refusal/" + i4,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/required",keyword:"required",params:{missingProperty: "token"},message:"must have required property '"+"token"+"'"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if(data13.logprob === undefined){
+const err23 = {instancePath:instancePath+"/refusal/" + i4,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/required",keyword:"required",params:{missingProperty: "logprob"},message:"must have required property '"+"logprob"+"'"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(data13.bytes === undefined){
+const err24 = {instancePath:instancePath+"/refusal/" + i4,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if(data13.top_logprobs === undefined){
+const err25 = {instancePath:instancePath+"/refusal/" + i4,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/required",keyword:"required",params:{missingProperty: "top_logprobs"},message:"must have required property '"+"top_logprobs"+"'"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(data13.token !== undefined){
+if(typeof data13.token !== "string"){
+const err26 = {instancePath:instancePath+"/refusal/" + i4+"/token",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data13.logprob !== undefined){
+if(!(typeof data13.logprob == "number")){
+const err27 = {instancePath:instancePath+"/refusal/" + i4+"/logprob",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/logprob/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data13.bytes !== undefined){
+let data16 = data13.bytes;
+if((!(Array.isArray(data16))) && (data16 !== null)){
+const err28 = {instancePath:instancePath+"/refusal/" + i4+"/bytes",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/bytes/type",keyword:"type",params:{type: schema56.properties.bytes.type},message:"must be array,null"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(Array.isArray(data16)){
+const len5 = data16.length;
+for(let i5=0; i5<len5; i5++){
+let data17 = data16[i5];
+if(!((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17)))){
+const err29 = {instancePath:instancePath+"/refusal/" + i4+"/bytes/" + i5,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/bytes/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+}
+if(data13.top_logprobs !== undefined){
+let data18 = data13.top_logprobs;
+if(Array.isArray(data18)){
+const len6 = data18.length;
+for(let i6=0; i6<len6; i6++){
+let data19 = data18[i6];
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.token === undefined){
+const err30 = {instancePath:instancePath+"/refusal/" + i4+"/top_logprobs/" + i6,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/required",keyword:"required",params:{missingProperty: "token"},message:"must have required property '"+"token"+"'"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if(data19.logprob === undefined){
+const err31 = {instancePath:instancePath+"/refusal/" + i4+"/top_logprobs/" + i6,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/required",keyword:"required",params:{missingProperty: "logprob"},message:"must have required property '"+"logprob"+"'"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if(data19.bytes === undefined){
+const err32 = {instancePath:instancePath+"/refusal/" + i4+"/top_logprobs/" + i6,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if(data19.token !== undefined){
+if(typeof data19.token !== "string"){
+const err33 = {instancePath:instancePath+"/refusal/" + i4+"/top_logprobs/" + i6+"/token",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data19.logprob !== undefined){
+if(!(typeof data19.logprob == "number")){
+const err34 = {instancePath:instancePath+"/refusal/" + i4+"/top_logprobs/" + i6+"/logprob",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/properties/logprob/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data19.bytes !== undefined){
+let data22 = data19.bytes;
+if((!(Array.isArray(data22))) && (data22 !== null)){
+const err35 = {instancePath:instancePath+"/refusal/" + i4+"/top_logprobs/" + i6+"/bytes",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/properties/bytes/type",keyword:"type",params:{type: schema56.properties.top_logprobs.items.properties.bytes.type},message:"must be array,null"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(Array.isArray(data22)){
+const len7 = data22.length;
+for(let i7=0; i7<len7; i7++){
+let data23 = data22[i7];
+if(!((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23)))){
+const err36 = {instancePath:instancePath+"/refusal/" + i4+"/top_logprobs/" + i6+"/bytes/" + i7,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/properties/bytes/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/refusal/" + i4+"/top_logprobs/" + i6,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/refusal/" + i4+"/top_logprobs",schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/properties/top_logprobs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/refusal/" + i4,schemaPath:"#/components/schemas/ChatCompletionTokenLogprob/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+}
+}
+else {
+const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+validate48.errors = vErrors;
+return errors === 0;
+}
+validate48.evaluated = {"props":{"content":true,"refusal":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate47.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+let valid0 = false;
+const _errs1 = errors;
+if(!(validate48(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs1 === errors;
+valid0 = valid0 || _valid0;
+if(_valid0){
+var props0 = {};
+props0.content = true;
+props0.refusal = true;
+}
+const _errs2 = errors;
+if(data !== null){
+const err0 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs2 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err1 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+else {
+errors = _errs0;
+if(vErrors !== null){
+if(_errs0){
+vErrors.length = _errs0;
+}
+else {
+vErrors = null;
+}
+}
+}
+validate47.errors = vErrors;
+evaluated0.props = props0;
+return errors === 0;
+}
+validate47.evaluated = {"dynamicProps":true,"dynamicItems":false};
+
 
 function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2807,25 +3403,19 @@ errors++;
 }
 }
 if(data.logprobs !== undefined){
-if(data.logprobs !== null){
-const err8 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!(validate47(data.logprobs, {instancePath:instancePath+"/logprobs",parentData:data,parentDataProperty:"logprobs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err8];
 }
 else {
 vErrors.push(err8);
-}
-errors++;
-}
-}
-}
-else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
 }
 errors++;
 }
@@ -3147,16 +3737,16 @@ return errors === 0;
 }
 validate43.evaluated = {"props":{"id":true,"object":true,"created":true,"model":true,"choices":true,"usage":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateCreateChatCompletionStreamResponse = validate48;
-const schema55 = {"type":"object","description":"One `data:` event of a streamed reply.","required":["id","object","created","model","choices"],"properties":{"id":{"type":"string","pattern":"^chatcmpl-"},"object":{"type":"string","const":"chat.completion.chunk"},"created":{"type":"integer"},"model":{"type":"string"},"choices":{"type":"array","maxItems":1,"description":"One choice; empty only in the final usage chunk of `stream_options.include_usage`.","items":{"$ref":"#/components/schemas/ChatCompletionChunkChoice"}},"usage":{"anyOf":[{"$ref":"#/components/schemas/CompletionUsage"},{"type":"null"}]}}};
-const schema56 = {"type":"object","required":["index","delta","finish_reason"],"properties":{"index":{"type":"integer","const":0},"delta":{"$ref":"#/components/schemas/ChatCompletionStreamResponseDelta"},"logprobs":{"type":"null"},"finish_reason":{"anyOf":[{"$ref":"#/components/schemas/FinishReason"},{"type":"null"}]}}};
-const schema57 = {"type":"object","properties":{"role":{"type":"string","const":"assistant"},"content":{"type":["string","null"]},"tool_calls":{"type":"array","items":{"$ref":"#/components/schemas/ChatCompletionMessageToolCallChunk"}}}};
-const schema58 = {"type":"object","required":["index"],"description":"The first delta of a call carries `id`, `type` and `function.name`; later ones carry `function.arguments` fragments.","properties":{"index":{"type":"integer","minimum":0},"id":{"type":"string"},"type":{"type":"string","const":"function"},"function":{"type":"object","properties":{"name":{"type":"string"},"arguments":{"type":"string"}}}}};
+export const validateCreateChatCompletionStreamResponse = validate52;
+const schema59 = {"type":"object","description":"One `data:` event of a streamed reply.","required":["id","object","created","model","choices"],"properties":{"id":{"type":"string","pattern":"^chatcmpl-"},"object":{"type":"string","const":"chat.completion.chunk"},"created":{"type":"integer"},"model":{"type":"string"},"choices":{"type":"array","maxItems":1,"description":"One choice; empty only in the final usage chunk of `stream_options.include_usage`.","items":{"$ref":"#/components/schemas/ChatCompletionChunkChoice"}},"usage":{"anyOf":[{"$ref":"#/components/schemas/CompletionUsage"},{"type":"null"}]}}};
+const schema60 = {"type":"object","required":["index","delta","finish_reason"],"properties":{"index":{"type":"integer","const":0},"delta":{"$ref":"#/components/schemas/ChatCompletionStreamResponseDelta"},"logprobs":{"$ref":"#/components/schemas/ChatCompletionLogprobsOrNull"},"finish_reason":{"anyOf":[{"$ref":"#/components/schemas/FinishReason"},{"type":"null"}]}}};
+const schema61 = {"type":"object","properties":{"role":{"type":"string","const":"assistant"},"content":{"type":["string","null"]},"tool_calls":{"type":"array","items":{"$ref":"#/components/schemas/ChatCompletionMessageToolCallChunk"}}}};
+const schema62 = {"type":"object","required":["index"],"description":"The first delta of a call carries `id`, `type` and `function.name`; later ones carry `function.arguments` fragments.","properties":{"index":{"type":"integer","minimum":0},"id":{"type":"string"},"type":{"type":"string","const":"function"},"function":{"type":"object","properties":{"name":{"type":"string"},"arguments":{"type":"string"}}}}};
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate50.evaluated;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3190,7 +3780,7 @@ errors++;
 if(data.content !== undefined){
 let data1 = data.content;
 if((typeof data1 !== "string") && (data1 !== null)){
-const err2 = {instancePath:instancePath+"/content",schemaPath:"#/properties/content/type",keyword:"type",params:{type: schema57.properties.content.type},message:"must be string,null"};
+const err2 = {instancePath:instancePath+"/content",schemaPath:"#/properties/content/type",keyword:"type",params:{type: schema61.properties.content.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3351,16 +3941,16 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate50.errors = vErrors;
+validate54.errors = vErrors;
 return errors === 0;
 }
-validate50.evaluated = {"props":{"role":true,"content":true,"tool_calls":true},"dynamicProps":false,"dynamicItems":false};
+validate54.evaluated = {"props":{"role":true,"content":true,"tool_calls":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3422,14 +4012,24 @@ errors++;
 }
 }
 if(data.delta !== undefined){
-if(!(validate50(data.delta, {instancePath:instancePath+"/delta",parentData:data,parentDataProperty:"delta",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+if(!(validate54(data.delta, {instancePath:instancePath+"/delta",parentData:data,parentDataProperty:"delta",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
 }
 if(data.logprobs !== undefined){
-if(data.logprobs !== null){
-const err5 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!(validate47(data.logprobs, {instancePath:instancePath+"/logprobs",parentData:data,parentDataProperty:"logprobs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+errors = vErrors.length;
+}
+}
+if(data.finish_reason !== undefined){
+let data3 = data.finish_reason;
+const _errs6 = errors;
+let valid1 = false;
+const _errs7 = errors;
+if(typeof data3 !== "string"){
+const err5 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3438,14 +4038,8 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-if(data.finish_reason !== undefined){
-let data3 = data.finish_reason;
-const _errs7 = errors;
-let valid1 = false;
-const _errs8 = errors;
-if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((((data3 === "stop") || (data3 === "length")) || (data3 === "tool_calls")) || (data3 === "content_filter"))){
+const err6 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/enum",keyword:"enum",params:{allowedValues: schema53.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3454,8 +4048,11 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(!((((data3 === "stop") || (data3 === "length")) || (data3 === "tool_calls")) || (data3 === "content_filter"))){
-const err7 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/components/schemas/FinishReason/enum",keyword:"enum",params:{allowedValues: schema53.enum},message:"must be equal to one of the allowed values"};
+var _valid0 = _errs7 === errors;
+valid1 = valid1 || _valid0;
+const _errs10 = errors;
+if(data3 !== null){
+const err7 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/properties/finish_reason/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3464,11 +4061,10 @@ vErrors.push(err7);
 }
 errors++;
 }
-var _valid0 = _errs8 === errors;
+var _valid0 = _errs10 === errors;
 valid1 = valid1 || _valid0;
-const _errs11 = errors;
-if(data3 !== null){
-const err8 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/properties/finish_reason/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!valid1){
+const err8 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/properties/finish_reason/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3477,23 +4073,11 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid0 = _errs11 === errors;
-valid1 = valid1 || _valid0;
-if(!valid1){
-const err9 = {instancePath:instancePath+"/finish_reason",schemaPath:"#/properties/finish_reason/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err9];
-}
 else {
-vErrors.push(err9);
-}
-errors++;
-}
-else {
-errors = _errs7;
+errors = _errs6;
 if(vErrors !== null){
-if(_errs7){
-vErrors.length = _errs7;
+if(_errs6){
+vErrors.length = _errs6;
 }
 else {
 vErrors = null;
@@ -3503,25 +4087,25 @@ vErrors = null;
 }
 }
 else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err10];
+vErrors = [err9];
 }
 else {
-vErrors.push(err10);
+vErrors.push(err9);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate53.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":{"index":true,"delta":true,"logprobs":true,"finish_reason":true},"dynamicProps":false,"dynamicItems":false};
+validate53.evaluated = {"props":{"index":true,"delta":true,"logprobs":true,"finish_reason":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate52.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3667,8 +4251,8 @@ errors++;
 }
 const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate49(data4[i0], {instancePath:instancePath+"/choices/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
+if(!(validate53(data4[i0], {instancePath:instancePath+"/choices/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
 errors = vErrors.length;
 }
 }
@@ -3860,19 +4444,1605 @@ vErrors.push(err25);
 }
 errors++;
 }
-validate48.errors = vErrors;
+validate52.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":{"id":true,"object":true,"created":true,"model":true,"choices":true,"usage":true},"dynamicProps":false,"dynamicItems":false};
+validate52.evaluated = {"props":{"id":true,"object":true,"created":true,"model":true,"choices":true,"usage":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateErrorResponse = validate53;
-const schema61 = {"type":"object","required":["error"],"properties":{"error":{"$ref":"#/components/schemas/Error"}}};
-const schema62 = {"type":"object","required":["message","type","param","code"],"properties":{"message":{"type":"string","description":"What went wrong, for a person to read."},"type":{"type":"string","description":"The class of error, e.g. `invalid_request_error`, `server_error`, `upstream_error`."},"param":{"type":["string","null"],"description":"The request field or header at fault, when there is one."},"code":{"type":["string","null"],"description":"A stable machine-readable code, e.g. `invalid_api_key`, `model_not_found`."}}};
+export const validateErrorResponse = validate58;
+const schema65 = {"type":"object","required":["error"],"properties":{"error":{"$ref":"#/components/schemas/Error"}}};
+const schema66 = {"type":"object","required":["message","type","param","code"],"properties":{"message":{"type":"string","description":"What went wrong, for a person to read."},"type":{"$ref":"#/components/schemas/ErrorType"},"param":{"type":["string","null"],"description":"The request field or header at fault, when there is one."},"code":{"description":"A stable machine-readable code (`ErrorCode` lists each with its status); `null` only for an unknown route.","anyOf":[{"$ref":"#/components/schemas/ErrorCode"},{"type":"null"}]}}};
+const schema67 = {"type":"string","description":"The class of error, as OpenAI names them, plus `upstream_error` for failures of the agent's model provider.","enum":["invalid_request_error","server_error","upstream_error"]};
+const schema68 = {"description":"Every `code` the gateway sends in an error body, with the HTTP status it comes with\n(`x-status`) and its `type` (`x-type`). An error after a stream has started carries\nthe same code in the stream's final event. Besides these, an unknown route answers\n404 with code `null`, as OpenAI does.\n","oneOf":[{"type":"string","const":"invalid_json","description":"The body is not valid JSON.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_utf8","description":"The body is not valid UTF-8.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_body","description":"The body is not a JSON object.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_body_encoding","description":"The body does not decode as its `Content-Encoding` says.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_value","description":"A field or header breaks the spec (`param` names it and the message says how), or a number is out of a double's range such as `1e309`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"missing_required_parameter","description":"A required field is missing (`param` names it).","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"string_too_long","description":"A string or key in the body is longer than `gateway.http.maxStringLength` characters.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"too_deep","description":"The body is nested more than `gateway.http.maxDepth` levels deep.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"duplicate_header","description":"The request has two `Authorization` or two `Host` headers (`param` names which).","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"malformed_request","description":"The request is not valid HTTP; the connection is closed.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_agent_id","description":"The agent id (`x-moltbot-agent-id`, or a `moltbot:`/`moltbot/`/`agent:` model prefix) is not 1-64 characters of `a-z`, `0-9`, `_`, `-` starting with a letter or digit.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"session_agent_mismatch","description":"The session key's `agent:<id>:` prefix names another agent than the request runs.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"missing_new_turn","description":"`messages` has no `user` or `tool` message after its last `assistant` message.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"too_many_images","description":"The request has more images than `gateway.http.images.maxCount`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_too_large","description":"An image (decoded, or as fetched) is larger than `gateway.http.images.maxBytes`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_image","description":"An image is neither a `data:image/...;base64` URI nor an http(s) URL, or it is empty.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_url_not_allowed","description":"An image is an http(s) URL while `gateway.http.images.allowUrls` is off.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_fetch_failed","description":"An image URL could not be fetched: unreachable, an error status, not an image, or no answer within `fetchTimeoutSeconds`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"images_not_supported","description":"The request carries images and the agent's model provider takes none.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_api_key","description":"The bearer secret is missing or wrong.","x-status":401,"x-type":"invalid_request_error"},{"type":"string","const":"model_not_found","description":"No configured agent has the requested id (chat) or the requested model id (`GET /v1/models/{model}`).","x-status":404,"x-type":"invalid_request_error"},{"type":"string","const":"method_not_allowed","description":"The path does not take this method; `Allow` lists those it takes.","x-status":405,"x-type":"invalid_request_error"},{"type":"string","const":"request_timeout","description":"The headers or the body did not arrive in time; the connection is closed.","x-status":408,"x-type":"invalid_request_error"},{"type":"string","const":"idempotency_key_in_use","description":"A request with this `Idempotency-Key` is still running; retry after `Retry-After` to get its response.","x-status":409,"x-type":"invalid_request_error"},{"type":"string","const":"idempotency_key_reused","description":"This `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers); use a new key.","x-status":409,"x-type":"invalid_request_error"},{"type":"string","const":"request_too_large","description":"The body is larger than `gateway.http.maxBodyBytes` (declared, received or decoded).","x-status":413,"x-type":"invalid_request_error"},{"type":"string","const":"unsupported_media_type","description":"The body's `Content-Type` is not JSON.","x-status":415,"x-type":"invalid_request_error"},{"type":"string","const":"unsupported_content_encoding","description":"The body's `Content-Encoding` is not `gzip`, `deflate` or `br`; `Accept-Encoding` lists those.","x-status":415,"x-type":"invalid_request_error"},{"type":"string","const":"queue_full","description":"The gateway is at capacity (`agents.defaults.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"provider_queue_full","description":"The agent's model provider is at its own capacity (`models.providers.<id>.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"too_many_auth_failures","description":"This address failed authentication too often and is blocked, even with the right secret, for `Retry-After` seconds.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"headers_too_large","description":"The request headers exceed 16 KiB; the connection is closed.","x-status":431,"x-type":"invalid_request_error"},{"type":"string","const":"internal_error","description":"An unexpected failure inside the gateway; no internals are revealed.","x-status":500,"x-type":"server_error"},{"type":"string","const":"docs_missing","description":"The spec or the docs page is missing from the installation (run `npm run build`).","x-status":500,"x-type":"server_error"},{"type":"string","const":"upstream_unavailable","description":"The agent's model provider could not be reached.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_error","description":"The agent's model provider answered with an error (with `Retry-After` when it asked to wait) or failed mid-reply.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_incomplete","description":"The provider's stream ended before the reply was complete.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_event_too_large","description":"One of the provider's stream events or lines was longer than its `maxEventBytes`; the run was ended.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_reply_too_large","description":"The reply outgrew the agent's `maxReplyBytes`; the run was ended.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"shutting_down","description":"The gateway is shutting down: the run was refused, or ended when the grace period ran out.","x-status":503,"x-type":"server_error"},{"type":"string","const":"store_unavailable","description":"The session store (PostgreSQL) cannot be reached or did not answer within its statement timeout; the turn was not run or not acknowledged. Retry after `Retry-After`.","x-status":503,"x-type":"server_error"},{"type":"string","const":"upstream_timeout","description":"The agent's model provider did not answer within its `timeoutSeconds`.","x-status":504,"x-type":"upstream_error"},{"type":"string","const":"run_timeout","description":"The whole run took longer than the agent's `timeoutSeconds`.","x-status":504,"x-type":"server_error"},{"type":"string","const":"storage_full","description":"The session store has no room, so the turn could not be recorded; nothing of it is kept and no reply is returned.","x-status":507,"x-type":"server_error"}]};
 
-function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate53.evaluated;
+const evaluated0 = validate59.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.message === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.type === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.param === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "param"},message:"must have required property '"+"param"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.code === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.message !== undefined){
+if(typeof data.message !== "string"){
+const err4 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.type !== undefined){
+let data1 = data.type;
+if(typeof data1 !== "string"){
+const err5 = {instancePath:instancePath+"/type",schemaPath:"#/components/schemas/ErrorType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(!(((data1 === "invalid_request_error") || (data1 === "server_error")) || (data1 === "upstream_error"))){
+const err6 = {instancePath:instancePath+"/type",schemaPath:"#/components/schemas/ErrorType/enum",keyword:"enum",params:{allowedValues: schema67.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.param !== undefined){
+let data2 = data.param;
+if((typeof data2 !== "string") && (data2 !== null)){
+const err7 = {instancePath:instancePath+"/param",schemaPath:"#/properties/param/type",keyword:"type",params:{type: schema66.properties.param.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.code !== undefined){
+let data3 = data.code;
+const _errs9 = errors;
+let valid2 = false;
+const _errs10 = errors;
+const _errs12 = errors;
+let valid4 = false;
+let passing0 = null;
+const _errs13 = errors;
+if(typeof data3 !== "string"){
+const err8 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if("invalid_json" !== data3){
+const err9 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/0/const",keyword:"const",params:{allowedValue: "invalid_json"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+var _valid1 = _errs13 === errors;
+if(_valid1){
+valid4 = true;
+passing0 = 0;
+}
+const _errs15 = errors;
+if(typeof data3 !== "string"){
+const err10 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if("invalid_utf8" !== data3){
+const err11 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/1/const",keyword:"const",params:{allowedValue: "invalid_utf8"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid1 = _errs15 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 1;
+}
+const _errs17 = errors;
+if(typeof data3 !== "string"){
+const err12 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/2/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if("invalid_body" !== data3){
+const err13 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/2/const",keyword:"const",params:{allowedValue: "invalid_body"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+var _valid1 = _errs17 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 2];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 2;
+}
+const _errs19 = errors;
+if(typeof data3 !== "string"){
+const err14 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/3/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if("invalid_body_encoding" !== data3){
+const err15 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/3/const",keyword:"const",params:{allowedValue: "invalid_body_encoding"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+var _valid1 = _errs19 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 3];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 3;
+}
+const _errs21 = errors;
+if(typeof data3 !== "string"){
+const err16 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/4/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if("invalid_value" !== data3){
+const err17 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/4/const",keyword:"const",params:{allowedValue: "invalid_value"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+var _valid1 = _errs21 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 4];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 4;
+}
+const _errs23 = errors;
+if(typeof data3 !== "string"){
+const err18 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/5/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if("missing_required_parameter" !== data3){
+const err19 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/5/const",keyword:"const",params:{allowedValue: "missing_required_parameter"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+var _valid1 = _errs23 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 5];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 5;
+}
+const _errs25 = errors;
+if(typeof data3 !== "string"){
+const err20 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/6/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if("string_too_long" !== data3){
+const err21 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/6/const",keyword:"const",params:{allowedValue: "string_too_long"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+var _valid1 = _errs25 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 6];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 6;
+}
+const _errs27 = errors;
+if(typeof data3 !== "string"){
+const err22 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/7/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if("too_deep" !== data3){
+const err23 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/7/const",keyword:"const",params:{allowedValue: "too_deep"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+var _valid1 = _errs27 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 7];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 7;
+}
+const _errs29 = errors;
+if(typeof data3 !== "string"){
+const err24 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/8/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if("duplicate_header" !== data3){
+const err25 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/8/const",keyword:"const",params:{allowedValue: "duplicate_header"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid1 = _errs29 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 8];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 8;
+}
+const _errs31 = errors;
+if(typeof data3 !== "string"){
+const err26 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/9/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if("malformed_request" !== data3){
+const err27 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/9/const",keyword:"const",params:{allowedValue: "malformed_request"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+var _valid1 = _errs31 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 9];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 9;
+}
+const _errs33 = errors;
+if(typeof data3 !== "string"){
+const err28 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/10/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if("invalid_agent_id" !== data3){
+const err29 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/10/const",keyword:"const",params:{allowedValue: "invalid_agent_id"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+var _valid1 = _errs33 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 10];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 10;
+}
+const _errs35 = errors;
+if(typeof data3 !== "string"){
+const err30 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/11/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if("session_agent_mismatch" !== data3){
+const err31 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/11/const",keyword:"const",params:{allowedValue: "session_agent_mismatch"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+var _valid1 = _errs35 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 11];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 11;
+}
+const _errs37 = errors;
+if(typeof data3 !== "string"){
+const err32 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/12/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if("missing_new_turn" !== data3){
+const err33 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/12/const",keyword:"const",params:{allowedValue: "missing_new_turn"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+var _valid1 = _errs37 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 12];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 12;
+}
+const _errs39 = errors;
+if(typeof data3 !== "string"){
+const err34 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/13/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if("too_many_images" !== data3){
+const err35 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/13/const",keyword:"const",params:{allowedValue: "too_many_images"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+var _valid1 = _errs39 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 13];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 13;
+}
+const _errs41 = errors;
+if(typeof data3 !== "string"){
+const err36 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/14/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if("image_too_large" !== data3){
+const err37 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/14/const",keyword:"const",params:{allowedValue: "image_too_large"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+var _valid1 = _errs41 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 14];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 14;
+}
+const _errs43 = errors;
+if(typeof data3 !== "string"){
+const err38 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/15/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if("invalid_image" !== data3){
+const err39 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/15/const",keyword:"const",params:{allowedValue: "invalid_image"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+var _valid1 = _errs43 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 15];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 15;
+}
+const _errs45 = errors;
+if(typeof data3 !== "string"){
+const err40 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/16/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if("image_url_not_allowed" !== data3){
+const err41 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/16/const",keyword:"const",params:{allowedValue: "image_url_not_allowed"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+var _valid1 = _errs45 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 16];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 16;
+}
+const _errs47 = errors;
+if(typeof data3 !== "string"){
+const err42 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/17/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if("image_fetch_failed" !== data3){
+const err43 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/17/const",keyword:"const",params:{allowedValue: "image_fetch_failed"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+var _valid1 = _errs47 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 17];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 17;
+}
+const _errs49 = errors;
+if(typeof data3 !== "string"){
+const err44 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/18/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if("images_not_supported" !== data3){
+const err45 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/18/const",keyword:"const",params:{allowedValue: "images_not_supported"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+var _valid1 = _errs49 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 18];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 18;
+}
+const _errs51 = errors;
+if(typeof data3 !== "string"){
+const err46 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/19/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+if("invalid_api_key" !== data3){
+const err47 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/19/const",keyword:"const",params:{allowedValue: "invalid_api_key"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+var _valid1 = _errs51 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 19];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 19;
+}
+const _errs53 = errors;
+if(typeof data3 !== "string"){
+const err48 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/20/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if("model_not_found" !== data3){
+const err49 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/20/const",keyword:"const",params:{allowedValue: "model_not_found"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+var _valid1 = _errs53 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 20];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 20;
+}
+const _errs55 = errors;
+if(typeof data3 !== "string"){
+const err50 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/21/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if("method_not_allowed" !== data3){
+const err51 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/21/const",keyword:"const",params:{allowedValue: "method_not_allowed"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+var _valid1 = _errs55 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 21];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 21;
+}
+const _errs57 = errors;
+if(typeof data3 !== "string"){
+const err52 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/22/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if("request_timeout" !== data3){
+const err53 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/22/const",keyword:"const",params:{allowedValue: "request_timeout"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+var _valid1 = _errs57 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 22];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 22;
+}
+const _errs59 = errors;
+if(typeof data3 !== "string"){
+const err54 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/23/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+if("idempotency_key_in_use" !== data3){
+const err55 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/23/const",keyword:"const",params:{allowedValue: "idempotency_key_in_use"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+var _valid1 = _errs59 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 23];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 23;
+}
+const _errs61 = errors;
+if(typeof data3 !== "string"){
+const err56 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/24/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+if("idempotency_key_reused" !== data3){
+const err57 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/24/const",keyword:"const",params:{allowedValue: "idempotency_key_reused"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+var _valid1 = _errs61 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 24];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 24;
+}
+const _errs63 = errors;
+if(typeof data3 !== "string"){
+const err58 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/25/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+if("request_too_large" !== data3){
+const err59 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/25/const",keyword:"const",params:{allowedValue: "request_too_large"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+var _valid1 = _errs63 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 25];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 25;
+}
+const _errs65 = errors;
+if(typeof data3 !== "string"){
+const err60 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/26/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+if("unsupported_media_type" !== data3){
+const err61 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/26/const",keyword:"const",params:{allowedValue: "unsupported_media_type"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+var _valid1 = _errs65 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 26];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 26;
+}
+const _errs67 = errors;
+if(typeof data3 !== "string"){
+const err62 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/27/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+if("unsupported_content_encoding" !== data3){
+const err63 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/27/const",keyword:"const",params:{allowedValue: "unsupported_content_encoding"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+var _valid1 = _errs67 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 27];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 27;
+}
+const _errs69 = errors;
+if(typeof data3 !== "string"){
+const err64 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/28/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+if("queue_full" !== data3){
+const err65 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/28/const",keyword:"const",params:{allowedValue: "queue_full"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+var _valid1 = _errs69 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 28];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 28;
+}
+const _errs71 = errors;
+if(typeof data3 !== "string"){
+const err66 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/29/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+if("provider_queue_full" !== data3){
+const err67 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/29/const",keyword:"const",params:{allowedValue: "provider_queue_full"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+var _valid1 = _errs71 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 29];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 29;
+}
+const _errs73 = errors;
+if(typeof data3 !== "string"){
+const err68 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/30/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+if("too_many_auth_failures" !== data3){
+const err69 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/30/const",keyword:"const",params:{allowedValue: "too_many_auth_failures"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+var _valid1 = _errs73 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 30];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 30;
+}
+const _errs75 = errors;
+if(typeof data3 !== "string"){
+const err70 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/31/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+if("headers_too_large" !== data3){
+const err71 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/31/const",keyword:"const",params:{allowedValue: "headers_too_large"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+var _valid1 = _errs75 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 31];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 31;
+}
+const _errs77 = errors;
+if(typeof data3 !== "string"){
+const err72 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/32/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+if("internal_error" !== data3){
+const err73 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/32/const",keyword:"const",params:{allowedValue: "internal_error"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+var _valid1 = _errs77 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 32];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 32;
+}
+const _errs79 = errors;
+if(typeof data3 !== "string"){
+const err74 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/33/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+if("docs_missing" !== data3){
+const err75 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/33/const",keyword:"const",params:{allowedValue: "docs_missing"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+var _valid1 = _errs79 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 33];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 33;
+}
+const _errs81 = errors;
+if(typeof data3 !== "string"){
+const err76 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/34/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+if("upstream_unavailable" !== data3){
+const err77 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/34/const",keyword:"const",params:{allowedValue: "upstream_unavailable"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+var _valid1 = _errs81 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 34];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 34;
+}
+const _errs83 = errors;
+if(typeof data3 !== "string"){
+const err78 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/35/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+if("upstream_error" !== data3){
+const err79 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/35/const",keyword:"const",params:{allowedValue: "upstream_error"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+var _valid1 = _errs83 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 35];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 35;
+}
+const _errs85 = errors;
+if(typeof data3 !== "string"){
+const err80 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/36/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+if("upstream_incomplete" !== data3){
+const err81 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/36/const",keyword:"const",params:{allowedValue: "upstream_incomplete"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+var _valid1 = _errs85 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 36];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 36;
+}
+const _errs87 = errors;
+if(typeof data3 !== "string"){
+const err82 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/37/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+if("upstream_event_too_large" !== data3){
+const err83 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/37/const",keyword:"const",params:{allowedValue: "upstream_event_too_large"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+var _valid1 = _errs87 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 37];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 37;
+}
+const _errs89 = errors;
+if(typeof data3 !== "string"){
+const err84 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/38/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+if("upstream_reply_too_large" !== data3){
+const err85 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/38/const",keyword:"const",params:{allowedValue: "upstream_reply_too_large"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+var _valid1 = _errs89 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 38];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 38;
+}
+const _errs91 = errors;
+if(typeof data3 !== "string"){
+const err86 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/39/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+if("shutting_down" !== data3){
+const err87 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/39/const",keyword:"const",params:{allowedValue: "shutting_down"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+var _valid1 = _errs91 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 39];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 39;
+}
+const _errs93 = errors;
+if(typeof data3 !== "string"){
+const err88 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/40/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+if("store_unavailable" !== data3){
+const err89 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/40/const",keyword:"const",params:{allowedValue: "store_unavailable"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+var _valid1 = _errs93 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 40];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 40;
+}
+const _errs95 = errors;
+if(typeof data3 !== "string"){
+const err90 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/41/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+if("upstream_timeout" !== data3){
+const err91 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/41/const",keyword:"const",params:{allowedValue: "upstream_timeout"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+var _valid1 = _errs95 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 41];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 41;
+}
+const _errs97 = errors;
+if(typeof data3 !== "string"){
+const err92 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/42/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+if("run_timeout" !== data3){
+const err93 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/42/const",keyword:"const",params:{allowedValue: "run_timeout"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+var _valid1 = _errs97 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 42];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 42;
+}
+const _errs99 = errors;
+if(typeof data3 !== "string"){
+const err94 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/43/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if("storage_full" !== data3){
+const err95 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/43/const",keyword:"const",params:{allowedValue: "storage_full"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+var _valid1 = _errs99 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 43];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 43;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+if(!valid4){
+const err96 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+else {
+errors = _errs12;
+if(vErrors !== null){
+if(_errs12){
+vErrors.length = _errs12;
+}
+else {
+vErrors = null;
+}
+}
+}
+var _valid0 = _errs10 === errors;
+valid2 = valid2 || _valid0;
+const _errs101 = errors;
+if(data3 !== null){
+const err97 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+var _valid0 = _errs101 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const err98 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+else {
+errors = _errs9;
+if(vErrors !== null){
+if(_errs9){
+vErrors.length = _errs9;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err99 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+validate59.errors = vErrors;
+return errors === 0;
+}
+validate59.evaluated = {"props":{"message":true,"type":true,"param":true,"code":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate58.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3891,10 +6061,14 @@ vErrors.push(err0);
 errors++;
 }
 if(data.error !== undefined){
-let data0 = data.error;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(data0.message === undefined){
-const err1 = {instancePath:instancePath+"/error",schemaPath:"#/components/schemas/Error/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+if(!(validate59(data.error, {instancePath:instancePath+"/error",parentData:data,parentDataProperty:"error",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3903,121 +6077,18 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(data0.type === undefined){
-const err2 = {instancePath:instancePath+"/error",schemaPath:"#/components/schemas/Error/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data0.param === undefined){
-const err3 = {instancePath:instancePath+"/error",schemaPath:"#/components/schemas/Error/required",keyword:"required",params:{missingProperty: "param"},message:"must have required property '"+"param"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-if(data0.code === undefined){
-const err4 = {instancePath:instancePath+"/error",schemaPath:"#/components/schemas/Error/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if(data0.message !== undefined){
-if(typeof data0.message !== "string"){
-const err5 = {instancePath:instancePath+"/error/message",schemaPath:"#/components/schemas/Error/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data0.type !== undefined){
-if(typeof data0.type !== "string"){
-const err6 = {instancePath:instancePath+"/error/type",schemaPath:"#/components/schemas/Error/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data0.param !== undefined){
-let data3 = data0.param;
-if((typeof data3 !== "string") && (data3 !== null)){
-const err7 = {instancePath:instancePath+"/error/param",schemaPath:"#/components/schemas/Error/properties/param/type",keyword:"type",params:{type: schema62.properties.param.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data0.code !== undefined){
-let data4 = data0.code;
-if((typeof data4 !== "string") && (data4 !== null)){
-const err8 = {instancePath:instancePath+"/error/code",schemaPath:"#/components/schemas/Error/properties/code/type",keyword:"type",params:{type: schema62.properties.code.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-}
-else {
-const err9 = {instancePath:instancePath+"/error",schemaPath:"#/components/schemas/Error/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-}
-else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-validate53.errors = vErrors;
+validate58.errors = vErrors;
 return errors === 0;
 }
-validate53.evaluated = {"props":{"error":true},"dynamicProps":false,"dynamicItems":false};
+validate58.evaluated = {"props":{"error":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateHealth = validate54;
-const schema63 = {"type":"object","required":["status"],"additionalProperties":false,"properties":{"status":{"type":"string","enum":["ok","degraded"]},"store":{"type":"string","enum":["unavailable"],"description":"Present while the session store cannot be reached."}}};
+export const validateHealth = validate61;
+const schema69 = {"type":"object","required":["status"],"additionalProperties":false,"properties":{"status":{"type":"string","enum":["ok","degraded"]},"store":{"type":"string","enum":["unavailable"],"description":"Present while the session store cannot be reached."}}};
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate54.evaluated;
+const evaluated0 = validate61.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4060,7 +6131,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!((data0 === "ok") || (data0 === "degraded"))){
-const err3 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema63.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema69.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4083,7 +6154,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!(data1 === "unavailable")){
-const err5 = {instancePath:instancePath+"/store",schemaPath:"#/properties/store/enum",keyword:"enum",params:{allowedValues: schema63.properties.store.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/store",schemaPath:"#/properties/store/enum",keyword:"enum",params:{allowedValues: schema69.properties.store.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4104,7 +6175,7 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate54.errors = vErrors;
+validate61.errors = vErrors;
 return errors === 0;
 }
-validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate61.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};

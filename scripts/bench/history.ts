@@ -32,8 +32,9 @@ async function fill(store: SessionStore, user: string, turns: number): Promise<v
   for (let i = 0; i < turns; i += 1) {
     const now = Date.now();
     const expected = { sessionId: i === 0 ? undefined : session.id, turns: i };
-    const ref = await store.beginTurn({ session, newTranscript: i === 0, expected, input: [{ role: 'user', content: MESSAGE }], startedAt: now });
-    await store.finishTurn(ref, {
+    const write = store.beginTurn({ session, newTranscript: i === 0, expected, input: [{ role: 'user', content: MESSAGE }], startedAt: now });
+    await write.started;
+    await write.finish({
       status: 'ok',
       reply: { role: 'assistant', content: MESSAGE },
       finishReason: 'stop',

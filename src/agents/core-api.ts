@@ -1,29 +1,47 @@
 /**
  * The agent core's interface: what a caller asks for (a turn), what it gets back (the
- * turn's events), and what the core is built from. `core.ts` implements it.
+ * turn's events), and what the core is built from. `core.ts` implements it. Everything
+ * here is in domain terms: each transport (the OpenAI HTTP endpoint, the WebSocket
+ * protocol, `moltbot agent`) maps its own request onto a `TurnRequest` and renders the
+ * events and errors in its own framing.
  */
-import type { ChatCompletionRequestMessage } from '../../generated/client/types.gen.js';
 import type { AgentConfig } from '../config/types.js';
+import type { AgentEvent } from '../domain/events.js';
+import type { TurnMessage } from '../domain/messages.js';
+import type { TurnOptions } from '../domain/options.js';
 import type { ModelProvider } from '../providers/types.js';
-import type { SessionStore } from '../sessions/store.js';
-import type { AgentEvent } from './events.js';
+import type { SessionStore, StoreHealth } from '../sessions/store.js';
+import type { Claimed, IdempotencyClaim, Replay } from './idempotency.js';
 import type { ImagePolicy } from './images.js';
 import type { LaneId, Lanes } from './lanes.js';
 import type { Limiter } from './limiter.js';
-import type { TurnOptions } from './request-options.js';
-import type { RoutingSources } from './routing.js';
 
-/** One turn as asked for by a client. */
+/**
+ * One turn as a caller asks for it. A 4xx `GatewayError` about one of these inputs has
+ * `field` set to its name here (`agentId`, `model`, `sessionKey`, `input`, or
+ * `input[i].images[j]`), for the caller to name it its own way (`GatewayError.named`).
+ */
 export interface TurnRequest {
-  /** An explicit agent id (`x-moltbot-agent-id`, `--agent`); wins over `model`. */
+  /** An explicit agent id; wins over `model`. */
   agentId?: string | undefined;
-  /** OpenAI's `model` field. */
-  model: string;
+  /**
+   * A model name that may name the agent: `moltbot:<id>`, `moltbot/<id>` or
+   * `agent:<id>`; anything else (or none) means the default agent.
+   */
+  model?: string | undefined;
+  /** The session, as given; without it, derived from `user`, else a new one per turn. */
   sessionKey?: string | undefined;
+  /** A stable end-user id: the session `agent:<id>:openai-user:<user>` when no key is given. */
   user?: string | null | undefined;
-  messages: readonly ChatCompletionRequestMessage[];
+  /**
+   * The messages, in the caller's order: `system` text joins the agent's system prompt
+   * for this turn; the rest is the conversation as the caller has it, ending with the new
+   * user or tool messages. A stored transcript is authoritative: only the new messages
+   * (after the last `assistant` one) are added to it.
+   */
+  input: readonly TurnMessage[];
   /** Sampling parameters and tools, forwarded where the provider supports them. */
-  options?: TurnOptions;
+  options?: TurnOptions | undefined;
   /**
    * True when the caller holds the reply until the turn is done (a JSON response). The
    * model is then called without waiting for the turn's start to be committed, a turn
@@ -32,7 +50,7 @@ export interface TurnRequest {
    * before the first event is yielded: a client never sees a reply the store has no
    * record of.
    */
-  bufferedReply?: boolean;
+  bufferedReply?: boolean | undefined;
 }
 
 /** A turn that has been routed and is ready to stream. */
@@ -41,9 +59,9 @@ export interface StartedTurn {
   sessionKey: string;
   /**
    * Deltas then `done`; throws a `GatewayError` on failure (429 when the gateway or its
-   * provider is at capacity, 504 on timeout, 503 on shutdown, 502/504 from the provider) or
-   * `RunAbortedError` when the caller's signal aborted. Iterate once; stopping early
-   * ends the run and records it as aborted.
+   * provider is at capacity, 504 on timeout, 503 on shutdown, 502/504 from the provider,
+   * 400 for an image that cannot be fetched) or `RunAbortedError` when the caller's
+   * signal aborted. Iterate once; stopping early ends the run and records it as aborted.
    */
   events: AsyncIterable<AgentEvent>;
 }
@@ -83,7 +101,7 @@ export interface AgentCore {
    * streams) and returns the turn's event stream. Aborting `signal` stops the run and
    * the provider request; the turn is then recorded as `aborted`.
    */
-  startTurn(request: TurnRequest, signal: AbortSignal, sources?: RoutingSources): StartedTurn;
+  startTurn(request: TurnRequest, signal: AbortSignal): StartedTurn;
   /**
    * Shutdown: refuses new turns (503), lets running and queued ones finish for up to
    * `graceMs`, then aborts the rest (they end with a 503 error) and resolves when every
@@ -92,4 +110,14 @@ export interface AgentCore {
   drain(graceMs: number): Promise<void>;
   /** Turns admitted and not yet finished (running or queued). */
   readonly pending: number;
+  /**
+   * Claims an idempotency key before a turn starts (`idempotency.ts`): `run` (start the
+   * turn and pass its events through `guard`) or `replay` (the first request's recorded
+   * turn as events, and the `payload` its transport kept). Throws the 409s
+   * `idempotency_key_in_use` / `idempotency_key_reused` (field `idempotencyKey`) and
+   * 503 `store_unavailable`.
+   */
+  claimIdempotencyKey<P>(claim: IdempotencyClaim): Promise<Claimed<P> | Replay<P>>;
+  /** Whether the session store can be reached, as last seen (no I/O). */
+  storeHealth(): StoreHealth;
 }

@@ -3,7 +3,7 @@
  * is two sessions) run one at a time, in arrival order, within this process. Turns of
  * one session in different processes are serialised by the store (`beginTurn`).
  */
-import { RunAbortedError } from '../errors.js';
+import { RunAbortedError } from '../domain/errors.js';
 
 /** A session: which agent, and its key. */
 export interface LaneId {

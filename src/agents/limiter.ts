@@ -1,11 +1,11 @@
 /**
  * Bounds runs: at most `maxConcurrent` run at once and at most `maxQueued` more wait (in
- * a session lane or for a slot). Past that a turn is refused at once with 429 and
- * `Retry-After`. A waiting turn whose client leaves is dropped. The core keeps one for
+ * a session lane or for a slot). Past that a turn is refused at once with 429 and a
+ * `retryAfterSeconds`. A waiting turn whose client leaves is dropped. The core keeps one for
  * all sessions (`queue_full`) and one per provider that has a cap of its own
  * (`provider_queue_full`, built by `createProviderLimiter`).
  */
-import { GatewayError, RunAbortedError } from '../errors.js';
+import { atCapacity, RunAbortedError, type GatewayError } from '../domain/errors.js';
 
 export interface Limiter {
   /** Admits a turn or throws 429; every admitted turn must call `leave` once. */
@@ -15,20 +15,6 @@ export interface Limiter {
   slot(signal: AbortSignal): Promise<() => void>;
   readonly running: number;
   readonly admitted: number;
-}
-
-/** Seconds a refused client is asked to wait; runs usually take a few seconds. */
-const RETRY_AFTER_SECONDS = 1;
-
-function atCapacity(code: string, what: string, maxConcurrent: number, maxQueued: number): GatewayError {
-  return new GatewayError({
-    status: 429,
-    type: 'invalid_request_error',
-    code,
-    message: `${what} is at capacity (${maxConcurrent} running, ${maxQueued} queued); retry after ${RETRY_AFTER_SECONDS} s.`,
-    retryable: true,
-    headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-  });
 }
 
 export interface LimiterOptions {

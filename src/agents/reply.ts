@@ -6,8 +6,8 @@
  * it. A streamed reply (the client has it already) is not even held in memory past the
  * cap.
  */
-import type { FinishReason, ModelEvent, ToolCall, Usage } from '../providers/types.js';
-import type { TranscriptMessage } from '../sessions/store.js';
+import type { ModelEvent } from '../domain/events.js';
+import type { FinishReason, ToolCall, TranscriptMessage, Usage } from '../domain/messages.js';
 
 /** Stands in for tool-call arguments that did not fit: valid JSON, saying what happened. */
 const droppedArguments = (bytes: number): string => JSON.stringify({ moltbot_truncated: { originalBytes: bytes } });

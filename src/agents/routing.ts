@@ -1,60 +1,47 @@
 /**
- * Which agent and which session a request runs in: the page's rules, in one place.
+ * Which agent and which session a turn runs in: the page's rules, in one place. Errors
+ * name the turn input at fault (`agentId`, `model`, `sessionKey`); each edge names those
+ * its own way.
  */
-import { agentNotFound, invalidRequest } from '../errors.js';
+import { stringSchemas } from '../../generated/spec-constants.js';
+import { agentNotFound, invalidAgentId, sessionAgentMismatch } from '../domain/errors.js';
 import { newSessionId } from '../ids.js';
 
-const AGENT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/u;
+/** The spec's agent id (`components.schemas.AgentId`); ids are kept in lower case. */
+const AGENT_ID = new RegExp(stringSchemas.AgentId.pattern, 'u');
 const MODEL_PREFIXES = ['moltbot:', 'moltbot/', 'agent:'] as const;
 /** A session key's agent prefix, `agent:<id>:...`, in any case (`Agent:Main:x`). */
 const SESSION_AGENT = /^agent:([^:]*):/iu;
 
-/** Where each routing input came from, used as the `param` of a 4xx. */
-export interface RoutingSources {
-  agentId: string;
-  sessionKey: string;
-}
-
-export const HTTP_SOURCES: RoutingSources = {
-  agentId: 'x-moltbot-agent-id',
-  sessionKey: 'x-moltbot-session-key',
-};
-
-function parseAgentId(raw: string, param: string): string {
+function parseAgentId(raw: string, field: 'agentId' | 'model'): string {
   const id = raw.toLowerCase();
-  if (!AGENT_ID.test(id)) {
-    throw invalidRequest(
-      `Invalid agent id '${raw.slice(0, 80)}' in ${param}: ids are 1-64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit.`,
-      param,
-      'invalid_agent_id',
-    );
-  }
+  if (!AGENT_ID.test(id)) throw invalidAgentId(raw, field);
   return id;
 }
 
 /**
- * The agent a request names: the explicit id (header / `--agent`) wins, then a
- * `moltbot:<id>`, `moltbot/<id>` or `agent:<id>` model, else `defaultId`.
- * Throws 400 for a malformed id and 404 `model_not_found` for an unconfigured one.
+ * The agent a turn names: the explicit `agentId` wins, then a `moltbot:<id>`,
+ * `moltbot/<id>` or `agent:<id>` model, else `defaultId`. Throws 400 `invalid_agent_id`
+ * for a malformed id and 404 `model_not_found` for an unconfigured one.
  */
 export function resolveAgentId(
-  input: { agentId?: string | undefined; model: string },
+  input: { agentId?: string | undefined; model?: string | undefined },
   known: (id: string) => boolean,
   defaultId: string,
-  sources: RoutingSources,
 ): string {
   let id = defaultId;
-  let param = 'model';
-  let requested = input.model;
+  let field: 'agentId' | 'model' = 'model';
+  let requested = input.model ?? defaultId;
   if (input.agentId !== undefined) {
-    param = sources.agentId;
+    field = 'agentId';
     requested = input.agentId;
-    id = parseAgentId(input.agentId, param);
-  } else {
-    const prefix = MODEL_PREFIXES.find((p) => input.model.toLowerCase().startsWith(p));
-    if (prefix) id = parseAgentId(input.model.slice(prefix.length), 'model');
+    id = parseAgentId(input.agentId, field);
+  } else if (input.model !== undefined) {
+    const model = input.model;
+    const prefix = MODEL_PREFIXES.find((p) => model.toLowerCase().startsWith(p));
+    if (prefix) id = parseAgentId(model.slice(prefix.length), 'model');
   }
-  if (!known(id)) throw agentNotFound(id, param, requested);
+  if (!known(id)) throw agentNotFound(id, field, requested);
   return id;
 }
 
@@ -77,20 +64,10 @@ export function canonicalSessionKey(key: string): { key: string; namedAgent: str
  * not name that agent. Else `agent:<id>:openai-user:<user>` for a non-empty `user`, else a
  * new random key.
  */
-export function resolveSessionKey(
-  input: { sessionKey?: string | undefined; user?: string | null | undefined },
-  agentId: string,
-  sources: RoutingSources,
-): string {
+export function resolveSessionKey(input: { sessionKey?: string | undefined; user?: string | null | undefined }, agentId: string): string {
   if (input.sessionKey !== undefined) {
     const { key, namedAgent } = canonicalSessionKey(input.sessionKey);
-    if (namedAgent !== undefined && namedAgent !== agentId) {
-      throw invalidRequest(
-        `The session key's 'agent:<id>:' prefix names a different agent than the one this request runs ('${agentId}'); use a key with the prefix 'agent:${agentId}:' or without an agent prefix.`,
-        sources.sessionKey,
-        'session_agent_mismatch',
-      );
-    }
+    if (namedAgent !== undefined && namedAgent !== agentId) throw sessionAgentMismatch(agentId);
     return key;
   }
   if (input.user) return `agent:${agentId}:openai-user:${input.user}`;

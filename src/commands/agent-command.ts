@@ -7,7 +7,17 @@
  */
 import { parseArgs } from 'node:util';
 import { createRuntime } from '../app.js';
+import { GatewayError, type TurnField } from '../domain/errors.js';
 import { UsageError, loadConfig, print } from './shared.js';
+
+/** The turn inputs this command takes, as its flags. */
+const FLAGS: Partial<Record<TurnField, string>> = { agentId: '--agent', sessionKey: '--session-key' };
+
+/** A refusal naming one of the turn's inputs, named by its flag. */
+function named(err: unknown): unknown {
+  const flag = err instanceof GatewayError && err.field !== undefined ? FLAGS[err.field] : undefined;
+  return flag === undefined ? err : (err as GatewayError).named(flag);
+}
 
 export async function agentCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -29,11 +39,12 @@ export async function agentCommand(argv: string[]): Promise<void> {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   try {
-    const turn = runtime.core.startTurn(
-      { agentId: values.agent, model: 'moltbot', sessionKey: values['session-key'], messages: [{ role: 'user', content: values.message }] },
-      controller.signal,
-      { agentId: '--agent', sessionKey: '--session-key' },
-    );
+    let turn;
+    try {
+      turn = runtime.core.startTurn({ agentId: values.agent, sessionKey: values['session-key'], input: [{ role: 'user', content: values.message }] }, controller.signal);
+    } catch (err) {
+      throw named(err);
+    }
     let reply = '';
     for await (const event of turn.events) {
       if (event.type === 'delta') {

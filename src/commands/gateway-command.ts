@@ -54,7 +54,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
       onRecovered: () => logger.log('info', 'session store available again'),
     },
   });
-  const app = await createServer(config, { core: runtime.core, logger, store: runtime.store, authFailures: runtime.authFailures });
+  const app = await createServer(config, { core: runtime.core, logger, authFailures: runtime.authFailures });
   const server = await listen(app, config);
   guardFileLimit(server, config.limits, logger);
   const inFlight = trackInFlight(server);

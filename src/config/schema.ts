@@ -2,8 +2,10 @@
  * JSON Schema (2020-12) of the config file. Every object is closed
  * (`additionalProperties: false`) so a misspelt key stops start-up with its path.
  */
+import { stringSchemas } from '../../generated/spec-constants.js';
 
-const agentId = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' } as const;
+/** An agent id as the spec has it (`components.schemas.AgentId`). */
+const agentId = { type: 'string', pattern: stringSchemas.AgentId.pattern } as const;
 const modelRef = { type: 'string', pattern: '^[^/\\s]+/\\S+$', description: '"provider/model"' } as const;
 
 /** When a session's transcript starts afresh under the same key. */

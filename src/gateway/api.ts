@@ -9,24 +9,25 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OperationId } from '../../generated/operations.js';
+import { headerParameters } from '../../generated/spec-constants.js';
 import { requestValidators } from '../../generated/validators/index.js';
-import { GatewayError, invalidRequest } from '../errors.js';
+import { GatewayError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
-import { createBearerCheck, unauthorized } from './auth.js';
-import { memoryAuthFailureCounter, type AuthFailureCounter } from './auth-failure-counter.js';
-import { isLoopback, type AuthLimiterOptions } from './auth-limiter.js';
+import { createBearerCheck } from './auth.js';
+import { memoryAuthFailureCounter, type AuthFailureCounter } from '../domain/auth-failure-counter.js';
+import { isLoopback, type AuthLimiterOptions } from '../domain/auth-limiter.js';
 import { checkBodyHeaders, expectsContinue, readBody } from './body.js';
 import { createCors } from './cors.js';
 import { sendError } from './error-response.js';
-import type { OperationHandler } from './handler.js';
+import type { HandlerResult, OperationHandler, OperationHandlers } from './handler.js';
+import { duplicateHeader, methodNotAllowed, routeNotFound, tooManyAuthFailures, unauthorized } from './http-errors.js';
 import { parseJsonBody, type JsonLimits } from './json-body.js';
 import { requestIdOf } from './request-id.js';
 import { createRouter, targetPath } from './router.js';
 import { validationError } from './validation-error.js';
 import { writeResult } from './write-result.js';
 
-/** One handler per operationId in the spec: a missing one is a compile error. */
-export type OperationHandlers = { [K in OperationId]: OperationHandler<never> };
+export type { OperationHandlers };
 
 export interface ApiOptions {
   secret: string;
@@ -35,8 +36,8 @@ export interface ApiOptions {
   jsonLimits: JsonLimits;
   keepAliveMs: number;
   corsOrigins: readonly string[];
-  /** Spec paths left out of the served API (disabled endpoints answer 404). */
-  disabledPaths: readonly string[];
+  /** Operations left out of the served API (a disabled endpoint's answer 404). */
+  disabled: readonly OperationId[];
   handlers: OperationHandlers;
   logger: Logger;
   /** Failed-auth counting (shared by replicas on PostgreSQL); in this process's memory when absent. */
@@ -45,16 +46,6 @@ export interface ApiOptions {
 
 /** A node-style request listener. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
-
-function tooManyFailures(seconds: number): GatewayError {
-  return new GatewayError({
-    status: 429,
-    type: 'invalid_request_error',
-    code: 'too_many_auth_failures',
-    message: `Too many failed authentication attempts from this address; retry after ${seconds} s.`,
-    headers: { 'retry-after': String(seconds) },
-  });
-}
 
 /**
  * A header that may appear once but came more than once: two `Authorization` or two
@@ -72,20 +63,6 @@ function duplicatedHeader(rawHeaders: readonly string[]): 'authorization' | 'hos
   return undefined;
 }
 
-function notFound(method: string, path: string): GatewayError {
-  return new GatewayError({ status: 404, type: 'invalid_request_error', code: null, message: `Invalid URL (${method} ${path.slice(0, 200)})` });
-}
-
-function methodNotAllowed(method: string, path: string, allow: string): GatewayError {
-  return new GatewayError({
-    status: 405,
-    type: 'invalid_request_error',
-    code: 'method_not_allowed',
-    message: `Method ${method} is not allowed on ${path.slice(0, 200)}; use ${allow}.`,
-    headers: { allow },
-  });
-}
-
 /** Builds the request listener for the spec's operations. */
 export async function createApi(options: ApiOptions): Promise<RequestListener> {
   const isAuthorized = createBearerCheck(options.secret);
@@ -93,8 +70,19 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
   const counter = options.authFailures ?? memoryAuthFailureCounter;
   const limiter = rateLimit.enabled ? counter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) }) : undefined;
   const cors = createCors(options.corsOrigins);
-  const router = createRouter(options.disabledPaths);
-  const handlers = options.handlers as Record<OperationId, OperationHandler<unknown>>;
+  const router = createRouter(options.disabled);
+  const { handlers } = options;
+
+  /**
+   * Validates a routed request against its operation's spec and hands the typed request
+   * to the operation's handler.
+   */
+  function dispatch<K extends OperationId>(operationId: K, parts: { header: unknown; path: unknown; requestBody: unknown }, signal: AbortSignal): Promise<HandlerResult<K>> {
+    const validate = requestValidators[operationId];
+    if (!validate(parts)) throw validationError(validate.errors);
+    const handler: OperationHandler<K> = handlers[operationId];
+    return handler({ body: parts.requestBody, headers: parts.header, params: parts.path, signal });
+  }
 
   /**
    * Undefined when the request carries the secret; else the error to answer with. A
@@ -105,18 +93,18 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     const address = req.socket.remoteAddress ?? '';
     // A blocked address is refused even with the right secret: no oracle while blocked.
     const blockedFor = limiter?.blockedFor(address) ?? 0;
-    if (blockedFor > 0) return tooManyFailures(blockedFor);
+    if (blockedFor > 0) return tooManyAuthFailures(blockedFor);
     if (isAuthorized(req.headers.authorization)) return undefined;
     // Blocked already (on another replica): refused as blocked, not told the secret was wrong.
     const blockedBefore = (await limiter?.failed(address)) ?? 0;
-    return blockedBefore > 0 ? tooManyFailures(blockedBefore) : unauthorized();
+    return blockedBefore > 0 ? tooManyAuthFailures(blockedBefore) : unauthorized();
   }
 
   return async (req, res) => {
     const started = performance.now();
     const path = targetPath(req.url ?? '/');
-    const requestId = requestIdOf(req.headers['x-request-id']);
-    res.setHeader('x-request-id', requestId);
+    const requestId = requestIdOf(req.headers[headerParameters.RequestIdHeader]);
+    res.setHeader(headerParameters.RequestIdHeader, requestId);
     const logger = options.logger.child({ requestId });
     const controller = new AbortController();
     // A client that leaves before the response is complete aborts the run.
@@ -134,9 +122,9 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     try {
       const method = req.method ?? 'GET';
       const duplicated = duplicatedHeader(req.rawHeaders);
-      if (duplicated) throw invalidRequest(`The request has more than one '${duplicated}' header; send it once.`, duplicated, 'duplicate_header');
+      if (duplicated) throw duplicateHeader(duplicated);
       const route = router.match(method, path);
-      if (route.kind === 'notFound') throw notFound(method.toUpperCase(), path);
+      if (route.kind === 'notFound') throw routeNotFound(method.toUpperCase(), path);
       if (route.kind === 'methodNotAllowed') throw methodNotAllowed(method.toUpperCase(), path, route.allow);
       if (route.secured) {
         const refused = await refusal(req);
@@ -149,14 +137,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
         if (expectsContinue(req)) res.writeContinue();
         body = parseJsonBody(await readBody(req, options.maxBodyBytes), options.jsonLimits);
       }
-      const validate = requestValidators[route.operationId];
-      if (!validate({ header: req.headers, path: route.params, requestBody: body })) throw validationError(validate.errors);
-      const result = await handlers[route.operationId]({
-        body,
-        headers: req.headers as Record<string, string | undefined>,
-        params: route.params,
-        signal: controller.signal,
-      });
+      const result = await dispatch(route.operationId, { header: req.headers, path: route.params, requestBody: body }, controller.signal);
       await writeResult(res, result, { signal: controller.signal, logger, keepAliveMs: options.keepAliveMs });
     } catch (err) {
       if (controller.signal.aborted && !(err instanceof GatewayError)) return;

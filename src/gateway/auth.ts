@@ -1,5 +1,4 @@
 import { hash, timingSafeEqual } from 'node:crypto';
-import { GatewayError } from '../errors.js';
 
 /** One-shot SHA-256 (half the cost of createHash().update().digest(), on every request). */
 const digest = (value: string): Buffer => hash('sha256', value, 'buffer');
@@ -17,15 +16,4 @@ export function createBearerCheck(secret: string): (authorization: string | unde
     // Always compare, even without a token, so a missing header costs the same.
     return timingSafeEqual(presented, expected) && match !== null;
   };
-}
-
-/** 401 in OpenAI's shape; never says what was sent. */
-export function unauthorized(): GatewayError {
-  return new GatewayError({
-    status: 401,
-    type: 'invalid_request_error',
-    code: 'invalid_api_key',
-    message: "Missing or invalid bearer token: send 'Authorization: Bearer <token>' with the gateway's secret.",
-    headers: { 'www-authenticate': 'Bearer' },
-  });
 }

@@ -9,17 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, type BrotliDecompress, type Gunzip, type Inflate } from 'node:zlib';
-import { GatewayError, invalidRequest } from '../errors.js';
-
-/** 413 in OpenAI's shape. */
-function payloadTooLarge(limit: number): GatewayError {
-  return new GatewayError({
-    status: 413,
-    type: 'invalid_request_error',
-    code: 'request_too_large',
-    message: `The request body exceeds the limit of ${limit} bytes.`,
-  });
-}
+import { invalidRequest, payloadTooLarge, unsupportedContentEncoding, unsupportedMediaType } from './http-errors.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/iu;
 
@@ -52,24 +42,9 @@ export function declaresBody(req: IncomingMessage): boolean {
 export function checkBodyHeaders(req: IncomingMessage, limit: number): void {
   if (Number(req.headers['content-length']) > limit) throw payloadTooLarge(limit);
   const coding = codingOf(req);
-  if (coding !== '' && !(coding in DECODERS)) {
-    throw new GatewayError({
-      status: 415,
-      type: 'invalid_request_error',
-      code: 'unsupported_content_encoding',
-      message: `Content-Encoding '${coding.slice(0, 100)}' is not supported; send the body as is, or with gzip, deflate or br.`,
-      headers: { 'accept-encoding': ACCEPTED_ENCODINGS },
-    });
-  }
+  if (coding !== '' && !(coding in DECODERS)) throw unsupportedContentEncoding(coding, ACCEPTED_ENCODINGS);
   const contentType = req.headers['content-type'];
-  if (contentType !== undefined && !JSON_TYPE.test(contentType)) {
-    throw new GatewayError({
-      status: 415,
-      type: 'invalid_request_error',
-      code: 'unsupported_media_type',
-      message: `Content-Type '${contentType.slice(0, 100)}' is not supported; send 'Content-Type: application/json'.`,
-    });
-  }
+  if (contentType !== undefined && !JSON_TYPE.test(contentType)) throw unsupportedMediaType(contentType);
 }
 
 /** An HTTP/1.1 request waiting for `100 Continue` before it sends its body (RFC 9110 §10.1.1). */

@@ -4,10 +4,13 @@
  * them), for the headers OpenAI's browser SDKs send.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { headerParameters } from '../../generated/spec-constants.js';
 
-/** Request headers a browser client may send: OpenAI SDK (`x-stainless-*`, `openai-*`) and ours. */
-const ALLOWED_HEADER = /^(authorization|content-type|accept|x-request-id|x-moltbot-agent-id|x-moltbot-session-key|x-stainless-[a-z0-9-]+|openai-[a-z0-9-]+)$/u;
-const EXPOSED = 'x-request-id, x-moltbot-session-key, retry-after';
+/** Request headers a browser client may send: OpenAI SDK's (`x-stainless-*`, `openai-*`) and the spec's header parameters. */
+const ALLOWED = new Set(['authorization', 'content-type', 'accept', ...Object.values(headerParameters)]);
+const SDK_HEADER = /^(x-stainless-[a-z0-9-]+|openai-[a-z0-9-]+)$/u;
+/** Response headers a browser client may read: the request id, the session key, and how long to wait. */
+const EXPOSED = [headerParameters.RequestIdHeader, headerParameters.SessionKeyHeader, 'retry-after'].join(', ');
 const METHODS = 'GET, HEAD, POST, OPTIONS';
 
 export interface Cors {
@@ -36,7 +39,7 @@ export function createCors(origins: readonly string[]): Cors {
         .split(',')
         .map((h) => h.trim().toLowerCase())
         .filter(Boolean);
-      const headers = requested.filter((h) => ALLOWED_HEADER.test(h));
+      const headers = requested.filter((h) => ALLOWED.has(h) || SDK_HEADER.test(h));
       res.writeHead(204, {
         'access-control-allow-methods': METHODS,
         ...(headers.length > 0 ? { 'access-control-allow-headers': headers.join(', ') } : {}),

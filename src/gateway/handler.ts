@@ -1,49 +1,59 @@
 /**
- * The contract between operation handlers and the HTTP edge. Handlers take typed input
- * and return a result; only the edge (`api.ts`) touches the socket.
+ * The contract between operation handlers and the HTTP edge. A handler takes its
+ * operation's request as the generated types say it (validated before it is called) and
+ * returns a result; only the edge (`api.ts`) touches the socket.
  */
+import type { OperationId, OperationRequest, OperationResponseHeaders } from '../../generated/operations.js';
+import type { OperationStreamData } from '../../generated/streams.js';
 
-/** What a handler receives: the validated body and the (lower-cased) request headers. */
-export interface HandlerInput<Body> {
-  body: Body;
-  headers: Readonly<Record<string, string | undefined>>;
-  /** Path parameters, by name. */
-  params: Readonly<Record<string, string | undefined>>;
+/** What a handler receives: its operation's validated body, header parameters and path parameters. */
+export interface HandlerInput<K extends OperationId> {
+  body: OperationRequest<K>['requestBody'];
+  /** The header parameters the operation declares (lower-case names, as Node gives them). */
+  headers: Readonly<OperationRequest<K>['header']>;
+  params: Readonly<OperationRequest<K>['path']>;
   /** Aborts when the client goes away. */
   signal: AbortSignal;
 }
+
+/** Response headers an operation declares in the spec. */
+export type ResponseHeaders<K extends OperationId> = Partial<Record<OperationResponseHeaders[K], string>>;
 
 /**
  * A JSON response. `body` may be a promise: its rejection is rendered as an error
  * response that still carries `headers`.
  */
-export interface JsonResult {
+export interface JsonResult<K extends OperationId> {
   kind: 'json';
   status: number;
-  headers?: Record<string, string>;
+  headers?: ResponseHeaders<K>;
   body: unknown;
 }
 
 /**
  * A `text/event-stream` response: each payload becomes one `data:` event, then
  * `data: [DONE]`. An error thrown before the first payload becomes an HTTP error status;
- * after it, a final `data: {"error": ...}` event.
+ * after it, a final `data: {"error": ...}` event. Payloads are typed by the stream's
+ * `x-itemSchema` (generated/streams.ts).
  */
-export interface StreamResult {
+export interface StreamResult<K extends OperationId> {
   kind: 'sse';
-  headers?: Record<string, string>;
-  events: AsyncIterable<unknown>;
+  headers?: ResponseHeaders<K>;
+  events: AsyncIterable<K extends keyof OperationStreamData ? OperationStreamData[K] : never>;
 }
 
 /** A static document (the spec, the docs page). */
-export interface RawResult {
+export interface RawResult<K extends OperationId> {
   kind: 'raw';
   status: number;
   contentType: string;
-  headers?: Record<string, string>;
+  headers?: ResponseHeaders<K>;
   body: Buffer;
 }
 
-export type HandlerResult = JsonResult | StreamResult | RawResult;
+export type HandlerResult<K extends OperationId> = JsonResult<K> | StreamResult<K> | RawResult<K>;
 
-export type OperationHandler<Body = unknown> = (input: HandlerInput<Body>) => Promise<HandlerResult>;
+export type OperationHandler<K extends OperationId> = (input: HandlerInput<K>) => Promise<HandlerResult<K>>;
+
+/** One handler per operationId in the spec: a missing one is a compile error. */
+export type OperationHandlers = { [K in OperationId]: OperationHandler<K> };

@@ -3,7 +3,8 @@
  * nesting depth) and for numbers out of a double's range before it is validated
  * against the spec.
  */
-import { invalidRequest, type GatewayError } from '../errors.js';
+import type { GatewayError } from '../domain/errors.js';
+import { invalidRequest } from './http-errors.js';
 import { fieldPath } from '../field-path.js';
 
 /** Limits on the shape of a JSON body, beyond its size. */

@@ -66,13 +66,13 @@ function decode(values: string[]): string[] | undefined {
   }
 }
 
-/** A router over every operation except those whose path is in `disabledPaths` (they answer 404). */
-export function createRouter(disabledPaths: readonly string[]): Router {
+/** A router over every operation except the `disabled` ones (they answer 404). */
+export function createRouter(disabled: readonly OperationId[]): Router {
   const exact = new Map<string, Map<string, OperationId>>();
   const templates = new Map<string, Template>();
   for (const operationId of operationIds) {
+    if (disabled.includes(operationId)) continue;
     const { method, path } = operationPaths[operationId];
-    if (disabledPaths.includes(path)) continue;
     if (!path.includes('{')) {
       const methods = exact.get(path) ?? new Map<string, OperationId>();
       methods.set(method.toUpperCase(), operationId);

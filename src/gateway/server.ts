@@ -6,13 +6,16 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { type Express } from 'express';
-import type { AgentCore } from '../agents/core.js';
+import { operationIds, operationPaths } from '../../generated/operations.js';
+import type { AgentCore } from '../agents/core-api.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { SessionStore } from '../sessions/store.js';
 import { createApi, type ApiOptions } from './api.js';
+import { rawErrorResponse } from './error-response.js';
+import { clientError } from './http-errors.js';
 import { expressClasses } from './express-classes.js';
 import { isLingering } from './linger.js';
+import { requestIdOf } from './request-id.js';
 import { createChatCompletionHandler } from './routes/chat-completions.js';
 import { getDocs, getOpenApiDocument } from './routes/docs.js';
 import { createHealthHandler } from './routes/health.js';
@@ -21,14 +24,12 @@ import { createModelHandlers } from './routes/models.js';
 export interface ServerDeps {
   core: AgentCore;
   logger: Logger;
-  /** The session store: idempotency keys and `/healthz` (both off without it). */
-  store?: SessionStore;
   /** Failed-auth counting (`Runtime.authFailures`); in memory when absent. */
   authFailures?: ApiOptions['authFailures'];
 }
 
-/** The OpenAI endpoints, enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
-const OPENAI_PATHS = ['/v1/chat/completions', '/v1/models', '/v1/models/{model}'];
+/** The operations the spec marks `x-moltbot-endpoint: chatCompletions`: enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
+const CHAT_COMPLETIONS_OPERATIONS = operationIds.filter((id) => operationPaths[id].endpoint === 'chatCompletions');
 
 export async function createServer(config: GatewayConfig, deps: ServerDeps): Promise<Express> {
   const { secret } = config.gateway.auth;
@@ -45,14 +46,14 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
     jsonLimits: { maxStringLength: config.gateway.http.maxStringLength, maxDepth: config.gateway.http.maxDepth },
     keepAliveMs: config.gateway.http.sseKeepAliveSeconds * 1000,
     corsOrigins: config.gateway.http.corsOrigins,
-    disabledPaths: config.gateway.http.chatCompletionsEnabled ? [] : OPENAI_PATHS,
+    disabled: config.gateway.http.chatCompletionsEnabled ? [] : CHAT_COMPLETIONS_OPERATIONS,
     handlers: {
-      createChatCompletion: createChatCompletionHandler(deps.core, deps.store),
+      createChatCompletion: createChatCompletionHandler(deps.core),
       listModels: models.listModels,
       retrieveModel: models.retrieveModel,
       getOpenApiDocument,
       getDocs,
-      getHealth: createHealthHandler(deps.store),
+      getHealth: createHealthHandler(deps.core),
     },
     logger: deps.logger,
     ...(deps.authFailures ? { authFailures: deps.authFailures } : {}),
@@ -76,16 +77,8 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const [status, reason, code, message] =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', 'headers_too_large', `The request headers exceed ${MAX_HEADER_BYTES} bytes.`]
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', 'request_timeout', 'The request was not received in time.']
-        : [400, 'Bad Request', 'malformed_request', 'The request is not valid HTTP.'];
-  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code } });
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  // No request id was read: the answer gets a new one, like every other response.
+  socket.end(rawErrorResponse(clientError(err.code, MAX_HEADER_BYTES), requestIdOf(undefined)));
 }
 
 /** Header bytes a request may carry; more is refused with 431 before any handler runs. */

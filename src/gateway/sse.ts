@@ -3,6 +3,10 @@
  * `data: <json>` line followed by a blank line, and `data: [DONE]` last.
  */
 import type { ServerResponse } from 'node:http';
+import { createChatCompletionStreamSentinels } from '../../generated/streams.js';
+
+/** The last event's data, as the stream's `x-itemSchema` states it. */
+const END = createChatCompletionStreamSentinels[0];
 
 /**
  * No `Connection` header: Node writes the true one (`keep-alive` on HTTP/1.1, `close`
@@ -22,5 +26,5 @@ export function writeEvent(res: ServerResponse, payload: unknown): void {
 
 /** Writes the terminating `data: [DONE]` and ends the response. */
 export function endStream(res: ServerResponse): void {
-  res.end('data: [DONE]\n\n');
+  res.end(`data: ${END}\n\n`);
 }

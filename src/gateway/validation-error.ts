@@ -4,7 +4,8 @@
  */
 import type { ErrorObject } from 'ajv';
 import { openapiDocument } from '../../generated/openapi-document.js';
-import { GatewayError, invalidRequest } from '../errors.js';
+import type { GatewayError } from '../domain/errors.js';
+import { invalidRequest } from './http-errors.js';
 import { fieldPath } from '../field-path.js';
 
 /** `/requestBody/messages/0/role` → `messages[0].role`; `/header/x-a` → `x-a`; `/path/model` → `model`. */

@@ -3,10 +3,11 @@
  * keep-alive comments while the agent is thinking.
  */
 import type { ServerResponse } from 'node:http';
-import { RunAbortedError, toGatewayError } from '../errors.js';
+import { RunAbortedError, toGatewayError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import { textPieces } from '../text-pieces.js';
 import { errorBody, logFailure, sendError } from './error-response.js';
+import type { OperationId } from '../../generated/operations.js';
 import type { HandlerResult, StreamResult } from './handler.js';
 import { SSE_HEADERS, endStream, writeEvent } from './sse.js';
 
@@ -36,7 +37,7 @@ function drained(res: ServerResponse): Promise<void> {
 /** Longest piece of a JSON body written at once. */
 const BODY_PIECE_CHARS = 256 * 1024;
 
-async function writeStream(res: ServerResponse, result: StreamResult, { signal, logger, keepAliveMs }: WriteOptions): Promise<void> {
+async function writeStream(res: ServerResponse, result: StreamResult<OperationId>, { signal, logger, keepAliveMs }: WriteOptions): Promise<void> {
   const iterator = result.events[Symbol.asyncIterator]();
   const start = (): void => {
     if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...result.headers });
@@ -84,7 +85,7 @@ async function writeStream(res: ServerResponse, result: StreamResult, { signal, 
   }
 }
 
-export async function writeResult(res: ServerResponse, result: HandlerResult, options: WriteOptions): Promise<void> {
+export async function writeResult(res: ServerResponse, result: HandlerResult<OperationId>, options: WriteOptions): Promise<void> {
   if (result.kind === 'sse') return writeStream(res, result, options);
   if (result.kind === 'raw') {
     res.writeHead(result.status, { ...result.headers, 'content-type': result.contentType, 'content-length': result.body.length });

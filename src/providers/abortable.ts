@@ -1,4 +1,4 @@
-import { RunAbortedError } from '../errors.js';
+import { RunAbortedError } from '../domain/errors.js';
 
 /**
  * Settles with `promise`, or rejects with `RunAbortedError` as soon as `signal` aborts.

@@ -7,6 +7,9 @@
  * on its response chunks, the Anthropic one through the SDK's `fetch`.
  */
 
+/** Default cap on one upstream SSE line or event (`models.providers.<id>.maxEventBytes`). */
+export const DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024;
+
 /** One upstream event (or line) was longer than the cap. */
 export class EventTooLargeError extends Error {
   constructor(readonly limit: number) {

@@ -9,7 +9,7 @@
  * only then renamed into place (the lock stays with the file), so nobody ever finds an
  * instance's file before it is locked and takes a starting instance for a dead one.
  */
-import { closeSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -37,6 +37,9 @@ function lockHeld(path: string): boolean {
     probe.exec('ROLLBACK');
   } catch (err) {
     if ((err as { code?: string }).code === 'SQLITE_BUSY') return true;
+    // Removed while probed (its owner closed, or another process found it dead first):
+    // SQLite then fails the lock with an I/O error (SQLITE_IOERR_FSTAT). Not alive.
+    if (!existsSync(path)) return false;
     throw err;
   } finally {
     probe.close();

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { WAL_KEPT_BYTES, createCheckpointer, type Checkpointer } from './checkpointer.js';
-import { createGroupCommit, type QueuedWrite } from './group-commit.js';
+import { createGroupCommit } from './group-commit.js';
 import { holdInstanceLock } from './instance-lock-files.js';
 import { soleInstance, type InstanceLiveness } from './instance-liveness.js';
 import { createSqliteIdempotency } from './sqlite-idempotency.js';
@@ -17,7 +17,7 @@ import { migrate } from './sqlite-schema.js';
 import { TURN_COLUMNS, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
 import { storageFailure } from './storage-errors.js';
 import { StoreOpenError, preparePrivateFiles, storeOpenError } from './store-files.js';
-import { SessionConflict, type BeginTurn, type SessionStore, type TurnOutcome, type TurnRef } from './store.js';
+import { SessionConflict, type BeginTurn, type SessionStore, type TurnOutcome, type TurnRef, type TurnWrite } from './store.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -208,8 +208,6 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   }
   const prune = createPruner(db, commits.whenOpen);
   const write = <T>(run: () => T): Promise<T> => commits.enqueue(run).done;
-  /** Turn starts still waiting for their commit, by the promise `beginTurn` returned. */
-  const queuedBegins = new WeakMap<Promise<TurnRef>, { item: QueuedWrite; turn: BeginTurn }>();
   const idempotency = createSqliteIdempotency(db, write, liveness.self, (id) => liveness.instanceAlive(id));
 
   return {
@@ -229,21 +227,21 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       const current = statements.current.get(key, agentId);
       return current !== undefined && liveTurnElsewhere(current.id, false);
     },
-    beginTurn(turn) {
+    beginTurn(turn): TurnWrite {
       const { item, done } = commits.enqueue(() => begin(turn));
-      queuedBegins.set(done, { item, turn });
-      return done;
-    },
-    async finishTurn(ref, outcome) {
-      const queued = ref instanceof Promise ? queuedBegins.get(ref) : undefined;
-      if (queued && !queued.item.taken) {
-        // The start is not written yet: write the whole turn in its place, in one go.
-        queued.item.write = () => begin(queued.turn, outcome);
-        await ref;
-        return;
-      }
-      const begun = await ref;
-      await write(() => finish(begun, outcome));
+      return {
+        started: done,
+        async finish(outcome) {
+          if (!item.taken) {
+            // The start is not written yet: write the whole turn in its place, in one commit.
+            item.write = () => begin(turn, outcome);
+            await done;
+            return;
+          }
+          const begun = await done;
+          await write(() => finish(begun, outcome));
+        },
+      };
     },
     async loadTurns(agentId, key) {
       const row = statements.current.get(key, agentId);

@@ -3,7 +3,7 @@
  * a quota, or `session.maxStoreBytes` reached, which SQLite reports as SQLITE_FULL) is a
  * 507 `storage_full`; anything else stays as it is (a 500 at the edge).
  */
-import { storageFull } from '../errors.js';
+import { storageFull } from '../domain/errors.js';
 
 const FULL = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT']);
 

@@ -1,17 +1,16 @@
 /**
  * The session store interface. A session key names a sequence of transcripts (a reset
  * starts a new one; old ones stay readable). A turn is written twice, each write one
- * transaction: `beginTurn` records the new input as `running`, `finishTurn` records the
+ * transaction: `beginTurn` records the new input as `running`, its `finish` records the
  * reply and how the run ended. A store never holds half a turn. A running turn records
  * the instance (per-boot process id, `instance-liveness.ts`) running it; a turn whose
  * instance is gone (a crash, SIGKILL) is marked `interrupted` when the store next opens.
  * Nothing here assumes one process: a PostgreSQL store for several replicas implements
  * the same calls.
  */
-import type { FinishReason, ModelMessage, Usage } from '../providers/types.js';
+import type { FinishReason, TranscriptMessage, Usage } from '../domain/messages.js';
 
-/** A message as kept in a transcript: what the model was sent, less the system prompt. */
-export type TranscriptMessage = Exclude<ModelMessage, { role: 'system' }>;
+export type { TranscriptMessage };
 
 /** How a turn ended; `running` until it does. Only `ok` turns feed the model's history. */
 export type TurnStatus = 'running' | 'ok' | 'error' | 'aborted' | 'timeout' | 'interrupted';
@@ -122,6 +121,21 @@ export interface TurnRef {
   seq: number;
 }
 
+/** A turn being written: its start, and the one call that records how it ended. */
+export interface TurnWrite {
+  /**
+   * Resolves once the start is committed; rejects with `SessionConflict` (nothing was
+   * written) or the write's failure (a full store: `storage_full`).
+   */
+  readonly started: Promise<TurnRef>;
+  /**
+   * Records how the turn ended, atomically; call it at most once. It may be called before
+   * `started` settles: a store may then write start and outcome together, so the turn
+   * never shows as `running`. Rejects if the start failed.
+   */
+  finish(outcome: TurnOutcome): Promise<void>;
+}
+
 /**
  * The session changed since the turn read its history (another process wrote a turn, or
  * reset it), or another live process is running a turn in it. Nothing was written: read
@@ -178,20 +192,15 @@ export interface SessionStore {
   recentTurns(sessionId: string, limit: number): Promise<Turn[]>;
   /**
    * Records a turn's input as `running` (creating the transcript when asked), atomically,
-   * if the session is still as `begin.expected` says; rejects with `SessionConflict` if not.
+   * if the session is still as `begin.expected` says; else `started` rejects with
+   * `SessionConflict`. The returned write finishes the turn.
    */
-  beginTurn(begin: BeginTurn): Promise<TurnRef>;
+  beginTurn(begin: BeginTurn): TurnWrite;
   /**
    * Whether another live instance (process) is running a turn in the current transcript
    * of the agent's session `key`: a turn that must wait for it polls this.
    */
   runningElsewhere(agentId: string, key: string): Promise<boolean>;
-  /**
-   * Records how a begun turn ended, atomically. Takes the ref, or the promise `beginTurn`
-   * returned: a turn that ends before its start is committed may then be written once,
-   * start and outcome together (it never shows as `running`). Rejects if the start failed.
-   */
-  finishTurn(ref: TurnRef | Promise<TurnRef>, outcome: TurnOutcome): Promise<void>;
   /** Every turn of the current transcript of the agent's session `key`, oldest first (empty if unknown). */
   loadTurns(agentId: string, key: string): Promise<Turn[]>;
   /** Transcripts, most recently updated first. */

@@ -2,7 +2,8 @@
  * The generated hey-api fetch SDK (generated/client) as a client of the real server.
  * Streaming uses the client's own SSE helper, `client.sse.post` (core/serverSentEvents):
  * the SDK generates no streaming function for createChatCompletion because the spec's
- * `text/event-stream` body is a plain string.
+ * `text/event-stream` body is a plain string. Its events are typed by generated/streams.ts,
+ * which `npm run generate` writes from the stream's `x-itemSchema`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createConfig, type Client } from '../../generated/client/client/index.js';
@@ -12,6 +13,7 @@ import type {
   CreateChatCompletionStreamResponse,
   ErrorResponse,
 } from '../../generated/client/types.gen.js';
+import { createChatCompletionStreamSentinels, type CreateChatCompletionStreamData } from '../../generated/streams.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { schemaProblems } from '../helpers/schemas.js';
 
@@ -58,7 +60,9 @@ describe('generated SDK against the real server', () => {
 
   it('streams through the client SSE helper (client.sse.post)', async () => {
     const sseErrors: unknown[] = [];
-    const { stream } = await client.sse.post<unknown>({
+    type StreamEvent = CreateChatCompletionStreamData | (typeof createChatCompletionStreamSentinels)[number];
+    // The helper takes a map of status → payload (an object payload would be read as one).
+    const { stream } = await client.sse.post<{ 200: StreamEvent }>({
       url: '/v1/chat/completions',
       security: [{ scheme: 'bearer', type: 'http' }],
       auth: gateway.token,
@@ -68,11 +72,12 @@ describe('generated SDK against the real server', () => {
       sseMaxRetryAttempts: 1,
       onSseError: (err) => sseErrors.push(err),
     });
-    const events: unknown[] = [];
+    const events: StreamEvent[] = [];
     for await (const event of stream) events.push(event);
     expect(sseErrors).toEqual([]);
-    expect(events.at(-1)).toBe('[DONE]');
-    const chunks = events.slice(0, -1) as CreateChatCompletionStreamResponse[];
+    expect(events.at(-1)).toBe(createChatCompletionStreamSentinels[0]);
+    const chunks = events.slice(0, -1).filter((event): event is CreateChatCompletionStreamResponse => typeof event !== 'string' && !('error' in event));
+    expect(chunks).toHaveLength(events.length - 1);
     for (const chunk of chunks) {
       expect(schemaProblems('chunk', chunk), JSON.stringify(chunk)).toEqual([]);
       expect(chunk.id).toBe(chunks[0]?.id);

@@ -104,14 +104,15 @@ describe('history between turns of this gateway and another process', () => {
     const other = openSqliteStore(storePath);
     try {
       const [session] = await other.sessionHistory(key);
-      const ref = await other.beginTurn({
+      const write = other.beginTurn({
         session: { id: session?.session.id as string, key, agentId: 'main', kind: 'user' },
         newTranscript: false,
         expected: { sessionId: session?.session.id, turns: session?.session.turns ?? 0 },
         input: [{ role: 'user', content: 'from elsewhere' }],
         startedAt: Date.now(),
       });
-      await other.finishTurn(ref, { status: 'ok', reply: { role: 'assistant', content: 'noted elsewhere' }, finishReason: 'stop', endedAt: Date.now() });
+      await write.started;
+      await write.finish({ status: 'ok', reply: { role: 'assistant', content: 'noted elsewhere' }, finishReason: 'stop', endedAt: Date.now() });
     } finally {
       await other.close();
     }

@@ -37,18 +37,19 @@ async function busySession(timeoutSeconds?: number): Promise<{ setup: CoreSetup;
     ...(timeoutSeconds === undefined ? {} : { edit: (file) => ((file.agents?.list ?? [])[0] = { ...file.agents?.list?.[0], id: 'main', timeoutSeconds }) }),
   });
   other = openSqliteStore(storePath);
-  const ref = await other.beginTurn({
+  const write = other.beginTurn({
     session: { id: 'other-transcript', key: KEY, agentId: 'main', kind: 'explicit' },
     newTranscript: true,
     expected: { sessionId: undefined, turns: 0 },
     input: [{ role: 'user', content: 'from the other process' }],
     startedAt: Date.now(),
   });
+  await write.started;
   const store = other;
   return {
     setup,
     other: store,
-    finishOther: () => store.finishTurn(ref, { status: 'ok', reply: { role: 'assistant', content: 'other reply' }, finishReason: 'stop', endedAt: Date.now() }),
+    finishOther: () => write.finish({ status: 'ok', reply: { role: 'assistant', content: 'other reply' }, finishReason: 'stop', endedAt: Date.now() }),
     waiting,
   };
 }

@@ -62,7 +62,7 @@ describe.each([
     expect((await a.store.loadTurns('main', 'agent:main:openai-user:ida')).map((t) => t.status)).toEqual(['ok']);
 
     const reused = await readError(await postChat(b, { ...body, messages: [{ role: 'user', content: 'something else' }] }, { 'idempotency-key': 'key-json-1' }), 409);
-    expect(reused).toMatchObject({ code: 'idempotency_key_reused', param: 'Idempotency-Key', type: 'invalid_request_error' });
+    expect(reused).toMatchObject({ code: 'idempotency_key_reused', param: 'idempotency-key', type: 'invalid_request_error' });
     // Another key is another request.
     await readCompletion(await postChat(b, body, { 'idempotency-key': 'key-json-2' }));
     expect(upstream.requests).toHaveLength(2);
@@ -76,7 +76,7 @@ describe.each([
     await upstream.nthRequest(1);
     const busy = await postChat(b, streamBody, { 'idempotency-key': 'key-stream' });
     expect(busy.headers.get('retry-after')).toBe('1');
-    expect(await readError(busy, 409)).toMatchObject({ code: 'idempotency_key_in_use', param: 'Idempotency-Key' });
+    expect(await readError(busy, 409)).toMatchObject({ code: 'idempotency_key_in_use', param: 'idempotency-key' });
     upstream.release();
     const first = await readStream(await firstResponse);
     expect(streamedText(first)).toBe('slow reply');

@@ -53,6 +53,9 @@ describe('keep-alive', () => {
     const first = await sse.waitFor((raw) => raw.length >= KEEP_ALIVE.length);
     expect(first.startsWith(KEEP_ALIVE)).toBe(true);
     expect(first).not.toContain('data:');
+    // The comment can go out before the request reaches the upstream (a loaded machine):
+    // only a reply already held is released.
+    await setup.upstream.nthRequest(1);
     setup.upstream.release();
     const raw = await sse.ended;
     const stream = await readRawStream(res, raw);

@@ -399,6 +399,8 @@ describe('headers over 16 KiB', () => {
   it('one large header is a 431 with an OpenAI JSON body, on any route', async () => {
     for (const [path, method] of [['/v1/chat/completions', 'POST'], ['/healthz', 'GET']] as const) {
       const res = await sendFrom(`${shared.url}${path}`, { method, headers: { ...JSON_AUTH, 'x-filler': 'a'.repeat(17 * 1024) }, ...(method === 'POST' ? { body: JSON.stringify(VALID) } : {}) });
+      // Answered before any handler, through the same renderer: with a request id like every response.
+      expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/u);
       const error = await readError(res, 431);
       expect(error.code).toBe('headers_too_large');
       expect(error.type).toBe('invalid_request_error');
@@ -418,6 +420,7 @@ describe('slow clients', () => {
   async function expect408(raw: string): Promise<void> {
     const res = parseRawResponse(raw);
     expect(res.headers.get('connection')).toBe('close');
+    expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/u);
     const error = await readError(res, 408);
     expect(error.code).toBe('request_timeout');
     expect(error.type).toBe('invalid_request_error');

@@ -70,7 +70,7 @@ export async function startGateway(
     ...(options.onSessionWait ? { onSessionWait: options.onSessionWait } : {}),
   });
   const logs: string[] = [];
-  const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }), store: runtime.store, authFailures: runtime.authFailures });
+  const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }), authFailures: runtime.authFailures });
   const server: Server = await listen(app, config, 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   return {

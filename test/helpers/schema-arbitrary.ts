@@ -1,8 +1,8 @@
 /**
  * A small JSON Schema → fast-check translator for the keywords openapi.yaml's request
  * schemas use: type (also arrays of types), properties/required, items/minItems/maxItems,
- * enum/const, anyOf/oneOf, minimum/maximum, minLength/maxLength, pattern and `$ref` to
- * `#/components/...`. Any other validation keyword throws, so a spec change the
+ * enum/const, anyOf/oneOf, minimum/maximum, minLength/maxLength, pattern, a boolean
+ * `additionalProperties` and `$ref` to `#/components/...`. Any other validation keyword throws, so a spec change the
  * translator does not understand cannot silently weaken the fuzz test.
  *
  * Also: which JSON types a schema accepts (for "wrong type" mutations) and values of the
@@ -14,7 +14,7 @@ export type Schema = Record<string, unknown>;
 export type JsonType = 'string' | 'number' | 'integer' | 'boolean' | 'null' | 'array' | 'object';
 export const JSON_TYPES: readonly JsonType[] = ['string', 'number', 'integer', 'boolean', 'null', 'array', 'object'];
 
-const VALIDATION = new Set(['$ref', 'type', 'properties', 'required', 'items', 'minItems', 'maxItems', 'enum', 'const', 'anyOf', 'oneOf', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern']);
+const VALIDATION = new Set(['$ref', 'type', 'properties', 'required', 'items', 'minItems', 'maxItems', 'enum', 'const', 'anyOf', 'oneOf', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'additionalProperties']);
 /** Keywords that do not constrain instances (`discriminator` only narrows which branch is checked). */
 const ANNOTATIONS = new Set(['description', 'examples', 'example', 'title', 'default', 'deprecated', 'discriminator', '$comment', 'readOnly', 'writeOnly']);
 
@@ -64,6 +64,9 @@ export class SchemaTranslator {
   arbitrary(schema: Schema): fc.Arbitrary<unknown> {
     for (const key of Object.keys(schema)) {
       if (!VALIDATION.has(key) && !ANNOTATIONS.has(key)) throw new Error(`schema keyword '${key}' is not supported by the translator: ${JSON.stringify(schema).slice(0, 200)}`);
+    }
+    if ('additionalProperties' in schema && typeof schema.additionalProperties !== 'boolean') {
+      throw new Error(`only a boolean additionalProperties is supported by the translator: ${JSON.stringify(schema).slice(0, 200)}`);
     }
     if (typeof schema.$ref === 'string') {
       const ref = schema.$ref;
@@ -129,7 +132,8 @@ export class SchemaTranslator {
       }
       case 'object': {
         const properties = schema.properties as Record<string, Schema> | undefined;
-        if (!properties) return freeObject;
+        // Generated objects hold only the listed keys, which `additionalProperties: false` allows too.
+        if (!properties) return schema.additionalProperties === false ? fc.constant({}) : freeObject;
         const model = Object.fromEntries(Object.entries(properties).map(([key, sub]) => [key, this.arbitrary(sub)]));
         return fc.record(model, { requiredKeys: (schema.required as string[] | undefined) ?? [] });
       }

@@ -14,6 +14,7 @@ import { holdInstanceLock } from '../../src/sessions/instance-lock-files.js';
 import type { InstanceLiveness } from '../../src/sessions/instance-liveness.js';
 
 const MODULE = new URL('../../dist/src/sessions/instance-lock-files.js', import.meta.url).href;
+const STORE_MODULE = new URL('../../dist/src/sessions/sqlite-store.js', import.meta.url).href;
 const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
 
 const held: InstanceLiveness[] = [];
@@ -31,7 +32,7 @@ function hold(dir: string): InstanceLiveness {
 
 /** A child process holding an instance lock in `dir`; resolves with its id once held. */
 async function childHolding(dir: string): Promise<{ child: ChildProcessWithoutNullStreams; id: string; exited: Promise<unknown> }> {
-  // The lock is kept referenced: a dropped one is garbage-collected, closing its connection and releasing the lock.
+  // The lock is kept referenced: a connection the GC collects is closed, and its lock released with it.
   const code = `const { holdInstanceLock } = await import(${JSON.stringify(MODULE)}); globalThis.held = holdInstanceLock(${JSON.stringify(dir)}); console.log(globalThis.held.self); setInterval(() => {}, 1 << 30);`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { timeout: 30_000 });
   children.push(child);
@@ -86,5 +87,28 @@ describe('instance lock files', () => {
     const fresh = hold(dir);
     expect(readdirSync(dir).sort()).toEqual([`${living.id}.lock`, `${fresh.self}.lock`].sort());
     expect(fresh.instanceAlive(living.id)).toBe(true);
+  });
+
+  it('processes opening and closing stores in one state dir at once never fail on each other\'s lock files', async () => {
+    // Each open probes the other instances' files while they are being closed and removed
+    // (or removed by a third process that found them dead): a probe of a file removed under
+    // it once failed the open with SQLITE_IOERR_FSTAT ("disk I/O error", ~4% of opens here).
+    const path = join(mkdtempSync(join(tmpdir(), 'moltbot-instances-')), 'sessions.sqlite');
+    const code = `const { openSqliteStore } = await import(${JSON.stringify(STORE_MODULE)});
+      const failures = [];
+      for (let i = 0; i < 40; i += 1) {
+        try { const store = openSqliteStore(${JSON.stringify(path)}); await store.listSessions(); await store.close(); }
+        catch (err) { failures.push(String(err.code ?? err.message)); }
+      }
+      console.log(JSON.stringify(failures));`;
+    const runs = Array.from({ length: 6 }, async () => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', code], { timeout: 60_000 });
+      children.push(child);
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const exitCode = await new Promise((resolve) => child.on('exit', resolve));
+      return { exitCode, failures: JSON.parse(out || '["no output"]') as string[] };
+    });
+    expect(await Promise.all(runs)).toEqual(Array.from({ length: 6 }, () => ({ exitCode: 0, failures: [] })));
   });
 });

@@ -3,7 +3,9 @@
  * answers 507 `storage_full` (OpenAI's shape, a message that says so) while reads keep
  * being served, and the same process recovers once space returns; start-up on a
  * read-only or unwritable state dir exits 2 with a message naming the path and the
- * problem. Tests run as root: "unwritable" runs the gateway as `nobody`, "read-only" and
+ * problem. Tests run as root: "unwritable" runs the gateway as root without the
+ * capabilities that bypass file permissions (setpriv), on paths owned by `nobody` (running
+ * it as `nobody` would need the checkout to be readable by everyone); "read-only" and
  * "full" use small tmpfs mounts (skipped, saying why, where mounting is not allowed).
  */
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,9 +18,11 @@ import { PROCESS_TOKEN, assistant, chat, processEnv, showSession, upstreamConfig
 import { readCompletion, readError } from '../helpers/read.js';
 import { fillUp, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
-const NOBODY: RunAs = { uid: 65534, gid: 65534 };
-/** Running a command as `nobody` needs root (CI runs as root). */
-const notRoot = process.getuid?.() !== 0 ? 'these tests run the gateway as nobody, which needs root' : undefined;
+const NOBODY = { uid: 65534, gid: 65534 };
+/** The gateway as root that file permissions bind: what an unprivileged owner-less user meets. */
+const BOUND_BY_MODES: RunAs = { prefix: ['setpriv', '--bounding-set', '-dac_override,-dac_read_search,-fowner'] };
+/** Dropping capabilities and chown need root (CI runs as root). */
+const notRoot = process.getuid?.() !== 0 ? 'these tests chown to nobody and drop root capabilities, which needs root' : undefined;
 
 let upstream: FakeUpstream | undefined;
 let gateway: RunningGateway | undefined;
@@ -60,20 +64,22 @@ async function refusedStart(stateDir: string, as: RunAs = {}): Promise<{ code: n
 describe('start-up on a state dir it cannot write', () => {
   it('as a user who may not create the state dir: exit 2, naming the directory and "permission denied"', async ({ skip }) => {
     if (notRoot) return loudSkip(skip, notRoot);
-    const parent = mkdtempSync(join(tmpdir(), 'moltbot-rootonly-'));
+    const parent = mkdtempSync(join(tmpdir(), 'moltbot-othersonly-'));
+    chownSync(parent, NOBODY.uid, NOBODY.gid);
     chmodSync(parent, 0o755);
     const stateDir = join(parent, 'state');
-    const result = await refusedStart(stateDir, NOBODY);
+    const result = await refusedStart(stateDir, BOUND_BY_MODES);
     expect(result.code, JSON.stringify(result)).toBe(2);
     expect(result.stderr).toBe(`moltbot: session store: cannot create the directory ${stateDir}: permission denied (EACCES). ${HINT}\n`);
   });
 
   it('as a user who may not write into an existing state dir: exit 2, naming it', async ({ skip }) => {
     if (notRoot) return loudSkip(skip, notRoot);
-    const stateDir = mkdtempSync(join(tmpdir(), 'moltbot-rootonly-'));
-    // root's, private: nobody may neither read nor write it.
+    const stateDir = mkdtempSync(join(tmpdir(), 'moltbot-othersonly-'));
+    // nobody's, private: the gateway may neither read nor write it.
+    chownSync(stateDir, NOBODY.uid, NOBODY.gid);
     chmodSync(stateDir, 0o700);
-    const result = await refusedStart(stateDir, NOBODY);
+    const result = await refusedStart(stateDir, BOUND_BY_MODES);
     expect(result.code, JSON.stringify(result)).toBe(2);
     expect(result.stderr).toBe(`moltbot: session store: cannot write into the directory ${stateDir}: permission denied (EACCES). ${HINT}\n`);
   });
@@ -81,10 +87,11 @@ describe('start-up on a state dir it cannot write', () => {
   it('an existing store file owned by another user: exit 2 naming the file', async ({ skip }) => {
     if (notRoot) return loudSkip(skip, notRoot);
     const stateDir = mkdtempSync(join(tmpdir(), 'moltbot-owned-'));
-    chownSync(stateDir, NOBODY.uid ?? 0, NOBODY.gid ?? 0);
+    chmodSync(stateDir, 0o700);
     const file = join(stateDir, 'sessions.sqlite');
     writeFileSync(file, '', { mode: 0o600 });
-    const result = await refusedStart(stateDir, NOBODY);
+    chownSync(file, NOBODY.uid, NOBODY.gid);
+    const result = await refusedStart(stateDir, BOUND_BY_MODES);
     expect(result.code, JSON.stringify(result)).toBe(2);
     expect(result.stderr).toBe(`moltbot: session store: cannot open for writing ${file}: permission denied (EACCES). ${HINT}\n`);
   });

@@ -5,7 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAnthropicProvider } from '../../src/providers/anthropic/anthropic-provider.js';
-import type { ModelEvent, ModelRequest, ToolChoice } from '../../src/providers/types.js';
+import type { ModelEvent } from '../../src/domain/events.js';
+import type { ToolChoice } from '../../src/domain/options.js';
+import type { ModelRequest } from '../../src/providers/types.js';
 import { startFakeAnthropic, type AnthropicBehaviour, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 
 const HI: ModelRequest['messages'] = [{ role: 'user', content: 'hi' }];

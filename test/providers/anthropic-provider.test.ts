@@ -4,9 +4,10 @@
  * failures, aborts and retries come out.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { GatewayError, RunAbortedError } from '../../src/errors.js';
+import { GatewayError, RunAbortedError } from '../../src/domain/errors.js';
 import { createAnthropicProvider, type AnthropicSettings } from '../../src/providers/anthropic/anthropic-provider.js';
-import type { ModelEvent, ModelProvider, ModelRequest } from '../../src/providers/types.js';
+import type { ModelEvent } from '../../src/domain/events.js';
+import type { ModelProvider, ModelRequest } from '../../src/providers/types.js';
 import { startFakeAnthropic, type AnthropicBehaviour, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { closedPortBaseUrl } from '../helpers/scenarios.js';
 

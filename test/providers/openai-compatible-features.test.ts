@@ -4,7 +4,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOpenAICompatibleProvider } from '../../src/providers/openai-compatible/openai-compatible-provider.js';
-import type { ModelEvent, ModelProvider, ModelRequest, ResponseFormat, ToolChoice } from '../../src/providers/types.js';
+import type { ModelEvent } from '../../src/domain/events.js';
+import type { ResponseFormat, ToolChoice } from '../../src/domain/options.js';
+import type { ModelProvider, ModelRequest } from '../../src/providers/types.js';
 import { startFakeUpstream, type FakeUpstream, type UpstreamBehaviour } from '../helpers/fake-upstream.js';
 
 const HI: ModelRequest['messages'] = [{ role: 'user', content: 'hi' }];

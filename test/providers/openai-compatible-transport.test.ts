@@ -7,7 +7,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOpenAICompatibleProvider } from '../../src/providers/openai-compatible/openai-compatible-provider.js';
-import type { ModelEvent } from '../../src/providers/types.js';
+import type { ModelEvent } from '../../src/domain/events.js';
 
 const SSE_BODY = [
   { choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },

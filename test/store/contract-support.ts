@@ -18,8 +18,9 @@ export async function asRead(store: SessionStore, b: BeginTurn): Promise<BeginTu
 
 /** Begins (on the session as it is now) and finishes one turn with the given status. */
 export async function turn(store: SessionStore, b: BeginTurn, status: 'ok' | 'error' | 'aborted' | 'timeout', replyText: string, endedAt: number): Promise<TurnRef> {
-  const ref = await store.beginTurn(await asRead(store, b));
-  await store.finishTurn(ref, { status, reply: a(replyText), ...(status === 'ok' ? { finishReason: 'stop' as const } : {}), endedAt });
+  const refWrite = store.beginTurn(await asRead(store, b));
+  const ref = await refWrite.started;
+  await refWrite.finish({ status, reply: a(replyText), ...(status === 'ok' ? { finishReason: 'stop' as const } : {}), endedAt });
   return ref;
 }
 

@@ -7,7 +7,7 @@
  * replica's turn without anyone touching its session.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { GatewayError } from '../../src/errors.js';
+import { GatewayError } from '../../src/domain/errors.js';
 import { PG_SCHEMA_VERSION } from '../../src/sessions/postgres/migrations.js';
 import { openPostgresStore, type PostgresSessionStore } from '../../src/sessions/postgres/store.js';
 import { StoreOpenError } from '../../src/sessions/store-files.js';
@@ -46,7 +46,7 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: start-up', () => {
     const rows = await adminQuery<{ version: number; n: string }>(`SELECT version, count(*) AS n FROM "${schema}".schema_migrations GROUP BY version ORDER BY version`);
     expect(rows.map((row) => [row.version, Number(row.n)])).toEqual(Array.from({ length: PG_SCHEMA_VERSION }, (_, i) => [i + 1, 1]));
     // All four work on it at once: one turn each in their own sessions.
-    await Promise.all(stores.map(async (store, i) => store.finishTurn(store.beginTurn(await readAndBegin(store, `${KEY}-${i}`, `hello ${i}`)), OK)));
+    await Promise.all(stores.map(async (store, i) => store.beginTurn(await readAndBegin(store, `${KEY}-${i}`, `hello ${i}`)).finish(OK)));
     expect(await stores[0]?.listSessions()).toHaveLength(4);
   });
 
@@ -78,15 +78,16 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
       url.port = String(proxy.port);
       const schema = freshSchema('fault');
       const store = await open(schema, { url: url.toString() });
-      await store.finishTurn(store.beginTurn(await readAndBegin(store, KEY, 'before')), OK);
-      const begun = await store.beginTurn(await readAndBegin(store, KEY, 'running across the outage'));
+      await store.beginTurn(await readAndBegin(store, KEY, 'before')).finish(OK);
+      const begunWrite = store.beginTurn(await readAndBegin(store, KEY, 'running across the outage'));
+      await begunWrite.started;
       proxy.cut();
       const err = await failure(store.currentSession('main', KEY));
       expect(err).toBeInstanceOf(GatewayError);
       expect(err).toMatchObject({ status: 503, code: 'store_unavailable', headers: { 'retry-after': '2' } });
       expect(`${err.message} ${String((err.cause as Error).message)}`).not.toContain(PASSWORD);
       expect(store.health()).toBe('unavailable');
-      await expect(store.finishTurn(begun, { ...OK, reply: { role: 'assistant', content: 'lost' } })).rejects.toMatchObject({ code: 'store_unavailable' });
+      await expect(begunWrite.finish({ ...OK, reply: { role: 'assistant', content: 'lost' } })).rejects.toMatchObject({ code: 'store_unavailable' });
       proxy.restore();
       // The pool opens new connections for the next calls; the instance lock is taken again.
       await expect.poll(async () => (await store.currentSession('main', KEY).catch(() => undefined))?.turns, { timeout: 10_000 }).toBe(2);
@@ -106,11 +107,11 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
 
   it('backends terminated: the next calls run on new connections and the instance lock is taken again', async () => {
     const store = await open(freshSchema('terminate'));
-    await store.finishTurn(store.beginTurn(await readAndBegin(store, KEY, 'before')), OK);
+    await store.beginTurn(await readAndBegin(store, KEY, 'before')).finish(OK);
     await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name LIKE 'moltbot-gateway%' AND datname = current_database()");
     await expect.poll(async () => (await store.currentSession('main', KEY).catch(() => undefined))?.turns, { timeout: 10_000 }).toBe(1);
     await expect.poll(() => store.health(), { timeout: 10_000 }).toBe('ok');
-    expect(await store.beginTurn(await readAndBegin(store, KEY, 'after'))).toMatchObject({ seq: 2 });
+    expect(await store.beginTurn(await readAndBegin(store, KEY, 'after')).started).toMatchObject({ seq: 2 });
   });
 
   it('a replica opens poolSize connections plus its instance connection, however many turns run at once', async () => {
@@ -123,7 +124,7 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
       await Promise.all(
         Array.from({ length: 64 }, async (_, i) => {
           const turn = await readAndBegin(store, `${KEY}-${i}`, `turn ${i}`);
-          await store.finishTurn(store.beginTurn(turn), OK);
+          await store.beginTurn(turn).finish(OK);
         }),
       );
       await Promise.all([store.sweep(), store.prune({ olderThan: { explicit: 0 } }), store.listSessions()]);
@@ -147,7 +148,7 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
       await holder.query('BEGIN');
       await holder.query("SELECT pg_advisory_xact_lock(1836018804, hashtext('main' || E'\\n' || $1))", [KEY]);
       const started = performance.now();
-      const err = await failure(store.beginTurn(turn));
+      const err = await failure(store.beginTurn(turn).started);
       const ms = performance.now() - started;
       expect(err).toMatchObject({ status: 503, code: 'store_unavailable' });
       expect(ms).toBeLessThan(5_000);
@@ -156,7 +157,7 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
       await holder.query('ROLLBACK');
       await holder.end();
     }
-    expect(await store.beginTurn(turn)).toMatchObject({ seq: 1 });
+    expect(await store.beginTurn(turn).started).toMatchObject({ seq: 1 });
   });
 
   it('a replica whose retention pass finds another pass running (the advisory lock held) skips it', async () => {
@@ -164,10 +165,7 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
     const store = await open(schema);
     for (let i = 0; i < 3; i += 1) {
       const id = `old-${i}`;
-      await store.finishTurn(
-        store.beginTurn({ session: { id, key: `agent:main:openai:${id}`, agentId: 'main', kind: 'stateless' }, newTranscript: true, expected: { sessionId: undefined, turns: 0 }, input: [], startedAt: 1 }),
-        { ...OK, endedAt: 1 },
-      );
+      await store.beginTurn({ session: { id, key: `agent:main:openai:${id}`, agentId: 'main', kind: 'stateless' }, newTranscript: true, expected: { sessionId: undefined, turns: 0 }, input: [], startedAt: 1 }).finish({ ...OK, endedAt: 1 },);
     }
     // Another replica's pass holds the schema's prune lock.
     const pg = await import('pg');
@@ -187,7 +185,7 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
   it("the sweep interrupts this replica's own orphan (a start committed whose answer was lost), not its turns still running", async () => {
     const schema = freshSchema('orphan');
     const [store, other] = [await open(schema), await open(schema)];
-    await store.beginTurn(await readAndBegin(store, KEY, 'still running'));
+    await store.beginTurn(await readAndBegin(store, KEY, 'still running')).started;
     const [{ owner } = { owner: '' }] = await adminQuery<{ owner: string }>(`SELECT owner FROM "${schema}".turns`);
     // What a start looks like whose answer never came back: committed, owned by this live replica, nothing running it.
     await adminQuery(`INSERT INTO "${schema}".sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES ('lost', 'agent:main:lost', 'main', 'explicit', 1, 1, 1, 'running')`);
@@ -203,7 +201,7 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
     const schema = freshSchema('sweep');
     const dying = await openPostgresStore({ url: DATABASE_URL ?? '', schema, sweepIntervalMs: 60_000 });
     const survivor = await open(schema);
-    await dying.beginTurn(await readAndBegin(dying, KEY, 'cut'));
+    await dying.beginTurn(await readAndBegin(dying, KEY, 'cut')).started;
     // The replica dies: its instance connection goes, and its lock with it.
     await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'moltbot-gateway-instance' AND pid <> pg_backend_pid()");
     await dying.close();

@@ -18,41 +18,42 @@ describe.each(STORES)('$name store: beginTurn across processes', ({ skip, locati
   it.skipIf(skip)('refuses a turn read before another process added one; nothing is written; read again it begins', async () => {
     const where = location();
     const [gateway, cli] = [await where.open(), await where.open()];
-    await gateway.finishTurn(gateway.beginTurn(await readAndBegin(gateway, KEY, 'first')), OK);
+    await gateway.beginTurn(await readAndBegin(gateway, KEY, 'first')).finish(OK);
     const stale = await readAndBegin(cli, KEY, 'from the cli');
-    await gateway.finishTurn(gateway.beginTurn(await readAndBegin(gateway, KEY, 'second')), OK);
-    await expect(cli.beginTurn(stale)).rejects.toBeInstanceOf(SessionConflict);
-    await expect(cli.finishTurn(cli.beginTurn(stale), OK)).rejects.toBeInstanceOf(SessionConflict);
+    await gateway.beginTurn(await readAndBegin(gateway, KEY, 'second')).finish(OK);
+    await expect(cli.beginTurn(stale).started).rejects.toBeInstanceOf(SessionConflict);
+    await expect(cli.beginTurn(stale).finish(OK)).rejects.toBeInstanceOf(SessionConflict);
     expect((await gateway.loadTurns('main', KEY)).map((t) => t.input[0]?.content)).toEqual(['first', 'second']);
-    expect(await cli.beginTurn(await readAndBegin(cli, KEY, 'from the cli'))).toMatchObject({ seq: 3 });
+    expect(await cli.beginTurn(await readAndBegin(cli, KEY, 'from the cli')).started).toMatchObject({ seq: 3 });
   });
 
   it.skipIf(skip)("refuses a turn read while another process's turn ran, when that turn has ended since (same count, its history lacks the turn)", async () => {
     const where = location();
     const [gateway, cli] = [await where.open(), await where.open()];
-    await gateway.finishTurn(gateway.beginTurn(await readAndBegin(gateway, KEY, 'first')), OK);
-    const running = await gateway.beginTurn(await readAndBegin(gateway, KEY, 'second'));
+    await gateway.beginTurn(await readAndBegin(gateway, KEY, 'first')).finish(OK);
+    const runningWrite = gateway.beginTurn(await readAndBegin(gateway, KEY, 'second'));
+    await runningWrite.started;
     const readMeanwhile = await readAndBegin(cli, KEY, 'third');
-    await gateway.finishTurn(running, OK);
-    await expect(cli.beginTurn(readMeanwhile)).rejects.toBeInstanceOf(SessionConflict);
-    expect(await cli.beginTurn(await readAndBegin(cli, KEY, 'third'))).toMatchObject({ seq: 3 });
+    await runningWrite.finish(OK);
+    await expect(cli.beginTurn(readMeanwhile).started).rejects.toBeInstanceOf(SessionConflict);
+    expect(await cli.beginTurn(await readAndBegin(cli, KEY, 'third')).started).toMatchObject({ seq: 3 });
   });
 
   it.skipIf(skip)('refuses a first turn when another process created the transcript meanwhile (both saw none)', async () => {
     const where = location();
     const [gateway, cli] = [await where.open(), await where.open()];
     const [mine, theirs] = [await readAndBegin(gateway, KEY, 'mine'), await readAndBegin(cli, KEY, 'theirs')];
-    await gateway.finishTurn(gateway.beginTurn(mine), OK);
-    await expect(cli.beginTurn(theirs)).rejects.toBeInstanceOf(SessionConflict);
+    await gateway.beginTurn(mine).finish(OK);
+    await expect(cli.beginTurn(theirs).started).rejects.toBeInstanceOf(SessionConflict);
     expect(await gateway.sessionHistory(KEY)).toHaveLength(1);
   });
 
   it.skipIf(skip)('two processes starting the same turn at once: exactly one begins', async () => {
     const where = location();
     const [one, two] = [await where.open(), await where.open()];
-    await one.finishTurn(one.beginTurn(await readAndBegin(one, KEY, 'first')), OK);
+    await one.beginTurn(await readAndBegin(one, KEY, 'first')).finish(OK);
     const [a, b] = [await readAndBegin(one, KEY, 'a'), await readAndBegin(two, KEY, 'b')];
-    const results = await Promise.allSettled([one.beginTurn(a), two.beginTurn(b)]);
+    const results = await Promise.allSettled([one.beginTurn(a).started, two.beginTurn(b).started]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(SessionConflict);
     expect((await one.loadTurns('main', KEY)).map((t) => t.seq)).toEqual([1, 2]);
@@ -62,15 +63,15 @@ describe.each(STORES)('$name store: beginTurn across processes', ({ skip, locati
     const where = location();
     const gateway = await where.openUnmanaged();
     const cli = await where.open();
-    await gateway.beginTurn(await readAndBegin(gateway, KEY, 'slow gateway turn'));
+    await gateway.beginTurn(await readAndBegin(gateway, KEY, 'slow gateway turn')).started;
     expect(await cli.runningElsewhere('main', KEY)).toBe(true);
     expect(await gateway.runningElsewhere('main', KEY)).toBe(false);
     expect(await cli.runningElsewhere('beta', KEY)).toBe(false);
     const waiting = await readAndBegin(cli, KEY, 'cli turn');
-    await expect(cli.beginTurn(waiting)).rejects.toThrow(new SessionConflict('another process is running a turn in the session'));
+    await expect(cli.beginTurn(waiting).started).rejects.toThrow(new SessionConflict('another process is running a turn in the session'));
     await gateway.close();
     expect(await cli.runningElsewhere('main', KEY)).toBe(false);
-    expect(await cli.beginTurn(waiting)).toMatchObject({ seq: 2 });
+    expect(await cli.beginTurn(waiting).started).toMatchObject({ seq: 2 });
     expect((await cli.loadTurns('main', KEY)).map((t) => [t.seq, t.status])).toEqual([
       [1, 'interrupted'],
       [2, 'running'],
@@ -80,7 +81,7 @@ describe.each(STORES)('$name store: beginTurn across processes', ({ skip, locati
   it.skipIf(skip)('does not look up a stateless session (its key was minted for the turn)', async () => {
     const gateway = await location().open();
     const turn = await readAndBegin(gateway, KEY, 'one-off', 'stateless');
-    await expect(gateway.beginTurn({ ...turn, expected: { sessionId: 'anything', turns: 7 } })).resolves.toMatchObject({ seq: 1 });
+    await expect(gateway.beginTurn({ ...turn, expected: { sessionId: 'anything', turns: 7 } }).started).resolves.toMatchObject({ seq: 1 });
   });
 });
 
@@ -90,14 +91,14 @@ async function transcript(store: SessionStore, id: string, kind: SessionKind, da
   const session = { id, key: kind === 'stateless' ? `agent:${agentId}:openai:${id}` : `agent:${agentId}:${id}`, agentId, kind };
   const at = NOW - daysAgo * DAY;
   for (let i = 0; i < (options.turns ?? 1); i += 1) {
-    const ref = store.beginTurn({
+    const write = store.beginTurn({
       session: i > 0 && kind === 'stateless' ? { ...session, kind: 'explicit' } : session,
       newTranscript: i === 0,
       expected: { sessionId: i === 0 ? undefined : id, turns: i },
       input: [{ role: 'user', content: `hello ${i}` }],
       startedAt: at,
     });
-    await store.finishTurn(ref, { status: 'ok', reply: { role: 'assistant', content: 'hi' }, finishReason: 'stop', endedAt: at });
+    await write.finish({ status: 'ok', reply: { role: 'assistant', content: 'hi' }, finishReason: 'stop', endedAt: at });
   }
 }
 
@@ -128,7 +129,7 @@ describe.each(STORES)('$name store: prune', ({ skip, location }) => {
       expected: { sessionId: 'busy', turns: 2 },
       input: [{ role: 'user', content: 'still going' }],
       startedAt: NOW - 50 * DAY,
-    });
+    }).started;
     await transcript(store, 'idle', 'explicit', 50, { turns: 2 });
     await transcript(store, 'other', 'explicit', 50);
     expect(await store.prune({ olderThan: { explicit: 0 }, dryRun: true, now: NOW })).toEqual({ sessions: 2, turns: 3, reclaimedBytes: 0 });

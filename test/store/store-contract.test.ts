@@ -12,7 +12,8 @@ import { a, asRead, begin, turn, u } from './contract-support.js';
 describe.each(STORES)('$name store: writing turns', ({ skip, location }) => {
   it.skipIf(skip)('beginTurn records the input as running; finishTurn records the reply and outcome', async () => {
     const store = await location().open();
-    const ref = await store.beginTurn(begin({ instructions: 'be brief', input: [u('question')] }));
+    const refWrite = store.beginTurn(begin({ instructions: 'be brief', input: [u('question')] }));
+    const ref = await refWrite.started;
     expect(ref).toEqual({ sessionId: 'sess-1', seq: 1 });
     expect(await store.loadTurns('main', 'agent:main:k')).toEqual([
       { sessionId: 'sess-1', sessionKey: 'agent:main:k', agentId: 'main', seq: 1, input: [u('question')], instructions: 'be brief', status: 'running', startedAt: 1000 },
@@ -20,7 +21,7 @@ describe.each(STORES)('$name store: writing turns', ({ skip, location }) => {
     expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ id: 'sess-1', turns: 1, lastStatus: 'running', createdAt: 1000, updatedAt: 1000, kind: 'explicit' });
 
     const usage = { promptTokens: 5, completionTokens: 2, totalTokens: 7 };
-    await store.finishTurn(ref, { status: 'ok', reply: a('answer'), finishReason: 'stop', usage, endedAt: 2000 });
+    await refWrite.finish({ status: 'ok', reply: a('answer'), finishReason: 'stop', usage, endedAt: 2000 });
     const expected = {
       sessionId: 'sess-1', sessionKey: 'agent:main:k', agentId: 'main', seq: 1, input: [u('question')], reply: a('answer'),
       instructions: 'be brief', status: 'ok', finishReason: 'stop', usage, startedAt: 1000, endedAt: 2000,
@@ -31,20 +32,21 @@ describe.each(STORES)('$name store: writing turns', ({ skip, location }) => {
     expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', createdAt: 1000, updatedAt: 2000 });
   });
 
-  it.skipIf(skip)('finishTurn takes the promise beginTurn returned, and rejects when the start failed', async () => {
+  it.skipIf(skip)('a turn write finishes before its start is awaited, and rejects when the start failed', async () => {
     const store = await location().open();
-    await store.finishTurn(store.beginTurn(begin()), { status: 'ok', reply: a('done'), finishReason: 'stop', endedAt: 2000 });
+    await store.beginTurn(begin()).finish({ status: 'ok', reply: a('done'), finishReason: 'stop', endedAt: 2000 });
     expect((await store.loadTurns('main', 'agent:main:k')).map((t) => [t.seq, t.status, t.reply])).toEqual([[1, 'ok', a('done')]]);
     const lost = store.beginTurn(begin({ id: 'nowhere', key: 'agent:main:nowhere', newTranscript: false }));
-    await expect(store.finishTurn(lost, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
-    await expect(lost).rejects.toThrow(/not the session's current one/u);
+    await expect(lost.finish({ status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
+    await expect(lost.started).rejects.toThrow(/not the session's current one/u);
   });
 
   it.skipIf(skip)('records a failed turn with its error and no reply; a truncated reply keeps its original size', async () => {
     const store = await location().open();
-    const ref = await store.beginTurn(begin());
+    const refWrite = store.beginTurn(begin());
+    await refWrite.started;
     const error = { type: 'upstream_error', code: 'upstream_error', message: 'boom' };
-    await store.finishTurn(ref, { status: 'error', error, endedAt: 1500 });
+    await refWrite.finish({ status: 'error', error, endedAt: 1500 });
     const [stored] = await store.loadTurns('main', 'agent:main:k');
     expect(stored).toMatchObject({ status: 'error', error });
     expect(stored).not.toHaveProperty('reply');
@@ -52,8 +54,9 @@ describe.each(STORES)('$name store: writing turns', ({ skip, location }) => {
 
     const cut = a('the beginning\n\n[moltbot: reply truncated in the transcript; it was 5000000 bytes, over the limit of 1024 (session.maxStoredReplyBytes)]');
     await turn(store, begin({ newTranscript: false, startedAt: 1600 }), 'ok', 'placeholder', 1700);
-    const next = await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 1800 })));
-    await store.finishTurn(next, { status: 'ok', reply: cut, replyTruncated: { originalBytes: 5_000_000 }, finishReason: 'stop', endedAt: 1900 });
+    const nextWrite = store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 1800 })));
+    const next = await nextWrite.started;
+    await nextWrite.finish({ status: 'ok', reply: cut, replyTruncated: { originalBytes: 5_000_000 }, finishReason: 'stop', endedAt: 1900 });
     expect(await store.getTurn(next)).toMatchObject({ reply: cut, replyTruncated: { originalBytes: 5_000_000 } });
     expect((await store.recentTurns('sess-1', 1))[0]).toMatchObject({ reply: cut, replyTruncated: { originalBytes: 5_000_000 } });
   });
@@ -62,7 +65,8 @@ describe.each(STORES)('$name store: writing turns', ({ skip, location }) => {
     const store = await location().open();
     await turn(store, begin(), 'ok', 'r1', 1100);
     await turn(store, begin({ newTranscript: false, startedAt: 1200 }), 'error', 'r2', 1300);
-    const ref = await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 1400 })));
+    const refWrite = store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 1400 })));
+    const ref = await refWrite.started;
     expect(ref.seq).toBe(3);
     expect((await store.loadTurns('main', 'agent:main:k')).map((t) => [t.seq, t.status])).toEqual([
       [1, 'ok'],
@@ -73,11 +77,11 @@ describe.each(STORES)('$name store: writing turns', ({ skip, location }) => {
 
   it.skipIf(skip)('a failing beginTurn writes nothing (a transcript that does not exist, or an id that does)', async () => {
     const store = await location().open();
-    await expect(store.beginTurn(begin({ newTranscript: false }))).rejects.toThrow();
+    await expect(store.beginTurn(begin({ newTranscript: false })).started).rejects.toThrow();
     expect(await store.listSessions()).toEqual([]);
     expect(await store.loadTurns('main', 'agent:main:k')).toEqual([]);
     await turn(store, begin(), 'ok', 'r1', 1100);
-    await expect(store.beginTurn(begin({ key: 'agent:main:other', startedAt: 5000 }))).rejects.toThrow();
+    await expect(store.beginTurn(begin({ key: 'agent:main:other', startedAt: 5000 })).started).rejects.toThrow();
     expect(await store.loadTurns('main', 'agent:main:other')).toEqual([]);
     expect(await store.loadTurns('main', 'agent:main:k')).toHaveLength(1);
     expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ turns: 1, lastStatus: 'ok', updatedAt: 1100 });
@@ -85,9 +89,10 @@ describe.each(STORES)('$name store: writing turns', ({ skip, location }) => {
 
   it.skipIf(skip)('finishing a turn twice keeps the first outcome', async () => {
     const store = await location().open();
-    const ref = await store.beginTurn(begin());
-    await store.finishTurn(ref, { status: 'aborted', reply: a('part'), endedAt: 1100 });
-    await store.finishTurn(ref, { status: 'ok', reply: a('whole'), finishReason: 'stop', endedAt: 1200 });
+    const refWrite = store.beginTurn(begin());
+    await refWrite.started;
+    await refWrite.finish({ status: 'aborted', reply: a('part'), endedAt: 1100 });
+    await refWrite.finish({ status: 'ok', reply: a('whole'), finishReason: 'stop', endedAt: 1200 });
     expect(await store.loadTurns('main', 'agent:main:k')).toMatchObject([{ status: 'aborted', reply: a('part'), endedAt: 1100 }]);
     expect(await store.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'aborted', updatedAt: 1100 });
   });
@@ -100,7 +105,7 @@ describe.each(STORES)('$name store: recentTurns', ({ skip, location }) => {
     for (const [i, status] of statuses.entries()) {
       await turn(store, begin({ newTranscript: i === 0, startedAt: 1000 + i, input: [u(`u${i + 1}`)] }), status, `r${i + 1}`, 1000 + i);
     }
-    await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 2000, input: [u('still running')] })));
+    await store.beginTurn(await asRead(store, begin({ newTranscript: false, startedAt: 2000, input: [u('still running')] }))).started;
     const seqs = async (limit: number): Promise<number[]> => (await store.recentTurns('sess-1', limit)).map((t) => t.seq);
     expect(await seqs(2)).toEqual([5, 7]);
     expect(await seqs(3)).toEqual([3, 5, 7]);
@@ -113,11 +118,11 @@ describe.each(STORES)('$name store: recentTurns', ({ skip, location }) => {
 });
 
 describe.each(STORES)('$name store: crash recovery', ({ skip, location }) => {
-  it.skipIf(skip)('marks a running turn of an instance that is gone interrupted when the store is next opened; a late finish from it changes nothing', async () => {
+  it.skipIf(skip)('marks a running turn of an instance that is gone interrupted when the store is next opened', async () => {
     const where = location();
     const first = await where.openUnmanaged();
     await turn(first, begin(), 'ok', 'r1', 1100);
-    await first.beginTurn(await asRead(first, begin({ newTranscript: false, startedAt: 1200, input: [u('cut short')] })));
+    await first.beginTurn(await asRead(first, begin({ newTranscript: false, startedAt: 1200, input: [u('cut short')] }))).started;
     // Closed with the turn running: its instance lock is released, as a crash releases it.
     await first.close();
 
@@ -128,15 +133,13 @@ describe.each(STORES)('$name store: crash recovery', ({ skip, location }) => {
     expect(turns[1]?.endedAt).toBeTypeOf('number');
     expect(await reopened.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'interrupted', turns: 2 });
     expect((await reopened.recentTurns('sess-1', 10)).map((t) => t.seq)).toEqual([1]);
-    await reopened.finishTurn({ sessionId: 'sess-1', seq: 2 }, { status: 'ok', reply: a('too late'), endedAt: 9999 });
-    expect((await reopened.loadTurns('main', 'agent:main:k'))[1]).toMatchObject({ status: 'interrupted' });
     expect((await reopened.loadTurns('main', 'agent:main:k'))[1]).not.toHaveProperty('reply');
   });
 
   it.skipIf(skip)('leaves a running turn of a live instance alone', async () => {
     const where = location();
     const running = await where.open();
-    await running.beginTurn(begin());
+    await running.beginTurn(begin()).started;
     const beside = await where.open();
     expect((await beside.loadTurns('main', 'agent:main:k')).map((t) => t.status)).toEqual(['running']);
     expect(await beside.currentSession('main', 'agent:main:k')).toMatchObject({ lastStatus: 'running' });

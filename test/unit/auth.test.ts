@@ -2,7 +2,8 @@
  * src/gateway/auth.ts: the bearer check accepts exactly `Bearer <secret>`.
  */
 import { describe, expect, it } from 'vitest';
-import { createBearerCheck, unauthorized } from '../../src/gateway/auth.js';
+import { unauthorized } from '../../src/gateway/http-errors.js';
+import { createBearerCheck } from '../../src/gateway/auth.js';
 
 const SECRET = 's3cret-Token_42';
 

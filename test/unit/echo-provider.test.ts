@@ -2,9 +2,10 @@
  * src/providers/echo/echo-provider.ts: the deterministic stand-in model.
  */
 import { describe, expect, it } from 'vitest';
-import { RunAbortedError } from '../../src/errors.js';
+import { RunAbortedError } from '../../src/domain/errors.js';
 import { createEchoProvider } from '../../src/providers/echo/echo-provider.js';
-import type { ModelEvent, ModelRequest } from '../../src/providers/types.js';
+import type { ModelEvent } from '../../src/domain/events.js';
+import type { ModelRequest } from '../../src/providers/types.js';
 
 const provider = createEchoProvider('echo');
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLanes } from '../../src/agents/lanes.js';
-import { RunAbortedError } from '../../src/errors.js';
+import { RunAbortedError } from '../../src/domain/errors.js';
 
 /** Lets every pending promise reaction run (a macrotask turn drains the microtask queue). */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLimiter, createProviderLimiter } from '../../src/agents/limiter.js';
-import { GatewayError, RunAbortedError } from '../../src/errors.js';
+import { GatewayError, RunAbortedError } from '../../src/domain/errors.js';
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const live = (): AbortSignal => new AbortController().signal;
@@ -21,13 +21,13 @@ function refusal(fn: () => void): GatewayError {
 }
 
 describe('limiter', () => {
-  it('admits maxConcurrent + maxQueued turns, then refuses with 429 queue_full and retry-after', () => {
+  it('admits maxConcurrent + maxQueued turns, then refuses with 429 queue_full and a retry-after', () => {
     const limiter = createLimiter({ maxConcurrent: 2, maxQueued: 1 });
     for (let i = 0; i < 3; i += 1) limiter.admit();
     expect(limiter.admitted).toBe(3);
     const error = refusal(() => limiter.admit());
     expect(error).toMatchObject({ status: 429, code: 'queue_full', type: 'invalid_request_error', retryable: true });
-    expect(Number(error.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(error.retryAfterSeconds).toBeGreaterThanOrEqual(1);
     expect(limiter.admitted).toBe(3);
 
     limiter.leave();
@@ -113,7 +113,7 @@ describe('limiter', () => {
     const error = refusal(() => limiter.admit());
     expect(error).toMatchObject({ status: 429, code: 'provider_queue_full', type: 'invalid_request_error', retryable: true });
     expect(error.message).toBe("The model provider 'local' is at capacity (2 running, 1 queued); retry after 1 s.");
-    expect(error.headers['retry-after']).toBe('1');
+    expect(error.retryAfterSeconds).toBe(1);
 
     // Two slots at once, the third waits for one of them, then goes.
     const first = await limiter.slot(live());

@@ -54,7 +54,7 @@ describe('router', () => {
   });
 
   it('leaves disabled paths out entirely', () => {
-    const disabled = createRouter(['/v1/chat/completions', '/v1/models', '/v1/models/{model}']);
+    const disabled = createRouter(['createChatCompletion', 'listModels', 'retrieveModel']);
     expect(disabled.match('POST', '/v1/chat/completions')).toEqual({ kind: 'notFound' });
     expect(disabled.match('GET', '/v1/models/moltbot')).toEqual({ kind: 'notFound' });
     expect(disabled.match('GET', '/healthz')).toMatchObject({ kind: 'operation' });

@@ -32,7 +32,7 @@ async function transcript(store: SessionStore, id: string, kind: SessionKind, da
   const session = { id, key: kind === 'stateless' ? `agent:${agentId}:openai:${id}` : `agent:${agentId}:${id}`, agentId, kind };
   const at = NOW - daysAgo * DAY;
   for (let i = 0; i < (options.turns ?? 1); i += 1) {
-    const ref = store.beginTurn({
+    const write = store.beginTurn({
       // A stateless transcript is continued by sending its key back: as an explicit key.
       session: i > 0 && kind === 'stateless' ? { ...session, kind: 'explicit' } : session,
       newTranscript: i === 0,
@@ -40,7 +40,7 @@ async function transcript(store: SessionStore, id: string, kind: SessionKind, da
       input: [{ role: 'user', content: options.text ?? `hello ${i}` }],
       startedAt: at,
     });
-    await store.finishTurn(ref, { status: 'ok', reply: { role: 'assistant', content: options.text ?? 'hi' }, finishReason: 'stop', endedAt: at });
+    await write.finish({ status: 'ok', reply: { role: 'assistant', content: options.text ?? 'hi' }, finishReason: 'stop', endedAt: at });
   }
 }
 

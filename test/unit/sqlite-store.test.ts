@@ -37,7 +37,7 @@ function begin(overrides: Partial<BeginTurn> & { id?: string; key?: string; agen
 }
 
 describe('sqlite store: writing turns', () => {
-  it('finishTurn given the pending start writes the whole turn at once, or after the start when it is already committed', async () => {
+  it('finish before the start is committed writes the whole turn at once; after it, a second write', async () => {
     const path = freshPath();
     const store = open(path);
     const db = new Database(path, { readonly: true });
@@ -45,15 +45,15 @@ describe('sqlite store: writing turns', () => {
       const runningRows = db.prepare("SELECT count(*) AS n FROM turns WHERE status = 'running'");
       // Start and end in the same event-loop turn: one write, never `running`.
       const folded = store.beginTurn(begin({ id: 'folded', key: 'agent:main:folded' }));
-      const foldedDone = store.finishTurn(folded, { status: 'ok', reply: a('done'), finishReason: 'stop', endedAt: 2000 });
+      const foldedDone = folded.finish({ status: 'ok', reply: a('done'), finishReason: 'stop', endedAt: 2000 });
       expect(runningRows.get()).toEqual({ n: 0 });
       await foldedDone;
       expect(runningRows.get()).toEqual({ n: 0 });
       // Start committed first (a streaming turn): the end is a second write.
       const streamed = store.beginTurn(begin({ id: 'streamed', key: 'agent:main:streamed' }));
-      await streamed;
+      await streamed.started;
       expect(runningRows.get()).toEqual({ n: 1 });
-      await store.finishTurn(streamed, { status: 'aborted', reply: a('do'), endedAt: 3000 });
+      await streamed.finish({ status: 'aborted', reply: a('do'), endedAt: 3000 });
       expect(runningRows.get()).toEqual({ n: 0 });
       for (const [key, status, reply] of [
         ['agent:main:folded', 'ok', 'done'],
@@ -70,10 +70,11 @@ describe('sqlite store: writing turns', () => {
       ]);
       // A start that fails fails its end too, folded or not.
       const lost = store.beginTurn(begin({ id: 'nowhere', newTranscript: false }));
-      await expect(store.finishTurn(lost, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
+      await expect(lost.finish({ status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
+      await expect(lost.started).rejects.toThrow(/not the session's current one/u);
       const lostLater = store.beginTurn(begin({ id: 'nowhere', newTranscript: false }));
-      await expect(lostLater).rejects.toThrow(/not the session's current one/u);
-      await expect(store.finishTurn(lostLater, { status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
+      await expect(lostLater.started).rejects.toThrow(/not the session's current one/u);
+      await expect(lostLater.finish({ status: 'ok', reply: a('x'), finishReason: 'stop', endedAt: 4000 })).rejects.toThrow(/not the session's current one/u);
     } finally {
       db.close();
     }
@@ -84,10 +85,10 @@ describe('sqlite store: writing turns', () => {
     const store = open(path);
     // Same event-loop turn, so one group commit: a good turn, a duplicate transcript id, a missing transcript, another good one.
     const results = await Promise.allSettled([
-      store.beginTurn(begin({ id: 'good-1', key: 'agent:main:one' })),
-      store.beginTurn(begin({ id: 'good-1', key: 'agent:main:dup' })),
-      store.beginTurn(begin({ id: 'nowhere', newTranscript: false })),
-      store.beginTurn(begin({ id: 'good-2', key: 'agent:main:two' })),
+      store.beginTurn(begin({ id: 'good-1', key: 'agent:main:one' })).started,
+      store.beginTurn(begin({ id: 'good-1', key: 'agent:main:dup' })).started,
+      store.beginTurn(begin({ id: 'nowhere', newTranscript: false })).started,
+      store.beginTurn(begin({ id: 'good-2', key: 'agent:main:two' })).started,
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
     expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(Error);
@@ -114,7 +115,7 @@ describe('sqlite store: crash recovery', () => {
   it('leaves a running turn of a live instance alone, and records which instance runs it', async () => {
     const path = freshPath();
     const running = open(path);
-    await running.beginTurn(begin());
+    await running.beginTurn(begin()).started;
     const db = new Database(path, { readonly: true });
     try {
       const [owner] = db.prepare("SELECT owner FROM turns WHERE status = 'running'").pluck().all() as string[];

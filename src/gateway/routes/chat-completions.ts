@@ -1,8 +1,9 @@
 /**
- * `POST /v1/chat/completions`: maps the OpenAI request onto an agent turn and the turn's
- * events back onto OpenAI's `chat.completion` or `chat.completion.chunk` shapes.
+ * `POST /v1/chat/completions`: runs the request as an agent turn (`chat-request.ts`) and
+ * maps the turn's events back onto OpenAI's `chat.completion` or `chat.completion.chunk`
+ * shapes.
  */
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type {
   ChatCompletionMessageToolCall,
   CompletionUsage,
@@ -10,17 +11,19 @@ import type {
   CreateChatCompletionResponse,
   CreateChatCompletionStreamResponse,
 } from '../../../generated/client/types.gen.js';
-import type { AgentCore, StartedTurn } from '../../agents/core.js';
-import type { AgentEvent } from '../../agents/events.js';
-import { turnOptions } from '../../agents/request-options.js';
-import type { Usage } from '../../providers/types.js';
+import { headerParameters, stringSchemas } from '../../../generated/spec-constants.js';
+import type { AgentCore, StartedTurn } from '../../agents/core-api.js';
+import type { Claimed } from '../../agents/idempotency.js';
+import type { AgentEvent } from '../../domain/events.js';
+import type { Usage } from '../../domain/messages.js';
 import { textPieces } from '../../text-pieces.js';
-import type { SessionStore } from '../../sessions/store.js';
-import type { HandlerInput, HandlerResult } from '../handler.js';
-import { claimKey, requestFingerprint, type Claimed, type ReplayPayload } from '../idempotency.js';
+import type { OperationRequest } from '../../../generated/operations.js';
+import type { HandlerResult, OperationHandler, ResponseHeaders } from '../handler.js';
+import { chatTurn, type ChatTurn } from './chat-request.js';
 
-/** Header values must be visible ASCII; other keys (from an exotic `user`) are not echoed. */
-const HEADER_SAFE = /^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$/u;
+/** The spec's session key (`components.schemas.SessionKey`): a key outside it (from an exotic `user`) is not echoed. */
+const SESSION_KEY = new RegExp(stringSchemas.SessionKey.pattern, 'u');
+const echoable = (key: string): boolean => key.length <= stringSchemas.SessionKey.maxLength && SESSION_KEY.test(key);
 
 interface CompletionMeta {
   id: string;
@@ -82,7 +85,7 @@ function* deltasOf(event: Exclude<AgentEvent, { type: 'done' }>): Generator<Chun
  * `finish_reason`, and with `include_usage` a last chunk with the usage. The first agent
  * event is awaited before the role chunk so a failure to start is an HTTP error status.
  */
-async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): AsyncGenerator<CreateChatCompletionStreamResponse> {
+async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta, named: ChatTurn['named']): AsyncGenerator<CreateChatCompletionStreamResponse> {
   const iterator = events[Symbol.asyncIterator]();
   try {
     let next = await iterator.next();
@@ -96,6 +99,8 @@ async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta
       yield chunk(meta, [choice({}, event.finishReason)]);
       if (meta.includeUsage && event.usage) yield chunk(meta, [], event.usage);
     }
+  } catch (err) {
+    throw named(err);
   } finally {
     // Stopping early (client gone) must still end the turn so it is recorded.
     await iterator.return?.();
@@ -103,7 +108,15 @@ async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta
 }
 
 /** The turn's `done` (it carries the whole reply: the turn was asked with `bufferedReply`) as a `chat.completion`. */
-async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): Promise<CreateChatCompletionResponse> {
+async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta, named: ChatTurn['named']): Promise<CreateChatCompletionResponse> {
+  try {
+    return await whole(events, meta);
+  } catch (err) {
+    throw named(err);
+  }
+}
+
+async function whole(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): Promise<CreateChatCompletionResponse> {
   for await (const event of events) {
     if (event.type !== 'done') continue;
     const content = event.reply?.content ?? '';
@@ -132,52 +145,62 @@ async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta):
   throw new Error('agent run ended without a done event');
 }
 
+type ChatHeaders = OperationRequest<'createChatCompletion'>['header'];
+
+/** The idempotency scope of this operation's keys. */
+const IDEMPOTENCY_SCOPE = 'http:chat.completions';
+
+/** What a completed request keeps for its repeats, beside its turn: its response's identity. */
+interface ReplayPayload {
+  id: string;
+  created: number;
+  sessionKey: string;
+}
+
+/** A digest of what makes two requests the same: the body and the routing headers. */
+function requestFingerprint(body: CreateChatCompletionRequest, headers: ChatHeaders): string {
+  const routing = [headers[headerParameters.AgentIdHeader] ?? null, headers[headerParameters.SessionKeyHeader] ?? null];
+  return hash('sha256', JSON.stringify([routing, body]), 'base64url');
+}
+
 /** The response for a turn's events (live, or replayed for a repeated idempotent request). */
-function respond(body: CreateChatCompletionRequest, events: AsyncIterable<AgentEvent>, payload: ReplayPayload): HandlerResult {
+function respond(chat: ChatTurn, body: CreateChatCompletionRequest, events: AsyncIterable<AgentEvent>, payload: ReplayPayload): HandlerResult<'createChatCompletion'> {
   const meta: CompletionMeta = {
     id: payload.id,
     created: payload.created,
     model: body.model,
     includeUsage: body.stream_options?.include_usage === true,
   };
-  const headers: Record<string, string> = HEADER_SAFE.test(payload.sessionKey) ? { 'x-moltbot-session-key': payload.sessionKey } : {};
-  if (body.stream === true) return { kind: 'sse', headers, events: toChunks(events, meta) };
-  return { kind: 'json', status: 200, headers, body: collect(events, meta) };
+  const headers: ResponseHeaders<'createChatCompletion'> = echoable(payload.sessionKey) ? { [headerParameters.SessionKeyHeader]: payload.sessionKey } : {};
+  if (body.stream === true) return { kind: 'sse', headers, events: toChunks(events, meta, chat.named) };
+  return { kind: 'json', status: 200, headers, body: collect(events, meta, chat.named) };
 }
 
 /**
- * Builds the operation handler over an agent core; with `store`, requests carrying an
- * `Idempotency-Key` are run at most once per key (`idempotency.ts`).
+ * Builds the operation handler over an agent core. A request with an `Idempotency-Key`
+ * runs at most once per key (`agents/idempotency.ts`); its repeats are answered from the
+ * recorded turn.
  */
-export function createChatCompletionHandler(core: AgentCore, store?: SessionStore) {
-  return async ({ body, headers, signal }: HandlerInput<CreateChatCompletionRequest>): Promise<HandlerResult> => {
-    const key = headers['idempotency-key'];
-    let claimed: Claimed | undefined;
-    if (key !== undefined && store) {
-      const found = await claimKey(store, key, requestFingerprint(body, headers));
-      if (found.kind === 'replay') return respond(body, found.events, found.payload);
+export function createChatCompletionHandler(core: AgentCore): OperationHandler<'createChatCompletion'> {
+  return async ({ body, headers, signal }) => {
+    const chat = chatTurn(body, headers);
+    const key = headers[headerParameters.IdempotencyKeyHeader];
+    let claimed: Claimed<ReplayPayload> | undefined;
+    if (key !== undefined) {
+      const found = await core
+        .claimIdempotencyKey<ReplayPayload>({ scope: IDEMPOTENCY_SCOPE, key, fingerprint: requestFingerprint(body, headers) })
+        .catch((err: unknown) => Promise.reject(chat.named(err)));
+      if (found.kind === 'replay') return respond(chat, body, found.events, found.payload);
       claimed = found;
     }
     let turn: StartedTurn;
     try {
-      turn = core.startTurn(
-        {
-          agentId: headers['x-moltbot-agent-id'],
-          model: body.model,
-          sessionKey: headers['x-moltbot-session-key'],
-          user: body.user,
-          messages: body.messages,
-          options: turnOptions(body),
-          // A JSON reply is sent whole, after the turn is recorded.
-          bufferedReply: body.stream !== true,
-        },
-        signal,
-      );
+      turn = core.startTurn(chat.request, signal);
     } catch (err) {
       claimed?.release();
-      throw err;
+      throw chat.named(err);
     }
     const payload: ReplayPayload = { id: `chatcmpl-${randomUUID().replaceAll('-', '')}`, created: Math.floor(Date.now() / 1000), sessionKey: turn.sessionKey };
-    return respond(body, claimed ? claimed.guard(turn.events, payload) : turn.events, payload);
+    return respond(chat, body, claimed ? claimed.guard(turn.events, payload) : turn.events, payload);
   };
 }

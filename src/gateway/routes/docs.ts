@@ -1,8 +1,8 @@
 /** `GET /openapi.yaml` and `GET /docs`: the spec and its reference page, no auth, no config. */
 import { readFile } from 'node:fs/promises';
-import { GatewayError } from '../../errors.js';
 import { paths } from '../../paths.js';
 import type { HandlerResult } from '../handler.js';
+import { docsMissing } from '../http-errors.js';
 
 /** Reads a served file once, on first use. */
 function cached(path: string, what: string): () => Promise<Buffer> {
@@ -10,13 +10,7 @@ function cached(path: string, what: string): () => Promise<Buffer> {
   return () => {
     content ??= readFile(path).catch((err: NodeJS.ErrnoException) => {
       content = undefined;
-      throw new GatewayError({
-        status: 500,
-        type: 'server_error',
-        code: 'docs_missing',
-        message: `The ${what} is not available; run 'npm run build'.`,
-        cause: err,
-      });
+      throw docsMissing(what, err);
     });
     return content;
   };
@@ -25,7 +19,7 @@ function cached(path: string, what: string): () => Promise<Buffer> {
 const spec = cached(paths.openapi, 'OpenAPI document');
 const page = cached(paths.docs, 'API reference page');
 
-export async function getOpenApiDocument(): Promise<HandlerResult> {
+export async function getOpenApiDocument(): Promise<HandlerResult<'getOpenApiDocument'>> {
   return { kind: 'raw', status: 200, contentType: 'application/yaml; charset=utf-8', body: await spec() };
 }
 
@@ -40,7 +34,7 @@ const DOCS_POLICY = [
   "connect-src 'self'",
 ].join('; ');
 
-export async function getDocs(): Promise<HandlerResult> {
+export async function getDocs(): Promise<HandlerResult<'getDocs'>> {
   return {
     kind: 'raw',
     status: 200,

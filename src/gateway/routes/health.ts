@@ -1,5 +1,5 @@
 import type { Health } from '../../../generated/client/types.gen.js';
-import type { SessionStore } from '../../sessions/store.js';
+import type { AgentCore } from '../../agents/core-api.js';
 import type { HandlerResult } from '../handler.js';
 
 const HEALTHY: Health = { status: 'ok' };
@@ -11,6 +11,6 @@ const STORE_DOWN: Health = { status: 'degraded', store: 'unavailable' };
  * process needs no restart: it reconnects by itself). It asks the store nothing (no I/O)
  * and reveals nothing else.
  */
-export function createHealthHandler(store?: SessionStore): () => Promise<HandlerResult> {
-  return async () => ({ kind: 'json', status: 200, body: store?.health() === 'unavailable' ? STORE_DOWN : HEALTHY });
+export function createHealthHandler(core: AgentCore): () => Promise<HandlerResult<'getHealth'>> {
+  return async () => ({ kind: 'json', status: 200, body: core.storeHealth() === 'unavailable' ? STORE_DOWN : HEALTHY });
 }

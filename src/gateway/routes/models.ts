@@ -1,7 +1,7 @@
 /** `GET /v1/models` and `GET /v1/models/{model}`: the configured agents, as models. */
 import type { ListModelsResponse, Model } from '../../../generated/client/types.gen.js';
-import { GatewayError } from '../../errors.js';
-import type { HandlerInput, HandlerResult } from '../handler.js';
+import type { OperationHandler } from '../handler.js';
+import { modelNotFound } from '../http-errors.js';
 
 /** Other spellings of `moltbot:<id>` that chat requests take, answered as models too. */
 const ALIASES = ['moltbot/', 'agent:'];
@@ -10,7 +10,11 @@ const ALIASES = ['moltbot/', 'agent:'];
  * The model ids clients may send: `moltbot` for the default agent, `moltbot:<id>` for
  * each (listed), and `moltbot/<id>` or `agent:<id>` (retrievable, not listed).
  */
-export function createModelHandlers(agentIds: readonly string[], defaultAgentId: string, created: number) {
+export function createModelHandlers(
+  agentIds: readonly string[],
+  defaultAgentId: string,
+  created: number,
+): { listModels: OperationHandler<'listModels'>; retrieveModel: OperationHandler<'retrieveModel'> } {
   const model = (id: string): Model => ({ id, object: 'model', created, owned_by: 'moltbot' });
   const models = [
     ...(agentIds.includes(defaultAgentId) ? [model('moltbot')] : []),
@@ -20,23 +24,15 @@ export function createModelHandlers(agentIds: readonly string[], defaultAgentId:
   const list: ListModelsResponse = { object: 'list', data: models };
 
   return {
-    async listModels(): Promise<HandlerResult> {
+    async listModels() {
       return { kind: 'json', status: 200, body: list };
     },
-    async retrieveModel({ params }: HandlerInput<unknown>): Promise<HandlerResult> {
-      const requested = params.model ?? '';
+    async retrieveModel({ params }) {
+      const requested = params.model;
       const id = requested.toLowerCase();
       const alias = ALIASES.find((prefix) => id.startsWith(prefix) && byId.has(`moltbot:${id.slice(prefix.length)}`));
       const found = byId.get(id) ?? (alias ? model(id) : undefined);
-      if (!found) {
-        throw new GatewayError({
-          status: 404,
-          type: 'invalid_request_error',
-          code: 'model_not_found',
-          param: 'model',
-          message: `The model '${requested.slice(0, 256)}' does not exist: GET /v1/models lists the agents.`,
-        });
-      }
+      if (!found) throw modelNotFound(requested);
       return { kind: 'json', status: 200, body: found };
     },
   };

@@ -10,7 +10,7 @@ import type {
   ToolResultBlockParam,
   ToolUseBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
-import type { ImageInput, ModelMessage, ToolCall } from '../types.js';
+import type { ImageInput, ModelMessage, ToolCall } from '../../domain/messages.js';
 
 /** One turn as Anthropic takes it: a role and one or more content blocks. */
 export interface AnthropicTurn {

@@ -1,9 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { MessageDeltaUsage, Usage as AnthropicUsage } from '@anthropic-ai/sdk/resources/messages';
-import { DEFAULT_MAX_EVENT_BYTES, type FinishReason, type ModelEvent, type ModelProvider, type ModelRequest, type StreamOptions, type Usage } from '../types.js';
-import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
-import { EventTooLargeError } from '../event-cap.js';
-import { connectionFailure, createRedactor, errorChain } from '../redact.js';
+import { RunAbortedError } from '../../domain/errors.js';
+import type { ModelEvent } from '../../domain/events.js';
+import type { FinishReason, Usage } from '../../domain/messages.js';
+import { DEFAULT_MAX_EVENT_BYTES } from '../event-cap.js';
+import type { ModelProvider, ModelRequest, StreamOptions } from '../types.js';
+import { createUpstreamFailures, type UpstreamFailure } from '../upstream-failures.js';
 import { askedWait, withRetries } from './anthropic-retries.js';
 import { cappedFetch } from './capped-fetch.js';
 import { toAnthropicPrompt } from './anthropic-messages.js';
@@ -107,6 +109,18 @@ class UsageTally {
   }
 }
 
+/** The SDK's errors, for the shared failure mapping (`upstream-failures.ts`). */
+function classify(err: unknown): UpstreamFailure | undefined {
+  if (err instanceof Anthropic.APIUserAbortError) return { kind: 'aborted' };
+  if (err instanceof Anthropic.APIConnectionTimeoutError) return { kind: 'timeout' };
+  if (err instanceof Anthropic.APIConnectionError) return { kind: 'unreachable', cause: err };
+  if (err instanceof Anthropic.APIError) {
+    // No status: an `error` event inside a stream that had started with 200.
+    return { kind: 'answered', status: err.status, detail: `${err.type ? `${err.type}: ` : ''}${err.apiMessage ?? err.message}`, retryAfterMs: askedWait(err) };
+  }
+  return undefined;
+}
+
 /**
  * Provider for Anthropic's Messages API (`api: "anthropic-messages"`) through the official
  * `@anthropic-ai/sdk`. It streams (`stream: true`) and yields text deltas, `tool_use`
@@ -146,36 +160,7 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
     // outside our JSON log; failures reach the gateway as errors instead.
     logLevel: 'off',
   });
-  const where = `The model provider '${settings.id}'`;
-
-  const redact = createRedactor({ apiKey: settings.apiKey, baseUrl: client.baseURL });
-  const clip = (text: string): string => redact.forClients(text);
-  /** The log keeps where the upstream is, and what it said or what broke. */
-  const logDetail = (err: unknown): string => `${client.baseURL}: ${redact.forLogs(errorChain(err)).slice(0, 2000)}`;
-
-  function mapError(err: unknown, signal: AbortSignal): Error {
-    if (signal.aborted || err instanceof Anthropic.APIUserAbortError) return new RunAbortedError();
-    if (err instanceof EventTooLargeError) {
-      return upstreamError(`${where} sent an event longer than ${err.limit} bytes (maxEventBytes); the run was ended.`, 'upstream_event_too_large', err, undefined, logDetail(err));
-    }
-    if (err instanceof Anthropic.APIConnectionTimeoutError) {
-      return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err, logDetail(err));
-    }
-    if (err instanceof Anthropic.APIConnectionError) {
-      // Its address is the operator's business: the client learns what went wrong, not where.
-      return upstreamError(`${where} could not be reached: ${connectionFailure(err)}.`, 'upstream_unavailable', err, undefined, logDetail(err));
-    }
-    if (err instanceof Anthropic.APIError) {
-      const detail = clip(`${err.type ? `${err.type}: ` : ''}${err.apiMessage ?? err.message}`);
-      // No status: an `error` event inside a stream that had started with 200.
-      const what = err.status === undefined ? 'sent an error mid-reply' : `answered ${err.status}`;
-      const asked = askedWait(err);
-      // The provider asked to wait: the client is told the same, in whole seconds.
-      return upstreamError(`${where} ${what}: ${detail}`, 'upstream_error', err, asked === undefined ? undefined : Math.ceil(asked / 1000), logDetail(err));
-    }
-    const detail = !(err instanceof Error) ? 'unknown failure' : (err as NodeJS.ErrnoException).code ? connectionFailure(err) : clip(err.message);
-    return upstreamError(`${where} failed mid-reply: ${detail}`, 'upstream_error', err, undefined, logDetail(err));
-  }
+  const failures = createUpstreamFailures({ providerId: settings.id, baseUrl: client.baseURL, apiKey: settings.apiKey, timeoutSeconds, classify });
 
   return {
     id: settings.id,
@@ -226,13 +211,11 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
           }
         }
       } catch (err) {
-        throw mapError(err, signal);
+        throw failures.toRunError(err, signal);
       }
       // The SDK ends a stream quietly when the signal aborts it mid-body.
       if (signal.aborted) throw new RunAbortedError();
-      if (!stopped || stopReason === null) {
-        throw upstreamError(`${where} ended its stream before the message was complete.`, 'upstream_incomplete');
-      }
+      if (!stopped || stopReason === null) throw failures.incomplete('ended its stream before the message was complete.');
       const usage = tally.result();
       if (usage) yield { type: 'usage', usage };
       yield { type: 'finish', reason: mapStopReason(stopReason) };

@@ -7,7 +7,8 @@ import type {
   Tool,
   ToolChoice as AnthropicToolChoice,
 } from '@anthropic-ai/sdk/resources/messages';
-import type { ModelRequest, ToolChoice, ToolDefinition } from '../types.js';
+import type { ToolChoice, ToolDefinition } from '../../domain/options.js';
+import type { ModelRequest } from '../types.js';
 
 /** The request fields this module decides. */
 export type AnthropicOptions = Pick<MessageCreateParamsBase, 'max_tokens' | 'stop_sequences' | 'tools' | 'tool_choice'>;

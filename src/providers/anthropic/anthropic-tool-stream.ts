@@ -1,7 +1,7 @@
 /**
  * Streamed `tool_use` content blocks as our `tool_call` events. Pure: no network.
  */
-import type { ModelEvent } from '../types.js';
+import type { ModelEvent } from '../../domain/events.js';
 
 interface OpenCall {
   index: number;

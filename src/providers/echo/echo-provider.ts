@@ -1,5 +1,6 @@
-import type { ModelEvent, ModelProvider, ModelRequest, StreamOptions } from '../types.js';
-import { RunAbortedError } from '../../errors.js';
+import { RunAbortedError } from '../../domain/errors.js';
+import type { ModelEvent } from '../../domain/events.js';
+import type { ModelProvider, ModelRequest, StreamOptions } from '../types.js';
 
 /** Whitespace as `\s` knows it (the ASCII and Unicode spaces and line breaks). */
 const SPACE = /\s/u;

@@ -1,10 +1,12 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import { DEFAULT_MAX_EVENT_BYTES, type FinishReason, type ModelEvent, type ModelProvider, type ModelRequest, type StreamOptions, type Usage } from '../types.js';
-import { RunAbortedError, upstreamError, upstreamTimeout } from '../../errors.js';
+import { RunAbortedError } from '../../domain/errors.js';
+import type { ModelEvent } from '../../domain/events.js';
+import type { FinishReason, Usage } from '../../domain/messages.js';
+import { DEFAULT_MAX_EVENT_BYTES } from '../event-cap.js';
+import type { ModelProvider, ModelRequest, StreamOptions } from '../types.js';
+import { createUpstreamFailures, type UpstreamFailure } from '../upstream-failures.js';
 import { toRequestOptions, toWireMessage, ToolCallStream } from './openai-wire.js';
 import { OFF_THREAD_CHARS, parseJsonOffThread } from './json-off-thread.js';
-import { EventTooLargeError } from '../event-cap.js';
-import { connectionFailure, createRedactor, errorChain } from '../redact.js';
 import { sseData } from './sse-data.js';
 import { createUpstreamClient, UpstreamConnectionError, UpstreamStatusError, UpstreamTimeoutError } from './upstream-http.js';
 
@@ -27,6 +29,16 @@ const FINISH_REASONS: ReadonlySet<string> = new Set(['stop', 'length', 'tool_cal
 function mapFinishReason(reason: string): FinishReason {
   if (reason === 'function_call') return 'tool_calls';
   return FINISH_REASONS.has(reason) ? (reason as FinishReason) : 'stop';
+}
+
+/** This adapter's errors, for the shared failure mapping (`upstream-failures.ts`). */
+function classify(err: unknown): UpstreamFailure | undefined {
+  if (err instanceof UpstreamTimeoutError) return { kind: 'timeout' };
+  if (err instanceof UpstreamConnectionError) return { kind: 'unreachable', cause: err.cause };
+  if (err instanceof UpstreamStatusError) {
+    return { kind: 'answered', status: err.status, detail: err.detail, retryAfterMs: err.retryAfterMs, logText: `${err.status}: ${err.detail}` };
+  }
+  return undefined;
 }
 
 /**
@@ -54,30 +66,13 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
       ...(settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {}),
     },
   });
-  const where = `The model provider '${settings.id}'`;
-
-  const redact = createRedactor({ apiKey: settings.apiKey, baseUrl: settings.baseUrl });
-  /** The log keeps where the upstream is, and what it said or what broke. */
-  const logDetail = (err: unknown): string => `${settings.baseUrl}: ${redact.forLogs(errorChain(err)).slice(0, 2000)}`;
-
-  function mapError(err: unknown, signal: AbortSignal): Error {
-    if (signal.aborted || err instanceof RunAbortedError) return new RunAbortedError();
-    if (err instanceof EventTooLargeError) {
-      return upstreamError(`${where} sent an event longer than ${err.limit} bytes (maxEventBytes); the run was ended.`, 'upstream_event_too_large', err, undefined, logDetail(err));
-    }
-    if (err instanceof UpstreamTimeoutError) return upstreamTimeout(`${where} did not answer within ${timeoutSeconds} s.`, err, logDetail(err));
-    if (err instanceof UpstreamConnectionError) {
-      // Its address is the operator's business: the client learns what went wrong, not where.
-      return upstreamError(`${where} could not be reached: ${connectionFailure(err.cause)}.`, 'upstream_unavailable', err, undefined, logDetail(err));
-    }
-    if (err instanceof UpstreamStatusError) {
-      const wait = err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs) ? Math.max(0, Math.ceil(err.retryAfterMs / 1000)) : undefined;
-      return upstreamError(`${where} answered ${err.status}: ${redact.forClients(err.detail)}`, 'upstream_error', err, wait, logDetail(`${err.status}: ${err.detail}`));
-    }
-    // A broken connection (it has a code) is described; what the upstream said is redacted.
-    const detail = !(err instanceof Error) ? 'unknown failure' : (err as NodeJS.ErrnoException).code ? connectionFailure(err) : redact.forClients(err.message);
-    return upstreamError(`${where} failed mid-reply: ${detail}`, 'upstream_error', err, undefined, logDetail(err));
-  }
+  const failures = createUpstreamFailures({
+    providerId: settings.id,
+    baseUrl: settings.baseUrl,
+    apiKey: settings.apiKey,
+    timeoutSeconds,
+    classify,
+  });
 
   /** One event's parsed data as a chunk; anything else is a failure of the upstream. */
   function toChunk(value: unknown): ChatCompletionChunk {
@@ -139,12 +134,10 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
           if (choice.finish_reason) finish = mapFinishReason(choice.finish_reason);
         }
       } catch (err) {
-        throw mapError(err, signal);
+        throw failures.toRunError(err, signal);
       }
       if (signal.aborted) throw new RunAbortedError();
-      if (finish === undefined) {
-        throw upstreamError(`${where} ended its stream without a finish reason.`, 'upstream_incomplete');
-      }
+      if (finish === undefined) throw failures.incomplete('ended its stream without a finish reason.');
       if (usage) yield { type: 'usage', usage };
       yield { type: 'finish', reason: finish };
     },

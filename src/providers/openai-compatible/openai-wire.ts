@@ -10,7 +10,10 @@ import type {
   ChatCompletionTool,
   ChatCompletionToolChoiceOption,
 } from 'openai/resources/chat/completions';
-import type { ImageInput, ModelEvent, ModelMessage, ModelParameters, ModelRequest, ToolChoice } from '../types.js';
+import type { ModelEvent } from '../../domain/events.js';
+import type { ImageInput, ModelMessage } from '../../domain/messages.js';
+import type { ModelParameters, ToolChoice } from '../../domain/options.js';
+import type { ModelRequest } from '../types.js';
 
 /** The request fields besides `model`, `messages` and the streaming options. */
 export type ChatRequestOptions = Omit<

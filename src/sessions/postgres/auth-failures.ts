@@ -7,8 +7,8 @@
  * address blocked elsewhere gets at most one attempt per replica through before it is
  * refused there too. If the database cannot be reached, failures are counted in memory.
  */
-import { createAuthLimiter, type AuthLimiterOptions } from '../../gateway/auth-limiter.js';
-import type { AuthFailureCounter } from '../../gateway/auth-failure-counter.js';
+import { createAuthLimiter, type AuthLimiterOptions } from '../../domain/auth-limiter.js';
+import type { AuthFailureCounter } from '../../domain/auth-failure-counter.js';
 import type { Database } from './database.js';
 
 export type PgAuthCounterOptions = Omit<AuthLimiterOptions, 'now'> & { now?: () => number };

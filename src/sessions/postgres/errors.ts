@@ -4,7 +4,7 @@
  * Every message goes through the URL's redactor: the password never reaches a log, an
  * error or `moltbot`'s output.
  */
-import { storeUnavailable } from '../../errors.js';
+import { storeUnavailable } from '../../domain/errors.js';
 import { StoreOpenError } from '../store-files.js';
 
 /** SQLSTATE classes and codes meaning "the database is not there right now". */

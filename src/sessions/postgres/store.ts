@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { toSession, toTurn, outcomeColumns, type SessionRow, type TurnRow } from '../sqlite-rows.js';
-import { SessionConflict, type BeginTurn, type SessionStore, type StoreHealth, type TurnOutcome, type TurnRef } from '../store.js';
+import { SessionConflict, type BeginTurn, type SessionStore, type StoreHealth, type TurnOutcome, type TurnRef, type TurnWrite } from '../store.js';
 import { DEFAULT_POOL_SIZE, SCHEMA_NAME, clientConfig, createPool, describeTarget, redactor, type PostgresStoreOptions } from './connection.js';
 import { createPipelines } from './pipelines.js';
 import { createDatabase, type Database } from './database.js';
@@ -23,7 +23,7 @@ import { createPgPruner } from './prune.js';
 import { statementsFor } from './queries.js';
 import { createPgSweeper } from './sweep.js';
 import { createPgAuthFailureCounter, type PgAuthCounterOptions } from './auth-failures.js';
-import type { AuthFailureCounter } from '../../gateway/auth-failure-counter.js';
+import type { AuthFailureCounter } from '../../domain/auth-failure-counter.js';
 
 export type { PostgresStoreOptions } from './connection.js';
 
@@ -190,14 +190,21 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
       open();
       return (await db.query<TurnRow>(q.recentOk, [sessionId, limit])).map(toTurn);
     },
-    beginTurn: begin,
+    beginTurn(turn): TurnWrite {
+      const started = begin(turn);
+      return {
+        started,
+        // One round trip for the start, one for the end (the database functions): there is
+        // no queued start to merge the outcome into, as on SQLite.
+        async finish(outcome) {
+          await finish(await started, outcome);
+        },
+      };
+    },
     async runningElsewhere(agentId, key) {
       open();
       const [row] = await db.query<{ live: boolean }>(q.runningElsewhere, [key, agentId, self]);
       return row?.live === true;
-    },
-    async finishTurn(ref, outcome) {
-      await finish(await ref, outcome);
     },
     async loadTurns(agentId, key) {
       open();

@@ -1,24 +1,62 @@
 /**
- * src/agents/messages.ts: request messages split into instructions, conversation and
- * the new turn.
+ * OpenAI request messages as a turn's input (src/gateway/routes/chat-request.ts), split
+ * by the core into instructions, conversation and the new turn (src/agents/turn-input.ts),
+ * with the core's errors named as the request names its fields.
  */
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletionRequestMessage } from '../../generated/client/types.gen.js';
-import { contentText, splitMessages } from '../../src/agents/messages.js';
-import { GatewayError } from '../../src/errors.js';
+import { splitInput, type TurnInput } from '../../src/agents/turn-input.js';
+import { GatewayError } from '../../src/domain/errors.js';
+import { chatTurn } from '../../src/gateway/routes/chat-request.js';
 
 const POLICY = { maxCount: 8, maxBytes: 1024, allowUrls: false, fetchTimeoutMs: 1000 };
 
-describe('contentText', () => {
+/** The messages of a chat request through the edge's mapping and the core's split; errors named as the request names them. */
+function splitMessages(messages: ChatCompletionRequestMessage[], policy = POLICY): TurnInput {
+  const chat = chatTurn({ model: 'moltbot', messages }, {});
+  try {
+    return splitInput(chat.request.input, policy);
+  } catch (err) {
+    throw chat.named(err);
+  }
+}
+
+describe('content', () => {
   it('takes a string as is, joins text parts in order, and reads null as empty', () => {
-    expect(contentText('plain')).toBe('plain');
-    expect(contentText([{ type: 'text', text: 'a' }, { type: 'text', text: 'b c' }, { type: 'text', text: '' }])).toBe('ab c');
-    expect(contentText(null)).toBe('');
-    expect(contentText(undefined)).toBe('');
+    const turn = splitMessages([
+      { role: 'user', content: 'plain' },
+      { role: 'assistant', content: null },
+      { role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b c' }, { type: 'text', text: '' }] },
+    ]);
+    expect(turn.conversation.map((m) => m.content)).toEqual(['plain', '', 'ab c']);
   });
 });
 
-describe('splitMessages', () => {
+describe('images', () => {
+  const PNG = `data:image/png;base64,${Buffer.alloc(8, 1).toString('base64')}`;
+  it('are named by their content part in 400s, counting text parts', () => {
+    const messages: ChatCompletionRequestMessage[] = [
+      { role: 'system', content: 's' },
+      { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: PNG } }, { type: 'image_url', image_url: { url: 'ftp://x' } }] },
+    ];
+    let error: unknown;
+    try {
+      splitMessages(messages);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({ status: 400, code: 'invalid_image', param: 'messages[1].content[2].image_url.url' });
+    expect((error as Error).message).toBe("The image at 'messages[1].content[2].image_url.url' must be a data:image/...;base64 URI or an http(s) URL.");
+  });
+
+  it('keep their order and detail', () => {
+    const turn = splitMessages([{ role: 'user', content: [{ type: 'image_url', image_url: { url: PNG, detail: 'low' } }, { type: 'text', text: 'what?' }] }]);
+    expect(turn.conversation).toEqual([{ role: 'user', content: 'what?', images: [{ source: { mimeType: 'image/png', data: Buffer.alloc(8, 1).toString('base64'), detail: 'low' }, field: 'input[0].images[0]' }] }]);
+    expect(turn.hasImages).toBe(true);
+  });
+});
+
+describe('splitInput', () => {
   it('collects system and developer text in order as instructions', () => {
     const turn = splitMessages([
       { role: 'developer', content: 'D1' },
