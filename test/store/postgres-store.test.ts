@@ -84,7 +84,7 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
       proxy.cut();
       const err = await failure(store.currentSession('main', KEY));
       expect(err).toBeInstanceOf(GatewayError);
-      expect(err).toMatchObject({ status: 503, code: 'store_unavailable', headers: { 'retry-after': '2' } });
+      expect(err).toMatchObject({ status: 503, code: 'store_unavailable', retryAfterSeconds: 2 });
       expect(`${err.message} ${String((err.cause as Error).message)}`).not.toContain(PASSWORD);
       expect(store.health()).toBe('unavailable');
       await expect(begunWrite.finish({ ...OK, reply: { role: 'assistant', content: 'lost' } })).rejects.toMatchObject({ code: 'store_unavailable' });
