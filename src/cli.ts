@@ -15,7 +15,7 @@ const USAGE = `usage:
   moltbot gateway [--port N] [--bind loopback|lan|ADDRESS] [--config PATH]
                   [--auth token|password] [--token TOKEN] [--password PASSWORD]
   moltbot agent --message TEXT [--agent ID] [--session-key KEY] [--local] [--json] [--config PATH]
-  moltbot sessions list [--agent ID] [--json] [--config PATH]
+  moltbot sessions list [--limit N] [--cursor CURSOR] [--agent ID] [--json] [--config PATH]
   moltbot sessions show KEY [--agent ID] [--json] [--config PATH]
   moltbot sessions prune --older-than DURATION [--kind stateless|user|explicit] [--agent ID]
                          [--dry-run] [--json] [--config PATH]

@@ -13,7 +13,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { runPostgresMigrations } from '../sessions/postgres/migrate.js';
 import { pendingSqliteMigrations } from '../sessions/sqlite-schema.js';
 import { openSqliteStore } from '../sessions/sqlite-store.js';
-import type { PruneOptions, PruneResult, SessionInfo, SessionKind, Turn } from '../sessions/store.js';
+import type { PruneOptions, PruneResult, SessionCursor, SessionInfo, SessionKind, Turn } from '../sessions/store.js';
 import { UsageError, loadConfig, print } from './shared.js';
 
 const time = (ms: number): string => new Date(ms).toISOString();
@@ -35,6 +35,33 @@ function turnText(turn: Turn): string {
   if (turn.reply) lines.push(`  assistant: ${turn.reply.content}`);
   if (turn.error) lines.push(`  error: ${turn.error.type}${turn.error.code ? ` (${turn.error.code})` : ''}: ${turn.error.message}`);
   return lines.join('\n');
+}
+
+/** Transcripts `sessions list` prints when `--limit` is not given. */
+export const DEFAULT_LIST_LIMIT = 50;
+
+/** A page's cursor as the CLI prints it: opaque, URL- and shell-safe. */
+export function encodeCursor(cursor: SessionCursor): string {
+  return Buffer.from(JSON.stringify([cursor.updatedAt, cursor.id])).toString('base64url');
+}
+
+function decodeCursor(text: string): SessionCursor {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string') {
+      return { updatedAt: value[0] as number, id: value[1] };
+    }
+  } catch {
+    // Not JSON: reported below like any other foreign text.
+  }
+  throw new UsageError(`--cursor: '${text}' is not a cursor printed by sessions list`);
+}
+
+function parseLimit(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_LIST_LIMIT;
+  const limit = Number(text);
+  if (!/^\d+$/u.test(text) || !Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit: '${text}' is not a whole number of at least 1`);
+  return limit;
 }
 
 const KINDS: readonly SessionKind[] = ['stateless', 'user', 'explicit'];
@@ -96,6 +123,8 @@ export async function sessionsCommand(argv: string[]): Promise<void> {
       'older-than': { type: 'string' },
       kind: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
     },
   });
   if (action !== 'list' && action !== 'show' && action !== 'prune' && action !== 'migrate') throw new UsageError(`sessions needs 'list', 'show', 'prune' or 'migrate'`);
@@ -105,6 +134,9 @@ export async function sessionsCommand(argv: string[]): Promise<void> {
     throw new UsageError('--older-than and --kind belong to sessions prune');
   }
   if (action !== 'prune' && action !== 'migrate' && values['dry-run']) throw new UsageError('--dry-run belongs to sessions prune and sessions migrate');
+  if (action !== 'list' && (values.limit !== undefined || values.cursor !== undefined)) throw new UsageError('--limit and --cursor belong to sessions list');
+  const limit = parseLimit(values.limit);
+  const after = values.cursor === undefined ? undefined : decodeCursor(values.cursor);
   const olderThan = action === 'prune' ? pruneAges(values['older-than'], values.kind) : {};
   const config = loadConfig(values.config);
   if (action === 'migrate') return migrateCommand(config, values['dry-run']);
@@ -117,8 +149,17 @@ export async function sessionsCommand(argv: string[]): Promise<void> {
       return;
     }
     if (action === 'list') {
-      const sessions = await store.listSessions(values.agent === undefined ? {} : { agentId: values.agent.toLowerCase() });
+      // One more than the page: whether there is a next one, without counting them all.
+      const found = await store.listSessions({
+        limit: limit + 1,
+        ...(after ? { after } : {}),
+        ...(values.agent === undefined ? {} : { agentId: values.agent.toLowerCase() }),
+      });
+      const sessions = found.slice(0, limit);
       print(values.json ? JSON.stringify(sessions, null, 2) : listText(sessions));
+      const last = sessions.at(-1);
+      // On stderr: stdout stays the table or the JSON array, whatever the page.
+      if (found.length > limit && last) process.stderr.write(`more sessions: moltbot sessions list --limit ${limit} --cursor ${encodeCursor(last)}${values.agent === undefined ? '' : ` --agent ${values.agent}`}\n`);
       return;
     }
     // As requests do: `Agent:Main:x` is the session `agent:main:x`.

@@ -1,5 +1,5 @@
 /** Rows of the SQLite store's tables, and the store's types made from them. */
-import type { SessionInfo, SessionKind, Turn, TurnOutcome, TurnStatus } from './store.js';
+import type { ListSessionsOptions, SessionInfo, SessionKind, Turn, TurnOutcome, TurnStatus } from './store.js';
 
 export interface SessionRow {
   n: number;
@@ -76,3 +76,11 @@ export const outcomeColumns = (outcome: TurnOutcome) => ({
   error: json(outcome.error),
   endedAt: outcome.endedAt,
 });
+
+/**
+ * Where a `listSessions` page starts, as the (updated_at, id) every row listed is below:
+ * the cursor's, or for the first page a time later than any (so the empty id never matters).
+ */
+export function listBounds(options: ListSessionsOptions): [number, string] {
+  return options.after ? [options.after.updatedAt, options.after.id] : [Number.MAX_SAFE_INTEGER, ''];
+}

@@ -155,6 +155,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 7,
+    // `sessions list` a page at a time, most recently updated first, on any store size
+    // (a sort of every session took seconds on a million). Each turn moves its
+    // transcript's entry, to the right-hand end of the index.
+    name: 'sessions_by_update: pages of the session list',
+    up(db) {
+      db.exec('CREATE INDEX sessions_by_update ON sessions (updated_at, id)');
+    },
+  },
 ];
 
 /** The schema version this code writes. */

@@ -14,7 +14,7 @@ import { soleInstance, type InstanceLiveness } from './instance-liveness.js';
 import { createSqliteIdempotency } from './sqlite-idempotency.js';
 import { createPruner } from './sqlite-prune.js';
 import { migrate } from './sqlite-schema.js';
-import { TURN_COLUMNS, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
+import { TURN_COLUMNS, listBounds, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
 import { storageFailure } from './storage-errors.js';
 import { StoreOpenError, preparePrivateFiles, storeOpenError } from './store-files.js';
 import { SessionConflict, type BeginTurn, type SessionStore, type TurnOutcome, type TurnRef, type TurnWrite } from './store.js';
@@ -30,6 +30,8 @@ export interface SqliteStoreOptions {
    * write fails as `storage_full`, as on a full disk. Unlimited when absent.
    */
   maxBytes?: number;
+  /** Told every SQL statement the connection runs, as run (a diagnostic: what opening a store costs). */
+  onStatement?: (sql: string) => void;
 }
 
 /**
@@ -44,7 +46,7 @@ function openDatabase(path: string, options: SqliteStoreOptions): Database.Datab
   if (path !== ':memory:') preparePrivateFiles(path);
   let db: Database.Database | undefined;
   try {
-    db = new Database(path);
+    db = new Database(path, options.onStatement ? { verbose: (sql) => options.onStatement?.(String(sql)) } : {});
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // Only possible before the first table: a new store can give pruned space back (sqlite-prune.ts).
     if (db.pragma('page_count', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL');
@@ -85,8 +87,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     current: db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE key = ? AND agent_id = ? ORDER BY n DESC LIMIT 1'),
     byKey: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY agent_id, n'),
     byKeyAndAgent: db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE key = ? AND agent_id = ? ORDER BY n'),
-    list: db.prepare<[], SessionRow>('SELECT * FROM sessions ORDER BY updated_at DESC, n DESC'),
-    listByAgent: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, n DESC'),
+    // A page after (?, ?) in (updated_at, id) order, down the sessions_by_update index; LIMIT -1 is no limit.
+    list: db.prepare<[number, string, number], SessionRow>('SELECT * FROM sessions WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?'),
+    listByAgent: db.prepare<[number, string, string, number], SessionRow>(
+      'SELECT * FROM sessions WHERE (updated_at, id) < (?, ?) AND agent_id = ? ORDER BY updated_at DESC, id DESC LIMIT ?',
+    ),
     // No join: one transcript's turns share its key and agent, read once (the join per row cost 100 µs for 50 turns).
     recentOk: db.prepare<[string, number], Omit<TurnRow, 'key' | 'agent_id'>>(
       `SELECT session_id, seq, status, input, reply, reply_original_bytes, instructions, finish_reason, usage, error, started_at, ended_at
@@ -247,8 +252,10 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       const row = statements.current.get(key, agentId);
       return row ? statements.allTurns.all(row.id).map(toTurn) : [];
     },
-    async listSessions(filter = {}) {
-      const rows = filter.agentId === undefined ? statements.list.all() : statements.listByAgent.all(filter.agentId);
+    async listSessions(options = {}) {
+      const [updatedAt, id] = listBounds(options);
+      const limit = options.limit ?? -1;
+      const rows = options.agentId === undefined ? statements.list.all(updatedAt, id, limit) : statements.listByAgent.all(updatedAt, id, options.agentId, limit);
       return rows.map(toSession);
     },
     async sessionHistory(key, filter = {}) {

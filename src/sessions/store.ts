@@ -90,6 +90,26 @@ export interface TurnOutcome {
   endedAt: number;
 }
 
+/**
+ * A position in `listSessions`'s order (most recently updated first, then id
+ * descending): a page after it starts with the next transcript. Built from the last
+ * transcript of the previous page, so it stays valid however many are added meanwhile.
+ */
+export interface SessionCursor {
+  updatedAt: number;
+  id: string;
+}
+
+/** A page of `listSessions`. */
+export interface ListSessionsOptions {
+  /** Only this agent's transcripts. */
+  agentId?: string;
+  /** At most this many (every one when absent). */
+  limit?: number;
+  /** Only transcripts after this one in the order. */
+  after?: SessionCursor;
+}
+
 /** Which transcripts `prune` deletes. */
 export interface PruneOptions {
   /**
@@ -203,8 +223,11 @@ export interface SessionStore {
   runningElsewhere(agentId: string, key: string): Promise<boolean>;
   /** Every turn of the current transcript of the agent's session `key`, oldest first (empty if unknown). */
   loadTurns(agentId: string, key: string): Promise<Turn[]>;
-  /** Transcripts, most recently updated first. */
-  listSessions(filter?: { agentId?: string }): Promise<SessionInfo[]>;
+  /**
+   * Transcripts, most recently updated first (ties: id descending), a page at a time:
+   * served by an index on that order, so a page costs the same on any store size.
+   */
+  listSessions(options?: ListSessionsOptions): Promise<SessionInfo[]>;
   /**
    * Every transcript under `key` with all its turns: every agent's (grouped by agent id,
    * in order), or one agent's with `agentId`; oldest first within an agent.

@@ -198,6 +198,36 @@ describe.each(STORES)('$name store: sessions', ({ skip, location }) => {
     expect(await store.listSessions({ agentId: 'nobody' })).toEqual([]);
   });
 
+  it.skipIf(skip)('listSessions pages: limit, then after the last one listed, with ties on the update time broken by id; transcripts added meanwhile never repeat one', async () => {
+    const store = await location().open();
+    // Six transcripts; s2, s3 and s4 updated at the same instant.
+    const times: [string, number][] = [['s1', 1100], ['s2', 1300], ['s3', 1300], ['s4', 1300], ['s5', 1500], ['s6', 1700]];
+    for (const [id, at] of times) await turn(store, begin({ id, key: `agent:main:${id}`, startedAt: at - 50 }), 'ok', 'r', at);
+    await turn(store, begin({ id: 'b1', key: 'agent:beta:b1', agentId: 'beta', startedAt: 1350 }), 'ok', 'r', 1400);
+    const everything = (await store.listSessions()).map((s) => s.id);
+    expect(everything).toEqual(['s6', 's5', 'b1', 's4', 's3', 's2', 's1']);
+
+    const first = await store.listSessions({ limit: 3 });
+    expect(first.map((s) => s.id)).toEqual(['s6', 's5', 'b1']);
+    const cursor = (page: { id: string; updatedAt: number }[]) => {
+      const last = page.at(-1)!;
+      return { id: last.id, updatedAt: last.updatedAt };
+    };
+    // A transcript updated after the first page was read sorts before the cursor: not listed again.
+    await turn(store, begin({ id: 's7', key: 'agent:main:s7', startedAt: 1800 }), 'ok', 'r', 1900);
+    const second = await store.listSessions({ limit: 2, after: cursor(first) });
+    expect(second.map((s) => s.id)).toEqual(['s4', 's3']);
+    const third = await store.listSessions({ limit: 2, after: cursor(second) });
+    expect(third.map((s) => s.id)).toEqual(['s2', 's1']);
+    expect(await store.listSessions({ limit: 2, after: cursor(third) })).toEqual([]);
+
+    // One agent's pages.
+    const main = await store.listSessions({ agentId: 'main', limit: 4 });
+    expect(main.map((s) => s.id)).toEqual(['s7', 's6', 's5', 's4']);
+    expect((await store.listSessions({ agentId: 'main', after: cursor(main) })).map((s) => s.id)).toEqual(['s3', 's2', 's1']);
+    expect(await store.listSessions({ agentId: 'beta', after: { updatedAt: 1400, id: 'b1' } })).toEqual([]);
+  });
+
   it.skipIf(skip)('persists across close and reopen; calls after close fail; health is ok while open', async () => {
     const where = location();
     const first = await where.openUnmanaged();

@@ -235,6 +235,14 @@ CREATE TABLE ${s}.auth_failures (
 CREATE INDEX auth_failures_by_age ON ${s}.auth_failures (greatest(window_start, blocked_until));
 `,
   },
+  {
+    version: 3,
+    // \`sessions list\` a page at a time, most recently updated first, on any store size.
+    name: 'sessions_by_update: pages of the session list',
+    sql: (s) => `
+CREATE INDEX sessions_by_update ON ${s}.sessions (updated_at, id);
+`,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.at(-1)?.version ?? 0;

@@ -30,8 +30,9 @@ export function statementsFor(schema: string) {
     turnsOf: { text: `SELECT ${TURN_COLUMNS} FROM ${s}.turns t JOIN ${s}.sessions s ON s.id = t.session_id WHERE t.session_id = ANY($1) ORDER BY t.session_id, t.seq` },
     byKey: { text: `SELECT * FROM ${s}.sessions WHERE key = $1 ORDER BY agent_id, n` },
     byKeyAndAgent: { text: `SELECT * FROM ${s}.sessions WHERE key = $1 AND agent_id = $2 ORDER BY n` },
-    list: { text: `SELECT * FROM ${s}.sessions ORDER BY updated_at DESC, n DESC` },
-    listByAgent: { text: `SELECT * FROM ${s}.sessions WHERE agent_id = $1 ORDER BY updated_at DESC, n DESC` },
+    // A page after ($1, $2) in (updated_at, id) order, down the sessions_by_update index; LIMIT NULL is no limit.
+    list: { text: `SELECT * FROM ${s}.sessions WHERE (updated_at, id) < ($1, $2) ORDER BY updated_at DESC, id DESC LIMIT $3` },
+    listByAgent: { text: `SELECT * FROM ${s}.sessions WHERE (updated_at, id) < ($1, $2) AND agent_id = $4 ORDER BY updated_at DESC, id DESC LIMIT $3` },
     beginTurn: named('begin_turn', `SELECT ${s}.begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS seq`),
     finishTurn: named('finish_turn', `SELECT ${s}.finish_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS changed`),
     runningElsewhere: named(

@@ -10,7 +10,7 @@
  * calls fail with 503 `store_unavailable`; the pool reconnects by itself.
  */
 import { randomUUID } from 'node:crypto';
-import { toSession, toTurn, outcomeColumns, type SessionRow, type TurnRow } from '../sqlite-rows.js';
+import { listBounds, toSession, toTurn, outcomeColumns, type SessionRow, type TurnRow } from '../sqlite-rows.js';
 import { SessionConflict, type BeginTurn, type SessionStore, type StoreHealth, type TurnOutcome, type TurnRef, type TurnWrite } from '../store.js';
 import { DEFAULT_POOL_SIZE, SCHEMA_NAME, clientConfig, createPool, describeTarget, redactor, type PostgresStoreOptions } from './connection.js';
 import { createPipelines } from './pipelines.js';
@@ -211,9 +211,10 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
       const [row] = await db.query<SessionRow>(q.current, [key, agentId]);
       return row ? (await db.query<TurnRow>(q.allTurns, [row.id])).map(toTurn) : [];
     },
-    async listSessions(filter = {}) {
+    async listSessions(options = {}) {
       open();
-      const rows = filter.agentId === undefined ? await db.query<SessionRow>(q.list) : await db.query<SessionRow>(q.listByAgent, [filter.agentId]);
+      const params = [...listBounds(options), options.limit ?? null];
+      const rows = options.agentId === undefined ? await db.query<SessionRow>(q.list, params) : await db.query<SessionRow>(q.listByAgent, [...params, options.agentId]);
       return rows.map(toSession);
     },
     async sessionHistory(key, filter = {}) {
