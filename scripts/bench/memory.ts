@@ -1,18 +1,15 @@
 /**
- * Scenarios 4 and 5, both on fresh processes: resident memory with N streams held open
- * through the gateway and, alternately, through `proxy-floor` (what two connections per
- * stream cost any Node proxy), and start-up time (spawn → first 200 on /healthz) with
- * the idle RSS of the process just started.
+ * Scenario 4, on fresh processes: resident memory with N streams held open through the
+ * gateway and, alternately, through `proxy-floor` (what two connections per stream cost
+ * any Node proxy). Start-up (scenario 5) is in `startup.ts`.
  */
-import { Agent, get, request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
 import { sleep } from './measure.js';
-import { freePort, gatewayArgs, rssMb, spawnTracked, startGateway, startNodeServer, startUpstream, type Proc } from './procs.js';
+import { rssMb, startGateway, startNodeServer, startUpstream, type Proc } from './procs.js';
 
 /** Lets a process that just did something settle (lazy allocations, timers) before its RSS is read. */
 const SETTLE_MS = 500;
-/** Shorter after a start: nothing has run yet but start-up itself. */
-const START_SETTLE_MS = 300;
 
 export interface MemorySample {
   /** `gateway-upstream` or `proxy-floor`. */
@@ -123,53 +120,4 @@ export async function memory(options: { reps: number; streams: number }): Promis
     await upstream.proc.stop();
   }
   return samples;
-}
-
-/** GET /healthz on a fresh connection; false while nothing listens yet. */
-function healthy(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = get({ hostname: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.setTimeout(2000, () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
-}
-
-export interface StartSeries {
-  ms: number[];
-  idleMb: number[];
-}
-
-/** Alternately starts gateway-echo and gateway-upstream `starts` times each. */
-export async function startup(options: { starts: number; upstream: string }): Promise<Record<string, StartSeries>> {
-  const results: Record<string, StartSeries> = { 'gateway-echo': { ms: [], idleMb: [] }, 'gateway-upstream': { ms: [], idleMb: [] } };
-  for (let i = 0; i < options.starts; i += 1) {
-    const order = i % 2 ? ['gateway-upstream', 'gateway-echo'] : ['gateway-echo', 'gateway-upstream'];
-    for (const name of order) {
-      // The port must be known before the gateway prints it, to poll from the first instant.
-      const port = await freePort();
-      const { args, env } = gatewayArgs({ port, ...(name === 'gateway-upstream' ? { upstream: options.upstream } : {}) });
-      const t0 = performance.now();
-      const proc = spawnTracked(`${name}-start`, args, { env, logToFile: true });
-      try {
-        let ms = Number.NaN;
-        while (Number.isNaN(ms)) {
-          if (await healthy(port)) ms = performance.now() - t0;
-          else if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`${name} exited during start-up (see ${proc.logPath})`);
-          else if (performance.now() - t0 > 15_000) throw new Error(`${name}: no 200 on /healthz within 15 s`);
-          else await sleep(5);
-        }
-        await sleep(START_SETTLE_MS);
-        const idleMb = rssMb(proc.pid);
-        results[name]?.ms.push(ms);
-        results[name]?.idleMb.push(idleMb);
-        process.stderr.write(`  start ${i + 1}/${options.starts} ${name.padEnd(16)} ${ms.toFixed(0)} ms to /healthz 200, idle ${idleMb.toFixed(1)} MB\n`);
-      } finally {
-        await proc.stop();
-      }
-    }
-  }
-  return results;
 }
