@@ -10,7 +10,7 @@ import { memoryAuthFailureCounter, type AuthFailureCounter } from './domain/auth
 import type { AuthLimiterOptions } from './domain/auth-limiter.js';
 import { createProviders } from './providers/registry.js';
 import { join } from 'node:path';
-import { openPostgresStore, type PostgresStoreEvents } from './sessions/postgres/store.js';
+import type { PostgresStoreEvents } from './sessions/postgres/store.js';
 import { openSqliteStore } from './sessions/sqlite-store.js';
 import type { SessionStore } from './sessions/store.js';
 
@@ -39,6 +39,8 @@ export interface OpenedStore {
 export async function openStore(config: GatewayConfig, options: { background?: boolean; events?: PostgresStoreEvents } = {}): Promise<OpenedStore> {
   const database = config.store.database;
   if (database.kind === 'postgres') {
+    // Loaded only when configured: `pg` is ~40-250 ms of start-up an SQLite gateway never needs.
+    const { openPostgresStore } = await import('./sessions/postgres/store.js');
     const store = await openPostgresStore(
       {
         url: database.url,

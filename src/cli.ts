@@ -3,9 +3,6 @@
  * `sessions` reads the session store and prunes it.
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
  */
-import { agentCommand } from './commands/agent-command.js';
-import { gatewayCommand } from './commands/gateway-command.js';
-import { sessionsCommand } from './commands/sessions-command.js';
 import { UsageError, print } from './commands/shared.js';
 import { ConfigError } from './config/load.js';
 import { GatewayError } from './domain/errors.js';
@@ -21,10 +18,12 @@ const USAGE = `usage:
                          [--dry-run] [--json] [--config PATH]
   moltbot sessions migrate [--dry-run] [--config PATH]`;
 
+// Each command's module is loaded only when it runs: `sessions list` needs neither
+// Express nor the agent core, and the gateway starts sooner without the CLI's others.
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
-  gateway: gatewayCommand,
-  agent: agentCommand,
-  sessions: sessionsCommand,
+  gateway: async (argv) => (await import('./commands/gateway-command.js')).gatewayCommand(argv),
+  agent: async (argv) => (await import('./commands/agent-command.js')).agentCommand(argv),
+  sessions: async (argv) => (await import('./commands/sessions-command.js')).sessionsCommand(argv),
 };
 
 async function main(argv: string[]): Promise<void> {

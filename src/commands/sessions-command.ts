@@ -10,7 +10,6 @@ import Database from 'better-sqlite3';
 import { openStore, storePath } from '../app.js';
 import { parseDuration } from '../config/duration.js';
 import type { GatewayConfig } from '../config/types.js';
-import { runPostgresMigrations } from '../sessions/postgres/migrate.js';
 import { pendingSqliteMigrations } from '../sessions/sqlite-schema.js';
 import { openSqliteStore } from '../sessions/sqlite-store.js';
 import type { PruneOptions, PruneResult, SessionCursor, SessionInfo, SessionKind, Turn } from '../sessions/store.js';
@@ -91,6 +90,7 @@ async function migrateCommand(config: GatewayConfig, dryRun: boolean): Promise<v
   const database = config.store.database;
   if (database.kind === 'postgres') {
     const { kind: _kind, ...options } = database;
+    const { runPostgresMigrations } = await import('../sessions/postgres/migrate.js');
     const migrations = await runPostgresMigrations(options, dryRun);
     if (migrations.length === 0) return print('up to date');
     for (const m of migrations) print(`-- migration ${m.version}: ${m.name}${dryRun ? ' (pending)' : ' (applied)'}\n${m.sql.trim()}\n`);

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import JSON5 from 'json5';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ValidateFunction } from 'ajv';
+import * as precompiled from '../../generated/config-validator.js';
 import { fieldPath } from '../field-path.js';
 import { parseDuration } from './duration.js';
-import { configSchema } from './schema.js';
 import type { AgentConfig, AuthMode, ConfigFile, GatewayConfig, ProviderConfig, ResetPolicy, SessionSettings, StoreSettings } from './types.js';
 
 /** A config or start-up problem; the CLI prints the message and exits with code 2. */
@@ -99,7 +99,11 @@ function substituteEnv(value: unknown, env: Env, path: string): unknown {
   return value;
 }
 
-const validateConfigFile = new Ajv2020({ allErrors: true, strict: false }).compile<ConfigFile>(configSchema);
+/**
+ * `configSchema` (schema.ts) precompiled by `npm run generate`: compiling it here cost
+ * 400-700 ms of every start, and loading Ajv's compiler 250 ms more.
+ */
+const validateConfigFile = precompiled.validateConfigFile as unknown as ValidateFunction<ConfigFile>;
 
 /** Ajv's `/a/b/0` instance path as `a.b[0]`, the way keys are written in the file. */
 function keyPath(instancePath: string, extra?: string): string {
