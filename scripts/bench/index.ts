@@ -18,6 +18,7 @@ import { timedStream, type Target } from './measure.js';
 import { manyUsers } from './many-users.js';
 import { memory } from './memory.js';
 import { startup } from './startup.js';
+import { million } from './million.js';
 import { postgresAvailable, postgresScenario } from './postgres.js';
 import { Agent } from 'node:http';
 import { MESSAGE, REQUEST_BODY, REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
@@ -29,7 +30,7 @@ import { streaming, throughput } from './traffic.js';
 const FULL_STREAMS = 2000;
 /** The many-users scenario's full size: the issue's 500 users for 20 s. */
 const FULL_USERS = 500;
-const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres'] as const;
+const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'million'] as const;
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' } },
@@ -183,6 +184,15 @@ if (wanted('postgres')) {
     say('\n== 7 postgres: SKIPPED, no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb); apt-get install postgresql, or run scripts/ci/postgres.sh start once as root');
     results.skipped = { ...results.skipped, postgres: 'no PostgreSQL server binaries' };
   }
+}
+
+if (wanted('million') && quick && values.only === undefined) {
+  // Minutes of writing and pruning: not in a --quick run unless asked for by name.
+  results.skipped = { ...results.skipped, million: 'not in --quick (run --only million)' };
+} else if (wanted('million')) {
+  await scenario('8 a million sessions', async () => {
+    results.million = await million({ rounds: settings.rounds, requests: quick ? 200 : 1000, say });
+  });
 }
 
 killAll();

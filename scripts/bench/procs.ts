@@ -181,6 +181,8 @@ export interface GatewayOptions {
   port?: number;
   /** `session.store` (PostgreSQL); the SQLite store in the state dir when absent. */
   store?: Record<string, unknown>;
+  /** More `session` settings (e.g. `retention`). */
+  session?: Record<string, unknown>;
 }
 
 let configs = 0;
@@ -200,7 +202,7 @@ function configFor(options: GatewayOptions): object {
       auth: { mode: 'token', rateLimit: { exemptLoopback: true } },
       http: { endpoints: { chatCompletions: { enabled: true } } },
     },
-    session: { reset: { mode: 'never' }, ...(options.store ? { store: options.store } : {}) },
+    session: { reset: { mode: 'never' }, ...(options.store ? { store: options.store } : {}), ...options.session },
     models: {
       providers: {
         echo: { api: 'echo' },

@@ -6,6 +6,8 @@
  */
 import type { HistorySeries } from './history.js';
 import type { ManyUsersResult } from './many-users.js';
+import type { MillionResult } from './million.js';
+import { millionRows } from './million-rows.js';
 import type { MemorySample } from './memory.js';
 import type { StartSeries } from './startup.js';
 import { median } from './measure.js';
@@ -20,6 +22,7 @@ export interface Results {
   startup?: Record<string, StartSeries>;
   manyUsers?: ManyUsersResult;
   postgres?: PostgresSeries;
+  million?: MillionResult;
   /** Scenario → why it was not run (a part this machine lacks). */
   skipped?: Record<string, string>;
   /** Scenario → why it could not be measured. */
@@ -286,6 +289,7 @@ export function buildRows(results: Results, options: { fullStreams: number; full
   }
   if (results.manyUsers) rows.push(...manyUsersRows(results.manyUsers, options.fullUsers));
   if (results.postgres) rows.push(...postgresRows(results.postgres));
+  if (results.million) rows.push(...millionRows(results.million));
   for (const [scenario, why] of Object.entries(results.skipped ?? {})) {
     rows.push({ scenario, target: 'SKIPPED', median: why, range: '', ratio: '', goal: '', status: 'n/a' });
   }
