@@ -19,6 +19,7 @@ import { manyUsers } from './many-users.js';
 import { memory } from './memory.js';
 import { startup } from './startup.js';
 import { million } from './million.js';
+import { soak } from './soak.js';
 import { postgresAvailable, postgresScenario } from './postgres.js';
 import { Agent } from 'node:http';
 import { MESSAGE, REQUEST_BODY, REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
@@ -30,7 +31,7 @@ import { streaming, throughput } from './traffic.js';
 const FULL_STREAMS = 2000;
 /** The many-users scenario's full size: the 500 users for 20 s. */
 const FULL_USERS = 500;
-const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'million'] as const;
+const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'million', 'soak'] as const;
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' } },
@@ -192,6 +193,12 @@ if (wanted('million') && quick && values.only === undefined) {
 } else if (wanted('million')) {
   await scenario('8 a million sessions', async () => {
     results.million = await million({ rounds: settings.rounds, requests: quick ? 200 : 1000, say });
+  });
+}
+
+if (wanted('soak')) {
+  await scenario('9 soak', async () => {
+    results.soak = await soak({ requests: quick ? 2000 : 20_000, settleS: 30, say });
   });
 }
 

@@ -8,6 +8,7 @@ import type { HistorySeries } from './history.js';
 import type { ManyUsersResult } from './many-users.js';
 import type { MillionResult } from './million.js';
 import { millionRows } from './million-rows.js';
+import { soakRows, type SoakResult } from './soak.js';
 import type { MemorySample } from './memory.js';
 import type { StartSeries } from './startup.js';
 import { median } from './measure.js';
@@ -23,6 +24,7 @@ export interface Results {
   manyUsers?: ManyUsersResult;
   postgres?: PostgresSeries;
   million?: MillionResult;
+  soak?: SoakResult;
   /** Scenario → why it was not run (a part this machine lacks). */
   skipped?: Record<string, string>;
   /** Scenario → why it could not be measured. */
@@ -290,6 +292,7 @@ export function buildRows(results: Results, options: { fullStreams: number; full
   if (results.manyUsers) rows.push(...manyUsersRows(results.manyUsers, options.fullUsers));
   if (results.postgres) rows.push(...postgresRows(results.postgres));
   if (results.million) rows.push(...millionRows(results.million));
+  if (results.soak) rows.push(...soakRows(results.soak));
   for (const [scenario, why] of Object.entries(results.skipped ?? {})) {
     rows.push({ scenario, target: 'SKIPPED', median: why, range: '', ratio: '', goal: '', status: 'n/a' });
   }
