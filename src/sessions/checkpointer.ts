@@ -76,6 +76,13 @@ export interface Checkpointer {
    * of the log, and releases them; resolves with that checkpoint (undefined if not needed).
    */
   restartIfLarge(): Promise<CheckpointResult | undefined>;
+  /**
+   * For a long run of writes outside the group commit (retention): has the worker copy
+   * the log now, writes going on meanwhile, then restarts it if large. Waiting for this
+   * between its transactions keeps the writer from outrunning the checkpoints, so that a
+   * restart never has much left to copy while it holds the store's writes.
+   */
+  catchUp(): Promise<void>;
   /** Stops the worker (the last connection to close checkpoints what is left). */
   close(): Promise<void>;
 }
@@ -152,6 +159,10 @@ export function createCheckpointer(path: string, hooks: CheckpointerHooks): Chec
       return result;
     },
     restartIfLarge,
+    async catchUp() {
+      await checkpoint();
+      await restartIfLarge();
+    },
     async close() {
       closing = true;
       clearInterval(sizeCheck);

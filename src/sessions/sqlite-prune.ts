@@ -15,8 +15,16 @@ import type { PruneOptions, PruneResult, SessionKind } from './store.js';
 
 /** Sessions looked at per step. */
 const SCAN_ROWS = 250;
-/** Transcripts deleted per transaction. */
+/** Transcripts deleted per transaction at most... */
 const DELETE_BATCH = 50;
+/**
+ * ...and no more once a transaction has run this long: on a store of a million sessions
+ * the pages a delete touches are rarely cached, and 50 deletes held the event loop for
+ * 20-110 ms on this machine.
+ */
+const TRANSACTION_BUDGET_MS = 4;
+/** Transactions between two waits for the WAL to be checkpointed (`paceWrites`). */
+const TRANSACTIONS_PER_CATCH_UP = 4;
 /** Pages given back per step (512 KiB at SQLite's 4 KiB pages). */
 const VACUUM_PAGES = 128;
 
@@ -34,8 +42,15 @@ interface Candidate {
 /**
  * `whenOpen` resolves when the store's writes are not held (the checkpointer holds them
  * for a moment without writes): every batch waits for it, as queued writes do.
+ * `catchUp`, every few transactions, waits for the WAL to be checkpointed (without
+ * holding anyone's writes): a pass deleting 900,000 sessions otherwise grew the log so
+ * far ahead that the checkpointer's restart held the gateway's writes for 1.4 s.
  */
-export function createPruner(db: Database, whenOpen: () => Promise<void> = () => Promise.resolve()): (options: PruneOptions) => Promise<PruneResult> {
+export function createPruner(
+  db: Database,
+  whenOpen: () => Promise<void> = () => Promise.resolve(),
+  catchUp: () => Promise<void> = () => Promise.resolve(),
+): (options: PruneOptions) => Promise<PruneResult> {
   const statements = {
     scan: db.prepare<[number, number, number], Candidate>('SELECT n, id, kind, agent_id, updated_at, turns FROM sessions WHERE n > ? AND n <= ? ORDER BY n LIMIT ?'),
     last: db.prepare<[], { n: number | null }>('SELECT max(n) AS n FROM sessions'),
@@ -55,16 +70,27 @@ export function createPruner(db: Database, whenOpen: () => Promise<void> = () =>
     };
     // Checked again inside the deleting transaction: a turn may have begun since the scan.
     const deletable = (row: Candidate | undefined): row is Candidate => row !== undefined && expired(row) && statements.running.get(row.id) === undefined;
-    const remove = db.transaction((ids: string[]): { sessions: number; turns: number } => {
-      let [sessions, turns] = [0, 0];
+    /** Deletes from the start of `ids` until done or over the time budget; `taken` says how far it got. */
+    const remove = db.transaction((ids: string[]): { sessions: number; turns: number; taken: number } => {
+      const began = performance.now();
+      let [sessions, turns, taken] = [0, 0, 0];
       for (const id of ids) {
-        if (!deletable(statements.byId.get(id))) continue;
-        turns += statements.deleteTurns.run(id).changes;
-        statements.deleteSession.run(id);
-        sessions += 1;
+        taken += 1;
+        if (deletable(statements.byId.get(id))) {
+          turns += statements.deleteTurns.run(id).changes;
+          statements.deleteSession.run(id);
+          sessions += 1;
+        }
+        if (performance.now() - began > TRANSACTION_BUDGET_MS) break;
       }
-      return { sessions, turns };
+      return { sessions, turns, taken };
     });
+    let transactions = 0;
+    const pause = async (): Promise<void> => {
+      transactions += 1;
+      if (transactions % TRANSACTIONS_PER_CATCH_UP === 0) await catchUp();
+      await yieldToEventLoop();
+    };
 
     const pagesBefore = pragma('page_count');
     const result: PruneResult = { sessions: 0, turns: 0, reclaimedBytes: 0 };
@@ -81,12 +107,13 @@ export function createPruner(db: Database, whenOpen: () => Promise<void> = () =>
         result.sessions += doomed.length;
         result.turns += doomed.reduce((sum, row) => sum + row.turns, 0);
       }
-      for (let i = 0; !options.dryRun && i < doomed.length; i += DELETE_BATCH) {
+      for (let i = 0; !options.dryRun && i < doomed.length; ) {
         await whenOpen();
         const done = remove.immediate(doomed.slice(i, i + DELETE_BATCH).map((row) => row.id));
+        i += done.taken;
         result.sessions += done.sessions;
         result.turns += done.turns;
-        await yieldToEventLoop();
+        await pause();
       }
       await yieldToEventLoop();
     }
@@ -96,7 +123,7 @@ export function createPruner(db: Database, whenOpen: () => Promise<void> = () =>
         options.signal?.throwIfAborted();
         await whenOpen();
         vacuumStep.immediate();
-        await yieldToEventLoop();
+        await pause();
       }
       result.reclaimedBytes = Math.max(0, pagesBefore - pragma('page_count')) * pragma('page_size');
     }

@@ -211,7 +211,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     checkpointer = createCheckpointer(path, { holdWrites: commits.hold, fallBack: () => db.pragma('wal_autocheckpoint = 1000') });
     db.pragma('wal_autocheckpoint = 0');
   }
-  const prune = createPruner(db, commits.whenOpen);
+  const prune = createPruner(db, commits.whenOpen, async () => checkpointer?.catchUp());
   const write = <T>(run: () => T): Promise<T> => commits.enqueue(run).done;
   const idempotency = createSqliteIdempotency(db, write, liveness.self, (id) => liveness.instanceAlive(id));
 
