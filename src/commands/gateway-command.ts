@@ -5,6 +5,7 @@ import { createRuntime } from '../app.js';
 import { assertStartable, type GatewayFlags } from '../config/load.js';
 import type { AuthMode } from '../config/types.js';
 import { guardFileLimit } from '../gateway/file-limit.js';
+import { releaseMemoryWhenIdle } from '../gateway/idle-memory.js';
 import { trackInFlight } from '../gateway/in-flight.js';
 import { createServer, listen } from '../gateway/server.js';
 import { createLogger, describeError } from '../log.js';
@@ -58,6 +59,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const server = await listen(app, config);
   guardFileLimit(server, config.limits, logger);
   const inFlight = trackInFlight(server);
+  releaseMemoryWhenIdle(server);
   const retention = startRetention(runtime.store, config.store.retention, {
     onPruned: (result, ms) => logger.log('info', 'pruned old sessions', { ...result, ms: Math.round(ms) }),
     onError: (err) => logger.log('warn', 'pruning old sessions failed; the next pass tries again', describeError(err)),
