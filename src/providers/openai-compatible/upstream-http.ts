@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildConnector, Pool } from 'undici';
+import type { buildConnector, Pool } from 'undici';
 import { askedWaitMs, retryDelay, retryableStatus } from '../retry-policy.js';
 
 /** The upstream could not be reached, or the connection broke before a response. */
@@ -151,6 +151,14 @@ function reused(err: unknown): boolean {
   return typeof read === 'number' && read > 0;
 }
 
+/**
+ * undici, loaded on the first request to an upstream: its parser (WebAssembly) and
+ * modules take ~15-20 MB of RSS, which a gateway that never proxies (the echo agent, an
+ * Anthropic-only config) should not pay, nor any gateway before its first turn.
+ */
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = (): Promise<typeof import('undici')> => (undici ??= import('undici'));
+
 type Attempt = { res: UpstreamResponse } | { error: UpstreamConnectionError | UpstreamTimeoutError; reusedSocket: boolean };
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
@@ -160,17 +168,20 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   // replies ending does not make the next turns connect again. undici closes an idle one
   // before the server's `Keep-Alive: timeout=N`; one closed under us anyway is resent below.
   const pools = new Map<string, Pool>();
-  const connector = buildConnector({ timeout: options.timeoutMs });
-  const connect: buildConnector.connector = (opts, callback) => {
-    connector(opts, (...result) => {
-      const socket = result[1];
-      socket?.prependListener('error', markBytesRead);
-      (callback as (...args: typeof result) => void)(...result);
-    });
-  };
-  const poolFor = (origin: string): Pool => {
+  const poolFor = async (origin: string): Promise<Pool> => {
     let pool = pools.get(origin);
     if (!pool) {
+      const { Pool, buildConnector } = await loadUndici();
+      pool = pools.get(origin);
+      if (pool) return pool;
+      const connector = buildConnector({ timeout: options.timeoutMs });
+      const connect: buildConnector.connector = (opts, callback) => {
+        connector(opts, (...result) => {
+          const socket = result[1];
+          socket?.prependListener('error', markBytesRead);
+          (callback as (...args: typeof result) => void)(...result);
+        });
+      };
       // `headersTimeout` is each attempt's wait for an answer (as `connect`'s is for the
       // connection); a streamed body takes as long as the model does, bounded by the run.
       pool = new Pool(origin, { connect, headersTimeout: options.timeoutMs, bodyTimeout: 0 });
@@ -181,7 +192,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
 
   async function attempt(url: URL, body: string, signal: AbortSignal): Promise<Attempt> {
     try {
-      const res = await poolFor(url.origin).request({ method: 'POST', path: `${url.pathname}${url.search}`, headers, body, signal });
+      const pool = pools.get(url.origin) ?? (await poolFor(url.origin));
+      const res = await pool.request({ method: 'POST', path: `${url.pathname}${url.search}`, headers, body, signal });
       return { res: { status: res.statusCode, headers: res.headers, body: res.body } };
     } catch (err) {
       const code = errorCode(err);
