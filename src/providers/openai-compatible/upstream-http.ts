@@ -3,8 +3,8 @@
  * and returns the response once a 2xx status and headers are in, retrying before the
  * first byte the way the official OpenAI SDKs do, with their caps (see
  * `retry-policy.ts`). Not through the `openai` SDK's fetch (docs/decisions/0005) and not
- * `node:http` (docs/decisions/0010): measured on this machine, undici's `Pool` spends
- * about half the CPU of a `node:http` agent per streamed request.
+ * `node:http` (docs/decisions/0010): measured on this machine, the provider spends
+ * ×0.70 the CPU per streamed turn on undici's `Pool` (237 → 182 µs).
  */
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
