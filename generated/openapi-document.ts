@@ -35,7 +35,11 @@ export const openapiDocument = {
     },
     {
       "name": "health",
-      "description": "Liveness of the gateway process."
+      "description": "Liveness and readiness of the gateway process."
+    },
+    {
+      "name": "metrics",
+      "description": "Prometheus metrics of the gateway."
     }
   ],
   "security": [
@@ -476,6 +480,108 @@ export const openapiDocument = {
           }
         }
       }
+    },
+    "/readyz": {
+      "get": {
+        "operationId": "getReadiness",
+        "tags": [
+          "health"
+        ],
+        "summary": "Readiness probe",
+        "description": "Answers 200 while the gateway takes new turns: its configuration is loaded and its\nsession store answers. Answers 503 with the reason while it does not: `draining`\nfrom SIGTERM (or SIGINT) until its last running turn has ended (the port stays\nopen meanwhile, so a load balancer sees the drain; new turns get 503\n`shutting_down`), or the session store's own code while the store cannot be\nreached. `/healthz` stays a liveness check. Needs no authentication and reveals no\nconfiguration.\n",
+        "security": [],
+        "responses": {
+          "200": {
+            "description": "The gateway takes new turns.",
+            "headers": {
+              "x-request-id": {
+                "$ref": "#/components/headers/RequestId"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Readiness"
+                },
+                "example": {
+                  "status": "ready"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedRequest"
+          },
+          "405": {
+            "$ref": "#/components/responses/MethodNotAllowed"
+          },
+          "408": {
+            "$ref": "#/components/responses/RequestTimeout"
+          },
+          "431": {
+            "$ref": "#/components/responses/HeadersTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/NotReady"
+          }
+        }
+      }
+    },
+    "/metrics": {
+      "get": {
+        "operationId": "getMetrics",
+        "x-moltbot-endpoint": "metrics",
+        "tags": [
+          "metrics"
+        ],
+        "summary": "Prometheus metrics",
+        "description": "The gateway's metrics in the Prometheus text exposition format (0.0.4): HTTP\nrequests, runs, queueing, tokens, upstream calls, auth failures, store writes and\nthe process. Labels are bounded (route templates, agent and provider ids from the\nconfiguration, status codes), never a session key, user or free text. Served while\n`gateway.metrics.enabled` is true (the default; else 404 like any unknown route).\nNeeds the gateway's bearer secret unless `gateway.metrics.auth` is `none`.\n",
+        "responses": {
+          "200": {
+            "description": "The metrics.",
+            "headers": {
+              "x-request-id": {
+                "$ref": "#/components/headers/RequestId"
+              }
+            },
+            "content": {
+              "text/plain": {
+                "schema": {
+                  "type": "string"
+                },
+                "example": "# HELP moltbot_runs_queued Turns admitted and waiting for their session lane or a run slot.\n# TYPE moltbot_runs_queued gauge\nmoltbot_runs_queued 0\n"
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "405": {
+            "$ref": "#/components/responses/MethodNotAllowed"
+          },
+          "408": {
+            "$ref": "#/components/responses/RequestTimeout"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "431": {
+            "$ref": "#/components/responses/HeadersTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -814,10 +920,17 @@ export const openapiDocument = {
         }
       },
       "ServiceUnavailable": {
-        "description": "The gateway is shutting down (`shutting_down`); the run was refused, or ended when the shutdown grace period ran out.",
+        "description": "The gateway is shutting down (`shutting_down`); the run was refused, or ended when\nthe shutdown grace period ran out. Another instance (or this one, restarted) takes\nthe retry.\n",
         "headers": {
           "x-request-id": {
             "$ref": "#/components/headers/RequestId"
+          },
+          "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
           }
         },
         "content": {
@@ -831,6 +944,36 @@ export const openapiDocument = {
                 "type": "server_error",
                 "param": null,
                 "code": "shutting_down"
+              }
+            }
+          }
+        }
+      },
+      "NotReady": {
+        "description": "The gateway takes no new turns now: it is draining before it stops (`draining`),\nor its session store cannot be reached. Running turns still finish.\n",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          },
+          "Retry-After": {
+            "description": "Seconds after which to ask again.",
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "example": {
+              "error": {
+                "message": "The gateway is draining before it stops; it takes no new turns. Send them to another instance.",
+                "type": "server_error",
+                "param": null,
+                "code": "draining"
               }
             }
           }
@@ -963,6 +1106,18 @@ export const openapiDocument = {
           "status": {
             "type": "string",
             "const": "ok"
+          }
+        }
+      },
+      "Readiness": {
+        "type": "object",
+        "required": [
+          "status"
+        ],
+        "properties": {
+          "status": {
+            "type": "string",
+            "const": "ready"
           }
         }
       },
@@ -2283,6 +2438,13 @@ export const openapiDocument = {
             "description": "The reply outgrew the agent's `maxReplyBytes`; the run was ended.",
             "x-status": 502,
             "x-type": "upstream_error"
+          },
+          {
+            "type": "string",
+            "const": "draining",
+            "description": "The gateway is draining before it stops: it takes no new turns (its readiness probe answers this).",
+            "x-status": 503,
+            "x-type": "server_error"
           },
           {
             "type": "string",

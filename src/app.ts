@@ -27,6 +27,8 @@ export interface RuntimeOptions {
   now?: () => number;
   /** Told when a turn waits for a turn of its session running in another process. */
   onSessionWait?: AgentCoreDeps['onSessionWait'];
+  /** Told of queueing, runs, store writes and upstream calls (metrics, logs). */
+  observer?: AgentCoreDeps['observer'];
 }
 
 export async function createRuntime(config: GatewayConfig, overrides: RuntimeOptions = {}): Promise<Runtime> {
@@ -48,6 +50,7 @@ export async function createRuntime(config: GatewayConfig, overrides: RuntimeOpt
     maxStoredReplyBytes: config.store.maxStoredReplyBytes,
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.onSessionWait ? { onSessionWait: overrides.onSessionWait } : {}),
+    ...(overrides.observer ? { observer: overrides.observer } : {}),
   });
   return { core, store, close: () => store.close() };
 }

@@ -255,6 +255,11 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
       port,
       host: bindAddress(flags.bind ?? file.gateway?.bind ?? 'loopback'),
       shutdownGraceSeconds: file.gateway?.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS,
+      metrics: { enabled: file.gateway?.metrics?.enabled ?? true, auth: file.gateway?.metrics?.auth ?? 'gateway' },
+      tracing: {
+        enabled: file.gateway?.tracing?.enabled ?? Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT']),
+        serviceName: file.gateway?.tracing?.serviceName ?? env['OTEL_SERVICE_NAME'] ?? 'moltbot-gateway',
+      },
       auth: {
         mode,
         secret: mode === 'token' ? token : password,

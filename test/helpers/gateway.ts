@@ -8,7 +8,9 @@ import { createRuntime } from '../../src/app.js';
 import { parseConfig, resolveGatewayConfig, type GatewayFlags } from '../../src/config/load.js';
 import type { ConfigFile, GatewayConfig } from '../../src/config/types.js';
 import { createServer, listen } from '../../src/gateway/server.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { GatewayMetrics } from '../../src/observability/metrics.js';
+import { createTelemetry } from '../../src/observability/telemetry.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +26,8 @@ export interface TestGateway {
   store: SessionStore;
   /** Every log line the gateway wrote (JSON), captured instead of printed. */
   logs: string[];
+  /** The gateway's metrics (undefined with `gateway.metrics.enabled: false`). */
+  metrics: GatewayMetrics | undefined;
   close(): Promise<void>;
 }
 
@@ -49,17 +53,20 @@ export async function startGateway(
 ): Promise<TestGateway> {
   const config = resolveGatewayConfig(parseConfig(JSON.stringify(file), options.env ?? {}, 'test'), options.flags ?? {}, options.env ?? {});
   // The real SQLite store, in a fresh directory unless the test reopens one.
-  const store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'), {
+  const path = options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite');
+  const store = openSqliteStore(path, {
     ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
     ...(options.backgroundCheckpoints ? { backgroundCheckpoints: true } : {}),
   });
+  const logs: string[] = [];
+  const telemetry = createTelemetry(config, createLogger({ write: (line) => logs.push(line) }), { walFile: `${path}-wal` });
   const runtime = await createRuntime(config, {
     store,
+    observer: telemetry.observer,
     ...(options.now ? { now: options.now } : {}),
     ...(options.onSessionWait ? { onSessionWait: options.onSessionWait } : {}),
   });
-  const logs: string[] = [];
-  const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }) });
+  const app = await createServer(config, { core: runtime.core, logger: telemetry.logger, metrics: telemetry.metrics });
   const server: Server = await listen(app, config, 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   return {
@@ -68,6 +75,7 @@ export async function startGateway(
     config,
     store,
     logs,
+    metrics: telemetry.metrics,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

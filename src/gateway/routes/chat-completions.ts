@@ -3,7 +3,7 @@
  * maps the turn's events back onto OpenAI's `chat.completion` or `chat.completion.chunk`
  * shapes.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type {
   ChatCompletionMessageToolCall,
   CompletionUsage,
@@ -15,7 +15,7 @@ import type { AgentCore } from '../../agents/core-api.js';
 import type { AgentEvent } from '../../domain/events.js';
 import type { Usage } from '../../domain/messages.js';
 import { textPieces } from '../../text-pieces.js';
-import type { OperationHandler, ResponseHeaders } from '../handler.js';
+import type { OperationHandler, RequestFacts, ResponseHeaders } from '../handler.js';
 import { chatTurn, type ChatTurn } from './chat-request.js';
 
 /** The spec's session key (`components.schemas.SessionKey`): a key outside it (from an exotic `user`) is not echoed. */
@@ -82,7 +82,7 @@ function* deltasOf(event: Exclude<AgentEvent, { type: 'done' }>): Generator<Chun
  * `finish_reason`, and with `include_usage` a last chunk with the usage. The first agent
  * event is awaited before the role chunk so a failure to start is an HTTP error status.
  */
-async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta, named: ChatTurn['named']): AsyncGenerator<CreateChatCompletionStreamResponse> {
+async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta, named: ChatTurn['named'], facts: RequestFacts): AsyncGenerator<CreateChatCompletionStreamResponse> {
   const iterator = events[Symbol.asyncIterator]();
   try {
     let next = await iterator.next();
@@ -93,6 +93,7 @@ async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta
         for (const delta of deltasOf(event)) yield chunk(meta, [choice(delta)]);
         continue;
       }
+      countTokens(facts, event.usage);
       yield chunk(meta, [choice({}, event.finishReason)]);
       if (meta.includeUsage && event.usage) yield chunk(meta, [], event.usage);
     }
@@ -105,9 +106,11 @@ async function* toChunks(events: AsyncIterable<AgentEvent>, meta: CompletionMeta
 }
 
 /** The turn's `done` (it carries the whole reply: the turn was asked with `bufferedReply`) as a `chat.completion`. */
-async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta, named: ChatTurn['named']): Promise<CreateChatCompletionResponse> {
+async function collect(events: AsyncIterable<AgentEvent>, meta: CompletionMeta, named: ChatTurn['named'], facts: RequestFacts): Promise<CreateChatCompletionResponse> {
   try {
-    return await whole(events, meta);
+    const response = await whole(events, meta);
+    countTokens(facts, response.usage && { promptTokens: response.usage.prompt_tokens, completionTokens: response.usage.completion_tokens, totalTokens: response.usage.total_tokens });
+    return response;
   } catch (err) {
     throw named(err);
   }
@@ -142,16 +145,30 @@ async function whole(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): P
   throw new Error('agent run ended without a done event');
 }
 
-/** Builds the operation handler over an agent core. */
-export function createChatCompletionHandler(core: AgentCore): OperationHandler<'createChatCompletion'> {
-  return async ({ body, headers, signal }) => {
+/** The turn's token counts, for the request's log line. */
+function countTokens(facts: RequestFacts, usage: Usage | undefined): void {
+  if (!usage) return;
+  facts.promptTokens = usage.promptTokens;
+  facts.completionTokens = usage.completionTokens;
+}
+
+/**
+ * Builds the operation handler over an agent core. Session keys are logged as an HMAC
+ * under `logKey` (the gateway's secret): the same key gives the same hash, so an operator
+ * can follow a session, but the hash of a guessable key (`user` ids) cannot be reversed.
+ */
+export function createChatCompletionHandler(core: AgentCore, logKey: string): OperationHandler<'createChatCompletion'> {
+  return async ({ body, headers, signal, requestId, facts }) => {
     const chat = chatTurn(body, headers);
     let turn;
     try {
-      turn = core.startTurn(chat.request, signal);
+      turn = core.startTurn({ ...chat.request, requestId }, signal);
     } catch (err) {
       throw chat.named(err);
     }
+    facts.agent = turn.agentId;
+    facts.sessionKind = turn.sessionKind;
+    facts.sessionKeyHash = createHmac('sha256', logKey).update(turn.sessionKey).digest('hex').slice(0, 16);
     const meta: CompletionMeta = {
       id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
       created: Math.floor(Date.now() / 1000),
@@ -160,8 +177,8 @@ export function createChatCompletionHandler(core: AgentCore): OperationHandler<'
     };
     const responseHeaders: ResponseHeaders<'createChatCompletion'> = echoable(turn.sessionKey) ? { [headerParameters.SessionKeyHeader]: turn.sessionKey } : {};
     if (body.stream === true) {
-      return { kind: 'sse', headers: responseHeaders, events: toChunks(turn.events, meta, chat.named) };
+      return { kind: 'sse', headers: responseHeaders, events: toChunks(turn.events, meta, chat.named, facts) };
     }
-    return { kind: 'json', status: 200, headers: responseHeaders, body: collect(turn.events, meta, chat.named) };
+    return { kind: 'json', status: 200, headers: responseHeaders, body: collect(turn.events, meta, chat.named, facts) };
   };
 }

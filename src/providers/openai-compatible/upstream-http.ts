@@ -8,6 +8,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { UpstreamObserver } from '../../domain/telemetry.js';
 import { askedWaitMs, retryDelay, retryableStatus } from '../retry-policy.js';
 
 /** The upstream could not be reached, or the connection broke before a response. */
@@ -53,9 +54,10 @@ export interface UpstreamClientOptions {
 export interface UpstreamClient {
   /**
    * POSTs `body` (JSON text) to `url`; resolves with the 2xx response, its body unread.
-   * Retries never wait past `deadline` (epoch ms), when given.
+   * Retries never wait past `deadline` (epoch ms), when given. `observer` is told of
+   * each attempt and retry; `extraHeaders` (trace context) go with every attempt.
    */
-  post(url: URL, body: string, signal: AbortSignal, deadline?: number): Promise<IncomingMessage>;
+  post(url: URL, body: string, signal: AbortSignal, call?: { deadline?: number | undefined; observer?: UpstreamObserver | undefined; extraHeaders?: Readonly<Record<string, string>> | undefined }): Promise<IncomingMessage>;
 }
 
 /** Bytes of an error body read for its message; the rest is discarded. */
@@ -125,13 +127,13 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   const pool = { keepAlive: true, maxFreeSockets: Infinity };
   const agents = { http: new HttpAgent(pool), https: new HttpsAgent(pool) };
 
-  function attempt(url: URL, body: string, signal: AbortSignal): Promise<Attempt> {
+  function attempt(url: URL, body: string, signal: AbortSignal, extraHeaders: Readonly<Record<string, string>> | undefined): Promise<Attempt> {
     return new Promise((resolve) => {
       const secure = url.protocol === 'https:';
       const req = (secure ? httpsRequest : httpRequest)(url, {
         method: 'POST',
         agent: secure ? agents.https : agents.http,
-        headers: { ...options.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: { ...extraHeaders, ...options.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         signal,
       });
       let timedOut = false;
@@ -152,12 +154,15 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   }
 
   return {
-    async post(url, body, signal, deadline) {
+    async post(url, body, signal, call = {}) {
+      const { deadline, observer } = call;
       /** Waited so far on retries of this request. */
       let spent = 0;
       for (let retry = 0; ; retry += 1) {
-        const result = await attempt(url, body, signal);
+        const started = performance.now();
+        const result = await attempt(url, body, signal, call.extraHeaders);
         signal.throwIfAborted();
+        const seconds = (performance.now() - started) / 1000;
         if ('error' in result) {
           // A pooled connection the server closed as we reused it: the request never
           // arrived, so sending it again is safe and does not count as a retry.
@@ -165,14 +170,18 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
             retry -= 1;
             continue;
           }
+          const failure = result.error instanceof UpstreamTimeoutError ? 'timeout' : 'error';
+          observer?.attempt({ status: failure, seconds });
           const wait = retry < options.maxRetries ? retryDelay({ retry, spentMs: spent, deadline }) : undefined;
           if (wait === undefined) throw result.error;
+          observer?.retry({ retry, status: failure, waitMs: wait });
           spent += wait;
           await sleep(wait, undefined, { signal });
           continue;
         }
         const { res } = result;
         const status = res.statusCode ?? 0;
+        observer?.attempt({ status: String(status), seconds });
         if (status >= 200 && status < 300) return res;
         const asked = askedWaitMs((name) => header(res, name));
         const wait =
@@ -180,6 +189,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
             ? retryDelay({ retry, status, askedMs: asked, spentMs: spent, deadline })
             : undefined;
         if (wait !== undefined) {
+          observer?.retry({ retry, status: String(status), waitMs: wait });
           res.resume();
           spent += wait;
           await sleep(wait, undefined, { signal });

@@ -1,0 +1,64 @@
+/**
+ * Structured logs with pino: one JSON object per line on stderr (`time`, `level` as a
+ * word, `message`, then fields), or pino-pretty's lines for a person at a terminal.
+ * Secrets are removed by pino's `redact` paths wherever a field of that name appears,
+ * one level deep too (`Authorization` headers, tokens, passwords, API keys), on top of
+ * the rule that callers never pass them.
+ */
+import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions as PinoOptions } from 'pino';
+
+export type Logger = PinoLogger;
+export type LogFormat = 'json' | 'pretty';
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Field names that hold secrets, removed wherever they appear (top level and one level down). */
+const SECRET_FIELDS = ['authorization', 'Authorization', 'cookie', 'token', 'password', 'secret', 'apiKey', 'api_key', 'x-api-key'];
+export const REDACT_PATHS = [
+  ...SECRET_FIELDS.map((name) => (/^[A-Za-z_]\w*$/u.test(name) ? name : `["${name}"]`)),
+  ...SECRET_FIELDS.map((name) => (/^[A-Za-z_]\w*$/u.test(name) ? `*.${name}` : `*["${name}"]`)),
+  'req.headers.authorization',
+  'headers.authorization',
+];
+
+function options(level: LogLevel): PinoOptions {
+  return {
+    level,
+    messageKey: 'message',
+    base: undefined,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  };
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Where lines go (tests capture them); stderr, written asynchronously, by default. */
+  write?: (line: string) => void;
+}
+
+/** A JSON logger; without `write`, to stderr (buffered writes, flushed on exit). */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const stream: DestinationStream = opts.write ? { write: opts.write } : pino.destination({ dest: 2, sync: false });
+  return pino(options(opts.level ?? 'info'), stream);
+}
+
+/**
+ * The logger `moltbot gateway` runs with: `pretty` (pino-pretty, loaded only then) or
+ * `json`; by default pretty when stderr is a terminal, JSON otherwise.
+ */
+export async function openLogger(opts: { format?: LogFormat | undefined; level?: LogLevel | undefined }): Promise<Logger> {
+  const format = opts.format ?? (process.stderr.isTTY ? 'pretty' : 'json');
+  const level = opts.level ?? 'info';
+  if (format === 'json') return createLogger({ level });
+  const { default: pretty } = await import('pino-pretty');
+  return pino(options(level), pretty({ destination: 2, messageKey: 'message', colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l' }));
+}
+
+/** An unexpected error for the log: its name, message and stack (and its cause's), nothing else. */
+export function describeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { error: String(err) };
+  const cause = err.cause instanceof Error ? { cause: `${err.cause.name}: ${err.cause.message}` } : {};
+  return { error: `${err.name}: ${err.message}`, stack: err.stack, ...cause };
+}
