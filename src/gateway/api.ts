@@ -126,9 +126,11 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       if (!res.writableFinished) controller.abort();
       const ms = performance.now() - started;
       metrics?.httpRequest(route, req.method ?? 'GET', res.statusCode, ms / 1000);
-      if (!logger.isLevelEnabled('info')) return;
-      logger.info(
+      if (!options.logger.isLevelEnabled('info')) return;
+      // On the gateway's logger with the id as a field: a child's line costs ~40% more.
+      options.logger.info(
         {
+          requestId,
           method: req.method,
           route,
           path: path.slice(0, 200),

@@ -1,9 +1,9 @@
 /**
  * Structured logs with pino: one JSON object per line on stderr (`time`, `level` as a
  * word, `message`, then fields), or pino-pretty's lines for a person at a terminal.
- * Secrets are removed by pino's `redact` paths wherever a field of that name appears,
- * one level deep too (`Authorization` headers, tokens, passwords, API keys), on top of
- * the rule that callers never pass them.
+ * Secrets are removed by pino's `redact` paths (`authorization`, `cookie`, `token`,
+ * `password`, `secret`, API keys; at the top level and in `headers`, `req.headers` and
+ * `provider`), on top of the rule that callers never pass them.
  */
 import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions as PinoOptions } from 'pino';
 
@@ -12,13 +12,16 @@ export type LogFormat = 'json' | 'pretty';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Field names that hold secrets, removed wherever they appear (top level and one level down). */
-const SECRET_FIELDS = ['authorization', 'Authorization', 'cookie', 'token', 'password', 'secret', 'apiKey', 'api_key', 'x-api-key'];
+/**
+ * Fields that hold secrets, removed wherever a line has them: at the top level and in a
+ * `headers`, `req.headers` or `provider` object. Fixed paths only: a wildcard path (`*.token`)
+ * made every line cost 3x (21 against 7 us per line, measured here).
+ */
+const SECRET_FIELDS = ['authorization', 'cookie', 'token', 'password', 'secret', 'apiKey', 'api_key', '["x-api-key"]'];
+const path = (parent: string, field: string): string => (field.startsWith('[') ? `${parent}${field}` : `${parent}.${field}`);
 export const REDACT_PATHS = [
-  ...SECRET_FIELDS.map((name) => (/^[A-Za-z_]\w*$/u.test(name) ? name : `["${name}"]`)),
-  ...SECRET_FIELDS.map((name) => (/^[A-Za-z_]\w*$/u.test(name) ? `*.${name}` : `*["${name}"]`)),
-  'req.headers.authorization',
-  'headers.authorization',
+  ...SECRET_FIELDS,
+  ...['headers', 'req.headers', 'provider'].flatMap((parent) => SECRET_FIELDS.map((field) => path(parent, field))),
 ];
 
 function options(level: LogLevel): PinoOptions {

@@ -98,15 +98,23 @@ describe('log lines', () => {
 });
 
 describe('redaction', () => {
-  it('removes secrets a caller puts in fields, at the top level and one level down', () => {
+  it('removes secrets a caller puts in fields, at the top level and in headers and provider objects', () => {
     const lines: string[] = [];
     const logger = createLogger({ write: (line) => lines.push(line) });
     logger.info(
-      { authorization: 'Bearer top-1', token: 'top-2', password: 'top-3', apiKey: 'top-4', headers: { authorization: 'Bearer nested-5', cookie: 'c=nested-6' }, provider: { apiKey: 'nested-7' } },
+      {
+        authorization: 'Bearer top-1',
+        token: 'top-2',
+        password: 'top-3',
+        apiKey: 'top-4',
+        headers: { authorization: 'Bearer nested-5', cookie: 'c=nested-6', 'x-api-key': 'nested-8' },
+        provider: { apiKey: 'nested-7' },
+        req: { headers: { authorization: 'Bearer nested-9' } },
+      },
       'a careless line',
     );
     const text = lines.join('');
-    for (const secret of ['top-1', 'top-2', 'top-3', 'top-4', 'nested-5', 'nested-6', 'nested-7']) expect(text).not.toContain(secret);
+    for (const secret of ['top-1', 'top-2', 'top-3', 'top-4', 'nested-5', 'nested-6', 'nested-7', 'nested-8', 'nested-9']) expect(text).not.toContain(secret);
     expect(JSON.parse(text)).toMatchObject({ level: 'info', message: 'a careless line', authorization: '[redacted]', headers: { authorization: '[redacted]' } });
   });
 });
