@@ -64,7 +64,7 @@ export async function observability(options: { rounds: number; durationS: number
           const pid = (procs[target.name] as Proc).pid;
           const cpuBefore = cpuSeconds(pid);
           const run = await load(target, REQUEST_BODY, { connections: c, durationS: options.durationS });
-          const cpuUs = ((cpuSeconds(pid) - cpuBefore) * 1e6) / Math.max(1, run.rps * options.durationS);
+          const cpuUs = ((cpuSeconds(pid) - cpuBefore) * 1e6) / Math.max(1, run.ok + run.failed);
           const series = byConcurrency[`c${c}`]?.[target.name] as Series;
           series.rps.push(run.rps);
           series.cpuUs.push(cpuUs);
