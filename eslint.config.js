@@ -59,6 +59,21 @@ const layers = [
     patterns: [
       { regex: '(^|/)(providers|sessions|commands)/|(^|/)app\\.js$', message: 'The HTTP edge calls the agent core only (agents/core-api.js), never a provider or the store.' },
       { regex: '^(openai|@anthropic-ai/.*|better-sqlite3)(/|$)', message: 'The HTTP edge uses no provider SDK or store driver.' },
+      {
+        regex: '^@opentelemetry/(?!api$)',
+        message: "OpenTelemetry's SDK is loaded only when tracing is on: import it in src/observability/tracing-sdk.ts alone (tracing.ts imports that dynamically).",
+      },
+    ],
+  },
+  {
+    name: 'composition and observability',
+    files: ['src/commands/**', 'src/app.ts', 'src/observability/**'],
+    ignores: ['src/observability/tracing-sdk.ts'],
+    patterns: [
+      {
+        regex: '^@opentelemetry/(?!api$)',
+        message: "OpenTelemetry's SDK is loaded only when tracing is on: import it in src/observability/tracing-sdk.ts alone (tracing.ts imports that dynamically).",
+      },
     ],
   },
 ];
@@ -76,7 +91,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  ...layers.map(({ files, patterns }) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns }] } })),
+  ...layers.map(({ files, ignores, patterns }) => ({ files, ...(ignores ? { ignores } : {}), rules: { 'no-restricted-imports': ['error', { patterns }] } })),
   {
     // Errors are built in one place per layer: the domain's and the HTTP edge's own.
     files: ['src/**'],

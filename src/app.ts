@@ -29,6 +29,8 @@ export interface RuntimeOptions {
   onSessionWait?: AgentCoreDeps['onSessionWait'];
   /** Told of queueing, runs, store writes and upstream calls (metrics, logs). */
   observer?: AgentCoreDeps['observer'];
+  /** Run and upstream spans when tracing is on. */
+  tracer?: AgentCoreDeps['tracer'];
 }
 
 export async function createRuntime(config: GatewayConfig, overrides: RuntimeOptions = {}): Promise<Runtime> {
@@ -51,6 +53,7 @@ export async function createRuntime(config: GatewayConfig, overrides: RuntimeOpt
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.onSessionWait ? { onSessionWait: overrides.onSessionWait } : {}),
     ...(overrides.observer ? { observer: overrides.observer } : {}),
+    ...(overrides.tracer ? { tracer: overrides.tracer } : {}),
   });
   return { core, store, close: () => store.close() };
 }

@@ -9,7 +9,7 @@ import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent } from '../domain/events.js';
 import type { TurnMessage } from '../domain/messages.js';
 import type { TurnOptions } from '../domain/options.js';
-import type { CoreObserver } from '../domain/telemetry.js';
+import type { CoreObserver, RunTracer } from '../domain/telemetry.js';
 import type { ModelProvider } from '../providers/types.js';
 import type { SessionKind, SessionStore } from '../sessions/store.js';
 import type { ImagePolicy } from './images.js';
@@ -53,6 +53,8 @@ export interface TurnRequest {
   bufferedReply?: boolean | undefined;
   /** The id the caller logs this request under: passed to the observer, never stored. */
   requestId?: string | undefined;
+  /** The caller's trace context (its request's span), for `AgentCoreDeps.tracer`; opaque to the core. */
+  traceContext?: unknown;
 }
 
 /** A turn that has been routed and is ready to stream. */
@@ -96,6 +98,8 @@ export interface AgentCoreDeps {
   onSessionWait?: (session: LaneId) => void;
   /** Told of queueing, runs, store writes and upstream calls (metrics, logs); nothing when absent. */
   observer?: CoreObserver | undefined;
+  /** Spans for runs and their upstream calls when tracing is on; nothing is traced when absent. */
+  tracer?: RunTracer | undefined;
   /** Replies larger than this (UTF-8 bytes of text and tool-call arguments) are stored cut, with a marker. */
   maxStoredReplyBytes?: number;
   now?: () => number;

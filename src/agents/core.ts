@@ -96,6 +96,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   async function* execute(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
     const run = startRunControl(plan.agent.timeoutSeconds, signal);
     running.add(run);
+    const span = deps.tracer?.startRun(plan.labels, plan.traceContext);
+    let spanStatus = 'aborted';
     const attemptDeps = {
       store: deps.store,
       context,
@@ -105,6 +107,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       now,
       observer,
       upstream: upstreamObserver(observer, plan.labels),
+      span,
     };
     let attempt: TurnAttempt | undefined;
     try {
@@ -112,6 +115,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         attempt = new TurnAttempt(plan, attemptDeps, run);
         try {
           yield* attempt.events();
+          spanStatus = 'ok';
           return;
         } catch (err) {
           const cause = attempt.cause(err);
@@ -124,10 +128,12 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         await waitForSession(deps.store, session, run.signal, () => deps.onSessionWait?.(session));
       }
     } catch (err) {
+      spanStatus = run.reason === 'timeout' ? 'timeout' : run.reason ? 'aborted' : 'error';
       // Recording the outcome failed (a full store): that is the failure.
       if (attempt?.finished) throw err;
       throw await failed(plan, run, attempt, err);
     } finally {
+      span?.end(spanStatus);
       run.dispose();
       running.delete(run);
       // The consumer stopped iterating early (client gone): keep what was said.
@@ -185,6 +191,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         options: request.options,
         bufferedReply: request.bufferedReply === true,
         labels: { agentId: agent.id, provider: agent.provider, requestId: request.requestId },
+        traceContext: request.traceContext,
       };
       return { agentId, sessionKey, sessionKind: plan.kind, events: run(plan, signal) };
     },

@@ -10,7 +10,7 @@ import { internalError, replyTooLarge, RunAbortedError } from '../domain/errors.
 import type { AgentEvent } from '../domain/events.js';
 import type { ModelMessage, TranscriptMessage } from '../domain/messages.js';
 import type { TurnOptions } from '../domain/options.js';
-import type { CoreObserver, TurnLabels, UpstreamObserver } from '../domain/telemetry.js';
+import type { CoreObserver, RunSpan, TurnLabels, UpstreamObserver } from '../domain/telemetry.js';
 import { newSessionId } from '../ids.js';
 import type { ModelProvider } from '../providers/types.js';
 import type { SessionKind, SessionStore, Turn, TurnOutcome, TurnWrite } from '../sessions/store.js';
@@ -29,6 +29,8 @@ export interface PlannedTurn {
   bufferedReply: boolean;
   /** What observations of this turn are labelled with. */
   labels: TurnLabels;
+  /** The caller's trace context (`TurnRequest.traceContext`). */
+  traceContext: unknown;
 }
 
 /** What an attempt works with: the run's store, context reader, provider and input. */
@@ -43,6 +45,8 @@ export interface AttemptDeps {
   observer: CoreObserver | undefined;
   /** Passed to the provider: told of each upstream attempt and retry. */
   upstream: UpstreamObserver | undefined;
+  /** The run's span when tracing is on: the upstream call gets a child span and its headers. */
+  span: RunSpan | undefined;
 }
 
 /** How a turn ended, less what the attempt knows itself (its reply, usage and end time). */
@@ -87,13 +91,23 @@ export class TurnAttempt {
     const messages = await this.begin();
     const { agent, options, bufferedReply } = this.plan;
     const request = { model: agent.model, messages, ...options };
-    const streamOptions = { signal: this.controller.signal, deadline: this.run.deadline, observer: this.deps.upstream };
-    for await (const event of this.deps.provider.stream(request, streamOptions)) {
-      if (this.controller.signal.aborted) break;
-      this.reply.add(event, this.replyLimit);
-      if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
-      await this.started();
-      yield event;
+    const call = this.deps.span?.upstream();
+    const streamOptions = { signal: this.controller.signal, deadline: this.run.deadline, observer: this.deps.upstream, traceHeaders: call?.headers };
+    let failure: string | undefined = 'ended early';
+    try {
+      for await (const event of this.deps.provider.stream(request, streamOptions)) {
+        if (this.controller.signal.aborted) break;
+        this.reply.add(event, this.replyLimit);
+        if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
+        await this.started();
+        yield event;
+      }
+      failure = undefined;
+    } catch (err) {
+      failure = err instanceof Error ? err.name : 'error';
+      throw err;
+    } finally {
+      call?.end(failure);
     }
     if (this.refusal !== undefined) throw this.refusal;
     if (this.run.signal.aborted) throw new RunAbortedError();

@@ -10,6 +10,7 @@ import { trackInFlight } from '../gateway/in-flight.js';
 import { createServer, listen } from '../gateway/server.js';
 import { describeError, LOG_LEVELS, openLogger, type LogFormat, type LogLevel } from '../observability/logger.js';
 import { createTelemetry } from '../observability/telemetry.js';
+import { startTracing } from '../observability/tracing.js';
 import { startRetention } from '../sessions/retention.js';
 import { UsageError, loadConfig, print } from './shared.js';
 
@@ -68,9 +69,11 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   assertStartable(config);
   const logger = await openLogger(log);
   const telemetry = createTelemetry(config, logger, { walFile: `${storePath(config)}-wal` });
+  const tracing = await startTracing(config);
   const runtime = await createRuntime(config, {
     onSessionWait: ({ agentId }) => logger.info({ agentId }, 'a turn waits for a turn of its session running in another process'),
     observer: telemetry.observer,
+    tracer: tracing?.runs,
   });
   let stopping = false;
   const app = await createServer(config, {
@@ -78,6 +81,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
     logger,
     metrics: telemetry.metrics,
     readiness: () => (stopping ? draining() : undefined),
+    tracer: tracing?.requests,
   });
   const server = await listen(app, config);
   guardFileLimit(server, config.limits, logger);
@@ -106,6 +110,8 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
     server.closeAllConnections();
     await retention.stop();
     await runtime.close();
+    // Spans still batched go out now (the exporter gives up after its own timeout).
+    await tracing?.shutdown().catch((err: unknown) => logger.warn(describeError(err), 'exporting the last spans failed'));
     logger.flush();
     process.exit(0);
   };

@@ -89,7 +89,7 @@ export const configSchema = {
         tracing: {
           type: 'object',
           additionalProperties: false,
-          properties: { enabled: { type: 'boolean' }, serviceName: { type: 'string', minLength: 1 } },
+          properties: { enabled: { type: 'boolean' }, serviceName: { type: 'string', minLength: 1 }, endpoint: { type: 'string', pattern: '^https?://' } },
         },
         auth: {
           type: 'object',

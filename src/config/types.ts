@@ -5,7 +5,7 @@ export interface ConfigFile {
     bind?: string;
     shutdownGraceSeconds?: number;
     metrics?: { enabled?: boolean; auth?: MetricsAuth };
-    tracing?: { enabled?: boolean; serviceName?: string };
+    tracing?: { enabled?: boolean; serviceName?: string; endpoint?: string };
     auth?: {
       mode?: AuthMode;
       token?: string;
@@ -126,7 +126,12 @@ export interface GatewayConfig {
      * OpenTelemetry spans (request, run, upstream call): on when `enabled`, or when
      * `OTEL_EXPORTER_OTLP_ENDPOINT` is set; off, no OpenTelemetry module is loaded.
      */
-    tracing: { enabled: boolean; serviceName: string };
+    tracing: {
+      enabled: boolean;
+      serviceName: string;
+      /** Where spans are POSTed (OTLP/HTTP JSON): `<endpoint>/v1/traces`, else the OTLP variables, else localhost:4318. */
+      tracesUrl: string;
+    };
     auth: {
       mode: AuthMode;
       secret: string | undefined;

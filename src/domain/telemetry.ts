@@ -68,3 +68,26 @@ export interface CoreObserver {
   upstreamAttempt(turn: TurnLabels, attempt: UpstreamAttempt): void;
   upstreamRetry(turn: TurnLabels, retry: UpstreamRetry): void;
 }
+
+/** An upstream call's span: the W3C trace headers to send with it, and its end. */
+export interface UpstreamSpan {
+  /** `traceparent` (and `tracestate`) naming this span as the upstream request's parent. */
+  headers: Readonly<Record<string, string>>;
+  end(error?: string): void;
+}
+
+/** A run's span, as the core sees it. */
+export interface RunSpan {
+  /** Starts the span of the run's call to its provider, a child of the run's. */
+  upstream(): UpstreamSpan;
+  /** Ends the run's span with the status the turn was recorded with (or `error`). */
+  end(status: string): void;
+}
+
+/**
+ * Starts run spans when tracing is on. `parent` is the caller's trace context
+ * (`TurnRequest.traceContext`), opaque to the core: whatever the tracer gave the transport.
+ */
+export interface RunTracer {
+  startRun(turn: TurnLabels, parent: unknown): RunSpan;
+}

@@ -18,6 +18,8 @@ export interface HandlerInput<K extends OperationId> {
   requestId: string;
   /** Filled by the handler for the request's log line. */
   facts: RequestFacts;
+  /** The request's trace context when tracing is on (for the turn it starts); opaque. */
+  traceContext?: unknown;
 }
 
 /**

@@ -19,6 +19,7 @@ import { requestIdOf } from './request-id.js';
 import { createChatCompletionHandler } from './routes/chat-completions.js';
 import { getDocs, getOpenApiDocument } from './routes/docs.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import type { RequestTracer } from '../observability/tracing.js';
 import { createReadinessHandler, getHealth, type ReadinessCheck } from './routes/health.js';
 import { createMetricsHandler } from './routes/metrics.js';
 import { createModelHandlers } from './routes/models.js';
@@ -30,6 +31,8 @@ export interface ServerDeps {
   metrics?: GatewayMetrics | undefined;
   /** What `/readyz` answers; always ready when absent. */
   readiness?: ReadinessCheck | undefined;
+  /** A span per request when tracing is on. */
+  tracer?: RequestTracer | undefined;
 }
 
 /** The operations the spec marks `x-moltbot-endpoint: chatCompletions`: enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
@@ -66,6 +69,7 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
     },
     logger: deps.logger,
     metrics: deps.metrics,
+    tracer: deps.tracer,
   });
   const app = express();
   // Nothing here is cacheable or needs to advertise the framework.

@@ -11,6 +11,7 @@ import { createServer, listen } from '../../src/gateway/server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { GatewayMetrics } from '../../src/observability/metrics.js';
 import { createTelemetry } from '../../src/observability/telemetry.js';
+import { startTracing } from '../../src/observability/tracing.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,13 +61,15 @@ export async function startGateway(
   });
   const logs: string[] = [];
   const telemetry = createTelemetry(config, createLogger({ write: (line) => logs.push(line) }), { walFile: `${path}-wal` });
+  const tracing = await startTracing(config);
   const runtime = await createRuntime(config, {
     store,
     observer: telemetry.observer,
+    ...(tracing ? { tracer: tracing.runs } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.onSessionWait ? { onSessionWait: options.onSessionWait } : {}),
   });
-  const app = await createServer(config, { core: runtime.core, logger: telemetry.logger, metrics: telemetry.metrics });
+  const app = await createServer(config, { core: runtime.core, logger: telemetry.logger, metrics: telemetry.metrics, tracer: tracing?.requests });
   const server: Server = await listen(app, config, 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   return {
@@ -80,6 +83,7 @@ export async function startGateway(
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await runtime.close();
+      await tracing?.shutdown();
     },
   };
 }

@@ -158,11 +158,11 @@ function countTokens(facts: RequestFacts, usage: Usage | undefined): void {
  * can follow a session, but the hash of a guessable key (`user` ids) cannot be reversed.
  */
 export function createChatCompletionHandler(core: AgentCore, logKey: string): OperationHandler<'createChatCompletion'> {
-  return async ({ body, headers, signal, requestId, facts }) => {
+  return async ({ body, headers, signal, requestId, facts, traceContext }) => {
     const chat = chatTurn(body, headers);
     let turn;
     try {
-      turn = core.startTurn({ ...chat.request, requestId }, signal);
+      turn = core.startTurn({ ...chat.request, requestId, traceContext }, signal);
     } catch (err) {
       throw chat.named(err);
     }
