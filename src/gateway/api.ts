@@ -143,6 +143,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
           ms: Math.round(ms),
           ...(firstByteMs === undefined ? {} : { firstByteMs: Math.round(firstByteMs) }),
           ...facts,
+          ...(facts.sessionKeyHash ? { sessionKeyHash: facts.sessionKeyHash() } : {}),
           ...(res.writableFinished ? {} : { aborted: true }),
         },
         'request',

@@ -29,8 +29,11 @@ export interface HandlerInput<K extends OperationId> {
 export interface RequestFacts {
   agent?: string;
   sessionKind?: string;
-  /** HMAC-SHA-256 of the session key under the gateway's secret, 16 hex digits: correlates turns, reveals nothing. */
-  sessionKeyHash?: string;
+  /**
+   * HMAC-SHA-256 of the session key under the gateway's secret, 16 hex digits: correlates
+   * turns, reveals nothing. A function: computed only when the line is written.
+   */
+  sessionKeyHash?: () => string;
   promptTokens?: number;
   completionTokens?: number;
 }

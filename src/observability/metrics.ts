@@ -92,6 +92,10 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const runChild = cached((agent, status) => runsTotal.labels(agent as string, status as string));
   const upstreamChild = cached((provider, status) => upstreamRequests.labels(provider as string, status as string));
   const upstreamTime = cached((provider) => upstreamDuration.labels(provider as string));
+  const tokenChild = cached((agent, kind) => tokens.labels(agent as string, kind as string));
+  const storeChild = cached((op) => storeWrites.labels(op as string));
+  const retryChild = cached((provider) => upstreamRetries.labels(provider as string));
+  const authChild = cached((reason) => authFailures.labels(reason as string));
 
   const core: CoreObserver = {
     queued: () => runsQueued.inc(),
@@ -104,16 +108,16 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     recorded: (turn, outcome: RecordedTurn) => {
       runChild(turn.agentId, outcome.status).inc();
       if (outcome.usage) {
-        tokens.labels(turn.agentId, 'prompt').inc(outcome.usage.promptTokens);
-        tokens.labels(turn.agentId, 'completion').inc(outcome.usage.completionTokens);
+        tokenChild(turn.agentId, 'prompt').inc(outcome.usage.promptTokens);
+        tokenChild(turn.agentId, 'completion').inc(outcome.usage.completionTokens);
       }
     },
-    storeWrite: (op, seconds) => storeWrites.labels(op).observe(seconds),
+    storeWrite: (op, seconds) => storeChild(op).observe(seconds),
     upstreamAttempt: (turn, attempt: UpstreamAttempt) => {
       upstreamChild(turn.provider, attempt.status).inc();
       upstreamTime(turn.provider).observe(attempt.seconds);
     },
-    upstreamRetry: (turn) => upstreamRetries.labels(turn.provider).inc(),
+    upstreamRetry: (turn) => retryChild(turn.provider).inc(),
   };
 
   return {
@@ -126,7 +130,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       durationChild(route).observe(seconds);
     },
     streamFirstByte: (seconds) => firstByte.observe(seconds),
-    authFailure: (reason) => authFailures.labels(reason).inc(),
+    authFailure: (reason) => authChild(reason).inc(),
     authBlocked: () => authBlocked.inc(),
     render: () => registry.metrics(),
   };

@@ -168,7 +168,8 @@ export function createChatCompletionHandler(core: AgentCore, logKey: string): Op
     }
     facts.agent = turn.agentId;
     facts.sessionKind = turn.sessionKind;
-    facts.sessionKeyHash = createHmac('sha256', logKey).update(turn.sessionKey).digest('hex').slice(0, 16);
+    const { sessionKey } = turn;
+    facts.sessionKeyHash = () => createHmac('sha256', logKey).update(sessionKey).digest('hex').slice(0, 16);
     const meta: CompletionMeta = {
       id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
       created: Math.floor(Date.now() / 1000),
