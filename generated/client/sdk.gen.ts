@@ -82,7 +82,11 @@ export const getDocs = <ThrowOnError extends boolean = false>(options?: Options<
 /**
  * Liveness probe
  *
- * Answers 200 while the process serves HTTP. Needs no authentication and reveals no configuration.
+ * Answers 200 while the process serves HTTP, with `status: ok`; `status: degraded`
+ * and `store: unavailable` while the session store (PostgreSQL) cannot be reached
+ * (turns are then answered 503 `store_unavailable`; the gateway reconnects by
+ * itself). Needs no authentication and reveals no configuration.
+ *
  */
 export const getHealth = <ThrowOnError extends boolean = false>(options?: Options<GetHealthData, ThrowOnError>) => (options?.client ?? client).get<GetHealthResponses, GetHealthErrors, ThrowOnError>({ url: '/healthz', ...options });
 
@@ -93,7 +97,7 @@ export const getHealth = <ThrowOnError extends boolean = false>(options?: Option
  * session store answers. Answers 503 with the reason while it does not: `draining`
  * from SIGTERM (or SIGINT) until its last running turn has ended (the port stays
  * open meanwhile, so a load balancer sees the drain; new turns get 503
- * `shutting_down`), or the session store's own code while the store cannot be
+ * `shutting_down`), or `store_unavailable` while the session store cannot be
  * reached. `/healthz` stays a liveness check. Needs no authentication and reveals no
  * configuration.
  *

@@ -17,6 +17,7 @@ import { history } from './history.js';
 import { timedStream, type Target } from './measure.js';
 import { manyUsers } from './many-users.js';
 import { memory, startup } from './memory.js';
+import { postgresAvailable, postgresScenario } from './postgres.js';
 import { Agent } from 'node:http';
 import { MESSAGE, REQUEST_BODY, REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
 import { installCleanup, killAll, ROOT, startGateway, startNodeServer, startUpstream, type Proc } from './procs.js';
@@ -28,7 +29,7 @@ import { streaming, throughput } from './traffic.js';
 const FULL_STREAMS = 2000;
 /** The many-users scenario's full size: the issue's 500 users for 20 s. */
 const FULL_USERS = 500;
-const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'observability'] as const;
+const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'observability'] as const;
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' } },
@@ -171,6 +172,17 @@ if (wanted('many-users')) {
   await scenario('6 many users', async () => {
     results.manyUsers = await manyUsers({ clients: settings.users, warmupS: settings.usersWarmupS, durationS: settings.usersS });
   });
+}
+
+if (wanted('postgres')) {
+  if (postgresAvailable()) {
+    await scenario('7 postgres', async () => {
+      results.postgres = await postgresScenario({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS });
+    });
+  } else {
+    say('\n== 7 postgres: SKIPPED, no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb); apt-get install postgresql, or run scripts/ci/postgres.sh start once as root');
+    results.skipped = { ...results.skipped, postgres: 'no PostgreSQL server binaries' };
+  }
 }
 
 let observed: ObservabilityResult | undefined;

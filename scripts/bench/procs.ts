@@ -183,6 +183,8 @@ export interface GatewayOptions {
   logLevel?: string;
   /** `gateway.metrics.enabled` (default: the gateway's, true). */
   metrics?: boolean;
+  /** `session.store` (PostgreSQL); the SQLite store in the state dir when absent. */
+  store?: Record<string, unknown>;
 }
 
 let configs = 0;
@@ -203,7 +205,7 @@ function configFor(options: GatewayOptions): object {
       ...(options.metrics === undefined ? {} : { metrics: { enabled: options.metrics } }),
       http: { endpoints: { chatCompletions: { enabled: true } } },
     },
-    session: { reset: { mode: 'never' } },
+    session: { reset: { mode: 'never' }, ...(options.store ? { store: options.store } : {}) },
     models: {
       providers: {
         echo: { api: 'echo' },

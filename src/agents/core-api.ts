@@ -11,7 +11,8 @@ import type { TurnMessage } from '../domain/messages.js';
 import type { TurnOptions } from '../domain/options.js';
 import type { CoreObserver, RunTracer } from '../domain/telemetry.js';
 import type { ModelProvider } from '../providers/types.js';
-import type { SessionKind, SessionStore } from '../sessions/store.js';
+import type { SessionKind, SessionStore, StoreHealth } from '../sessions/store.js';
+import type { Claimed, IdempotencyClaim, Replay } from './idempotency.js';
 import type { ImagePolicy } from './images.js';
 import type { LaneId, Lanes } from './lanes.js';
 import type { Limiter } from './limiter.js';
@@ -120,4 +121,14 @@ export interface AgentCore {
   drain(graceMs: number): Promise<void>;
   /** Turns admitted and not yet finished (running or queued). */
   readonly pending: number;
+  /**
+   * Claims an idempotency key before a turn starts (`idempotency.ts`): `run` (start the
+   * turn and pass its events through `guard`) or `replay` (the first request's recorded
+   * turn as events, and the `payload` its transport kept). Throws the 409s
+   * `idempotency_key_in_use` / `idempotency_key_reused` (field `idempotencyKey`) and
+   * 503 `store_unavailable`.
+   */
+  claimIdempotencyKey<P>(claim: IdempotencyClaim): Promise<Claimed<P> | Replay<P>>;
+  /** Whether the session store can be reached, as last seen (no I/O). */
+  storeHealth(): StoreHealth;
 }

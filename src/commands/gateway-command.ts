@@ -72,6 +72,10 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const tracing = await startTracing(config);
   const runtime = await createRuntime(config, {
     onSessionWait: ({ agentId }) => logger.info({ agentId }, 'a turn waits for a turn of its session running in another process'),
+    storeEvents: {
+      onUnavailable: (message) => logger.warn({ detail: message }, 'session store unavailable; turns are answered 503 store_unavailable until it returns'),
+      onRecovered: () => logger.info('session store available again'),
+    },
     observer: telemetry.observer,
     tracer: tracing?.runs,
   });
@@ -79,6 +83,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const app = await createServer(config, {
     core: runtime.core,
     logger,
+    authFailures: runtime.authFailures,
     metrics: telemetry.metrics,
     readiness: () => (stopping ? draining() : undefined),
     tracer: tracing?.requests,

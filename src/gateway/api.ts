@@ -14,7 +14,8 @@ import { requestValidators } from '../../generated/validators/index.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createBearerCheck } from './auth.js';
-import { createAuthLimiter, isLoopback } from './auth-limiter.js';
+import { memoryAuthFailureCounter, type AuthFailureCounter } from '../domain/auth-failure-counter.js';
+import { isLoopback, type AuthLimiterOptions } from '../domain/auth-limiter.js';
 import { checkBodyHeaders, expectsContinue, readBody } from './body.js';
 import { createCors } from './cors.js';
 import { sendError } from './error-response.js';
@@ -47,6 +48,8 @@ export interface ApiOptions {
   metrics?: GatewayMetrics | undefined;
   /** A span per routed request when tracing is on (W3C `traceparent` accepted as its parent). */
   tracer?: RequestTracer | undefined;
+  /** Failed-auth counting (shared by replicas on PostgreSQL); in this process's memory when absent. */
+  authFailures?: (options: AuthLimiterOptions) => AuthFailureCounter;
 }
 
 /** A node-style request listener. */
@@ -72,9 +75,8 @@ function duplicatedHeader(rawHeaders: readonly string[]): 'authorization' | 'hos
 export async function createApi(options: ApiOptions): Promise<RequestListener> {
   const isAuthorized = createBearerCheck(options.secret);
   const { rateLimit } = options;
-  const limiter = rateLimit.enabled
-    ? createAuthLimiter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) })
-    : undefined;
+  const counter = options.authFailures ?? memoryAuthFailureCounter;
+  const limiter = rateLimit.enabled ? counter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) }) : undefined;
   const cors = createCors(options.corsOrigins);
   const router = createRouter(options.disabled, options.unsecured);
   const { handlers, metrics, tracer } = options;
@@ -94,8 +96,12 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     return handler({ body: parts.requestBody, headers: parts.header, params: parts.path, ...context });
   }
 
-  /** Undefined when the request carries the secret; else the error to answer with. */
-  function refusal(req: IncomingMessage): GatewayError | undefined {
+  /**
+   * Undefined when the request carries the secret; else the error to answer with. A
+   * request with the right secret costs no I/O; only a failure is counted (on
+   * PostgreSQL, in one statement shared by the replicas).
+   */
+  async function refusal(req: IncomingMessage): Promise<GatewayError | undefined> {
     const address = req.socket.remoteAddress ?? '';
     // A blocked address is refused even with the right secret: no oracle while blocked.
     const blockedFor = limiter?.blockedFor(address) ?? 0;
@@ -105,7 +111,12 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     }
     const { authorization } = req.headers;
     if (isAuthorized(authorization)) return undefined;
-    limiter?.failed(address);
+    // Blocked already (on another replica): refused as blocked, not told the secret was wrong.
+    const blockedBefore = (await limiter?.failed(address)) ?? 0;
+    if (blockedBefore > 0) {
+      metrics?.authBlocked();
+      return tooManyAuthFailures(blockedBefore);
+    }
     metrics?.authFailure(authorization === undefined ? 'missing' : 'invalid');
     return unauthorized();
   }
@@ -160,7 +171,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       route = match.route;
       span = tracer?.startRequest(req.headers, method.toUpperCase(), route);
       if (match.secured) {
-        const refused = refusal(req);
+        const refused = await refusal(req);
         if (refused) throw refused;
       }
       let body: unknown;

@@ -10,7 +10,7 @@ import { operationIds, operationPaths } from '../../generated/operations.js';
 import type { AgentCore } from '../agents/core-api.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { createApi } from './api.js';
+import { createApi, type ApiOptions } from './api.js';
 import { rawErrorResponse } from './error-response.js';
 import { clientError } from './http-errors.js';
 import { expressClasses } from './express-classes.js';
@@ -20,7 +20,7 @@ import { createChatCompletionHandler } from './routes/chat-completions.js';
 import { getDocs, getOpenApiDocument } from './routes/docs.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { RequestTracer } from '../observability/tracing.js';
-import { createReadinessHandler, getHealth, type ReadinessCheck } from './routes/health.js';
+import { createHealthHandler, createReadinessHandler, type ReadinessCheck } from './routes/health.js';
 import { createMetricsHandler } from './routes/metrics.js';
 import { createModelHandlers } from './routes/models.js';
 
@@ -29,10 +29,12 @@ export interface ServerDeps {
   logger: Logger;
   /** The gateway's metrics: served on `/metrics` and counted at the edge; without them `/metrics` answers 404. */
   metrics?: GatewayMetrics | undefined;
-  /** What `/readyz` answers; always ready when absent. */
+  /** Whether the gateway is draining (`/readyz` then answers 503 `draining`); never when absent. */
   readiness?: ReadinessCheck | undefined;
   /** A span per request when tracing is on. */
   tracer?: RequestTracer | undefined;
+  /** Failed-auth counting (`Runtime.authFailures`); in memory when absent. */
+  authFailures?: ApiOptions['authFailures'];
 }
 
 /** The operations the spec marks `x-moltbot-endpoint: chatCompletions`: enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
@@ -63,13 +65,14 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
       retrieveModel: models.retrieveModel,
       getOpenApiDocument,
       getDocs,
-      getHealth,
-      getReadiness: createReadinessHandler(deps.readiness ?? (() => undefined)),
+      getHealth: createHealthHandler(deps.core),
+      getReadiness: createReadinessHandler(deps.core, deps.readiness ?? (() => undefined)),
       getMetrics: createMetricsHandler(deps.metrics),
     },
     logger: deps.logger,
     metrics: deps.metrics,
     tracer: deps.tracer,
+    ...(deps.authFailures ? { authFailures: deps.authFailures } : {}),
   });
   const app = express();
   // Nothing here is cacheable or needs to advertise the framework.

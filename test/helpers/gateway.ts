@@ -4,7 +4,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createRuntime } from '../../src/app.js';
+import { createRuntime, type Runtime } from '../../src/app.js';
+import { openPostgresStore } from '../../src/sessions/postgres/store.js';
 import { parseConfig, resolveGatewayConfig, type GatewayFlags } from '../../src/config/load.js';
 import type { ConfigFile, GatewayConfig } from '../../src/config/types.js';
 import { createServer, listen } from '../../src/gateway/server.js';
@@ -50,26 +51,44 @@ export async function startGateway(
     onSessionWait?: () => void;
     /** Checkpoint the WAL from a worker thread, as `moltbot gateway` does. */
     backgroundCheckpoints?: boolean;
+    /** The PostgreSQL store on this URL and schema instead of SQLite (replicas share a schema). */
+    postgres?: { url: string; schema: string };
   } = {},
 ): Promise<TestGateway> {
   const config = resolveGatewayConfig(parseConfig(JSON.stringify(file), options.env ?? {}, 'test'), options.flags ?? {}, options.env ?? {});
-  // The real SQLite store, in a fresh directory unless the test reopens one.
-  const path = options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite');
-  const store = openSqliteStore(path, {
-    ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
-    ...(options.backgroundCheckpoints ? { backgroundCheckpoints: true } : {}),
-  });
+  let store: SessionStore;
+  let authFailures: Runtime['authFailures'] | undefined;
+  let walFile: string | undefined;
+  if (options.postgres) {
+    const pg = await openPostgresStore({ ...options.postgres, poolSize: 4 });
+    [store, authFailures] = [pg, (limits) => pg.authFailureCounter(limits)];
+  } else {
+    // The real SQLite store, in a fresh directory unless the test reopens one.
+    const path = options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite');
+    walFile = `${path}-wal`;
+    store = openSqliteStore(path, {
+      ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
+      ...(options.backgroundCheckpoints ? { backgroundCheckpoints: true } : {}),
+    });
+  }
   const logs: string[] = [];
-  const telemetry = createTelemetry(config, createLogger({ write: (line) => logs.push(line) }), { walFile: `${path}-wal` });
+  const telemetry = createTelemetry(config, createLogger({ write: (line) => logs.push(line) }), { walFile });
   const tracing = await startTracing(config);
   const runtime = await createRuntime(config, {
     store,
     observer: telemetry.observer,
     ...(tracing ? { tracer: tracing.runs } : {}),
+    ...(authFailures ? { authFailures } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.onSessionWait ? { onSessionWait: options.onSessionWait } : {}),
   });
-  const app = await createServer(config, { core: runtime.core, logger: telemetry.logger, metrics: telemetry.metrics, tracer: tracing?.requests });
+  const app = await createServer(config, {
+    core: runtime.core,
+    logger: telemetry.logger,
+    authFailures: runtime.authFailures,
+    metrics: telemetry.metrics,
+    tracer: tracing?.requests,
+  });
   const server: Server = await listen(app, config, 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   return {
