@@ -30,7 +30,7 @@ export interface RequestFacts {
   agent?: string;
   sessionKind?: string;
   /**
-   * HMAC-SHA-256 of the session key under the gateway's secret, 16 hex digits: correlates
+   * SHA-256 of the session key keyed by the gateway's secret, 16 hex digits: correlates
    * turns, reveals nothing. A function: computed only when the line is written.
    */
   sessionKeyHash?: () => string;
