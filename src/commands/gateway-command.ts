@@ -103,10 +103,11 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
     // The drain is visible: the port stays open while running turns finish (up to the
     // grace period), `/readyz` answers 503 `draining`, new turns 503 `shutting_down`,
     // and every response closes its connection so clients reconnect elsewhere.
+    // Idle keep-alive connections are left alone until then: closing one races with a
+    // client sending its next request on it, which then fails instead of getting a 503.
     server.prependListener('request', (_req, res: { shouldKeepAlive: boolean }) => {
       res.shouldKeepAlive = false;
     });
-    server.closeIdleConnections();
     await runtime.core.drain(config.gateway.shutdownGraceSeconds * 1000);
     server.close();
     server.closeIdleConnections();
