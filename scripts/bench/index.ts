@@ -1,9 +1,11 @@
 /**
- * `npm run bench [-- --quick] [-- --rounds N] [-- --only many-users,memory]`: how the
+ * `npm run bench [-- --quick] [-- --rounds N] [-- --only many-users,memory] [-- --peers]`: how the
  * gateway compares with what this machine can do at all (`floor`), with what Express
  * alone costs (`express-floor`) and with the upstream it fronts, every baseline measured
  * in the same run, alternating; and whether the default config serves many users of a
- * slow model (`many-users`). `--only` runs the named scenarios alone.
+ * slow model (`many-users`). `--only` runs the named scenarios alone. `--peers` adds a peer
+ * gateway (Portkey, installed on demand into a cache directory; `peers.ts`); `--only peers`
+ * runs that alone.
  * Every target is a child process on 127.0.0.1; all of them end with this process.
  * Prints the table (progress goes to stderr) and writes the results as JSON to the OS
  * temp dir. Exits 0 whether targets are met or missed; 1 when a scenario could not run.
@@ -20,23 +22,26 @@ import { memory } from './memory.js';
 import { startup } from './startup.js';
 import { million } from './million.js';
 import { soak } from './soak.js';
+import { peerRows, peers, type PeerSeries } from './peers.js';
 import { postgresAvailable, postgresScenario } from './postgres.js';
 import { Agent } from 'node:http';
 import { MESSAGE, REQUEST_BODY, REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
 import { installCleanup, killAll, ROOT, startGateway, startNodeServer, startUpstream, type Proc } from './procs.js';
 import { foreignLoad, snapshot } from './noise.js';
+import { observability, observabilityRows, type ObservabilityResult } from './observability.js';
 import { buildRows, formatTable, type Results } from './report.js';
 import { streaming, throughput } from './traffic.js';
 
 const FULL_STREAMS = 2000;
 /** The many-users scenario's full size: the issue's 500 users for 20 s. */
 const FULL_USERS = 500;
-const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'million', 'soak'] as const;
+const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'observability', 'million', 'soak'] as const;
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' }, peers: { type: 'boolean', default: false } },
 });
 const selected = new Set(values.only === undefined ? SCENARIOS : values.only.split(','));
+const withPeers = values.peers === true || selected.delete('peers');
 const unknown = [...selected].filter((name) => !(SCENARIOS as readonly string[]).includes(name));
 if (unknown.length > 0) {
   console.error(`--only: unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
@@ -187,24 +192,42 @@ if (wanted('postgres')) {
   }
 }
 
+let observed: ObservabilityResult | undefined;
+if (wanted('observability')) {
+  await scenario('8 observability', async () => {
+    observed = await observability({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS });
+  });
+}
+
+let peerSeries: PeerSeries | undefined;
+if (withPeers) {
+  await scenario('9 peers', async () => {
+    peerSeries = await peers({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS });
+  });
+}
+
 if (wanted('million') && quick && values.only === undefined) {
   // Minutes of writing and pruning: not in a --quick run unless asked for by name.
   results.skipped = { ...results.skipped, million: 'not in --quick (run --only million)' };
 } else if (wanted('million')) {
-  await scenario('8 a million sessions', async () => {
+  await scenario('10 a million sessions', async () => {
     results.million = await million({ rounds: settings.rounds, requests: quick ? 200 : 1000, say });
   });
 }
 
 if (wanted('soak')) {
-  await scenario('9 soak', async () => {
+  await scenario('11 soak', async () => {
     results.soak = await soak({ requests: quick ? 2000 : 20_000, settleS: 30, say });
   });
 }
 
 killAll();
 
-const rows = buildRows(results, { fullStreams: FULL_STREAMS, fullUsers: FULL_USERS });
+const rows = [
+  ...buildRows(results, { fullStreams: FULL_STREAMS, fullUsers: FULL_USERS }),
+  ...(observed ? observabilityRows(observed) : []),
+  ...(peerSeries ? peerRows(peerSeries) : []),
+];
 const seconds = (performance.now() - began) / 1000;
 const cpu = cpus();
 const meta = {
@@ -226,7 +249,7 @@ const meta = {
   })(),
 };
 const jsonPath = join(tmpdir(), 'bench-results.json');
-writeFileSync(jsonPath, `${JSON.stringify({ meta, rows, raw: results }, null, 2)}\n`);
+writeFileSync(jsonPath, `${JSON.stringify({ meta, rows, raw: { ...results, observability: observed, peers: peerSeries } }, null, 2)}\n`);
 
 console.log(
   `\nmoltbot-gateway benchmark (${meta.mode}: ${settings.rounds} rounds, ${settings.durationS} s per load run), ${meta.cpus}, node ${meta.node}, ` +
