@@ -204,6 +204,8 @@ export interface components {
             data: {
                 [key: string]: unknown;
             };
+            /** @description The session key as the client sent it (the reference sends it too, outside its own schema). */
+            sessionKey?: string;
         };
         ChatEvent: {
             runId: string;
@@ -366,31 +368,45 @@ export interface components {
             ok: boolean;
             ts: number;
             durationMs: number;
-            channels: Record<string, never>;
+            channels: {
+                [key: string]: unknown;
+            };
             channelOrder: string[];
-            channelLabels: Record<string, never>;
+            channelLabels: {
+                [key: string]: unknown;
+            };
             heartbeatSeconds: number;
             defaultAgentId: string;
             agents: {
                 agentId: string;
                 name?: string;
                 isDefault: boolean;
-                heartbeat: Record<string, never>;
+                heartbeat: {
+                    [key: string]: unknown;
+                };
                 sessions: components["schemas"]["SessionsSummary"];
             }[];
             sessions: components["schemas"]["SessionsSummary"];
         };
-        StatusParams: Record<string, never>;
+        StatusParams: {
+            [key: string]: unknown;
+        };
         StatusResult: {
-            heartbeat: Record<string, never>;
+            heartbeat: {
+                [key: string]: unknown;
+            };
             channelSummary: string[];
             queuedSystemEvents: unknown[];
             sessions: {
                 paths: string[];
                 count: number;
-                defaults: Record<string, never>;
+                defaults: {
+                    [key: string]: unknown;
+                };
                 recent: components["schemas"]["SessionRow"][];
-                byAgent: Record<string, never>[];
+                byAgent: {
+                    [key: string]: unknown;
+                }[];
             };
         };
         SessionRow: {
@@ -461,7 +477,9 @@ export interface components {
         ChatHistoryResult: {
             sessionKey: string;
             sessionId?: string;
-            messages: Record<string, never>[];
+            messages: {
+                [key: string]: unknown;
+            }[];
             thinkingLevel: string;
         };
         ChatSendResult: {
@@ -487,7 +505,9 @@ export interface components {
             /** @enum {unknown} */
             status: "ok" | "error";
             summary: string;
-            result?: Record<string, never>;
+            result?: {
+                [key: string]: unknown;
+            };
         };
         AgentResult: components["schemas"]["AgentAccepted"] | components["schemas"]["AgentFinal"];
         AgentWaitResult: {

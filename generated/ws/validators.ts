@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const validateAgentEvent = validate11;
-const schema12 = {"additionalProperties":false,"type":"object","required":["runId","seq","stream","ts","data"],"properties":{"runId":{"minLength":1,"type":"string"},"seq":{"minimum":0,"type":"integer"},"stream":{"minLength":1,"type":"string"},"ts":{"minimum":0,"type":"integer"},"data":{"type":"object","patternProperties":{"^(.*)$":{}}}}};
+const schema12 = {"additionalProperties":false,"type":"object","required":["runId","seq","stream","ts","data"],"properties":{"runId":{"minLength":1,"type":"string"},"seq":{"minimum":0,"type":"integer"},"stream":{"minLength":1,"type":"string"},"ts":{"minimum":0,"type":"integer"},"data":{"type":"object","patternProperties":{"^(.*)$":{}}},"sessionKey":{"type":"string","minLength":1,"description":"The session key as the client sent it (the reference sends it too, outside its own schema)."}}};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -62,7 +62,7 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!(((((key0 === "runId") || (key0 === "seq")) || (key0 === "stream")) || (key0 === "ts")) || (key0 === "data"))){
+if(!((((((key0 === "runId") || (key0 === "seq")) || (key0 === "stream")) || (key0 === "ts")) || (key0 === "data")) || (key0 === "sessionKey"))){
 const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -186,14 +186,39 @@ vErrors.push(err14);
 errors++;
 }
 }
-}
-else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.sessionKey !== undefined){
+let data5 = data.sessionKey;
+if(typeof data5 === "string"){
+if(func2(data5) < 1){
+const err15 = {instancePath:instancePath+"/sessionKey",schemaPath:"#/properties/sessionKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err15];
 }
 else {
 vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/sessionKey",schemaPath:"#/properties/sessionKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
 }
 errors++;
 }
@@ -393,7 +418,7 @@ return errors === 0;
 
 export const validateAgentParams = validate14;
 const schema15 = {"additionalProperties":false,"type":"object","required":["message","idempotencyKey"],"properties":{"message":{"minLength":1,"type":"string"},"agentId":{"minLength":1,"type":"string"},"to":{"type":"string"},"replyTo":{"type":"string"},"sessionId":{"type":"string"},"sessionKey":{"type":"string"},"thinking":{"type":"string"},"deliver":{"type":"boolean"},"attachments":{"type":"array","items":{}},"channel":{"type":"string"},"replyChannel":{"type":"string"},"accountId":{"type":"string"},"replyAccountId":{"type":"string"},"threadId":{"type":"string"},"groupId":{"type":"string"},"groupChannel":{"type":"string"},"groupSpace":{"type":"string"},"timeout":{"minimum":0,"type":"integer"},"lane":{"type":"string"},"extraSystemPrompt":{"type":"string"},"idempotencyKey":{"minLength":1,"type":"string"},"label":{"minLength":1,"maxLength":64,"type":"string"},"spawnedBy":{"type":"string"}}};
-const func8 = Object.prototype.hasOwnProperty;
+const func9 = Object.prototype.hasOwnProperty;
 
 function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -420,7 +445,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func8.call(schema15.properties, key0))){
+if(!(func9.call(schema15.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -800,7 +825,7 @@ return errors === 0;
 export const validateAgentResult = validate15;
 const schema16 = {"oneOf":[{"$ref":"#/components/schemas/AgentAccepted"},{"$ref":"#/components/schemas/AgentFinal"}]};
 const schema17 = {"type":"object","additionalProperties":false,"required":["runId","status","acceptedAt"],"properties":{"runId":{"type":"string","minLength":1},"status":{"const":"accepted"},"acceptedAt":{"type":"integer","minimum":0}}};
-const schema18 = {"type":"object","additionalProperties":false,"required":["runId","status","summary"],"properties":{"runId":{"type":"string","minLength":1},"status":{"enum":["ok","error"]},"summary":{"type":"string"},"result":{"type":"object"}}};
+const schema18 = {"type":"object","additionalProperties":false,"required":["runId","status","summary"],"properties":{"runId":{"type":"string","minLength":1},"status":{"enum":["ok","error"]},"summary":{"type":"string"},"result":{"type":"object","additionalProperties":true}}};
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1026,7 +1051,9 @@ errors++;
 }
 if(data.result !== undefined){
 let data6 = data.result;
-if(!(data6 && typeof data6 == "object" && !Array.isArray(data6))){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+}
+else {
 const err18 = {instancePath:instancePath+"/result",schemaPath:"#/components/schemas/AgentFinal/properties/result/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err18];
@@ -2442,7 +2469,7 @@ return errors === 0;
 }
 
 export const validateChatHistoryResult = validate24;
-const schema27 = {"type":"object","additionalProperties":false,"required":["sessionKey","messages","thinkingLevel"],"properties":{"sessionKey":{"type":"string","minLength":1},"sessionId":{"type":"string","minLength":1},"messages":{"type":"array","items":{"type":"object"}},"thinkingLevel":{"type":"string","minLength":1}}};
+const schema27 = {"type":"object","additionalProperties":false,"required":["sessionKey","messages","thinkingLevel"],"properties":{"sessionKey":{"type":"string","minLength":1},"sessionId":{"type":"string","minLength":1},"messages":{"type":"array","items":{"type":"object","additionalProperties":true}},"thinkingLevel":{"type":"string","minLength":1}}};
 
 function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2546,7 +2573,9 @@ if(Array.isArray(data2)){
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 let data3 = data2[i0];
-if(!(data3 && typeof data3 == "object" && !Array.isArray(data3))){
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+}
+else {
 const err8 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err8];
@@ -3056,7 +3085,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!(func8.call(schema31.properties, key0))){
+if(!(func9.call(schema31.properties, key0))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -4728,7 +4757,7 @@ return errors === 0;
 }
 
 export const validateHealthResult = validate32;
-const schema35 = {"type":"object","additionalProperties":false,"required":["ok","ts","durationMs","channels","channelOrder","channelLabels","heartbeatSeconds","defaultAgentId","agents","sessions"],"properties":{"ok":{"type":"boolean"},"ts":{"type":"integer","minimum":0},"durationMs":{"type":"integer","minimum":0},"channels":{"type":"object"},"channelOrder":{"type":"array","items":{"type":"string"}},"channelLabels":{"type":"object"},"heartbeatSeconds":{"type":"integer","minimum":0},"defaultAgentId":{"type":"string","minLength":1},"agents":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["agentId","isDefault","heartbeat","sessions"],"properties":{"agentId":{"type":"string","minLength":1},"name":{"type":"string","minLength":1},"isDefault":{"type":"boolean"},"heartbeat":{"type":"object"},"sessions":{"$ref":"#/components/schemas/SessionsSummary"}}}},"sessions":{"$ref":"#/components/schemas/SessionsSummary"}}};
+const schema35 = {"type":"object","additionalProperties":false,"required":["ok","ts","durationMs","channels","channelOrder","channelLabels","heartbeatSeconds","defaultAgentId","agents","sessions"],"properties":{"ok":{"type":"boolean"},"ts":{"type":"integer","minimum":0},"durationMs":{"type":"integer","minimum":0},"channels":{"type":"object","additionalProperties":true},"channelOrder":{"type":"array","items":{"type":"string"}},"channelLabels":{"type":"object","additionalProperties":true},"heartbeatSeconds":{"type":"integer","minimum":0},"defaultAgentId":{"type":"string","minLength":1},"agents":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["agentId","isDefault","heartbeat","sessions"],"properties":{"agentId":{"type":"string","minLength":1},"name":{"type":"string","minLength":1},"isDefault":{"type":"boolean"},"heartbeat":{"type":"object","additionalProperties":true},"sessions":{"$ref":"#/components/schemas/SessionsSummary"}}}},"sessions":{"$ref":"#/components/schemas/SessionsSummary"}}};
 const schema36 = {"type":"object","additionalProperties":false,"required":["path","count","recent"],"properties":{"path":{"type":"string","minLength":1},"count":{"type":"integer","minimum":0},"recent":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["key","updatedAt","age"],"properties":{"key":{"type":"string","minLength":1},"updatedAt":{"type":"integer","minimum":0},"age":{"type":"integer","minimum":0}}}}}};
 
 function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -4836,7 +4865,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func8.call(schema35.properties, key0))){
+if(!(func9.call(schema35.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -4911,7 +4940,9 @@ errors++;
 }
 if(data.channels !== undefined){
 let data3 = data.channels;
-if(!(data3 && typeof data3 == "object" && !Array.isArray(data3))){
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+}
+else {
 const err16 = {instancePath:instancePath+"/channels",schemaPath:"#/properties/channels/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err16];
@@ -4952,7 +4983,9 @@ errors++;
 }
 if(data.channelLabels !== undefined){
 let data6 = data.channelLabels;
-if(!(data6 && typeof data6 == "object" && !Array.isArray(data6))){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+}
+else {
 const err19 = {instancePath:instancePath+"/channelLabels",schemaPath:"#/properties/channelLabels/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err19];
@@ -5136,7 +5169,9 @@ errors++;
 }
 if(data10.heartbeat !== undefined){
 let data14 = data10.heartbeat;
-if(!(data14 && typeof data14 == "object" && !Array.isArray(data14))){
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+}
+else {
 const err34 = {instancePath:instancePath+"/agents/" + i1+"/heartbeat",schemaPath:"#/properties/agents/items/properties/heartbeat/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err34];
@@ -6172,7 +6207,7 @@ vErrors.push(err38);
 errors++;
 }
 for(const key4 in data14){
-if(!(func8.call(schema38.properties.snapshot.properties.presence.items.properties, key4))){
+if(!(func9.call(schema38.properties.snapshot.properties.presence.items.properties, key4))){
 const err39 = {instancePath:instancePath+"/snapshot/presence/" + i2,schemaPath:"#/properties/snapshot/properties/presence/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err39];
@@ -8224,7 +8259,7 @@ let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func8.call(schema45.properties, key0))){
+if(!(func9.call(schema45.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -8748,7 +8783,7 @@ vErrors.push(err24);
 errors++;
 }
 for(const key2 in data8){
-if(!(func8.call(schema47.properties, key2))){
+if(!(func9.call(schema47.properties, key2))){
 const err25 = {instancePath:instancePath+"/sessions/" + i0,schemaPath:"#/components/schemas/SessionRow/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err25];
@@ -10049,12 +10084,14 @@ return errors === 0;
 }
 
 export const validateStatusParams = validate47;
-const schema55 = {"type":"object"};
+const schema55 = {"type":"object","additionalProperties":true};
 
 function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!(data && typeof data == "object" && !Array.isArray(data))){
+if(data && typeof data == "object" && !Array.isArray(data)){
+}
+else {
 const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err0];
@@ -10069,7 +10106,7 @@ return errors === 0;
 }
 
 export const validateStatusResult = validate48;
-const schema56 = {"type":"object","additionalProperties":false,"required":["heartbeat","channelSummary","queuedSystemEvents","sessions"],"properties":{"heartbeat":{"type":"object"},"channelSummary":{"type":"array","items":{"type":"string"}},"queuedSystemEvents":{"type":"array"},"sessions":{"type":"object","additionalProperties":false,"required":["paths","count","defaults","recent","byAgent"],"properties":{"paths":{"type":"array","items":{"type":"string"}},"count":{"type":"integer","minimum":0},"defaults":{"type":"object"},"recent":{"type":"array","items":{"$ref":"#/components/schemas/SessionRow"}},"byAgent":{"type":"array","items":{"type":"object"}}}}}};
+const schema56 = {"type":"object","additionalProperties":false,"required":["heartbeat","channelSummary","queuedSystemEvents","sessions"],"properties":{"heartbeat":{"type":"object","additionalProperties":true},"channelSummary":{"type":"array","items":{"type":"string"}},"queuedSystemEvents":{"type":"array"},"sessions":{"type":"object","additionalProperties":false,"required":["paths","count","defaults","recent","byAgent"],"properties":{"paths":{"type":"array","items":{"type":"string"}},"count":{"type":"integer","minimum":0},"defaults":{"type":"object","additionalProperties":true},"recent":{"type":"array","items":{"$ref":"#/components/schemas/SessionRow"}},"byAgent":{"type":"array","items":{"type":"object","additionalProperties":true}}}}}};
 
 function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -10129,7 +10166,9 @@ errors++;
 }
 if(data.heartbeat !== undefined){
 let data0 = data.heartbeat;
-if(!(data0 && typeof data0 == "object" && !Array.isArray(data0))){
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+}
+else {
 const err5 = {instancePath:instancePath+"/heartbeat",schemaPath:"#/properties/heartbeat/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err5];
@@ -10300,7 +10339,9 @@ errors++;
 }
 if(data4.defaults !== undefined){
 let data8 = data4.defaults;
-if(!(data8 && typeof data8 == "object" && !Array.isArray(data8))){
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+}
+else {
 const err19 = {instancePath:instancePath+"/sessions/defaults",schemaPath:"#/properties/sessions/properties/defaults/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err19];
@@ -10359,7 +10400,7 @@ vErrors.push(err23);
 errors++;
 }
 for(const key2 in data10){
-if(!(func8.call(schema47.properties, key2))){
+if(!(func9.call(schema47.properties, key2))){
 const err24 = {instancePath:instancePath+"/sessions/recent/" + i2,schemaPath:"#/components/schemas/SessionRow/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err24];
@@ -10715,7 +10756,9 @@ if(Array.isArray(data27)){
 const len4 = data27.length;
 for(let i4=0; i4<len4; i4++){
 let data28 = data27[i4];
-if(!(data28 && typeof data28 == "object" && !Array.isArray(data28))){
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+}
+else {
 const err52 = {instancePath:instancePath+"/sessions/byAgent/" + i4,schemaPath:"#/properties/sessions/properties/byAgent/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err52];

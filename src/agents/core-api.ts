@@ -14,6 +14,11 @@ import type { SessionStore } from '../sessions/store.js';
 import type { ImagePolicy } from './images.js';
 import type { LaneId, Lanes } from './lanes.js';
 import type { Limiter } from './limiter.js';
+import type { SessionAdmin } from './session-admin.js';
+
+export type { SessionAdmin, SessionInfo, Turn } from './session-admin.js';
+/** A session changed under a write, or another process runs a turn in it (the store's). */
+export { SessionConflict } from '../sessions/store.js';
 
 /**
  * One turn as a caller asks for it. A 4xx `GatewayError` about one of these inputs has
@@ -109,4 +114,9 @@ export interface AgentCore {
   drain(graceMs: number): Promise<void>;
   /** Turns admitted and not yet finished (running or queued). */
   readonly pending: number;
+  /** Reading, resetting and deleting sessions, for the transports that offer it. */
+  readonly sessions: SessionAdmin;
+  /** The configured agents, as given (the default one is `defaultAgentId`). */
+  readonly agents: readonly AgentConfig[];
+  readonly defaultAgentId: string;
 }

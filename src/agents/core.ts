@@ -15,6 +15,7 @@ import { createLanes } from './lanes.js';
 import { createLimiter, type Limiter } from './limiter.js';
 import { resolveAgentId, resolveSessionKey } from './routing.js';
 import { startRunControl, type RunControl } from './run-control.js';
+import { createSessionAdmin } from './session-admin.js';
 import { waitForSession } from './session-wait.js';
 import { TurnAttempt, type PlannedTurn } from './turn-attempt.js';
 import { createInputResolver, splitInput } from './turn-input.js';
@@ -56,6 +57,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   const lanes = deps.lanes ?? createLanes();
   const limiter = createLimiter(deps.limits);
   const running = new Set<RunControl>();
+  /** Running turns by session (`agentId\nkey`), for aborting a session's turns. */
+  const bySession = new Map<string, Set<RunControl>>();
+  const sessionOf = (agentId: string, key: string): string => `${agentId}\n${key}`;
   const maxStoredReplyBytes = deps.maxStoredReplyBytes ?? DEFAULT_MAX_STORED_REPLY_BYTES;
   let draining = false;
   let aborting = false;
@@ -84,6 +88,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   async function* execute(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
     const run = startRunControl(plan.agent.timeoutSeconds, signal);
     running.add(run);
+    const session = sessionOf(plan.agent.id, plan.key);
+    const ofSession = bySession.get(session) ?? new Set<RunControl>();
+    bySession.set(session, ofSession.add(run));
     const attemptDeps = {
       store: deps.store,
       context,
@@ -116,6 +123,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     } finally {
       run.dispose();
       running.delete(run);
+      ofSession.delete(run);
+      if (ofSession.size === 0 && bySession.get(session) === ofSession) bySession.delete(session);
       // The consumer stopped iterating early (client gone): keep what was said.
       if (attempt && !attempt.finished) await attempt.finish({ status: 'aborted' });
     }
@@ -141,10 +150,20 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     }
   }
 
+  const abortSession = (agentId: string, key: string): number => {
+    const runs = [...(bySession.get(sessionOf(agentId, key)) ?? [])];
+    for (const control of runs) control.abort('client');
+    return runs.length;
+  };
+  const sessions = createSessionAdmin(deps.store, lanes, abortSession, now);
+
   return {
     get pending() {
       return limiter.admitted;
     },
+    sessions,
+    agents: deps.agents,
+    defaultAgentId: deps.defaultAgentId,
     startTurn(request, signal) {
       const agentId = resolveAgentId(request, (id) => agents.has(id), deps.defaultAgentId);
       const sessionKey = resolveSessionKey(request, agentId);

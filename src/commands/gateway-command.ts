@@ -6,7 +6,7 @@ import { assertStartable, type GatewayFlags } from '../config/load.js';
 import type { AuthMode } from '../config/types.js';
 import { guardFileLimit } from '../gateway/file-limit.js';
 import { trackInFlight } from '../gateway/in-flight.js';
-import { createServer, listen } from '../gateway/server.js';
+import { createServer, listen, wsGatewayOf } from '../gateway/server.js';
 import { createLogger, describeError } from '../log.js';
 import { startRetention } from '../sessions/retention.js';
 import { UsageError, loadConfig, print } from './shared.js';
@@ -54,6 +54,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const server = await listen(app, config);
   guardFileLimit(server, config.limits, logger);
   const inFlight = trackInFlight(server);
+  const ws = wsGatewayOf(app);
   const retention = startRetention(runtime.store, config.store.retention, {
     onPruned: (result, ms) => logger.log('info', 'pruned old sessions', { ...result, ms: Math.round(ms) }),
     onError: (err) => logger.log('warn', 'pruning old sessions failed; the next pass tries again', describeError(err)),
@@ -65,11 +66,14 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
     stopping = true;
     logger.log('info', 'shutting down', { signal, pending: runtime.core.pending, graceSeconds: config.gateway.shutdownGraceSeconds });
     // Stop accepting; running turns may finish within the grace period, then are aborted.
+    // WebSocket clients are told (`shutdown` event) and stay connected for their turns' finals.
+    ws?.shutdown();
     server.close();
     server.closeIdleConnections();
     await runtime.core.drain(config.gateway.shutdownGraceSeconds * 1000);
     // Every turn is recorded; let the responses carrying their endings reach the clients.
-    await inFlight.settled(RESPONSE_FLUSH_MS);
+    await Promise.all([inFlight.settled(RESPONSE_FLUSH_MS), ws?.runsSettled(RESPONSE_FLUSH_MS)]);
+    ws?.closeAll(1001, 'gateway stopping');
     server.closeAllConnections();
     await retention.stop();
     await runtime.close();

@@ -14,7 +14,7 @@ import { requestValidators } from '../../generated/validators/index.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck } from './auth.js';
-import { createAuthLimiter, isLoopback } from './auth-limiter.js';
+import type { AuthLimiter } from './auth-limiter.js';
 import { checkBodyHeaders, expectsContinue, readBody } from './body.js';
 import { createCors } from './cors.js';
 import { sendError } from './error-response.js';
@@ -30,7 +30,8 @@ export type { OperationHandlers };
 
 export interface ApiOptions {
   secret: string;
-  rateLimit: { enabled: boolean; maxFailures: number; windowMs: number; blockMs: number; exemptLoopback: boolean; maxTracked: number };
+  /** The failed-auth limiter, shared with the WebSocket edge; none when the limit is off. */
+  limiter: AuthLimiter | undefined;
   maxBodyBytes: number;
   jsonLimits: JsonLimits;
   keepAliveMs: number;
@@ -63,10 +64,7 @@ function duplicatedHeader(rawHeaders: readonly string[]): 'authorization' | 'hos
 /** Builds the request listener for the spec's operations. */
 export async function createApi(options: ApiOptions): Promise<RequestListener> {
   const isAuthorized = createBearerCheck(options.secret);
-  const { rateLimit } = options;
-  const limiter = rateLimit.enabled
-    ? createAuthLimiter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) })
-    : undefined;
+  const { limiter } = options;
   const cors = createCors(options.corsOrigins);
   const router = createRouter(options.disabled);
   const { handlers } = options;

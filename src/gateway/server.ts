@@ -10,7 +10,9 @@ import { operationIds, operationPaths } from '../../generated/operations.js';
 import type { AgentCore } from '../agents/core-api.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { GATEWAY_VERSION } from '../version.js';
 import { createApi } from './api.js';
+import { authLimiterFor } from './auth-limiter.js';
 import { rawErrorResponse } from './error-response.js';
 import { clientError } from './http-errors.js';
 import { expressClasses } from './express-classes.js';
@@ -20,6 +22,7 @@ import { createChatCompletionHandler } from './routes/chat-completions.js';
 import { getDocs, getOpenApiDocument } from './routes/docs.js';
 import { getHealth } from './routes/health.js';
 import { createModelHandlers } from './routes/models.js';
+import { createWsGateway, type WsGateway } from './ws/ws-gateway.js';
 
 export interface ServerDeps {
   core: AgentCore;
@@ -29,9 +32,23 @@ export interface ServerDeps {
 /** The operations the spec marks `x-moltbot-endpoint: chatCompletions`: enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
 const CHAT_COMPLETIONS_OPERATIONS = operationIds.filter((id) => operationPaths[id].endpoint === 'chatCompletions');
 
+/** Each app's WebSocket protocol, attached to the HTTP server by `listen`. */
+const wsGateways = new WeakMap<Express, WsGateway>();
+
+/** The WebSocket protocol served beside the app's HTTP API (for shutdown). */
+export function wsGatewayOf(app: Express): WsGateway | undefined {
+  return wsGateways.get(app);
+}
+
+/**
+ * The HTTP API, and the WebSocket protocol on the same port (upgrades on any path; the
+ * chat endpoint's switch does not affect it). Both take the same secret and count failed
+ * attempts in one limiter.
+ */
 export async function createServer(config: GatewayConfig, deps: ServerDeps): Promise<Express> {
   const { secret } = config.gateway.auth;
   if (!secret) throw new Error('createServer needs a gateway secret');
+  const limiter = authLimiterFor(config.gateway.auth.rateLimit);
   const models = createModelHandlers(
     config.agents.map((agent) => agent.id),
     config.defaultAgentId,
@@ -39,7 +56,7 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
   );
   const listener = await createApi({
     secret,
-    rateLimit: config.gateway.auth.rateLimit,
+    limiter,
     maxBodyBytes: config.gateway.http.maxBodyBytes,
     jsonLimits: { maxStringLength: config.gateway.http.maxStringLength, maxDepth: config.gateway.http.maxDepth },
     keepAliveMs: config.gateway.http.sseKeepAliveSeconds * 1000,
@@ -61,6 +78,7 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
   app.disable('etag');
   app.set('query parser', false);
   app.use((req, res) => listener(req, res));
+  wsGateways.set(app, createWsGateway({ config, core: deps.core, logger: deps.logger, limiter, version: GATEWAY_VERSION }));
   return app;
 }
 
@@ -106,6 +124,8 @@ export async function listen(app: Express, config: GatewayConfig, port = config.
     app,
   );
   server.on('clientError', answerClientError);
+  const ws = wsGateways.get(app);
+  if (ws) server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
   server.on('checkContinue', app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
