@@ -123,7 +123,7 @@ export class Connection {
     this.options.logger.log('warn', 'websocket slow consumer closed', { connId: this.id, bufferedBytes: this.ws.bufferedAmount });
     this.ws.close(1008, 'slow consumer');
     // The close frame sits behind the client's unread bytes; do not wait for it.
-    const timer = setTimeout(() => this.ws.terminate(), 1000);
+    const timer = setTimeout(() => this.ws.terminate(), 5000);
     timer.unref();
     this.finish();
   }
