@@ -17,7 +17,8 @@ export interface GatewayClientOptions {
   url: string;
   token?: string;
   password?: string;
-  deviceIdentity?: DeviceIdentity;
+  /** The device to sign `connect` with; a function is called only once the socket is open. */
+  deviceIdentity?: DeviceIdentity | (() => DeviceIdentity | undefined);
   clientName?: string;
   mode?: string;
   role?: string;
@@ -66,7 +67,7 @@ export class GatewayClient {
   closed: { code: number; reason: string } | undefined;
   private readonly ready: Promise<HelloOk>;
 
-  constructor(private readonly options: GatewayClientOptions) {
+  constructor(readonly options: GatewayClientOptions) {
     this.ws = new WebSocket(options.url, { maxPayload: 25 * 1024 * 1024 });
     this.ready = new Promise<HelloOk>((resolve, reject) => {
       this.ws.on('open', () => {
@@ -120,8 +121,9 @@ export class GatewayClient {
     const clientId = this.options.clientName ?? 'gateway-client';
     const mode = this.options.mode ?? 'backend';
     const auth = this.options.token || this.options.password ? { token: this.options.token, password: this.options.password } : undefined;
-    const device = this.options.deviceIdentity
-      ? signDevice(this.options.deviceIdentity, { clientId, clientMode: mode, role, scopes, token: this.options.token, nonce, signedAtMs: Date.now() })
+    const identity = typeof this.options.deviceIdentity === 'function' ? this.options.deviceIdentity() : this.options.deviceIdentity;
+    const device = identity
+      ? signDevice(identity, { clientId, clientMode: mode, role, scopes, token: this.options.token, nonce, signedAtMs: Date.now() })
       : undefined;
     const params = {
       minProtocol: this.options.minProtocol ?? 3,
