@@ -17,12 +17,12 @@ const root = new URL('../..', import.meta.url).pathname;
 const text = readFileSync(new URL('../../asyncapi.yaml', import.meta.url), 'utf8');
 
 describe('asyncapi.yaml', () => {
-  it('passes the AsyncAPI parser with no error or warning (scripts/lint-asyncapi.mjs)', async () => {
+  it('passes the AsyncAPI parser with no error or warning (scripts/lint-asyncapi.mjs)', { timeout: 90_000 }, async () => {
     const { stdout } = await run(process.execPath, ['scripts/lint-asyncapi.mjs'], { cwd: root });
     expect(stdout).toMatch(/asyncapi\.yaml: valid AsyncAPI 3\.0\.0 \(\d+ operations\)/u);
   });
 
-  it('the parser refuses a broken document (an operation without its channel)', async () => {
+  it('the parser refuses a broken document (an operation without its channel)', { timeout: 90_000 }, async () => {
     const doc = parse(text) as { operations: Record<string, Record<string, unknown>> };
     delete doc.operations.health?.channel;
     const { diagnostics } = await new Parser().parse(stringify(doc));
