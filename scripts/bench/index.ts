@@ -3,7 +3,8 @@
  * gateway compares with what this machine can do at all (`floor`), with what Express
  * alone costs (`express-floor`) and with the upstream it fronts, every baseline measured
  * in the same run, alternating; and whether the default config serves many users of a
- * slow model (`many-users`). `--only` runs the named scenarios alone.
+ * slow model (`many-users`); and turns/s over the WebSocket protocol against HTTP on the
+ * echo agent (`websocket`). `--only` runs the named scenarios alone.
  * Every target is a child process on 127.0.0.1; all of them end with this process.
  * Prints the table (progress goes to stderr) and writes the results as JSON to the OS
  * temp dir. Exits 0 whether targets are met or missed; 1 when a scenario could not run.
@@ -23,11 +24,12 @@ import { installCleanup, killAll, ROOT, startGateway, startNodeServer, startUpst
 import { foreignLoad, snapshot } from './noise.js';
 import { buildRows, formatTable, type Results } from './report.js';
 import { streaming, throughput } from './traffic.js';
+import { websocketTurns } from './websocket.js';
 
 const FULL_STREAMS = 2000;
 /** The many-users scenario's full size: the issue's 500 users for 20 s. */
 const FULL_USERS = 500;
-const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users'] as const;
+const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'websocket'] as const;
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' } },
@@ -169,6 +171,12 @@ if (wanted('startup')) {
 if (wanted('many-users')) {
   await scenario('6 many users', async () => {
     results.manyUsers = await manyUsers({ clients: settings.users, warmupS: settings.usersWarmupS, durationS: settings.usersS });
+  });
+}
+
+if (wanted('websocket')) {
+  await scenario('7 websocket', async () => {
+    results.websocket = await websocketTurns({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, concurrencies: [1, 32] });
   });
 }
 

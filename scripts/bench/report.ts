@@ -9,6 +9,7 @@ import type { ManyUsersResult } from './many-users.js';
 import type { MemorySample, StartSeries } from './memory.js';
 import { median } from './measure.js';
 import type { LoadSeries, StreamSeries } from './traffic.js';
+import type { WsSeries } from './websocket.js';
 
 export interface Results {
   throughput?: Record<string, Record<string, LoadSeries>>;
@@ -17,6 +18,7 @@ export interface Results {
   memory?: { streams: number; samples: MemorySample[] };
   startup?: Record<string, StartSeries>;
   manyUsers?: ManyUsersResult;
+  websocket?: Record<string, WsSeries>;
   /** Scenario → why it could not be measured. */
   errors: Record<string, string>;
 }
@@ -221,6 +223,12 @@ export function buildRows(results: Results, options: { fullStreams: number; full
     rows.push({ scenario: 'start-up to /healthz 200', target: name, median: `${value.toFixed(0)} ms`, range: spread(s.ms, 0), ratio: '', goal: '≤ 500 ms', status: check(value <= 500), value });
   }
   if (results.manyUsers) rows.push(...manyUsersRows(results.manyUsers, options.fullUsers));
+  for (const [concurrency, s] of Object.entries(results.websocket ?? {})) {
+    const scenario = `websocket turns ${concurrency}`;
+    rows.push({ scenario, target: 'HTTP POST (echo agent)', median: `${median(s.http).toFixed(0)} turns/s`, range: spread(s.http, 0), ratio: '', goal: '', status: '' });
+    const value = ratioOf(s.ws, s.http);
+    rows.push({ scenario, target: 'WS agent, expectFinal', median: `${median(s.ws).toFixed(0)} turns/s`, range: spread(s.ws, 0), ratio: `×${value.toFixed(2)} HTTP`, goal: '', status: '', value });
+  }
   for (const [scenario, why] of Object.entries(results.errors)) {
     rows.push({ scenario, target: 'NOT MEASURED', median: why.split('\n')[0]?.slice(0, 100) ?? '', range: '', ratio: '', goal: '', status: '' });
   }
