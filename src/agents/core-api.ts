@@ -55,6 +55,8 @@ export interface TurnRequest {
    * record of.
    */
   bufferedReply?: boolean | undefined;
+  /** A shorter run time than the agent's `timeoutSeconds` for this turn (never a longer one). */
+  timeoutSeconds?: number | undefined;
 }
 
 /** A turn that has been routed and is ready to stream. */

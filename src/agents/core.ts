@@ -169,7 +169,12 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       const sessionKey = resolveSessionKey(request, agentId);
       // Split the input now so a bad request is a 400 before anything streams.
       const input = splitInput(request.input, deps.images);
-      const agent = agents.get(agentId) as AgentConfig;
+      const configured = agents.get(agentId) as AgentConfig;
+      // A caller may ask for less time than the agent allows, never more.
+      const agent =
+        request.timeoutSeconds !== undefined && request.timeoutSeconds > 0 && request.timeoutSeconds < configured.timeoutSeconds
+          ? { ...configured, timeoutSeconds: request.timeoutSeconds }
+          : configured;
       if (input.hasImages && !deps.provider(agent.provider).acceptsImages) throw imagesNotSupported(agent.id, agent.provider);
       const plan: PlannedTurn = {
         agent,

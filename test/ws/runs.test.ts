@@ -179,6 +179,22 @@ describe('idempotency', () => {
   });
 });
 
+describe('run timeouts', () => {
+  it('agent timeout (seconds) and chat.send timeoutMs shorten the run: AGENT_TIMEOUT, recorded timeout', async () => {
+    setup = await startCore();
+    setup.upstream.behave(hold(['never ends']));
+    const c = await client();
+    const started = performance.now();
+    const timedOut = await c.client.request('agent', { message: 'x', sessionKey: 'agent:main:t1', timeout: 1, idempotencyKey: 't1' }, { expectFinal: true }).catch((err: GatewayRequestError) => err);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    expect((timedOut as GatewayRequestError).error).toMatchObject({ code: 'AGENT_TIMEOUT', details: { code: 'run_timeout' } });
+    await c.client.request('chat.send', { sessionKey: 'agent:main:t2', message: 'y', idempotencyKey: 't2', timeoutMs: 200 });
+    expect((await c.event((e) => ofRun('t2', 'chat')(e) && (e.payload as { state: string }).state === 'error')).payload).toMatchObject({ errorMessage: 'The agent run did not finish within 0.2 s.' });
+    await expect.poll(async () => (await setup!.gateway.store.loadTurns('main', 'agent:main:t2'))[0]?.status).toBe('timeout');
+    setup.upstream.release();
+  });
+});
+
 describe('agent.wait', () => {
   it('answers when the run ends, at once for an ended run, and timeout for one still going', async () => {
     setup = await startCore();

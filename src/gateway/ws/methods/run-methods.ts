@@ -48,9 +48,9 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
   const { core, runs } = deps;
 
   /** Starts the turn (routing errors throw here, before anything is accepted). */
-  function startTurn(record: RunRecord, message: string, images: { url: string }[], system: string | undefined): StartedTurn {
+  function startTurn(record: RunRecord, message: string, images: { url: string }[], system: string | undefined, timeoutSeconds: number | undefined): StartedTurn {
     const input: TurnMessage[] = [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user', content: message, ...(images.length > 0 ? { images } : {}) }];
-    const request: TurnRequest = { agentId: record.agentId, sessionKey: record.key, input };
+    const request: TurnRequest = { agentId: record.agentId, sessionKey: record.key, input, timeoutSeconds };
     try {
       return core.startTurn(request, record.controller.signal);
     } catch (err) {
@@ -104,7 +104,7 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       }
       const images = imagesOf(params.attachments, 'agent');
       const record = runs.create('agent', params.idempotencyKey, { sessionKey: params.sessionKey?.trim() || session.key, ...session }, fingerprint);
-      const turn = startTurn(record, message, images, params.extraSystemPrompt);
+      const turn = startTurn(record, message, images, params.extraSystemPrompt, params.timeout);
       runs.watch(record, connection);
       respond(accepted(record));
       launch(record, turn);
@@ -134,7 +134,8 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       }
       const images = imagesOf(params.attachments, 'chat.send');
       const record = runs.create('chat', runId, { sessionKey: params.sessionKey.trim(), ...session }, fingerprint);
-      const turn = startTurn(record, message, images, undefined);
+      // `timeoutMs` 0 means the agent's own limit, as in the reference.
+      const turn = startTurn(record, message, images, undefined, params.timeoutMs ? params.timeoutMs / 1000 : undefined);
       runs.watch(record, connection);
       launch(record, turn);
       return { runId, status: 'started' };
