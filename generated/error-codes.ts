@@ -51,6 +51,10 @@ export type ErrorCode =
   | "method_not_allowed"
   /** The headers or the body did not arrive in time; the connection is closed. */
   | "request_timeout"
+  /** A request with this `Idempotency-Key` is still running; retry after `Retry-After` to get its response. */
+  | "idempotency_key_in_use"
+  /** This `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers); use a new key. */
+  | "idempotency_key_reused"
   /** The body is larger than `gateway.http.maxBodyBytes` (declared, received or decoded). */
   | "request_too_large"
   /** The body's `Content-Type` is not JSON. */
@@ -81,6 +85,8 @@ export type ErrorCode =
   | "upstream_reply_too_large"
   /** The gateway is shutting down: the run was refused, or ended when the grace period ran out. */
   | "shutting_down"
+  /** The session store (PostgreSQL) cannot be reached or did not answer within its statement timeout; the turn was not run or not acknowledged. Retry after `Retry-After`. */
+  | "store_unavailable"
   /** The agent's model provider did not answer within its `timeoutSeconds`. */
   | "upstream_timeout"
   /** The whole run took longer than the agent's `timeoutSeconds`. */
@@ -113,6 +119,8 @@ export const errorCodes: { readonly [C in ErrorCode]: { readonly status: number;
   model_not_found: { status: 404, type: "invalid_request_error" },
   method_not_allowed: { status: 405, type: "invalid_request_error" },
   request_timeout: { status: 408, type: "invalid_request_error" },
+  idempotency_key_in_use: { status: 409, type: "invalid_request_error" },
+  idempotency_key_reused: { status: 409, type: "invalid_request_error" },
   request_too_large: { status: 413, type: "invalid_request_error" },
   unsupported_media_type: { status: 415, type: "invalid_request_error" },
   unsupported_content_encoding: { status: 415, type: "invalid_request_error" },
@@ -128,6 +136,7 @@ export const errorCodes: { readonly [C in ErrorCode]: { readonly status: number;
   upstream_event_too_large: { status: 502, type: "upstream_error" },
   upstream_reply_too_large: { status: 502, type: "upstream_error" },
   shutting_down: { status: 503, type: "server_error" },
+  store_unavailable: { status: 503, type: "server_error" },
   upstream_timeout: { status: 504, type: "upstream_error" },
   run_timeout: { status: 504, type: "server_error" },
   storage_full: { status: 507, type: "server_error" },

@@ -62,6 +62,9 @@ export const openapiDocument = {
           },
           {
             "$ref": "#/components/parameters/RequestIdHeader"
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKeyHeader"
           }
         ],
         "requestBody": {
@@ -167,6 +170,9 @@ export const openapiDocument = {
           },
           "408": {
             "$ref": "#/components/responses/RequestTimeout"
+          },
+          "409": {
+            "$ref": "#/components/responses/IdempotencyKeyConflict"
           },
           "413": {
             "$ref": "#/components/responses/PayloadTooLarge"
@@ -438,7 +444,7 @@ export const openapiDocument = {
           "health"
         ],
         "summary": "Liveness probe",
-        "description": "Answers 200 while the process serves HTTP. Needs no authentication and reveals no configuration.",
+        "description": "Answers 200 while the process serves HTTP, with `status: ok`; `status: degraded`\nand `store: unavailable` while the session store (PostgreSQL) cannot be reached\n(turns are then answered 503 `store_unavailable`; the gateway reconnects by\nitself). Needs no authentication and reveals no configuration.\n",
         "security": [],
         "responses": {
           "200": {
@@ -453,8 +459,18 @@ export const openapiDocument = {
                 "schema": {
                   "$ref": "#/components/schemas/Health"
                 },
-                "example": {
-                  "status": "ok"
+                "examples": {
+                  "ok": {
+                    "value": {
+                      "status": "ok"
+                    }
+                  },
+                  "degraded": {
+                    "value": {
+                      "status": "degraded",
+                      "store": "unavailable"
+                    }
+                  }
                 }
               }
             }
@@ -496,6 +512,19 @@ export const openapiDocument = {
           "type": "string"
         },
         "example": "req-7f3a"
+      },
+      "IdempotencyKeyHeader": {
+        "name": "idempotency-key",
+        "in": "header",
+        "required": false,
+        "description": "Makes a retry safe: a request repeated with the same key within 10 minutes runs\nnothing. If the first one finished, the same response is returned again (the same\n`chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending\nwith `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with\n`Retry-After`; the same key with a different request (body, agent or session\nheaders) is 409 `idempotency_key_reused`. A request that failed or was cut off\nleaves the key free, so its retry runs. Keys are shared by every replica on one\nstore. 1-255 printable ASCII characters.\n",
+        "schema": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 255,
+          "pattern": "^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$"
+        },
+        "example": "5f0c8a2e-retry-1"
       },
       "AgentIdHeader": {
         "name": "x-moltbot-agent-id",
@@ -814,10 +843,17 @@ export const openapiDocument = {
         }
       },
       "ServiceUnavailable": {
-        "description": "The gateway is shutting down (`shutting_down`); the run was refused, or ended when the shutdown grace period ran out.",
+        "description": "The gateway is shutting down (`shutting_down`): the run was refused, or ended when\nthe shutdown grace period ran out. Or the session store (PostgreSQL) cannot be\nreached or did not answer within its statement timeout (`store_unavailable`, with\n`Retry-After`): the turn was not run, or not acknowledged; the gateway reconnects\nby itself.\n",
         "headers": {
           "x-request-id": {
             "$ref": "#/components/headers/RequestId"
+          },
+          "Retry-After": {
+            "description": "With `store_unavailable`, seconds to wait before retrying.",
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
           }
         },
         "content": {
@@ -825,12 +861,70 @@ export const openapiDocument = {
             "schema": {
               "$ref": "#/components/schemas/ErrorResponse"
             },
-            "example": {
-              "error": {
-                "message": "The gateway is shutting down; retry against another instance or after it restarts.",
-                "type": "server_error",
-                "param": null,
-                "code": "shutting_down"
+            "examples": {
+              "shutting_down": {
+                "value": {
+                  "error": {
+                    "message": "The gateway is shutting down; retry against another instance or after it restarts.",
+                    "type": "server_error",
+                    "param": null,
+                    "code": "shutting_down"
+                  }
+                }
+              },
+              "store_unavailable": {
+                "value": {
+                  "error": {
+                    "message": "The gateway's session store is unavailable, so this turn could not be run or recorded. Retry after the time in Retry-After.",
+                    "type": "server_error",
+                    "param": null,
+                    "code": "store_unavailable"
+                  }
+                }
+              }
+            }
+          }
+        }
+      },
+      "IdempotencyKeyConflict": {
+        "description": "The `Idempotency-Key` is taken: a request with it is still running\n(`idempotency_key_in_use`, with `Retry-After`: retry then to get its response), or\nit was used within the last 10 minutes for a different request: body, agent or\nsession headers (`idempotency_key_reused`: use a new key).\n",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          },
+          "Retry-After": {
+            "description": "With `idempotency_key_in_use`, seconds to wait before retrying.",
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "examples": {
+              "idempotency_key_in_use": {
+                "value": {
+                  "error": {
+                    "message": "A request with this Idempotency-Key is still running; retry in 1 s to get its response.",
+                    "type": "invalid_request_error",
+                    "param": "idempotency-key",
+                    "code": "idempotency_key_in_use"
+                  }
+                }
+              },
+              "idempotency_key_reused": {
+                "value": {
+                  "error": {
+                    "message": "This Idempotency-Key was used for a different request within the last 10 minutes; use a new key for a new request.",
+                    "type": "invalid_request_error",
+                    "param": "idempotency-key",
+                    "code": "idempotency_key_reused"
+                  }
+                }
               }
             }
           }
@@ -959,10 +1053,21 @@ export const openapiDocument = {
         "required": [
           "status"
         ],
+        "additionalProperties": false,
         "properties": {
           "status": {
             "type": "string",
-            "const": "ok"
+            "enum": [
+              "ok",
+              "degraded"
+            ]
+          },
+          "store": {
+            "type": "string",
+            "enum": [
+              "unavailable"
+            ],
+            "description": "Present while the session store cannot be reached."
           }
         }
       },
@@ -2188,6 +2293,20 @@ export const openapiDocument = {
           },
           {
             "type": "string",
+            "const": "idempotency_key_in_use",
+            "description": "A request with this `Idempotency-Key` is still running; retry after `Retry-After` to get its response.",
+            "x-status": 409,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
+            "const": "idempotency_key_reused",
+            "description": "This `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers); use a new key.",
+            "x-status": 409,
+            "x-type": "invalid_request_error"
+          },
+          {
+            "type": "string",
             "const": "request_too_large",
             "description": "The body is larger than `gateway.http.maxBodyBytes` (declared, received or decoded).",
             "x-status": 413,
@@ -2288,6 +2407,13 @@ export const openapiDocument = {
             "type": "string",
             "const": "shutting_down",
             "description": "The gateway is shutting down: the run was refused, or ended when the grace period ran out.",
+            "x-status": 503,
+            "x-type": "server_error"
+          },
+          {
+            "type": "string",
+            "const": "store_unavailable",
+            "description": "The session store (PostgreSQL) cannot be reached or did not answer within its statement timeout; the turn was not run or not acknowledged. Retry after `Retry-After`.",
             "x-status": 503,
             "x-type": "server_error"
           },

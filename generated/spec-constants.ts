@@ -10,6 +10,7 @@ export const stringSchemas = {
 /** The header name of each header parameter component (`components.parameters`). */
 export const headerParameters = {
   RequestIdHeader: "x-request-id",
+  IdempotencyKeyHeader: "idempotency-key",
   AgentIdHeader: "x-moltbot-agent-id",
   SessionKeyHeader: "x-moltbot-session-key",
 } as const;

@@ -6,14 +6,19 @@
 import { createAgentCore, type AgentCore, type AgentCoreDeps } from './agents/core.js';
 import { createProviderLimiter } from './agents/limiter.js';
 import type { GatewayConfig } from './config/types.js';
+import { memoryAuthFailureCounter, type AuthFailureCounter } from './domain/auth-failure-counter.js';
+import type { AuthLimiterOptions } from './domain/auth-limiter.js';
 import { createProviders } from './providers/registry.js';
 import { join } from 'node:path';
+import { openPostgresStore, type PostgresStoreEvents } from './sessions/postgres/store.js';
 import { openSqliteStore } from './sessions/sqlite-store.js';
 import type { SessionStore } from './sessions/store.js';
 
 export interface Runtime {
   core: AgentCore;
   store: SessionStore;
+  /** Failed-auth counting: shared by the replicas on PostgreSQL, in this process's memory on SQLite. */
+  authFailures: (options: AuthLimiterOptions) => AuthFailureCounter;
   close(): Promise<void>;
 }
 
@@ -22,19 +27,53 @@ export function storePath(config: GatewayConfig): string {
   return join(config.stateDir, 'sessions.sqlite');
 }
 
+export interface OpenedStore {
+  store: SessionStore;
+  authFailures: Runtime['authFailures'];
+}
+
+/**
+ * Opens the configured store (`session.store`): SQLite in the state dir, or PostgreSQL.
+ * Failures to open are `StoreOpenError`s (exit 2) that never show the database password.
+ */
+export async function openStore(config: GatewayConfig, options: { background?: boolean; events?: PostgresStoreEvents } = {}): Promise<OpenedStore> {
+  const database = config.store.database;
+  if (database.kind === 'postgres') {
+    const store = await openPostgresStore(
+      {
+        url: database.url,
+        ...(database.poolSize === undefined ? {} : { poolSize: database.poolSize }),
+        ...(database.schema === undefined ? {} : { schema: database.schema }),
+        ...(database.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: database.statementTimeoutMs }),
+      },
+      options.events,
+    );
+    return { store, authFailures: (limits) => store.authFailureCounter(limits) };
+  }
+  const store = openSqliteStore(storePath(config), {
+    ...(options.background ? { backgroundCheckpoints: true } : {}),
+    ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
+  });
+  return { store, authFailures: memoryAuthFailureCounter };
+}
+
 export interface RuntimeOptions {
   store?: SessionStore;
+  /** With `store`: its failed-auth counting (in memory when not given). */
+  authFailures?: Runtime['authFailures'];
   now?: () => number;
   /** Told when a turn waits for a turn of its session running in another process. */
   onSessionWait?: AgentCoreDeps['onSessionWait'];
+  /** Told when the PostgreSQL store loses or regains its database. */
+  storeEvents?: PostgresStoreEvents;
 }
 
 export async function createRuntime(config: GatewayConfig, overrides: RuntimeOptions = {}): Promise<Runtime> {
   const provider = await createProviders(config.providers);
-  const store = overrides.store ?? openSqliteStore(storePath(config), {
-      backgroundCheckpoints: true,
-      ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
-    });
+  const opened: OpenedStore = overrides.store
+    ? { store: overrides.store, authFailures: overrides.authFailures ?? memoryAuthFailureCounter }
+    : await openStore(config, { background: true, ...(overrides.storeEvents ? { events: overrides.storeEvents } : {}) });
+  const { store } = opened;
   // Only providers with a cap of their own get a limiter; the others are bounded by the global one.
   const providerLimiters = new Map(Object.entries(config.limits.providers).map(([id, limits]) => [id, createProviderLimiter(id, limits)]));
   const core = createAgentCore({
@@ -49,5 +88,5 @@ export async function createRuntime(config: GatewayConfig, overrides: RuntimeOpt
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.onSessionWait ? { onSessionWait: overrides.onSessionWait } : {}),
   });
-  return { core, store, close: () => store.close() };
+  return { core, store, authFailures: opened.authFailures, close: () => store.close() };
 }

@@ -22,7 +22,8 @@ const USAGE = `usage:
   moltbot sessions list [--agent ID] [--json] [--config PATH]
   moltbot sessions show KEY [--agent ID] [--json] [--config PATH]
   moltbot sessions prune --older-than DURATION [--kind stateless|user|explicit] [--agent ID]
-                         [--dry-run] [--json] [--config PATH]`;
+                         [--dry-run] [--json] [--config PATH]
+  moltbot sessions migrate [--dry-run] [--config PATH]`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   gateway: gatewayCommand,

@@ -82,6 +82,10 @@ export const getDocs = <ThrowOnError extends boolean = false>(options?: Options<
 /**
  * Liveness probe
  *
- * Answers 200 while the process serves HTTP. Needs no authentication and reveals no configuration.
+ * Answers 200 while the process serves HTTP, with `status: ok`; `status: degraded`
+ * and `store: unavailable` while the session store (PostgreSQL) cannot be reached
+ * (turns are then answered 503 `store_unavailable`; the gateway reconnects by
+ * itself). Needs no authentication and reveals no configuration.
+ *
  */
 export const getHealth = <ThrowOnError extends boolean = false>(options?: Options<GetHealthData, ThrowOnError>) => (options?.client ?? client).get<GetHealthResponses, GetHealthErrors, ThrowOnError>({ url: '/healthz', ...options });

@@ -23,7 +23,11 @@ export type AgentId = string;
 export type SessionKey = string;
 
 export type Health = {
-    status: 'ok';
+    status: 'ok' | 'degraded';
+    /**
+     * Present while the session store cannot be reached.
+     */
+    store?: 'unavailable';
 };
 
 /**
@@ -405,7 +409,7 @@ export type Error = {
  * 404 with code `null`, as OpenAI does.
  *
  */
-export type ErrorCode = 'invalid_json' | 'invalid_utf8' | 'invalid_body' | 'invalid_body_encoding' | 'invalid_value' | 'missing_required_parameter' | 'string_too_long' | 'too_deep' | 'duplicate_header' | 'malformed_request' | 'invalid_agent_id' | 'session_agent_mismatch' | 'missing_new_turn' | 'too_many_images' | 'image_too_large' | 'invalid_image' | 'image_url_not_allowed' | 'image_fetch_failed' | 'images_not_supported' | 'invalid_api_key' | 'model_not_found' | 'method_not_allowed' | 'request_timeout' | 'request_too_large' | 'unsupported_media_type' | 'unsupported_content_encoding' | 'queue_full' | 'provider_queue_full' | 'too_many_auth_failures' | 'headers_too_large' | 'internal_error' | 'docs_missing' | 'upstream_unavailable' | 'upstream_error' | 'upstream_incomplete' | 'upstream_event_too_large' | 'upstream_reply_too_large' | 'shutting_down' | 'upstream_timeout' | 'run_timeout' | 'storage_full';
+export type ErrorCode = 'invalid_json' | 'invalid_utf8' | 'invalid_body' | 'invalid_body_encoding' | 'invalid_value' | 'missing_required_parameter' | 'string_too_long' | 'too_deep' | 'duplicate_header' | 'malformed_request' | 'invalid_agent_id' | 'session_agent_mismatch' | 'missing_new_turn' | 'too_many_images' | 'image_too_large' | 'invalid_image' | 'image_url_not_allowed' | 'image_fetch_failed' | 'images_not_supported' | 'invalid_api_key' | 'model_not_found' | 'method_not_allowed' | 'request_timeout' | 'idempotency_key_in_use' | 'idempotency_key_reused' | 'request_too_large' | 'unsupported_media_type' | 'unsupported_content_encoding' | 'queue_full' | 'provider_queue_full' | 'too_many_auth_failures' | 'headers_too_large' | 'internal_error' | 'docs_missing' | 'upstream_unavailable' | 'upstream_error' | 'upstream_incomplete' | 'upstream_event_too_large' | 'upstream_reply_too_large' | 'shutting_down' | 'store_unavailable' | 'upstream_timeout' | 'run_timeout' | 'storage_full';
 
 /**
  * The class of error, as OpenAI names them, plus `upstream_error` for failures of the agent's model provider.
@@ -416,6 +420,19 @@ export type ErrorType = 'invalid_request_error' | 'server_error' | 'upstream_err
  * Your id for the request; echoed back when it is a `RequestId` (1-128 characters of `A-Za-z0-9._:-`), otherwise replaced by a new one.
  */
 export type RequestIdHeader = string;
+
+/**
+ * Makes a retry safe: a request repeated with the same key within 10 minutes runs
+ * nothing. If the first one finished, the same response is returned again (the same
+ * `chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending
+ * with `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with
+ * `Retry-After`; the same key with a different request (body, agent or session
+ * headers) is 409 `idempotency_key_reused`. A request that failed or was cut off
+ * leaves the key free, so its retry runs. Keys are shared by every replica on one
+ * store. 1-255 printable ASCII characters.
+ *
+ */
+export type IdempotencyKeyHeader = string;
 
 /**
  * The agent to run (default `main`). Wins over the `model` field. Case-insensitive.
@@ -452,6 +469,18 @@ export type CreateChatCompletionData = {
          * Your id for the request; echoed back when it is a `RequestId` (1-128 characters of `A-Za-z0-9._:-`), otherwise replaced by a new one.
          */
         'x-request-id'?: string;
+        /**
+         * Makes a retry safe: a request repeated with the same key within 10 minutes runs
+         * nothing. If the first one finished, the same response is returned again (the same
+         * `chat.completion` and `id`; with `stream: true` its reply replayed as chunks ending
+         * with `data: [DONE]`); if it is still running, 409 `idempotency_key_in_use` with
+         * `Retry-After`; the same key with a different request (body, agent or session
+         * headers) is 409 `idempotency_key_reused`. A request that failed or was cut off
+         * leaves the key free, so its retry runs. Keys are shared by every replica on one
+         * store. 1-255 printable ASCII characters.
+         *
+         */
+        'idempotency-key'?: string;
     };
     path?: never;
     query?: never;
@@ -492,6 +521,14 @@ export type CreateChatCompletionErrors = {
      *
      */
     408: ErrorResponse;
+    /**
+     * The `Idempotency-Key` is taken: a request with it is still running
+     * (`idempotency_key_in_use`, with `Retry-After`: retry then to get its response), or
+     * it was used within the last 10 minutes for a different request: body, agent or
+     * session headers (`idempotency_key_reused`: use a new key).
+     *
+     */
+    409: ErrorResponse;
     /**
      * The request body is larger than `gateway.http.maxBodyBytes` (1 MiB by default) (`request_too_large`).
      */
@@ -535,7 +572,12 @@ export type CreateChatCompletionErrors = {
      */
     502: ErrorResponse;
     /**
-     * The gateway is shutting down (`shutting_down`); the run was refused, or ended when the shutdown grace period ran out.
+     * The gateway is shutting down (`shutting_down`): the run was refused, or ended when
+     * the shutdown grace period ran out. Or the session store (PostgreSQL) cannot be
+     * reached or did not answer within its statement timeout (`store_unavailable`, with
+     * `Retry-After`): the turn was not run, or not acknowledged; the gateway reconnects
+     * by itself.
+     *
      */
     503: ErrorResponse;
     /**

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const validate_createChatCompletion = validate20;
-const schema31 = {"$id":"createChatCompletion.request.json","type":"object","properties":{"header":{"type":"object","properties":{"x-moltbot-agent-id":{"$ref":"openapi.json#/components/schemas/AgentId"},"x-moltbot-session-key":{"$ref":"openapi.json#/components/schemas/SessionKey"},"x-request-id":{"type":"string"}},"required":[]},"path":{"type":"object","properties":{},"required":[],"additionalProperties":false},"requestBody":{"$ref":"openapi.json#/components/schemas/CreateChatCompletionRequest"}},"required":["header","path","requestBody"]};
+const schema31 = {"$id":"createChatCompletion.request.json","type":"object","properties":{"header":{"type":"object","properties":{"x-moltbot-agent-id":{"$ref":"openapi.json#/components/schemas/AgentId"},"x-moltbot-session-key":{"$ref":"openapi.json#/components/schemas/SessionKey"},"x-request-id":{"type":"string"},"idempotency-key":{"type":"string","minLength":1,"maxLength":255,"pattern":"^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$"}},"required":[]},"path":{"type":"object","properties":{},"required":[],"additionalProperties":false},"requestBody":{"$ref":"openapi.json#/components/schemas/CreateChatCompletionRequest"}},"required":["header","path","requestBody"]};
 const schema33 = {"type":"string","description":"An agent id, `[a-z0-9][a-z0-9_-]{0,63}`, compared case-insensitively.","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"};
 const schema34 = {"type":"string","minLength":1,"maxLength":512,"pattern":"^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$","description":"A session key: printable ASCII, no leading or trailing space. A key derived from a\n`user` outside that range is not sent back in the response header; send the same\n`user` again to continue such a session.\n"};
 const pattern4 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "u");
@@ -1292,7 +1292,7 @@ return errors === 0;
 }
 validate23.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const pattern6 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
+const pattern7 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1976,7 +1976,7 @@ errors++;
 if(data21.name !== undefined){
 let data22 = data21.name;
 if(typeof data22 === "string"){
-if(!pattern6.test(data22)){
+if(!pattern7.test(data22)){
 const err52 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/components/schemas/ResponseFormat/oneOf/2/properties/json_schema/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\"",schema:"^[A-Za-z0-9_-]{1,64}$",parentSchema:schema49.oneOf[2].properties.json_schema.properties.name,data:data22};
 if(vErrors === null){
 vErrors = [err52];
@@ -2177,7 +2177,7 @@ errors++;
 if(data29.name !== undefined){
 let data30 = data29.name;
 if(typeof data30 === "string"){
-if(!pattern6.test(data30)){
+if(!pattern7.test(data30)){
 const err66 = {instancePath:instancePath+"/tools/" + i2+"/function/name",schemaPath:"#/components/schemas/ChatCompletionTool/properties/function/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\"",schema:"^[A-Za-z0-9_-]{1,64}$",parentSchema:schema50.properties.function.properties.name,data:data30};
 if(vErrors === null){
 vErrors = [err66];
@@ -2584,9 +2584,11 @@ vErrors.push(err9);
 errors++;
 }
 }
-}
-else {
-const err10 = {instancePath:instancePath+"/header",schemaPath:"#/properties/header/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.header.type,parentSchema:schema31.properties.header,data:data0};
+if(data0["idempotency-key"] !== undefined){
+let data4 = data0["idempotency-key"];
+if(typeof data4 === "string"){
+if(func1(data4) > 255){
+const err10 = {instancePath:instancePath+"/header/idempotency-key",schemaPath:"#/properties/header/properties/idempotency-key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema31.properties.header.properties["idempotency-key"],data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2595,12 +2597,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-if(data.path !== undefined){
-let data4 = data.path;
-if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
-for(const key0 in data4){
-const err11 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.path,data:data4};
+if(func1(data4) < 1){
+const err11 = {instancePath:instancePath+"/header/idempotency-key",schemaPath:"#/properties/header/properties/idempotency-key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.header.properties["idempotency-key"],data:data4};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2609,14 +2607,61 @@ vErrors.push(err11);
 }
 errors++;
 }
-}
-else {
-const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.path.type,parentSchema:schema31.properties.path,data:data4};
+if(!pattern5.test(data4)){
+const err12 = {instancePath:instancePath+"/header/idempotency-key",schemaPath:"#/properties/header/properties/idempotency-key/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$"},message:"must match pattern \""+"^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$"+"\"",schema:"^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$",parentSchema:schema31.properties.header.properties["idempotency-key"],data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
 else {
 vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/header/idempotency-key",schemaPath:"#/properties/header/properties/idempotency-key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.header.properties["idempotency-key"].type,parentSchema:schema31.properties.header.properties["idempotency-key"],data:data4};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/header",schemaPath:"#/properties/header/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.header.type,parentSchema:schema31.properties.header,data:data0};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.path !== undefined){
+let data5 = data.path;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key0 in data5){
+const err15 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.path,data:data5};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.path.type,parentSchema:schema31.properties.path,data:data5};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
 }
 errors++;
 }
@@ -2629,12 +2674,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err13 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
 if(vErrors === null){
-vErrors = [err13];
+vErrors = [err17];
 }
 else {
-vErrors.push(err13);
+vErrors.push(err17);
 }
 errors++;
 }

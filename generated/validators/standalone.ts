@@ -4453,7 +4453,7 @@ export const validateErrorResponse = validate58;
 const schema65 = {"type":"object","required":["error"],"properties":{"error":{"$ref":"#/components/schemas/Error"}}};
 const schema66 = {"type":"object","required":["message","type","param","code"],"properties":{"message":{"type":"string","description":"What went wrong, for a person to read."},"type":{"$ref":"#/components/schemas/ErrorType"},"param":{"type":["string","null"],"description":"The request field or header at fault, when there is one."},"code":{"description":"A stable machine-readable code (`ErrorCode` lists each with its status); `null` only for an unknown route.","anyOf":[{"$ref":"#/components/schemas/ErrorCode"},{"type":"null"}]}}};
 const schema67 = {"type":"string","description":"The class of error, as OpenAI names them, plus `upstream_error` for failures of the agent's model provider.","enum":["invalid_request_error","server_error","upstream_error"]};
-const schema68 = {"description":"Every `code` the gateway sends in an error body, with the HTTP status it comes with\n(`x-status`) and its `type` (`x-type`). An error after a stream has started carries\nthe same code in the stream's final event. Besides these, an unknown route answers\n404 with code `null`, as OpenAI does.\n","oneOf":[{"type":"string","const":"invalid_json","description":"The body is not valid JSON.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_utf8","description":"The body is not valid UTF-8.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_body","description":"The body is not a JSON object.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_body_encoding","description":"The body does not decode as its `Content-Encoding` says.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_value","description":"A field or header breaks the spec (`param` names it and the message says how), or a number is out of a double's range such as `1e309`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"missing_required_parameter","description":"A required field is missing (`param` names it).","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"string_too_long","description":"A string or key in the body is longer than `gateway.http.maxStringLength` characters.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"too_deep","description":"The body is nested more than `gateway.http.maxDepth` levels deep.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"duplicate_header","description":"The request has two `Authorization` or two `Host` headers (`param` names which).","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"malformed_request","description":"The request is not valid HTTP; the connection is closed.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_agent_id","description":"The agent id (`x-moltbot-agent-id`, or a `moltbot:`/`moltbot/`/`agent:` model prefix) is not 1-64 characters of `a-z`, `0-9`, `_`, `-` starting with a letter or digit.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"session_agent_mismatch","description":"The session key's `agent:<id>:` prefix names another agent than the request runs.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"missing_new_turn","description":"`messages` has no `user` or `tool` message after its last `assistant` message.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"too_many_images","description":"The request has more images than `gateway.http.images.maxCount`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_too_large","description":"An image (decoded, or as fetched) is larger than `gateway.http.images.maxBytes`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_image","description":"An image is neither a `data:image/...;base64` URI nor an http(s) URL, or it is empty.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_url_not_allowed","description":"An image is an http(s) URL while `gateway.http.images.allowUrls` is off.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_fetch_failed","description":"An image URL could not be fetched: unreachable, an error status, not an image, or no answer within `fetchTimeoutSeconds`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"images_not_supported","description":"The request carries images and the agent's model provider takes none.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_api_key","description":"The bearer secret is missing or wrong.","x-status":401,"x-type":"invalid_request_error"},{"type":"string","const":"model_not_found","description":"No configured agent has the requested id (chat) or the requested model id (`GET /v1/models/{model}`).","x-status":404,"x-type":"invalid_request_error"},{"type":"string","const":"method_not_allowed","description":"The path does not take this method; `Allow` lists those it takes.","x-status":405,"x-type":"invalid_request_error"},{"type":"string","const":"request_timeout","description":"The headers or the body did not arrive in time; the connection is closed.","x-status":408,"x-type":"invalid_request_error"},{"type":"string","const":"request_too_large","description":"The body is larger than `gateway.http.maxBodyBytes` (declared, received or decoded).","x-status":413,"x-type":"invalid_request_error"},{"type":"string","const":"unsupported_media_type","description":"The body's `Content-Type` is not JSON.","x-status":415,"x-type":"invalid_request_error"},{"type":"string","const":"unsupported_content_encoding","description":"The body's `Content-Encoding` is not `gzip`, `deflate` or `br`; `Accept-Encoding` lists those.","x-status":415,"x-type":"invalid_request_error"},{"type":"string","const":"queue_full","description":"The gateway is at capacity (`agents.defaults.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"provider_queue_full","description":"The agent's model provider is at its own capacity (`models.providers.<id>.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"too_many_auth_failures","description":"This address failed authentication too often and is blocked, even with the right secret, for `Retry-After` seconds.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"headers_too_large","description":"The request headers exceed 16 KiB; the connection is closed.","x-status":431,"x-type":"invalid_request_error"},{"type":"string","const":"internal_error","description":"An unexpected failure inside the gateway; no internals are revealed.","x-status":500,"x-type":"server_error"},{"type":"string","const":"docs_missing","description":"The spec or the docs page is missing from the installation (run `npm run build`).","x-status":500,"x-type":"server_error"},{"type":"string","const":"upstream_unavailable","description":"The agent's model provider could not be reached.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_error","description":"The agent's model provider answered with an error (with `Retry-After` when it asked to wait) or failed mid-reply.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_incomplete","description":"The provider's stream ended before the reply was complete.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_event_too_large","description":"One of the provider's stream events or lines was longer than its `maxEventBytes`; the run was ended.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_reply_too_large","description":"The reply outgrew the agent's `maxReplyBytes`; the run was ended.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"shutting_down","description":"The gateway is shutting down: the run was refused, or ended when the grace period ran out.","x-status":503,"x-type":"server_error"},{"type":"string","const":"upstream_timeout","description":"The agent's model provider did not answer within its `timeoutSeconds`.","x-status":504,"x-type":"upstream_error"},{"type":"string","const":"run_timeout","description":"The whole run took longer than the agent's `timeoutSeconds`.","x-status":504,"x-type":"server_error"},{"type":"string","const":"storage_full","description":"The session store has no room, so the turn could not be recorded; nothing of it is kept and no reply is returned.","x-status":507,"x-type":"server_error"}]};
+const schema68 = {"description":"Every `code` the gateway sends in an error body, with the HTTP status it comes with\n(`x-status`) and its `type` (`x-type`). An error after a stream has started carries\nthe same code in the stream's final event. Besides these, an unknown route answers\n404 with code `null`, as OpenAI does.\n","oneOf":[{"type":"string","const":"invalid_json","description":"The body is not valid JSON.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_utf8","description":"The body is not valid UTF-8.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_body","description":"The body is not a JSON object.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_body_encoding","description":"The body does not decode as its `Content-Encoding` says.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_value","description":"A field or header breaks the spec (`param` names it and the message says how), or a number is out of a double's range such as `1e309`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"missing_required_parameter","description":"A required field is missing (`param` names it).","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"string_too_long","description":"A string or key in the body is longer than `gateway.http.maxStringLength` characters.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"too_deep","description":"The body is nested more than `gateway.http.maxDepth` levels deep.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"duplicate_header","description":"The request has two `Authorization` or two `Host` headers (`param` names which).","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"malformed_request","description":"The request is not valid HTTP; the connection is closed.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_agent_id","description":"The agent id (`x-moltbot-agent-id`, or a `moltbot:`/`moltbot/`/`agent:` model prefix) is not 1-64 characters of `a-z`, `0-9`, `_`, `-` starting with a letter or digit.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"session_agent_mismatch","description":"The session key's `agent:<id>:` prefix names another agent than the request runs.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"missing_new_turn","description":"`messages` has no `user` or `tool` message after its last `assistant` message.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"too_many_images","description":"The request has more images than `gateway.http.images.maxCount`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_too_large","description":"An image (decoded, or as fetched) is larger than `gateway.http.images.maxBytes`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_image","description":"An image is neither a `data:image/...;base64` URI nor an http(s) URL, or it is empty.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_url_not_allowed","description":"An image is an http(s) URL while `gateway.http.images.allowUrls` is off.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_fetch_failed","description":"An image URL could not be fetched: unreachable, an error status, not an image, or no answer within `fetchTimeoutSeconds`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"images_not_supported","description":"The request carries images and the agent's model provider takes none.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_api_key","description":"The bearer secret is missing or wrong.","x-status":401,"x-type":"invalid_request_error"},{"type":"string","const":"model_not_found","description":"No configured agent has the requested id (chat) or the requested model id (`GET /v1/models/{model}`).","x-status":404,"x-type":"invalid_request_error"},{"type":"string","const":"method_not_allowed","description":"The path does not take this method; `Allow` lists those it takes.","x-status":405,"x-type":"invalid_request_error"},{"type":"string","const":"request_timeout","description":"The headers or the body did not arrive in time; the connection is closed.","x-status":408,"x-type":"invalid_request_error"},{"type":"string","const":"idempotency_key_in_use","description":"A request with this `Idempotency-Key` is still running; retry after `Retry-After` to get its response.","x-status":409,"x-type":"invalid_request_error"},{"type":"string","const":"idempotency_key_reused","description":"This `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers); use a new key.","x-status":409,"x-type":"invalid_request_error"},{"type":"string","const":"request_too_large","description":"The body is larger than `gateway.http.maxBodyBytes` (declared, received or decoded).","x-status":413,"x-type":"invalid_request_error"},{"type":"string","const":"unsupported_media_type","description":"The body's `Content-Type` is not JSON.","x-status":415,"x-type":"invalid_request_error"},{"type":"string","const":"unsupported_content_encoding","description":"The body's `Content-Encoding` is not `gzip`, `deflate` or `br`; `Accept-Encoding` lists those.","x-status":415,"x-type":"invalid_request_error"},{"type":"string","const":"queue_full","description":"The gateway is at capacity (`agents.defaults.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"provider_queue_full","description":"The agent's model provider is at its own capacity (`models.providers.<id>.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"too_many_auth_failures","description":"This address failed authentication too often and is blocked, even with the right secret, for `Retry-After` seconds.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"headers_too_large","description":"The request headers exceed 16 KiB; the connection is closed.","x-status":431,"x-type":"invalid_request_error"},{"type":"string","const":"internal_error","description":"An unexpected failure inside the gateway; no internals are revealed.","x-status":500,"x-type":"server_error"},{"type":"string","const":"docs_missing","description":"The spec or the docs page is missing from the installation (run `npm run build`).","x-status":500,"x-type":"server_error"},{"type":"string","const":"upstream_unavailable","description":"The agent's model provider could not be reached.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_error","description":"The agent's model provider answered with an error (with `Retry-After` when it asked to wait) or failed mid-reply.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_incomplete","description":"The provider's stream ended before the reply was complete.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_event_too_large","description":"One of the provider's stream events or lines was longer than its `maxEventBytes`; the run was ended.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_reply_too_large","description":"The reply outgrew the agent's `maxReplyBytes`; the run was ended.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"shutting_down","description":"The gateway is shutting down: the run was refused, or ended when the grace period ran out.","x-status":503,"x-type":"server_error"},{"type":"string","const":"store_unavailable","description":"The session store (PostgreSQL) cannot be reached or did not answer within its statement timeout; the turn was not run or not acknowledged. Retry after `Retry-After`.","x-status":503,"x-type":"server_error"},{"type":"string","const":"upstream_timeout","description":"The agent's model provider did not answer within its `timeoutSeconds`.","x-status":504,"x-type":"upstream_error"},{"type":"string","const":"run_timeout","description":"The whole run took longer than the agent's `timeoutSeconds`.","x-status":504,"x-type":"server_error"},{"type":"string","const":"storage_full","description":"The session store has no room, so the turn could not be recorded; nothing of it is kept and no reply is returned.","x-status":507,"x-type":"server_error"}]};
 
 function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5281,8 +5281,8 @@ vErrors.push(err54);
 }
 errors++;
 }
-if("request_too_large" !== data3){
-const err55 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/23/const",keyword:"const",params:{allowedValue: "request_too_large"},message:"must be equal to constant"};
+if("idempotency_key_in_use" !== data3){
+const err55 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/23/const",keyword:"const",params:{allowedValue: "idempotency_key_in_use"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -5312,8 +5312,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-if("unsupported_media_type" !== data3){
-const err57 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/24/const",keyword:"const",params:{allowedValue: "unsupported_media_type"},message:"must be equal to constant"};
+if("idempotency_key_reused" !== data3){
+const err57 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/24/const",keyword:"const",params:{allowedValue: "idempotency_key_reused"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -5343,8 +5343,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-if("unsupported_content_encoding" !== data3){
-const err59 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/25/const",keyword:"const",params:{allowedValue: "unsupported_content_encoding"},message:"must be equal to constant"};
+if("request_too_large" !== data3){
+const err59 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/25/const",keyword:"const",params:{allowedValue: "request_too_large"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -5374,8 +5374,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-if("queue_full" !== data3){
-const err61 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/26/const",keyword:"const",params:{allowedValue: "queue_full"},message:"must be equal to constant"};
+if("unsupported_media_type" !== data3){
+const err61 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/26/const",keyword:"const",params:{allowedValue: "unsupported_media_type"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -5405,8 +5405,8 @@ vErrors.push(err62);
 }
 errors++;
 }
-if("provider_queue_full" !== data3){
-const err63 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/27/const",keyword:"const",params:{allowedValue: "provider_queue_full"},message:"must be equal to constant"};
+if("unsupported_content_encoding" !== data3){
+const err63 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/27/const",keyword:"const",params:{allowedValue: "unsupported_content_encoding"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -5436,8 +5436,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-if("too_many_auth_failures" !== data3){
-const err65 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/28/const",keyword:"const",params:{allowedValue: "too_many_auth_failures"},message:"must be equal to constant"};
+if("queue_full" !== data3){
+const err65 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/28/const",keyword:"const",params:{allowedValue: "queue_full"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -5467,8 +5467,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-if("headers_too_large" !== data3){
-const err67 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/29/const",keyword:"const",params:{allowedValue: "headers_too_large"},message:"must be equal to constant"};
+if("provider_queue_full" !== data3){
+const err67 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/29/const",keyword:"const",params:{allowedValue: "provider_queue_full"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -5498,8 +5498,8 @@ vErrors.push(err68);
 }
 errors++;
 }
-if("internal_error" !== data3){
-const err69 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/30/const",keyword:"const",params:{allowedValue: "internal_error"},message:"must be equal to constant"};
+if("too_many_auth_failures" !== data3){
+const err69 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/30/const",keyword:"const",params:{allowedValue: "too_many_auth_failures"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -5529,8 +5529,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-if("docs_missing" !== data3){
-const err71 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/31/const",keyword:"const",params:{allowedValue: "docs_missing"},message:"must be equal to constant"};
+if("headers_too_large" !== data3){
+const err71 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/31/const",keyword:"const",params:{allowedValue: "headers_too_large"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -5560,8 +5560,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-if("upstream_unavailable" !== data3){
-const err73 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/32/const",keyword:"const",params:{allowedValue: "upstream_unavailable"},message:"must be equal to constant"};
+if("internal_error" !== data3){
+const err73 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/32/const",keyword:"const",params:{allowedValue: "internal_error"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -5591,8 +5591,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-if("upstream_error" !== data3){
-const err75 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/33/const",keyword:"const",params:{allowedValue: "upstream_error"},message:"must be equal to constant"};
+if("docs_missing" !== data3){
+const err75 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/33/const",keyword:"const",params:{allowedValue: "docs_missing"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -5622,8 +5622,8 @@ vErrors.push(err76);
 }
 errors++;
 }
-if("upstream_incomplete" !== data3){
-const err77 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/34/const",keyword:"const",params:{allowedValue: "upstream_incomplete"},message:"must be equal to constant"};
+if("upstream_unavailable" !== data3){
+const err77 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/34/const",keyword:"const",params:{allowedValue: "upstream_unavailable"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -5653,8 +5653,8 @@ vErrors.push(err78);
 }
 errors++;
 }
-if("upstream_event_too_large" !== data3){
-const err79 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/35/const",keyword:"const",params:{allowedValue: "upstream_event_too_large"},message:"must be equal to constant"};
+if("upstream_error" !== data3){
+const err79 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/35/const",keyword:"const",params:{allowedValue: "upstream_error"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -5684,8 +5684,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-if("upstream_reply_too_large" !== data3){
-const err81 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/36/const",keyword:"const",params:{allowedValue: "upstream_reply_too_large"},message:"must be equal to constant"};
+if("upstream_incomplete" !== data3){
+const err81 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/36/const",keyword:"const",params:{allowedValue: "upstream_incomplete"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -5715,8 +5715,8 @@ vErrors.push(err82);
 }
 errors++;
 }
-if("shutting_down" !== data3){
-const err83 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/37/const",keyword:"const",params:{allowedValue: "shutting_down"},message:"must be equal to constant"};
+if("upstream_event_too_large" !== data3){
+const err83 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/37/const",keyword:"const",params:{allowedValue: "upstream_event_too_large"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -5746,8 +5746,8 @@ vErrors.push(err84);
 }
 errors++;
 }
-if("upstream_timeout" !== data3){
-const err85 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/38/const",keyword:"const",params:{allowedValue: "upstream_timeout"},message:"must be equal to constant"};
+if("upstream_reply_too_large" !== data3){
+const err85 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/38/const",keyword:"const",params:{allowedValue: "upstream_reply_too_large"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -5777,8 +5777,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-if("run_timeout" !== data3){
-const err87 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/39/const",keyword:"const",params:{allowedValue: "run_timeout"},message:"must be equal to constant"};
+if("shutting_down" !== data3){
+const err87 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/39/const",keyword:"const",params:{allowedValue: "shutting_down"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -5808,8 +5808,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-if("storage_full" !== data3){
-const err89 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/40/const",keyword:"const",params:{allowedValue: "storage_full"},message:"must be equal to constant"};
+if("store_unavailable" !== data3){
+const err89 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/40/const",keyword:"const",params:{allowedValue: "store_unavailable"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -5827,6 +5827,102 @@ else {
 if(_valid1){
 valid4 = true;
 passing0 = 40;
+}
+const _errs95 = errors;
+if(typeof data3 !== "string"){
+const err90 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/41/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+if("upstream_timeout" !== data3){
+const err91 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/41/const",keyword:"const",params:{allowedValue: "upstream_timeout"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+var _valid1 = _errs95 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 41];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 41;
+}
+const _errs97 = errors;
+if(typeof data3 !== "string"){
+const err92 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/42/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+if("run_timeout" !== data3){
+const err93 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/42/const",keyword:"const",params:{allowedValue: "run_timeout"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+var _valid1 = _errs97 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 42];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 42;
+}
+const _errs99 = errors;
+if(typeof data3 !== "string"){
+const err94 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/43/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if("storage_full" !== data3){
+const err95 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/43/const",keyword:"const",params:{allowedValue: "storage_full"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+var _valid1 = _errs99 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 43];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 43;
+}
+}
+}
 }
 }
 }
@@ -5869,12 +5965,12 @@ passing0 = 40;
 }
 }
 if(!valid4){
-const err90 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err96 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err90];
+vErrors = [err96];
 }
 else {
-vErrors.push(err90);
+vErrors.push(err96);
 }
 errors++;
 }
@@ -5891,26 +5987,26 @@ vErrors = null;
 }
 var _valid0 = _errs10 === errors;
 valid2 = valid2 || _valid0;
-const _errs95 = errors;
+const _errs101 = errors;
 if(data3 !== null){
-const err91 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err97 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err91];
+vErrors = [err97];
 }
 else {
-vErrors.push(err91);
+vErrors.push(err97);
 }
 errors++;
 }
-var _valid0 = _errs95 === errors;
+var _valid0 = _errs101 === errors;
 valid2 = valid2 || _valid0;
 if(!valid2){
-const err92 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err98 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err92];
+vErrors = [err98];
 }
 else {
-vErrors.push(err92);
+vErrors.push(err98);
 }
 errors++;
 }
@@ -5928,12 +6024,12 @@ vErrors = null;
 }
 }
 else {
-const err93 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err99 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err93];
+vErrors = [err99];
 }
 else {
-vErrors.push(err93);
+vErrors.push(err99);
 }
 errors++;
 }
@@ -5987,7 +6083,7 @@ return errors === 0;
 validate58.evaluated = {"props":{"error":true},"dynamicProps":false,"dynamicItems":false};
 
 export const validateHealth = validate61;
-const schema69 = {"type":"object","required":["status"],"properties":{"status":{"type":"string","const":"ok"}}};
+const schema69 = {"type":"object","required":["status"],"additionalProperties":false,"properties":{"status":{"type":"string","enum":["ok","degraded"]},"store":{"type":"string","enum":["unavailable"],"description":"Present while the session store cannot be reached."}}};
 
 function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -6010,10 +6106,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(data.status !== undefined){
-let data0 = data.status;
-if(typeof data0 !== "string"){
-const err1 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key0 in data){
+if(!((key0 === "status") || (key0 === "store"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -6022,8 +6117,11 @@ vErrors.push(err1);
 }
 errors++;
 }
-if("ok" !== data0){
-const err2 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
+}
+if(data.status !== undefined){
+let data0 = data.status;
+if(typeof data0 !== "string"){
+const err2 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -6032,10 +6130,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-}
-}
-else {
-const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!((data0 === "ok") || (data0 === "degraded"))){
+const err3 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema69.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -6044,7 +6140,42 @@ vErrors.push(err3);
 }
 errors++;
 }
+}
+if(data.store !== undefined){
+let data1 = data.store;
+if(typeof data1 !== "string"){
+const err4 = {instancePath:instancePath+"/store",schemaPath:"#/properties/store/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(!(data1 === "unavailable")){
+const err5 = {instancePath:instancePath+"/store",schemaPath:"#/properties/store/enum",keyword:"enum",params:{allowedValues: schema69.properties.store.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+else {
+const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
 validate61.errors = vErrors;
 return errors === 0;
 }
-validate61.evaluated = {"props":{"status":true},"dynamicProps":false,"dynamicItems":false};
+validate61.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};

@@ -18,6 +18,7 @@ import { history } from './history.js';
 import { timedStream, type Target } from './measure.js';
 import { manyUsers } from './many-users.js';
 import { memory, startup } from './memory.js';
+import { postgresAvailable, postgresScenario } from './postgres.js';
 import { Agent } from 'node:http';
 import { MESSAGE, REQUEST_BODY, REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
 import { installCleanup, killAll, ROOT, startGateway, startNodeServer, startUpstream, type Proc } from './procs.js';
@@ -29,7 +30,7 @@ import { websocketTurns } from './websocket.js';
 const FULL_STREAMS = 2000;
 /** The many-users scenario's full size: the issue's 500 users for 20 s. */
 const FULL_USERS = 500;
-const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'websocket'] as const;
+const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'websocket'] as const;
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' } },
@@ -174,8 +175,19 @@ if (wanted('many-users')) {
   });
 }
 
+if (wanted('postgres')) {
+  if (postgresAvailable()) {
+    await scenario('7 postgres', async () => {
+      results.postgres = await postgresScenario({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS });
+    });
+  } else {
+    say('\n== 7 postgres: SKIPPED, no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb); apt-get install postgresql, or run scripts/ci/postgres.sh start once as root');
+    results.skipped = { ...results.skipped, postgres: 'no PostgreSQL server binaries' };
+  }
+}
+
 if (wanted('websocket')) {
-  await scenario('7 websocket', async () => {
+  await scenario('8 websocket', async () => {
     results.websocket = await websocketTurns({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, concurrencies: [1, 32] });
   });
 }

@@ -179,6 +179,8 @@ export interface GatewayOptions {
    */
   plain?: boolean;
   port?: number;
+  /** `session.store` (PostgreSQL); the SQLite store in the state dir when absent. */
+  store?: Record<string, unknown>;
 }
 
 let configs = 0;
@@ -198,7 +200,7 @@ function configFor(options: GatewayOptions): object {
       auth: { mode: 'token', rateLimit: { exemptLoopback: true } },
       http: { endpoints: { chatCompletions: { enabled: true } } },
     },
-    session: { reset: { mode: 'never' } },
+    session: { reset: { mode: 'never' }, ...(options.store ? { store: options.store } : {}) },
     models: {
       providers: {
         echo: { api: 'echo' },

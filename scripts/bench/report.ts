@@ -8,6 +8,7 @@ import type { HistorySeries } from './history.js';
 import type { ManyUsersResult } from './many-users.js';
 import type { MemorySample, StartSeries } from './memory.js';
 import { median } from './measure.js';
+import type { PostgresSeries } from './postgres.js';
 import type { LoadSeries, StreamSeries } from './traffic.js';
 import type { WsSeries } from './websocket.js';
 
@@ -19,6 +20,9 @@ export interface Results {
   startup?: Record<string, StartSeries>;
   manyUsers?: ManyUsersResult;
   websocket?: Record<string, WsSeries>;
+  postgres?: PostgresSeries;
+  /** Scenario → why it was not run (a part this machine lacks). */
+  skipped?: Record<string, string>;
   /** Scenario → why it could not be measured. */
   errors: Record<string, string>;
 }
@@ -96,6 +100,53 @@ function manyUsersRows(m: ManyUsersResult, fullUsers: number): Row[] {
       ...(g.peakRssMb === undefined ? {} : { value: g.peakRssMb }),
     },
   ];
+}
+
+/** PostgreSQL against SQLite (echo turns), and two replicas against one. */
+function postgresRows(p: PostgresSeries): Row[] {
+  const rows: Row[] = [];
+  const failed = p.failed ? ` (${p.failed} FAILED)` : '';
+  for (const name of ['sqlite', 'postgres'] as const) {
+    const s = p.c1[name];
+    if (s) rows.push({ scenario: 'postgres c=1', target: `gateway-echo on ${name}`, median: `p50 ${median(s.p50).toFixed(3)} / p99 ${median(s.p99).toFixed(3)} ms`, range: `p50 ${spread(s.p50, 3)}`, ratio: '', goal: '', status: '' });
+  }
+  const [sq, pg] = [p.c1.sqlite, p.c1.postgres];
+  if (sq && pg) {
+    for (const [q, goal] of [['p50', 2], ['p99', undefined]] as const) {
+      const added = diffOf(pg[q], sq[q]);
+      const value = median(added);
+      rows.push({
+        scenario: 'postgres c=1',
+        target: `added ${q}: postgres − sqlite`,
+        median: `${value.toFixed(3)} ms${failed}`,
+        range: spread(added, 3),
+        ratio: '',
+        goal: goal === undefined ? 'reported' : `≤ ${goal} ms`,
+        status: goal === undefined ? '' : check(value <= goal && !p.failed),
+        value,
+      });
+    }
+  }
+  for (const name of ['sqlite', 'postgres', 'postgres ×1', 'postgres ×2']) {
+    const s = p.c32[name] ?? [];
+    const base = name === 'postgres' ? ` ×${ratioOf(s, p.c32.sqlite ?? []).toFixed(2)} sqlite` : '';
+    rows.push({ scenario: 'postgres c=32', target: name.includes('×') ? `replicas ${name}` : `gateway-echo on ${name}`, median: `${median(s).toFixed(0)} turns/s`, range: spread(s, 0), ratio: base.trim(), goal: '', status: '' });
+  }
+  for (const [kind, c] of Object.entries(p.cpu)) {
+    const total = median(c.gateways) + median(c.postgres) + median(c.client);
+    rows.push({
+      scenario: 'postgres c=32',
+      target: `CPU per turn, ${kind}`,
+      median: `gateways ${median(c.gateways).toFixed(0)} µs`,
+      range: `postgres ${median(c.postgres).toFixed(0)} µs`,
+      ratio: `client ${median(c.client).toFixed(0)} µs; all ${total.toFixed(0)} µs (2 cores: ≤ ${(2e6 / total).toFixed(0)} turns/s)`,
+      goal: '',
+      status: '',
+    });
+  }
+  const two = ratioOf(p.c32['postgres ×2'] ?? [], p.c32['postgres ×1'] ?? []);
+  rows.push({ scenario: 'postgres c=32', target: '2 replicas / 1 replica', median: `×${two.toFixed(2)}`, range: '', ratio: '', goal: '≥ ×1.6 (gateway-bound)', status: check(two >= 1.6), value: two });
+  return rows;
 }
 
 export function buildRows(results: Results, options: { fullStreams: number; fullUsers: number }): Row[] {
@@ -228,6 +279,10 @@ export function buildRows(results: Results, options: { fullStreams: number; full
     rows.push({ scenario, target: 'HTTP POST (echo agent)', median: `${median(s.http).toFixed(0)} turns/s`, range: spread(s.http, 0), ratio: '', goal: '', status: '' });
     const value = ratioOf(s.ws, s.http);
     rows.push({ scenario, target: 'WS agent, expectFinal', median: `${median(s.ws).toFixed(0)} turns/s`, range: spread(s.ws, 0), ratio: `×${value.toFixed(2)} HTTP`, goal: '', status: '', value });
+  }
+  if (results.postgres) rows.push(...postgresRows(results.postgres));
+  for (const [scenario, why] of Object.entries(results.skipped ?? {})) {
+    rows.push({ scenario, target: 'SKIPPED', median: why, range: '', ratio: '', goal: '', status: 'n/a' });
   }
   for (const [scenario, why] of Object.entries(results.errors)) {
     rows.push({ scenario, target: 'NOT MEASURED', median: why.split('\n')[0]?.slice(0, 100) ?? '', range: '', ratio: '', goal: '', status: '' });

@@ -41,7 +41,7 @@ export function createContextReader(store: SessionStore, now: () => number, capa
     async load(agent, key, kind) {
       // A stateless turn's key was minted for it (a new UUIDv7): the store cannot know it yet.
       const session = kind === 'stateless' ? undefined : await store.currentSession(agent.id, key);
-      const expected = { sessionId: session?.id, turns: session?.turns ?? 0 };
+      const expected = { sessionId: session?.id, turns: session?.turns ?? 0, lastStatus: session?.lastStatus ?? null };
       if (!session || isExpired(session.updatedAt, now(), agent.reset)) return { sessionId: undefined, history: [], hasTurns: false, expected };
       let turns = cache.get(session);
       if (!turns) {

@@ -10,7 +10,8 @@ import type { AgentEvent } from '../domain/events.js';
 import type { TurnMessage } from '../domain/messages.js';
 import type { TurnOptions } from '../domain/options.js';
 import type { ModelProvider } from '../providers/types.js';
-import type { SessionStore } from '../sessions/store.js';
+import type { SessionStore, StoreHealth } from '../sessions/store.js';
+import type { Claimed, IdempotencyClaim, Replay } from './idempotency.js';
 import type { ImagePolicy } from './images.js';
 import type { LaneId, Lanes } from './lanes.js';
 import type { Limiter } from './limiter.js';
@@ -121,4 +122,14 @@ export interface AgentCore {
   /** The configured agents, as given (the default one is `defaultAgentId`). */
   readonly agents: readonly AgentConfig[];
   readonly defaultAgentId: string;
+  /**
+   * Claims an idempotency key before a turn starts (`idempotency.ts`): `run` (start the
+   * turn and pass its events through `guard`) or `replay` (the first request's recorded
+   * turn as events, and the `payload` its transport kept). Throws the 409s
+   * `idempotency_key_in_use` / `idempotency_key_reused` (field `idempotencyKey`) and
+   * 503 `store_unavailable`.
+   */
+  claimIdempotencyKey<P>(claim: IdempotencyClaim): Promise<Claimed<P> | Replay<P>>;
+  /** Whether the session store can be reached, as last seen (no I/O). */
+  storeHealth(): StoreHealth;
 }

@@ -11,6 +11,7 @@ import type { AgentEvent } from '../domain/events.js';
 import { SessionConflict, type SessionKind } from '../sessions/store.js';
 import type { AgentCore, AgentCoreDeps, TurnRequest } from './core-api.js';
 import { createContextReader } from './context.js';
+import { claimKey } from './idempotency.js';
 import { createLanes } from './lanes.js';
 import { createLimiter, type Limiter } from './limiter.js';
 import { resolveAgentId, resolveSessionKey } from './routing.js';
@@ -164,6 +165,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     sessions,
     agents: deps.agents,
     defaultAgentId: deps.defaultAgentId,
+    claimIdempotencyKey: (claim) => claimKey(deps.store, claim),
+    storeHealth: () => deps.store.health(),
     startTurn(request, signal) {
       const agentId = resolveAgentId(request, (id) => agents.has(id), deps.defaultAgentId);
       const sessionKey = resolveSessionKey(request, agentId);

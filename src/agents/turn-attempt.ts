@@ -94,7 +94,14 @@ export class TurnAttempt {
     if (finishReason === undefined) throw internalError(new Error('provider ended without a finish event'));
     // The turn is committed before the caller is told it is done.
     await this.finish({ status: 'ok', finishReason });
-    yield { type: 'done', finishReason, ...(usage ? { usage } : {}), ...(bufferedReply ? { reply: this.reply.whole() } : {}) };
+    const turn = await this.write?.started;
+    yield {
+      type: 'done',
+      finishReason,
+      ...(usage ? { usage } : {}),
+      ...(bufferedReply ? { reply: this.reply.whole() } : {}),
+      ...(turn ? { turn: { sessionId: turn.sessionId, seq: turn.seq } } : {}),
+    };
   }
 
   /** What failed: the store's refusal of the start, if it refused (the model call then failed because of it), else `err`. */

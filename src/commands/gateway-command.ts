@@ -49,8 +49,12 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   const logger = createLogger();
   const runtime = await createRuntime(config, {
     onSessionWait: ({ agentId }) => logger.log('info', 'a turn waits for a turn of its session running in another process', { agentId }),
+    storeEvents: {
+      onUnavailable: (message) => logger.log('warn', 'session store unavailable; turns are answered 503 store_unavailable until it returns', { detail: message }),
+      onRecovered: () => logger.log('info', 'session store available again'),
+    },
   });
-  const app = await createServer(config, { core: runtime.core, logger });
+  const app = await createServer(config, { core: runtime.core, logger, authFailures: runtime.authFailures });
   const server = await listen(app, config);
   guardFileLimit(server, config.limits, logger);
   const inFlight = trackInFlight(server);

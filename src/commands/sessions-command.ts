@@ -5,8 +5,13 @@
  */
 import { parseArgs } from 'node:util';
 import { canonicalSessionKey } from '../agents/routing.js';
-import { storePath } from '../app.js';
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { openStore, storePath } from '../app.js';
 import { parseDuration } from '../config/duration.js';
+import type { GatewayConfig } from '../config/types.js';
+import { runPostgresMigrations } from '../sessions/postgres/migrate.js';
+import { pendingSqliteMigrations } from '../sessions/sqlite-schema.js';
 import { openSqliteStore } from '../sessions/sqlite-store.js';
 import type { PruneOptions, PruneResult, SessionInfo, SessionKind, Turn } from '../sessions/store.js';
 import { UsageError, loadConfig, print } from './shared.js';
@@ -50,6 +55,34 @@ function pruneText(result: PruneResult, dryRun: boolean): string {
   return `pruned ${what}; ${(result.reclaimedBytes / 1024 / 1024).toFixed(1)} MiB given back to the file system`;
 }
 
+/**
+ * `sessions migrate [--dry-run]`: the store's pending schema migrations, printed (their
+ * SQL on PostgreSQL) or applied. Stores migrate themselves when they open; this lets an
+ * operator see or run that step first.
+ */
+async function migrateCommand(config: GatewayConfig, dryRun: boolean): Promise<void> {
+  const database = config.store.database;
+  if (database.kind === 'postgres') {
+    const { kind: _kind, ...options } = database;
+    const migrations = await runPostgresMigrations(options, dryRun);
+    if (migrations.length === 0) return print('up to date');
+    for (const m of migrations) print(`-- migration ${m.version}: ${m.name}${dryRun ? ' (pending)' : ' (applied)'}\n${m.sql.trim()}\n`);
+    return;
+  }
+  const path = storePath(config);
+  let pending;
+  const db = existsSync(path) ? new Database(path, { readonly: true, fileMustExist: true }) : undefined;
+  try {
+    pending = pendingSqliteMigrations(db);
+  } finally {
+    db?.close();
+  }
+  if (pending.length === 0) return print('up to date');
+  // Opening the store migrates it.
+  if (!dryRun) await openSqliteStore(path).close();
+  for (const m of pending) print(`migration ${m.version}: ${m.name} (${dryRun ? 'pending' : 'applied'})`);
+}
+
 export async function sessionsCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -65,14 +98,17 @@ export async function sessionsCommand(argv: string[]): Promise<void> {
       'dry-run': { type: 'boolean', default: false },
     },
   });
-  if (action !== 'list' && action !== 'show' && action !== 'prune') throw new UsageError(`sessions needs 'list', 'show' or 'prune'`);
+  if (action !== 'list' && action !== 'show' && action !== 'prune' && action !== 'migrate') throw new UsageError(`sessions needs 'list', 'show', 'prune' or 'migrate'`);
   if (action === 'show' && positionals.length !== 1) throw new UsageError('sessions show needs exactly one KEY');
   if (action !== 'show' && positionals.length > 0) throw new UsageError(`sessions ${action} takes no KEY`);
-  if (action !== 'prune' && (values['older-than'] !== undefined || values.kind !== undefined || values['dry-run'])) {
-    throw new UsageError('--older-than, --kind and --dry-run belong to sessions prune');
+  if (action !== 'prune' && (values['older-than'] !== undefined || values.kind !== undefined)) {
+    throw new UsageError('--older-than and --kind belong to sessions prune');
   }
+  if (action !== 'prune' && action !== 'migrate' && values['dry-run']) throw new UsageError('--dry-run belongs to sessions prune and sessions migrate');
   const olderThan = action === 'prune' ? pruneAges(values['older-than'], values.kind) : {};
-  const store = openSqliteStore(storePath(loadConfig(values.config)));
+  const config = loadConfig(values.config);
+  if (action === 'migrate') return migrateCommand(config, values['dry-run']);
+  const { store } = await openStore(config);
   try {
     if (action === 'prune') {
       const dryRun = values['dry-run'];

@@ -6,7 +6,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { fieldPath } from '../field-path.js';
 import { parseDuration } from './duration.js';
 import { configSchema } from './schema.js';
-import type { AgentConfig, AuthMode, ConfigFile, GatewayConfig, ProviderConfig, ResetPolicy, SessionSettings } from './types.js';
+import type { AgentConfig, AuthMode, ConfigFile, GatewayConfig, ProviderConfig, ResetPolicy, SessionSettings, StoreSettings } from './types.js';
 
 /** A config or start-up problem; the CLI prints the message and exits with code 2. */
 export class ConfigError extends Error {
@@ -203,6 +203,15 @@ function retention(given: NonNullable<ConfigFile['session']>['retention']): Gate
   return { stateless: period('stateless'), user: period('user'), explicit: period('explicit') };
 }
 
+/** `session.store`; `maxStoreBytes` caps a file, so it goes with SQLite only. */
+function storeSettings(session: ConfigFile['session']): StoreSettings {
+  const store = session?.store ?? { kind: 'sqlite' };
+  if (store.kind === 'postgres' && session?.maxStoreBytes !== undefined) {
+    throw new ConfigError('config session.maxStoreBytes: caps the SQLite file; with session.store.kind "postgres" size the database instead');
+  }
+  return store;
+}
+
 /** The caps of the providers that have one; `maxQueued` alone means nothing and is refused. */
 function providerLimits(providers: Record<string, ProviderConfig>): GatewayConfig['limits']['providers'] {
   const limits: GatewayConfig['limits']['providers'] = {};
@@ -310,6 +319,7 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
     },
     stateDir: resolveStateDir(env),
     store: {
+      database: storeSettings(file.session),
       maxBytes: file.session?.maxStoreBytes,
       retention: retention(file.session?.retention),
       maxStoredReplyBytes: file.session?.maxStoredReplyBytes ?? DEFAULT_MAX_STORED_REPLY_BYTES,

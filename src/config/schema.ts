@@ -43,6 +43,26 @@ const storeSettings = {
     maxStoreBytes: { type: 'integer', minimum: 65536 },
     // Room for the truncation marker and a useful beginning.
     maxStoredReplyBytes: { type: 'integer', minimum: 1024 },
+    store: {
+      type: 'object',
+      required: ['kind'],
+      properties: { kind: { enum: ['sqlite', 'postgres'] } },
+      oneOf: [
+        { additionalProperties: false, properties: { kind: { const: 'sqlite' } } },
+        {
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            kind: { const: 'postgres' },
+            // The pattern is not repeated in messages with the value: it may hold a password.
+            url: { type: 'string', pattern: '^postgres(ql)?://' },
+            poolSize: { type: 'integer', minimum: 1, maximum: 1000 },
+            schema: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$' },
+            statementTimeoutMs: { type: 'integer', minimum: 100, maximum: 2_147_483_647 },
+          },
+        },
+      ],
+    },
   },
 } as const;
 

@@ -36,6 +36,7 @@ export interface ConfigFile {
     retention?: { stateless?: string | null; user?: string | null; explicit?: string | null };
     maxStoreBytes?: number;
     maxStoredReplyBytes?: number;
+    store?: StoreSettings;
   };
   agents?: {
     defaults?: {
@@ -59,6 +60,11 @@ export interface ConfigFile {
     }[];
   };
 }
+
+/** Where sessions are stored: SQLite in the state dir (the default), or PostgreSQL for replicas. */
+export type StoreSettings =
+  | { kind: 'sqlite' }
+  | { kind: 'postgres'; url: string; poolSize?: number; schema?: string; statementTimeoutMs?: number };
 
 /** When a transcript starts afresh under the same session key. */
 export type ResetPolicy =
@@ -175,8 +181,10 @@ export interface GatewayConfig {
    */
   limits: { maxConcurrent: number; maxQueued: number; providers: Record<string, { maxConcurrent: number; maxQueued: number }> };
   stateDir: string;
-  /** The session store's limits. */
+  /** The session store: which, and its limits. */
   store: {
+    /** SQLite at `<stateDir>/sessions.sqlite`, or PostgreSQL (`session.store`). */
+    database: StoreSettings;
     /** Largest the database file may grow; past it turns fail with 507 `storage_full`. Unlimited when undefined. */
     maxBytes: number | undefined;
     /**

@@ -15,7 +15,7 @@ export type { ErrorCode, ErrorType };
  * (`TurnRequest` in agents/core-api.ts): an edge maps it to its own name for it (a
  * header, a field path, a command-line flag).
  */
-export type TurnField = 'agentId' | 'sessionKey' | 'model' | 'input' | `input[${number}].images[${number}]`;
+export type TurnField = 'agentId' | 'sessionKey' | 'model' | 'input' | 'idempotencyKey' | `input[${number}].images[${number}]`;
 
 interface ErrorDetails {
   message: string;
@@ -81,6 +81,45 @@ export class RunAbortedError extends Error {
     super(reason);
     this.name = 'RunAbortedError';
   }
+}
+
+/** Seconds a client is asked to wait when the session store is unreachable. */
+export const STORE_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The session store (PostgreSQL) cannot be reached or did not answer in time, so the turn
+ * could not be read or recorded. Nothing half-done is acknowledged; the gateway reconnects
+ * by itself and the same request succeeds once the store is back.
+ */
+export function storeUnavailable(cause?: unknown): GatewayError {
+  return new GatewayError({
+    code: 'store_unavailable',
+    message: "The gateway's session store is unavailable, so this turn could not be run or recorded. Retry after the time in Retry-After.",
+    retryable: true,
+    retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
+    cause,
+  });
+}
+
+/** 409, retry after a second: a request with this idempotency key is still running. */
+export function idempotencyKeyInUse(): GatewayError {
+  return new GatewayError({
+    code: 'idempotency_key_in_use',
+    field: 'idempotencyKey',
+    describe: (name) => `A request with this ${name} is still running; retry in 1 s to get its response.`,
+    message: 'A request with this idempotency key is still running; retry in 1 s to get its response.',
+    retryAfterSeconds: 1,
+  });
+}
+
+/** 409: this idempotency key came with a different request within its window. */
+export function idempotencyKeyReused(): GatewayError {
+  return new GatewayError({
+    code: 'idempotency_key_reused',
+    field: 'idempotencyKey',
+    describe: (name) => `This ${name} was used for a different request within the last 10 minutes; use a new key for a new request.`,
+    message: 'This idempotency key was used for a different request within the last 10 minutes; use a new key for a new request.',
+  });
 }
 
 /** Any thrown value as a `GatewayError`; unknown failures become a generic 500. */

@@ -31,4 +31,6 @@ export type AgentEvent =
       usage?: Usage;
       /** The reply as a whole: present when the turn was asked with `bufferedReply`. */
       reply?: { content: string; toolCalls: ToolCall[] };
+      /** The recorded turn (its end committed): where a repeat of an idempotent request reads it back. */
+      turn?: { sessionId: string; seq: number };
     };

@@ -14,7 +14,7 @@ import { requestValidators } from '../../generated/validators/index.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import { createBearerCheck } from './auth.js';
-import type { AuthLimiter } from './auth-limiter.js';
+import type { AuthFailureCounter } from '../domain/auth-failure-counter.js';
 import { checkBodyHeaders, expectsContinue, readBody } from './body.js';
 import { createCors } from './cors.js';
 import { sendError } from './error-response.js';
@@ -30,8 +30,8 @@ export type { OperationHandlers };
 
 export interface ApiOptions {
   secret: string;
-  /** The failed-auth limiter, shared with the WebSocket edge; none when the limit is off. */
-  limiter: AuthLimiter | undefined;
+  /** Failed-auth counting, shared with the WebSocket edge (and the replicas on PostgreSQL); none when the limit is off. */
+  limiter: AuthFailureCounter | undefined;
   maxBodyBytes: number;
   jsonLimits: JsonLimits;
   keepAliveMs: number;
@@ -80,15 +80,20 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     return handler({ body: parts.requestBody, headers: parts.header, params: parts.path, signal });
   }
 
-  /** Undefined when the request carries the secret; else the error to answer with. */
-  function refusal(req: IncomingMessage): GatewayError | undefined {
+  /**
+   * Undefined when the request carries the secret; else the error to answer with. A
+   * request with the right secret costs no I/O; only a failure is counted (on
+   * PostgreSQL, in one statement shared by the replicas).
+   */
+  async function refusal(req: IncomingMessage): Promise<GatewayError | undefined> {
     const address = req.socket.remoteAddress ?? '';
     // A blocked address is refused even with the right secret: no oracle while blocked.
     const blockedFor = limiter?.blockedFor(address) ?? 0;
     if (blockedFor > 0) return tooManyAuthFailures(blockedFor);
     if (isAuthorized(req.headers.authorization)) return undefined;
-    limiter?.failed(address);
-    return unauthorized();
+    // Blocked already (on another replica): refused as blocked, not told the secret was wrong.
+    const blockedBefore = (await limiter?.failed(address)) ?? 0;
+    return blockedBefore > 0 ? tooManyAuthFailures(blockedBefore) : unauthorized();
   }
 
   return async (req, res) => {
@@ -118,7 +123,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
       if (route.kind === 'notFound') throw routeNotFound(method.toUpperCase(), path);
       if (route.kind === 'methodNotAllowed') throw methodNotAllowed(method.toUpperCase(), path, route.allow);
       if (route.secured) {
-        const refused = refusal(req);
+        const refused = await refusal(req);
         if (refused) throw refused;
       }
       let body: unknown;

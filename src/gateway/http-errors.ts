@@ -99,3 +99,4 @@ export function clientError(nodeCode: string | undefined, maxHeaderBytes: number
 export function docsMissing(what: string, cause: unknown): GatewayError {
   return new GatewayError({ code: 'docs_missing', message: `The ${what} is not available; run 'npm run build'.`, cause });
 }
+

@@ -10,9 +10,10 @@ import { operationIds, operationPaths } from '../../generated/operations.js';
 import type { AgentCore } from '../agents/core-api.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { memoryAuthFailureCounter, type AuthFailureCounter } from '../domain/auth-failure-counter.js';
+import { isLoopback, type AuthLimiterOptions } from '../domain/auth-limiter.js';
 import { GATEWAY_VERSION } from '../version.js';
 import { createApi } from './api.js';
-import { authLimiterFor } from './auth-limiter.js';
 import { rawErrorResponse } from './error-response.js';
 import { clientError } from './http-errors.js';
 import { expressClasses } from './express-classes.js';
@@ -20,13 +21,15 @@ import { isLingering } from './linger.js';
 import { requestIdOf } from './request-id.js';
 import { createChatCompletionHandler } from './routes/chat-completions.js';
 import { getDocs, getOpenApiDocument } from './routes/docs.js';
-import { getHealth } from './routes/health.js';
+import { createHealthHandler } from './routes/health.js';
 import { createModelHandlers } from './routes/models.js';
 import { createWsGateway, type WsGateway } from './ws/ws-gateway.js';
 
 export interface ServerDeps {
   core: AgentCore;
   logger: Logger;
+  /** Failed-auth counting (`Runtime.authFailures`); in memory when absent. */
+  authFailures?: (options: AuthLimiterOptions) => AuthFailureCounter;
 }
 
 /** The operations the spec marks `x-moltbot-endpoint: chatCompletions`: enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
@@ -48,7 +51,10 @@ export function wsGatewayOf(app: Express): WsGateway | undefined {
 export async function createServer(config: GatewayConfig, deps: ServerDeps): Promise<Express> {
   const { secret } = config.gateway.auth;
   if (!secret) throw new Error('createServer needs a gateway secret');
-  const limiter = authLimiterFor(config.gateway.auth.rateLimit);
+  // One failed-auth count for both transports (and, on PostgreSQL, for every replica).
+  const { rateLimit } = config.gateway.auth;
+  const counter = deps.authFailures ?? memoryAuthFailureCounter;
+  const limiter = rateLimit.enabled ? counter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) }) : undefined;
   const models = createModelHandlers(
     config.agents.map((agent) => agent.id),
     config.defaultAgentId,
@@ -68,7 +74,7 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
       retrieveModel: models.retrieveModel,
       getOpenApiDocument,
       getDocs,
-      getHealth,
+      getHealth: createHealthHandler(deps.core),
     },
     logger: deps.logger,
   });

@@ -133,6 +133,28 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE turns ADD COLUMN reply_original_bytes INTEGER');
     },
   },
+  {
+    version: 6,
+    // Idempotency keys of requests (HTTP `Idempotency-Key`), remembered for 10 minutes.
+    name: 'idempotency_keys',
+    up(db) {
+      db.exec(`
+        CREATE TABLE idempotency_keys (
+          scope TEXT NOT NULL,
+          key TEXT NOT NULL,
+          fingerprint TEXT NOT NULL,
+          state TEXT NOT NULL,
+          owner TEXT,
+          session_id TEXT,
+          seq INTEGER,
+          payload TEXT,
+          created_at INTEGER NOT NULL,
+          PRIMARY KEY (scope, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes. */
@@ -170,4 +192,13 @@ export function migrate(db: Database, path: string): void {
       if (migration.rebuildsTables) db.pragma('foreign_keys = ON');
     }
   }
+}
+
+/**
+ * The migrations a store at `path` has not had yet (`moltbot sessions migrate --dry-run`),
+ * read without changing it; all of them when there is no store yet.
+ */
+export function pendingSqliteMigrations(db: Database | undefined): Migration[] {
+  const found = db ? userVersion(db) : 0;
+  return MIGRATIONS.filter((migration) => migration.version > found);
 }

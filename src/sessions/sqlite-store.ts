@@ -11,6 +11,7 @@ import { WAL_KEPT_BYTES, createCheckpointer, type Checkpointer } from './checkpo
 import { createGroupCommit } from './group-commit.js';
 import { holdInstanceLock } from './instance-lock-files.js';
 import { soleInstance, type InstanceLiveness } from './instance-liveness.js';
+import { createSqliteIdempotency } from './sqlite-idempotency.js';
 import { createPruner } from './sqlite-prune.js';
 import { migrate } from './sqlite-schema.js';
 import { TURN_COLUMNS, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
@@ -92,6 +93,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
        FROM turns WHERE session_id = ? AND status = 'ok' ORDER BY seq DESC LIMIT ?`,
     ),
     byId: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
+    oneTurn: db.prepare<[string, number], TurnRow>(`SELECT ${TURN_COLUMNS} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? AND t.seq = ?`),
     allTurns: db.prepare<[string], TurnRow>(`SELECT ${TURN_COLUMNS} FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? ORDER BY t.seq`),
     insertSession: db.prepare(
       'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @createdAt, @at, 1, @status)',
@@ -173,7 +175,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     // A stateless key was minted for this turn: nobody else can know it.
     if (kind !== 'stateless') {
       const current = statements.current.get(key, agentId);
-      if (current?.id !== expected.sessionId || (current?.turns ?? 0) !== expected.turns) {
+      const changed =
+        current?.id !== expected.sessionId ||
+        (current?.turns ?? 0) !== expected.turns ||
+        (expected.lastStatus !== undefined && (current?.last_status ?? null) !== expected.lastStatus);
+      if (changed) {
         throw new SessionConflict('the session changed since its history was read');
       }
       if (current && liveTurnElsewhere(current.id, true)) throw new SessionConflict('another process is running a turn in the session');
@@ -207,6 +213,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   }
   const prune = createPruner(db, commits.whenOpen);
   const write = <T>(run: () => T): Promise<T> => commits.enqueue(run).done;
+  const idempotency = createSqliteIdempotency(db, write, liveness.self, (id) => liveness.instanceAlive(id));
 
   return {
     async currentSession(agentId, key) {
@@ -268,6 +275,15 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         return rows.length > 0;
       });
     },
+    async getTurn(ref) {
+      const row = statements.oneTurn.get(ref.sessionId, ref.seq);
+      return row ? toTurn(row) : undefined;
+    },
+    claimIdempotencyKey: (request) => idempotency.claim(request),
+    completeIdempotencyKey: (scope, key, result) => idempotency.complete(scope, key, result),
+    releaseIdempotencyKey: (scope, key) => idempotency.release(scope, key),
+    // The file is on this machine: it is there, or the process could not have opened it.
+    health: () => 'ok',
     prune,
     async close() {
       commits.flush();

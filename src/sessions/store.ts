@@ -67,12 +67,14 @@ export interface BeginTurn {
   newTranscript: boolean;
   /**
    * What the turn's history was read from: the session's current transcript then
-   * (undefined: it had none) and its turn count. The turn begins only if the session is
-   * still so and no other live instance is running a turn in it; else `beginTurn` rejects
-   * with `SessionConflict` and nothing is written. Not checked for a `stateless` session,
-   * whose key was minted for this turn.
+   * (undefined: it had none), its turn count and its last turn's status. The turn begins
+   * only if the session is still so and no other live instance is running a turn in it;
+   * else `beginTurn` rejects with `SessionConflict` and nothing is written. The status
+   * matters: history read while another process's turn was running lacks that turn, and
+   * its ending changes no count. Checked when given (the core always gives it). Not
+   * checked for a `stateless` session, whose key was minted for this turn.
    */
-  expected: { sessionId: string | undefined; turns: number };
+  expected: { sessionId: string | undefined; turns: number; lastStatus?: TurnStatus | null };
   input: TranscriptMessage[];
   instructions?: string;
   startedAt: number;
@@ -146,6 +148,43 @@ export class SessionConflict extends Error {
   }
 }
 
+/** Whether the store answers now: `unavailable` while its database cannot be reached. */
+export type StoreHealth = 'ok' | 'unavailable';
+
+/** How long an idempotency key is remembered after it was first used. */
+export const IDEMPOTENCY_WINDOW_MS = 10 * 60_000;
+
+/**
+ * A request carrying an idempotency key, as any transport sends it (HTTP
+ * `Idempotency-Key`, WebSocket `idempotencyKey`).
+ */
+export interface IdempotencyRequest {
+  /** Which key space: the transport and operation (e.g. `http:chat.completions`). */
+  scope: string;
+  key: string;
+  /** A digest of the request: the same key with another fingerprint is a reuse. */
+  fingerprint: string;
+  now: number;
+}
+
+/** What a finished request left for its repeats: its turn, and what the transport needs to answer again. */
+export interface IdempotencyResult {
+  turn?: TurnRef;
+  payload?: unknown;
+}
+
+/**
+ * What `claimIdempotencyKey` found: `claimed` (first use, or the last one expired or its
+ * replica died: run it, then complete or release the key), `running` (the first use has
+ * not finished), `done` (answer with its result), `mismatch` (the key was used for a
+ * different request within the window).
+ */
+export type IdempotencyClaim =
+  | { state: 'claimed' }
+  | { state: 'running' }
+  | { state: 'done'; result: IdempotencyResult }
+  | { state: 'mismatch' };
+
 export interface SessionStore {
   /** The current (latest) transcript of the agent's session `key`, if it has one. */
   currentSession(agentId: string, key: string): Promise<SessionInfo | undefined>;
@@ -189,6 +228,19 @@ export interface SessionStore {
    * back to the file system.
    */
   prune(options: PruneOptions): Promise<PruneResult>;
+  /** One turn by its ref (a repeated idempotent request answers from it). */
+  getTurn(ref: TurnRef): Promise<Turn | undefined>;
+  /**
+   * Claims `request.key` in its scope for this instance, atomically across every process
+   * on the store; keys are remembered for `IDEMPOTENCY_WINDOW_MS`, then forgotten.
+   */
+  claimIdempotencyKey(request: IdempotencyRequest): Promise<IdempotencyClaim>;
+  /** Records the result of the request that claimed the key; repeats get it until the key expires. */
+  completeIdempotencyKey(scope: string, key: string, result: IdempotencyResult): Promise<void>;
+  /** Forgets a claimed key whose request failed, so that a retry runs it again. */
+  releaseIdempotencyKey(scope: string, key: string): Promise<void>;
+  /** Whether the store can be reached now (no I/O: what the last attempts found). */
+  health(): StoreHealth;
   /** Finishes pending writes and releases the store; further calls fail. */
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@
 import * as crypto from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConfigFile } from '../../src/config/types.js';
-import { createAuthLimiter, type AuthLimiter, type AuthLimiterOptions } from '../../src/gateway/auth-limiter.js';
+import { createAuthLimiter, type AuthLimiter, type AuthLimiterOptions } from '../../src/domain/auth-limiter.js';
 import { createBearerCheck } from '../../src/gateway/auth.js';
 import { TEST_TOKEN, baseConfig, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { sendFrom } from '../helpers/hostile-http.js';

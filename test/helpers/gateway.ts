@@ -4,7 +4,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createRuntime } from '../../src/app.js';
+import { createRuntime, type Runtime } from '../../src/app.js';
+import { openPostgresStore } from '../../src/sessions/postgres/store.js';
 import { parseConfig, resolveGatewayConfig, type GatewayFlags } from '../../src/config/load.js';
 import type { ConfigFile, GatewayConfig } from '../../src/config/types.js';
 import { createServer, listen, wsGatewayOf } from '../../src/gateway/server.js';
@@ -50,21 +51,31 @@ export async function startGateway(
     onSessionWait?: () => void;
     /** Checkpoint the WAL from a worker thread, as `moltbot gateway` does. */
     backgroundCheckpoints?: boolean;
+    /** The PostgreSQL store on this URL and schema instead of SQLite (replicas share a schema). */
+    postgres?: { url: string; schema: string };
   } = {},
 ): Promise<TestGateway> {
   const config = resolveGatewayConfig(parseConfig(JSON.stringify(file), options.env ?? {}, 'test'), options.flags ?? {}, options.env ?? {});
-  // The real SQLite store, in a fresh directory unless the test reopens one.
-  const store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'), {
-    ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
-    ...(options.backgroundCheckpoints ? { backgroundCheckpoints: true } : {}),
-  });
+  let store: SessionStore;
+  let authFailures: Runtime['authFailures'] | undefined;
+  if (options.postgres) {
+    const pg = await openPostgresStore({ ...options.postgres, poolSize: 4 });
+    [store, authFailures] = [pg, (limits) => pg.authFailureCounter(limits)];
+  } else {
+    // The real SQLite store, in a fresh directory unless the test reopens one.
+    store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'), {
+      ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
+      ...(options.backgroundCheckpoints ? { backgroundCheckpoints: true } : {}),
+    });
+  }
   const runtime = await createRuntime(config, {
     store,
+    ...(authFailures ? { authFailures } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.onSessionWait ? { onSessionWait: options.onSessionWait } : {}),
   });
   const logs: string[] = [];
-  const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }) });
+  const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }), authFailures: runtime.authFailures });
   const server: Server = await listen(app, config, 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   const ws = wsGatewayOf(app) as WsGateway;

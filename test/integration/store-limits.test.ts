@@ -40,8 +40,8 @@ describe('session.maxStoreBytes', () => {
     const error = await readError(refused as Response, 507);
     expect(error).toMatchObject({ type: 'server_error', code: 'storage_full', param: null });
     expect(error.message).toMatch(/session storage is full/u);
-    // A stream is refused the same way, before it starts.
-    const streamed = await postChat(gateway, { model: 'moltbot', stream: true, messages: [user(`streamed ${chunk}`)] }, { 'x-moltbot-session-key': key });
+    // A stream is refused the same way, before it starts (its input alone is larger than the whole refused turn).
+    const streamed = await postChat(gateway, { model: 'moltbot', stream: true, messages: [user(`streamed ${chunk.repeat(3)}`)] }, { 'x-moltbot-session-key': key });
     expect((await readError(streamed, 507)).code).toBe('storage_full');
 
     // Reads go on: health, models, and the transcript, which holds only the accepted turns.

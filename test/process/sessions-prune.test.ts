@@ -104,7 +104,7 @@ describe('moltbot sessions prune beside a running gateway', () => {
       [['prune'], /sessions prune needs --older-than DURATION/u],
       [['prune', '--older-than', '7days'], /--older-than: '7days' is not a duration/u],
       [['prune', '--older-than', '1d', '--kind', 'everything'], /--kind must be one of stateless, user, explicit/u],
-      [['list', '--older-than', '1d'], /--older-than, --kind and --dry-run belong to sessions prune/u],
+      [['list', '--older-than', '1d'], /--older-than and --kind belong to sessions prune/u],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(['sessions', ...args], env)));
     for (const [i, result] of results.entries()) {

@@ -352,12 +352,12 @@ describe('resolveGatewayConfig', () => {
 describe('the session store settings', () => {
   const DAY = 86_400_000;
   it('default: stateless transcripts kept 7 days, user and explicit forever; no size cap; replies stored up to 8 MiB', () => {
-    expect(resolve({}).store).toEqual({ maxBytes: undefined, retention: { stateless: 7 * DAY, user: undefined, explicit: undefined }, maxStoredReplyBytes: 8 * 1024 * 1024 });
+    expect(resolve({}).store).toEqual({ database: { kind: 'sqlite' }, maxBytes: undefined, retention: { stateless: 7 * DAY, user: undefined, explicit: undefined }, maxStoredReplyBytes: 8 * 1024 * 1024 });
   });
 
   it('session.retention takes durations (s, m, h, d), forever or null, per kind; session.maxStoreBytes a byte count', () => {
     const file = parseConfig(`{ session: { retention: { stateless: '12h', user: '30d', explicit: null }, maxStoreBytes: 1073741824, maxStoredReplyBytes: 65536 } }`, {}, 't');
-    expect(resolve(file).store).toEqual({ maxBytes: 1_073_741_824, retention: { stateless: 12 * 3_600_000, user: 30 * DAY, explicit: undefined }, maxStoredReplyBytes: 65_536 });
+    expect(resolve(file).store).toEqual({ database: { kind: 'sqlite' }, maxBytes: 1_073_741_824, retention: { stateless: 12 * 3_600_000, user: 30 * DAY, explicit: undefined }, maxStoredReplyBytes: 65_536 });
     const more = parseConfig(`{ session: { retention: { stateless: 'forever', user: '15m', explicit: '0s' } } }`, {}, 't');
     expect(resolve(more).store.retention).toEqual({ stateless: undefined, user: 15 * 60_000, explicit: 0 });
   });
@@ -370,6 +370,32 @@ describe('the session store settings', () => {
     expect(err.message).toContain('session.maxStoreBytes: must be >= 65536');
     // Per agent, only the reset policy: the store is shared.
     expect(configError(() => parseConfig(`{ agents: { list: [{ id: 'a', session: { retention: {} } }] } }`, {}, 't')).message).toContain('unknown key');
+  });
+
+  it('session.store: sqlite (the default) or postgres with url (${ENV} substituted), poolSize, schema, statementTimeoutMs', () => {
+    const secretUrl = 'postgres://moltbot:pg-test-secret-8c41d2e7@db.internal:5433/moltbot';
+    const file = parseConfig(
+      `{ session: { store: { kind: 'postgres', url: '\${MOLTBOT_DATABASE_URL}', poolSize: 20, schema: 'gw', statementTimeoutMs: 5000 } } }`,
+      { MOLTBOT_DATABASE_URL: secretUrl },
+      't',
+    );
+    expect(resolve(file).store.database).toEqual({ kind: 'postgres', url: secretUrl, poolSize: 20, schema: 'gw', statementTimeoutMs: 5000 });
+    expect(resolve(parseConfig(`{ session: { store: { kind: 'sqlite' } } }`, {}, 't')).store.database).toEqual({ kind: 'sqlite' });
+    // Wrong values are named by key; the URL's value (it may hold a password) is never repeated.
+    const bad = configError(() =>
+      parseConfig(`{ session: { store: { kind: 'postgres', url: 'mysql://u:pg-test-secret-8c41d2e7@h/d', schema: 'Bad-Name', poolSize: 0, extra: 1 } } }`, {}, 't'),
+    );
+    expect(bad.message).toContain('session.store.url: must match pattern');
+    expect(bad.message).toContain('session.store.schema: must match pattern');
+    expect(bad.message).toContain('session.store.poolSize: must be >= 1');
+    expect(bad.message).toContain('session.store.extra: unknown key');
+    expect(bad.message).not.toContain('pg-test-secret-8c41d2e7');
+    expect(configError(() => parseConfig(`{ session: { store: { kind: 'postgres' } } }`, {}, 't')).message).toContain('session.store: must have required property');
+    expect(configError(() => parseConfig(`{ session: { store: { kind: 'sqlite', url: 'postgres://x' } } }`, {}, 't')).message).toContain('session.store.url: unknown key');
+    // maxStoreBytes caps the SQLite file: refused with PostgreSQL.
+    expect(configError(() => resolve(parseConfig(`{ session: { maxStoreBytes: 1048576, store: { kind: 'postgres', url: 'postgres://h/d' } } }`, {}, 't'))).message).toContain(
+      'session.maxStoreBytes',
+    );
   });
 });
 

@@ -47,54 +47,6 @@ async function transcript(store: SessionStore, id: string, kind: SessionKind, da
 const ids = async (store: SessionStore): Promise<string[]> => (await store.listSessions()).map((s) => s.id).sort();
 
 describe('sqlite store: prune', () => {
-  it('deletes the transcripts of the listed kinds older than their age, with their turns; keeps the rest', async () => {
-    const { store } = fresh();
-    await transcript(store, 'old-stateless', 'stateless', 8, { turns: 1 });
-    await transcript(store, 'new-stateless', 'stateless', 6);
-    await transcript(store, 'old-user', 'user', 400, { turns: 3 });
-    await transcript(store, 'old-explicit', 'explicit', 30, { turns: 2 });
-    expect(await store.prune({ olderThan: { stateless: 7 * DAY }, now: NOW })).toMatchObject({ sessions: 1, turns: 1 });
-    expect(await ids(store)).toEqual(['new-stateless', 'old-explicit', 'old-user']);
-    expect(await store.loadTurns('main', 'agent:main:openai:old-stateless')).toEqual([]);
-
-    expect(await store.prune({ olderThan: { user: 365 * DAY, explicit: 31 * DAY }, now: NOW })).toMatchObject({ sessions: 1, turns: 3 });
-    expect(await ids(store)).toEqual(['new-stateless', 'old-explicit']);
-    // Age 0: everything of that kind.
-    expect(await store.prune({ olderThan: { stateless: 0, explicit: 0 }, now: NOW })).toMatchObject({ sessions: 2, turns: 3 });
-    expect(await ids(store)).toEqual([]);
-  });
-
-  it('only the given agent, with agentId', async () => {
-    const { store } = fresh();
-    await transcript(store, 'main-1', 'stateless', 10);
-    await transcript(store, 'beta-1', 'stateless', 10, { agentId: 'beta' });
-    expect(await store.prune({ olderThan: { stateless: DAY }, agentId: 'beta', now: NOW })).toMatchObject({ sessions: 1 });
-    expect(await ids(store)).toEqual(['main-1']);
-  });
-
-  it('never deletes a transcript with a running turn, however old', async () => {
-    const { store } = fresh();
-    await transcript(store, 'busy', 'explicit', 50, { turns: 2 });
-    await store.beginTurn({
-      session: { id: 'busy', key: 'agent:main:busy', agentId: 'main', kind: 'explicit' },
-      newTranscript: false,
-      expected: { sessionId: 'busy', turns: 2 },
-      input: [{ role: 'user', content: 'still going' }],
-      startedAt: NOW - 50 * DAY,
-    }).started;
-    await transcript(store, 'idle', 'explicit', 50);
-    expect(await store.prune({ olderThan: { explicit: 0 }, now: NOW })).toMatchObject({ sessions: 1, turns: 1 });
-    expect(await ids(store)).toEqual(['busy']);
-    expect((await store.loadTurns('main', 'agent:main:busy')).map((t) => t.status)).toEqual(['ok', 'ok', 'running']);
-  });
-
-  it('a dry run counts what would go and deletes nothing', async () => {
-    const { store } = fresh();
-    await transcript(store, 'a', 'stateless', 10, { turns: 2 });
-    await transcript(store, 'b', 'stateless', 10);
-    expect(await store.prune({ olderThan: { stateless: DAY }, dryRun: true, now: NOW })).toEqual({ sessions: 2, turns: 3, reclaimedBytes: 0 });
-    expect(await ids(store)).toEqual(['a', 'b']);
-  });
 
   it('works in batches: other work runs between them', async () => {
     const { store } = fresh();

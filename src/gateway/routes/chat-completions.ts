@@ -3,19 +3,22 @@
  * maps the turn's events back onto OpenAI's `chat.completion` or `chat.completion.chunk`
  * shapes.
  */
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type {
   ChatCompletionMessageToolCall,
   CompletionUsage,
+  CreateChatCompletionRequest,
   CreateChatCompletionResponse,
   CreateChatCompletionStreamResponse,
 } from '../../../generated/client/types.gen.js';
 import { headerParameters, stringSchemas } from '../../../generated/spec-constants.js';
-import type { AgentCore } from '../../agents/core-api.js';
+import type { AgentCore, StartedTurn } from '../../agents/core-api.js';
+import type { Claimed } from '../../agents/idempotency.js';
 import type { AgentEvent } from '../../domain/events.js';
 import type { Usage } from '../../domain/messages.js';
 import { textPieces } from '../../text-pieces.js';
-import type { OperationHandler, ResponseHeaders } from '../handler.js';
+import type { OperationRequest } from '../../../generated/operations.js';
+import type { HandlerResult, OperationHandler, ResponseHeaders } from '../handler.js';
 import { chatTurn, type ChatTurn } from './chat-request.js';
 
 /** The spec's session key (`components.schemas.SessionKey`): a key outside it (from an exotic `user`) is not echoed. */
@@ -142,26 +145,62 @@ async function whole(events: AsyncIterable<AgentEvent>, meta: CompletionMeta): P
   throw new Error('agent run ended without a done event');
 }
 
-/** Builds the operation handler over an agent core. */
+type ChatHeaders = OperationRequest<'createChatCompletion'>['header'];
+
+/** The idempotency scope of this operation's keys. */
+const IDEMPOTENCY_SCOPE = 'http:chat.completions';
+
+/** What a completed request keeps for its repeats, beside its turn: its response's identity. */
+interface ReplayPayload {
+  id: string;
+  created: number;
+  sessionKey: string;
+}
+
+/** A digest of what makes two requests the same: the body and the routing headers. */
+function requestFingerprint(body: CreateChatCompletionRequest, headers: ChatHeaders): string {
+  const routing = [headers[headerParameters.AgentIdHeader] ?? null, headers[headerParameters.SessionKeyHeader] ?? null];
+  return hash('sha256', JSON.stringify([routing, body]), 'base64url');
+}
+
+/** The response for a turn's events (live, or replayed for a repeated idempotent request). */
+function respond(chat: ChatTurn, body: CreateChatCompletionRequest, events: AsyncIterable<AgentEvent>, payload: ReplayPayload): HandlerResult<'createChatCompletion'> {
+  const meta: CompletionMeta = {
+    id: payload.id,
+    created: payload.created,
+    model: body.model,
+    includeUsage: body.stream_options?.include_usage === true,
+  };
+  const headers: ResponseHeaders<'createChatCompletion'> = echoable(payload.sessionKey) ? { [headerParameters.SessionKeyHeader]: payload.sessionKey } : {};
+  if (body.stream === true) return { kind: 'sse', headers, events: toChunks(events, meta, chat.named) };
+  return { kind: 'json', status: 200, headers, body: collect(events, meta, chat.named) };
+}
+
+/**
+ * Builds the operation handler over an agent core. A request with an `Idempotency-Key`
+ * runs at most once per key (`agents/idempotency.ts`); its repeats are answered from the
+ * recorded turn.
+ */
 export function createChatCompletionHandler(core: AgentCore): OperationHandler<'createChatCompletion'> {
   return async ({ body, headers, signal }) => {
     const chat = chatTurn(body, headers);
-    let turn;
+    const key = headers[headerParameters.IdempotencyKeyHeader];
+    let claimed: Claimed<ReplayPayload> | undefined;
+    if (key !== undefined) {
+      const found = await core
+        .claimIdempotencyKey<ReplayPayload>({ scope: IDEMPOTENCY_SCOPE, key, fingerprint: requestFingerprint(body, headers) })
+        .catch((err: unknown) => Promise.reject(chat.named(err)));
+      if (found.kind === 'replay') return respond(chat, body, found.events, found.payload);
+      claimed = found;
+    }
+    let turn: StartedTurn;
     try {
       turn = core.startTurn(chat.request, signal);
     } catch (err) {
+      claimed?.release();
       throw chat.named(err);
     }
-    const meta: CompletionMeta = {
-      id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
-      created: Math.floor(Date.now() / 1000),
-      model: body.model,
-      includeUsage: body.stream_options?.include_usage === true,
-    };
-    const responseHeaders: ResponseHeaders<'createChatCompletion'> = echoable(turn.sessionKey) ? { [headerParameters.SessionKeyHeader]: turn.sessionKey } : {};
-    if (body.stream === true) {
-      return { kind: 'sse', headers: responseHeaders, events: toChunks(turn.events, meta, chat.named) };
-    }
-    return { kind: 'json', status: 200, headers: responseHeaders, body: collect(turn.events, meta, chat.named) };
+    const payload: ReplayPayload = { id: `chatcmpl-${randomUUID().replaceAll('-', '')}`, created: Math.floor(Date.now() / 1000), sessionKey: turn.sessionKey };
+    return respond(chat, body, claimed ? claimed.guard(turn.events, payload) : turn.events, payload);
   };
 }

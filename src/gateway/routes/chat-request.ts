@@ -125,6 +125,7 @@ export function chatTurn(body: CreateChatCompletionRequest, headers: OperationRe
     if (field === 'agentId') return headerParameters.AgentIdHeader;
     if (field === 'sessionKey') return headerParameters.SessionKeyHeader;
     if (field === 'input') return 'messages';
+    if (field === 'idempotencyKey') return headerParameters.IdempotencyKeyHeader;
     const image = IMAGE_FIELD.exec(field);
     if (!image) return field;
     const message = Number(image[1]);

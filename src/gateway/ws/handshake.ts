@@ -9,8 +9,8 @@
 import type { ConnectParams, ErrorShape, RequestFrame } from '../../../generated/ws/types.js';
 import { validateConnectParams } from '../../../generated/ws/methods.js';
 import type { AuthMode } from '../../config/types.js';
-import type { AuthLimiter } from '../auth-limiter.js';
-import { isLoopback } from '../auth-limiter.js';
+import type { AuthFailureCounter } from '../../domain/auth-failure-counter.js';
+import { isLoopback } from '../../domain/auth-limiter.js';
 import { deviceProblem } from './device-auth.js';
 import { describeSchemaErrors, invalidRequest, toErrorShape, type ProtocolError } from './protocol-errors.js';
 
@@ -21,7 +21,7 @@ export interface HandshakeContext {
   remoteAddress: string;
   mode: AuthMode;
   checkSecret: (presented: string | undefined) => boolean;
-  limiter: AuthLimiter | undefined;
+  limiter: AuthFailureCounter | undefined;
   now: number;
 }
 
@@ -64,7 +64,8 @@ export function handshake(frame: RequestFrame, ctx: HandshakeContext): Handshake
   }
   const presented = ctx.mode === 'token' ? params.auth?.token : params.auth?.password;
   if (!ctx.checkSecret(presented)) {
-    ctx.limiter?.failed(ctx.remoteAddress);
+    // Counted without waiting (on PostgreSQL it is a write shared by the replicas); a failed count is no reason to crash.
+    ctx.limiter?.failed(ctx.remoteAddress).catch(() => undefined);
     const what = ctx.mode === 'token' ? 'token' : 'password';
     const why = presented === undefined || presented === '' ? 'missing' : 'mismatch';
     return refuse(invalidRequest(`unauthorized: gateway ${what} ${why} (set auth.${what} in connect to the gateway's ${what})`));

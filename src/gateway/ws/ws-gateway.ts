@@ -15,7 +15,7 @@ import type { HelloOk, RequestFrame } from '../../../generated/ws/types.js';
 import type { AgentCore } from '../../agents/core-api.js';
 import type { GatewayConfig } from '../../config/types.js';
 import type { Logger } from '../../log.js';
-import type { AuthLimiter } from '../auth-limiter.js';
+import type { AuthFailureCounter } from '../../domain/auth-failure-counter.js';
 import { createSecretCheck } from '../auth.js';
 import { Connection } from './connection.js';
 import { PROTOCOL_VERSION } from './handshake.js';
@@ -31,7 +31,7 @@ export interface WsGatewayOptions {
   config: GatewayConfig;
   core: AgentCore;
   logger: Logger;
-  limiter: AuthLimiter | undefined;
+  limiter: AuthFailureCounter | undefined;
   version: string;
 }
 

@@ -85,9 +85,3 @@ export function createAuthLimiter(options: AuthLimiterOptions): AuthLimiter {
     },
   };
 }
-
-/** The limiter `rateLimit` (from config) asks for, or undefined when it is off. */
-export function authLimiterFor(rateLimit: { enabled: boolean; maxFailures: number; windowMs: number; blockMs: number; exemptLoopback: boolean; maxTracked: number }): AuthLimiter | undefined {
-  if (!rateLimit.enabled) return undefined;
-  return createAuthLimiter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) });
-}
