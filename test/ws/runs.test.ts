@@ -69,6 +69,19 @@ describe('agent', () => {
     expect(c.invalid).toEqual([]);
   });
 
+  it('tool calls the model made arrive as agent tool events and in the final result', async () => {
+    setup = await startCore();
+    setup.upstream.behaveOnce({ kind: 'tool_calls', deltas: ['Let me look.'], calls: [{ id: 'call_1', name: 'lookup', arguments: '{"q":"weather"}' }] });
+    const c = await client();
+    const final = await c.client.request<{ result: { meta: { stopReason: string; pendingToolCalls: unknown[] } } }>('agent', { message: 'weather?', sessionKey: 'agent:main:tools', idempotencyKey: 'tools-1' }, { expectFinal: true });
+    expect(final.result.meta).toMatchObject({ stopReason: 'toolUse', pendingToolCalls: [{ id: 'call_1', name: 'lookup', arguments: '{"q":"weather"}' }] });
+    const tool = await c.event((e) => ofRun('tools-1', 'agent')(e) && (e.payload as { stream: string }).stream === 'tool');
+    expect((tool.payload as { data: unknown }).data).toEqual({ phase: 'start', name: 'lookup', toolCallId: 'call_1', args: { q: 'weather' } });
+    const history = await c.client.request<{ messages: { role: string; content: { type: string }[] }[] }>('chat.history', { sessionKey: 'agent:main:tools' });
+    expect(history.messages[1]?.content.map((part) => part.type)).toEqual(['text', 'toolCall']);
+    expect(c.invalid).toEqual([]);
+  });
+
   it('refuses before accepting: unknown agent, a key of another agent, a blank message', async () => {
     setup = await startCore();
     const c = await client();
