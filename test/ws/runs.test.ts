@@ -5,6 +5,9 @@
  * nothing; a repeat while running gets the final under its own id), `agent.wait`, and
  * one session shared by WS and HTTP turns.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { wsResultValidators } from '../../generated/ws/methods.js';
 import type { EventFrame } from '../../generated/ws/types.js';
@@ -189,6 +192,28 @@ describe('idempotency', () => {
     expect(setup.upstream.requests).toHaveLength(1);
     expect(await setup.gateway.store.loadTurns('main', 'agent:main:retry')).toHaveLength(1);
     raw.ws.close();
+  });
+});
+
+describe('idempotency across gateways on one store (replicas)', () => {
+  it('a key completed on one gateway replays its turn on another: nothing runs again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moltbot-ws-replicas-'));
+    setup = await startCore({ storePath: join(dir, 'sessions.sqlite') });
+    const other = await startCore({ storePath: join(dir, 'sessions.sqlite'), upstream: setup.upstream });
+    try {
+      const [a, b] = [await openClient(setup.gateway), await openClient(other.gateway)];
+      clients.push(a, b);
+      const params = { message: 'once across replicas', sessionKey: 'agent:main:replicas', idempotencyKey: 'replica-key' };
+      const first = await a.client.request<{ result: { payloads: { text: string }[] } }>('agent', params, { expectFinal: true });
+      const again = await b.client.request<{ status: string; result: { payloads: { text: string }[] } }>('agent', params, { expectFinal: true });
+      expect(again.status).toBe('ok');
+      expect(again.result.payloads).toEqual(first.result.payloads);
+      expect(setup.upstream.requests).toHaveLength(1);
+      const refused = await b.client.request('agent', { ...params, message: 'another request' }, { expectFinal: true }).catch((err: GatewayRequestError) => err.error);
+      expect(refused).toMatchObject({ code: 'INVALID_REQUEST' });
+    } finally {
+      await other.close();
+    }
   });
 });
 

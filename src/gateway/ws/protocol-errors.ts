@@ -33,6 +33,8 @@ export const unavailable = (message: string, retryAfterMs?: number): ProtocolErr
 
 /** The core's error codes that mean the run took too long. */
 const TIMEOUT_CODES = new Set(['run_timeout', 'upstream_timeout']);
+/** The core's 4xx codes that are a wait, not a bad request. */
+const RETRY_CODES = new Set(['idempotency_key_in_use']);
 
 /** Any thrown value as an `ErrorShape`; unknown failures get a fixed message (no internals leak). */
 export function toErrorShape(err: unknown): ErrorShape {
@@ -48,13 +50,14 @@ export function toErrorShape(err: unknown): ErrorShape {
   }
   const gateway = err instanceof GatewayError ? err : undefined;
   if (!gateway) return { code: 'UNAVAILABLE', message: 'The gateway failed to process the request.', retryable: true };
-  const code = gateway.code !== null && TIMEOUT_CODES.has(gateway.code) ? 'AGENT_TIMEOUT' : gateway.status === 429 || gateway.status >= 500 ? 'UNAVAILABLE' : 'INVALID_REQUEST';
+  const retry = gateway.status === 429 || gateway.status >= 500 || (gateway.code !== null && RETRY_CODES.has(gateway.code));
+  const code = gateway.code !== null && TIMEOUT_CODES.has(gateway.code) ? 'AGENT_TIMEOUT' : retry ? 'UNAVAILABLE' : 'INVALID_REQUEST';
   const details = { ...(gateway.code === null ? {} : { code: gateway.code }), ...(gateway.param === null ? {} : { param: gateway.param }) };
   return {
     code,
     message: gateway.message || 'The request failed.',
     details,
-    ...(code === 'INVALID_REQUEST' ? {} : { retryable: gateway.retryable || gateway.status === 429 || gateway.status === 503 }),
+    ...(code === 'INVALID_REQUEST' ? {} : { retryable: gateway.retryable || retry }),
     ...(gateway.retryAfterSeconds === undefined ? {} : { retryAfterMs: gateway.retryAfterSeconds * 1000 }),
   };
 }

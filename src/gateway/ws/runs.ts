@@ -4,8 +4,8 @@
  * joins the first run (it gets its events, and for `agent` its final response under the
  * repeat's own request id) or, once it ended, gets its result. A run is aborted when
  * every connection watching it has closed (the client went away, as on HTTP), or by
- * `chat.abort`. Records are per process: with several replicas a key is deduplicated by
- * the replica that took it (docs/decisions/0010-websocket-protocol.md).
+ * `chat.abort`. Records are per process; the store's idempotency records make a key
+ * count across replicas (docs/decisions/0010-websocket-protocol.md).
  */
 import type { ErrorShape } from '../../../generated/ws/types.js';
 import type { Connection } from './connection.js';

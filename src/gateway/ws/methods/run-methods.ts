@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { AgentParams, ChatSendParams } from '../../../../generated/ws/types.js';
 import type { StartedTurn, TurnRequest } from '../../../agents/core-api.js';
 import type { TurnMessage } from '../../../domain/messages.js';
-import { invalidRequest, ProtocolError, type ProtocolErrorCode } from '../protocol-errors.js';
+import { invalidRequest, ProtocolError, toErrorShape, type ProtocolErrorCode } from '../protocol-errors.js';
 import { streamRun } from '../run-stream.js';
 import type { RunKind, RunOutcome, RunRecord } from '../runs.js';
 import { mainSessionKey, resolveSession, type ResolvedSession } from '../session-keys.js';
@@ -47,14 +47,27 @@ function imagesOf(attachments: unknown[] | undefined, method: string): { url: st
 export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'agent.wait' | 'chat.send' | 'chat.abort'> {
   const { core, runs } = deps;
 
-  /** Starts the turn (routing errors throw here, before anything is accepted). */
-  function startTurn(record: RunRecord, message: string, images: { url: string }[], system: string | undefined, timeoutSeconds: number | undefined): StartedTurn {
+  /**
+   * Starts the turn (routing errors throw here, before anything is accepted), after
+   * claiming its idempotency key in the store, shared by every replica: a key another
+   * replica completed replays that turn (nothing runs), one it is still running is
+   * `UNAVAILABLE` (retry). Repeats reaching this process join the run before this
+   * (`RunRegistry`).
+   */
+  async function startTurn(record: RunRecord, message: string, images: { url: string }[], system: string | undefined, timeoutSeconds: number | undefined): Promise<StartedTurn> {
     const input: TurnMessage[] = [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user', content: message, ...(images.length > 0 ? { images } : {}) }];
     const request: TurnRequest = { agentId: record.agentId, sessionKey: record.key, input, timeoutSeconds };
+    let release: (() => void) | undefined;
     try {
-      return core.startTurn(request, record.controller.signal);
+      const claimed = await core.claimIdempotencyKey<{ runId: string }>({ scope: `ws:${record.kind}`, key: record.runId, fingerprint: record.fingerprint });
+      if (claimed.kind === 'replay') return { agentId: record.agentId, sessionKey: record.key, events: claimed.events };
+      release = claimed.release;
+      const turn = core.startTurn(request, record.controller.signal);
+      return { ...turn, events: claimed.guard(turn.events, { runId: record.runId }) };
     } catch (err) {
+      release?.();
       runs.discard(record);
+      record.settle({ status: 'error', endedAt: Date.now(), response: { ok: false, payload: undefined, error: toErrorShape(err) } });
       throw err;
     }
   }
@@ -104,7 +117,7 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       }
       const images = imagesOf(params.attachments, 'agent');
       const record = runs.create('agent', params.idempotencyKey, { sessionKey: params.sessionKey?.trim() || session.key, ...session }, fingerprint);
-      const turn = startTurn(record, message, images, params.extraSystemPrompt, params.timeout);
+      const turn = await startTurn(record, message, images, params.extraSystemPrompt, params.timeout);
       runs.watch(record, connection);
       respond(accepted(record));
       launch(record, turn);
@@ -135,7 +148,7 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       const images = imagesOf(params.attachments, 'chat.send');
       const record = runs.create('chat', runId, { sessionKey: params.sessionKey.trim(), ...session }, fingerprint);
       // `timeoutMs` 0 means the agent's own limit, as in the reference.
-      const turn = startTurn(record, message, images, undefined, params.timeoutMs ? params.timeoutMs / 1000 : undefined);
+      const turn = await startTurn(record, message, images, undefined, params.timeoutMs ? params.timeoutMs / 1000 : undefined);
       runs.watch(record, connection);
       launch(record, turn);
       return { runId, status: 'started' };
