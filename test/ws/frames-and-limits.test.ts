@@ -133,22 +133,26 @@ describe('limits', () => {
     upstream = await startFakeUpstream();
     const maxBufferedBytes = 64 * 1024;
     const g = await start({ maxBufferedBytes }, coreConfig(upstream.baseUrl));
-    // 600 deltas of 1 KiB: the cumulative `text` of the agent events makes ~180 MB of frames.
-    upstream.behaveOnce({ kind: 'hold', deltas: Array.from({ length: 600 }, (_, i) => `${String(i).padStart(4, '0')}${'x'.repeat(1020)}`) });
+    // 8 runs at once, each 100 deltas of 8 KiB: agent and chat events carry the cumulative
+    // text, so the runs queue tens of MB of frames, none larger than ~1 MB.
+    upstream.behave({ kind: 'hold', deltas: Array.from({ length: 100 }, (_, i) => `${String(i).padStart(4, '0')}${'x'.repeat(8188)}`) });
     const c = await openClient(g);
     const socket = (c.client.ws as unknown as { _socket: import('node:net').Socket })._socket;
     socket.pause();
     const closed = new Promise<{ code: number; reason: string }>((resolve) => c.client.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-    c.client.ws.send(JSON.stringify({ type: 'req', id: 'slow-1', method: 'chat.send', params: { sessionKey: 'slow', message: 'flood me', idempotencyKey: 'slow-run' } }));
-    const request = await upstream.nthRequest(1);
+    for (let i = 0; i < 8; i += 1) {
+      c.client.ws.send(JSON.stringify({ type: 'req', id: `slow-${i}`, method: 'chat.send', params: { sessionKey: `slow-${i}`, message: 'flood me', idempotencyKey: `slow-run-${i}` } }));
+    }
+    const requests = await Promise.all(Array.from({ length: 8 }, (_, i) => upstream!.nthRequest(i + 1)));
     await expect.poll(() => g.ws.connections, { timeout: 20_000 }).toBe(0);
     socket.resume();
     expect(await closed).toEqual({ code: 1008, reason: 'slow consumer' });
     const line = g.logs.map((l) => JSON.parse(l) as { message: string; bufferedBytes?: number }).find((l) => l.message === 'websocket slow consumer closed');
     console.log(`[ws] slow consumer closed with ${line?.bufferedBytes} bytes buffered (limit ${maxBufferedBytes})`);
-    // The limit plus at most one frame (the largest agent event here is ~615 KB of JSON).
+    // The limit plus at most one frame (the largest here is under 1 MiB).
     expect(line?.bufferedBytes).toBeLessThanOrEqual(maxBufferedBytes + 1024 * 1024);
-    await request.closedEarly;
+    // Nobody is left to watch the runs: they are aborted, their upstream requests closed.
+    await Promise.all(requests.map((request) => request.closedEarly));
   });
 
   it('caps open connections and unauthenticated ones (503 at the upgrade); an authenticated one frees an unauthenticated place', async () => {

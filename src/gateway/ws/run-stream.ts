@@ -1,7 +1,7 @@
 /**
  * Streams one run's turn out as protocol events to the connections watching it:
  * `agent` events (`lifecycle` start/end/error, `assistant` with the cumulative `text`
- * and the `delta`, `tool` calls once complete) and `chat` events (`delta` with the
+ * and the `delta` since the last one, at most every 50 ms, `tool` calls once complete) and `chat` events (`delta` with the
  * cumulative text at most every 150 ms and dropped for a slow client, then `final` with
  * the whole reply, `aborted` or `error`), both carrying the session key as the client
  * sent it. Ends the run's record with its outcome.
@@ -14,6 +14,12 @@ import type { RunOutcome, RunRecord } from './runs.js';
 
 /** The least time between two `chat` delta events of one run. */
 export const CHAT_DELTA_INTERVAL_MS = 150;
+/**
+ * The least time between two `agent` assistant events of one run: each carries the
+ * cumulative text, so one per model token would cost the square of the reply's length
+ * (a 16 KB reply in 4,000 deltas: 32 MB of frames); deltas in between are joined.
+ */
+export const ASSISTANT_EVENT_INTERVAL_MS = 50;
 
 const STOP_REASONS: Record<FinishReason, string> = { stop: 'stop', length: 'length', tool_calls: 'toolUse', content_filter: 'content_filter' };
 
@@ -47,6 +53,13 @@ export async function streamRun(record: RunRecord, turn: StartedTurn, target: Ru
   agentEvent('lifecycle', { phase: 'start', startedAt });
   let text = '';
   let lastDeltaAt = 0;
+  let lastAssistantAt = 0;
+  let unsent = '';
+  const flushAssistant = (): void => {
+    if (unsent === '') return;
+    agentEvent('assistant', { text, delta: unsent });
+    unsent = '';
+  };
   const toolCalls: (Partial<ToolCall> & { arguments: string })[] = [];
   let finishReason: FinishReason | undefined;
   let usage: Usage | undefined;
@@ -54,8 +67,12 @@ export async function streamRun(record: RunRecord, turn: StartedTurn, target: Ru
     for await (const event of turn.events) {
       if (event.type === 'delta') {
         text += event.text;
-        agentEvent('assistant', { text, delta: event.text });
+        unsent += event.text;
         const at = Date.now();
+        if (at - lastAssistantAt >= ASSISTANT_EVENT_INTERVAL_MS) {
+          lastAssistantAt = at;
+          flushAssistant();
+        }
         if (at - lastDeltaAt >= CHAT_DELTA_INTERVAL_MS) {
           lastDeltaAt = at;
           chatEvent('delta', { message: message(text) }, true);
@@ -71,6 +88,7 @@ export async function streamRun(record: RunRecord, turn: StartedTurn, target: Ru
       }
     }
   } catch (err) {
+    flushAssistant();
     const endedAt = Date.now();
     if (err instanceof RunAbortedError || record.controller.signal.aborted) {
       agentEvent('lifecycle', { phase: 'end', startedAt, endedAt, aborted: true });
@@ -94,6 +112,7 @@ export async function streamRun(record: RunRecord, turn: StartedTurn, target: Ru
       response: { ok: false, payload: { runId: record.runId, status: 'error', summary: error.message }, error },
     };
   }
+  flushAssistant();
   for (const call of toolCalls) {
     if (!call) continue;
     let args: unknown = {};
