@@ -5,12 +5,18 @@
  * connections). The server is a throwaway cluster started by `scripts/ci/postgres.sh`
  * (the tests' own) and stopped at the end; without PostgreSQL binaries the scenario is
  * skipped with a line saying so. Targets alternate round by round, as elsewhere.
+ *
+ * On a 2-core machine the client, PostgreSQL and the replicas share the cores, so a second
+ * replica has no CPU of its own to add. The replica comparison is therefore also run with
+ * each replica capped at `REPLICA_CORES` (CFS bandwidth, `cpu-cap.ts`): the gateway is
+ * then the bottleneck, as when replicas run on machines of their own.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REQUEST_BODY, REQUEST_HEADERS } from './payloads.mjs';
 import { load, type LoadResult, type Target } from './measure.js';
+import { createCpuCap, type CpuCap } from './cpu-cap.js';
 import { ROOT, startGateway, type Proc } from './procs.js';
 import { cpuSeconds } from './usage.js';
 
@@ -21,6 +27,8 @@ export interface PostgresSeries {
   /** CPU per turn at c=32, µs, per run kind: the gateways, PostgreSQL (every backend), the load client. */
   cpu: Record<string, { gateways: number[]; postgres: number[]; client: number[] }>;
   failed: number;
+  /** Why the capped replica comparison did not run, when it did not. */
+  cappedSkipped?: string;
 }
 
 /** CPU seconds of the cluster so far: the postmaster, its live children and the children it reaped. */
@@ -71,6 +79,9 @@ function startCluster(): { url: string; postmaster: number; stop: () => void } {
   return { url, postmaster, stop };
 }
 
+/** What each replica may spend in the capped comparison: well under what the rest leaves it. */
+export const REPLICA_CORES = 0.12;
+
 const target = (name: string, url: string): Target => ({ name, url: `${url}/v1/chat/completions`, headers: REQUEST_HEADERS });
 
 /** c=32 over several targets at once, the connections split between them (the load balancer's round robin). */
@@ -82,6 +93,7 @@ async function spread(targets: Target[], connections: number, durationS: number)
 export async function postgresScenario(options: { rounds: number; durationS: number; warmupS: number }): Promise<PostgresSeries> {
   const cluster = startCluster();
   const running: Proc[] = [];
+  const caps: CpuCap[] = [];
   try {
     const store = (schema: string) => ({ kind: 'postgres', url: cluster.url, schema, poolSize: 16 });
     const [sqlite, pgA, pgB] = await Promise.all([
@@ -111,6 +123,14 @@ export async function postgresScenario(options: { rounds: number; durationS: num
       return run;
     };
     for (const t of Object.values(targets)) await load(t, REQUEST_BODY, { connections: 8, durationS: options.warmupS });
+    // One CPU group per replica, capped only while the capped comparison runs.
+    for (const [i, proc] of [pgA.proc, pgB.proc].entries()) {
+      const cap = createCpuCap(`moltbot-bench-replica-${i + 1}`);
+      if (!cap) break;
+      cap.add(proc.pid);
+      caps.push(cap);
+    }
+    if (caps.length < 2) series.cappedSkipped = 'no writable cgroup cpu controller (needs root and a cgroup hierarchy the container grants)';
     for (let round = 0; round < options.rounds; round += 1) {
       const order = round % 2 === 0 ? (['sqlite', 'postgres'] as const) : (['postgres', 'sqlite'] as const);
       for (const name of order) {
@@ -138,10 +158,29 @@ export async function postgresScenario(options: { rounds: number; durationS: num
         series.failed += run.failed;
         log(`  round ${round + 1}/${options.rounds} c=32 ${n} replica${n === 1 ? '' : 's'} ${run.rps.toFixed(0)} turns/s`);
       }
+      if (caps.length === 2) {
+        for (const cap of caps) cap.limit(REPLICA_CORES);
+        try {
+          for (const n of replicaOrder) {
+            const pids = n === 1 ? [pgA.proc.pid] : [pgA.proc.pid, pgB.proc.pid];
+            const kind = `postgres ×${n} capped`;
+            const run = (await withCpu(kind, pids, () => spread(n === 1 ? [targets.postgres] : [targets.postgres, targets.second], 32, options.durationS))) as {
+              rps: number;
+              failed: number;
+            };
+            (series.c32[kind] ??= []).push(run.rps);
+            series.failed += run.failed;
+            log(`  round ${round + 1}/${options.rounds} c=32 ${n} replica${n === 1 ? '' : 's'} capped at ${REPLICA_CORES} CPU each: ${run.rps.toFixed(0)} turns/s`);
+          }
+        } finally {
+          for (const cap of caps) cap.limit(undefined);
+        }
+      }
     }
     return series;
   } finally {
     for (const proc of running) await proc.stop();
+    for (const cap of caps) cap.remove();
     cluster.stop();
   }
 }
