@@ -1,10 +1,12 @@
 /**
- * `npm run bench [-- --quick] [-- --rounds N] [-- --only many-users,memory]`: how the
+ * `npm run bench [-- --quick] [-- --rounds N] [-- --only many-users,memory] [-- --peers]`: how the
  * gateway compares with what this machine can do at all (`floor`), with what Express
  * alone costs (`express-floor`) and with the upstream it fronts, every baseline measured
  * in the same run, alternating; and whether the default config serves many users of a
  * slow model (`many-users`); and turns/s over the WebSocket protocol against HTTP on the
- * echo agent (`websocket`). `--only` runs the named scenarios alone.
+ * echo agent (`websocket`). `--only` runs the named scenarios alone. `--peers` adds a peer
+ * gateway (Portkey, installed on demand into a cache directory; `peers.ts`); `--only peers`
+ * runs that alone.
  * Every target is a child process on 127.0.0.1; all of them end with this process.
  * Prints the table (progress goes to stderr) and writes the results as JSON to the OS
  * temp dir. Exits 0 whether targets are met or missed; 1 when a scenario could not run.
@@ -18,6 +20,7 @@ import { history } from './history.js';
 import { timedStream, type Target } from './measure.js';
 import { manyUsers } from './many-users.js';
 import { memory, startup } from './memory.js';
+import { peerRows, peers, type PeerSeries } from './peers.js';
 import { postgresAvailable, postgresScenario } from './postgres.js';
 import { Agent } from 'node:http';
 import { MESSAGE, REQUEST_BODY, REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
@@ -33,9 +36,10 @@ const FULL_USERS = 500;
 const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'websocket'] as const;
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' }, peers: { type: 'boolean', default: false } },
 });
 const selected = new Set(values.only === undefined ? SCENARIOS : values.only.split(','));
+const withPeers = values.peers === true || selected.delete('peers');
 const unknown = [...selected].filter((name) => !(SCENARIOS as readonly string[]).includes(name));
 if (unknown.length > 0) {
   console.error(`--only: unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
@@ -187,14 +191,21 @@ if (wanted('postgres')) {
 }
 
 if (wanted('websocket')) {
-  await scenario('8 websocket', async () => {
+  await scenario('9 websocket', async () => {
     results.websocket = await websocketTurns({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, concurrencies: [1, 32] });
+  });
+}
+
+let peerSeries: PeerSeries | undefined;
+if (withPeers) {
+  await scenario('8 peers', async () => {
+    peerSeries = await peers({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS });
   });
 }
 
 killAll();
 
-const rows = buildRows(results, { fullStreams: FULL_STREAMS, fullUsers: FULL_USERS });
+const rows = [...buildRows(results, { fullStreams: FULL_STREAMS, fullUsers: FULL_USERS }), ...(peerSeries ? peerRows(peerSeries) : [])];
 const seconds = (performance.now() - began) / 1000;
 const cpu = cpus();
 const meta = {
@@ -216,7 +227,7 @@ const meta = {
   })(),
 };
 const jsonPath = join(tmpdir(), 'bench-results.json');
-writeFileSync(jsonPath, `${JSON.stringify({ meta, rows, raw: results }, null, 2)}\n`);
+writeFileSync(jsonPath, `${JSON.stringify({ meta, rows, raw: { ...results, peers: peerSeries } }, null, 2)}\n`);
 
 console.log(
   `\nmoltbot-gateway benchmark (${meta.mode}: ${settings.rounds} rounds, ${settings.durationS} s per load run), ${meta.cpus}, node ${meta.node}, ` +

@@ -93,9 +93,12 @@ describe('openai-compatible transport', () => {
     const upstream = await startRawUpstream({ dropReused: false });
     upstreams.push(upstream);
     const provider = createOpenAICompatibleProvider({ id: 'raw', baseUrl: upstream.baseUrl, maxRetries: 0 });
-    for (let i = 0; i < 5; i += 1) expect(await turn(provider)).toBe('pooled');
-    expect(upstream.answered).toBe(5);
-    expect(upstream.connections).toBe(1);
+    for (let i = 0; i < 10; i += 1) expect(await turn(provider)).toBe('pooled');
+    expect(upstream.answered).toBe(10);
+    // undici reuses a connection one event-loop turn after its reply ended (a server that
+    // said keep-alive may still close it), so turns sent back to back take turns on two
+    // connections: the pool, not one connection per turn.
+    expect(upstream.connections).toBeLessThanOrEqual(2);
   });
 
   it('sends a request again on a new connection when the reused one was closed under it, even with maxRetries 0', async () => {

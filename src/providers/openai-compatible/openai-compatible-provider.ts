@@ -118,7 +118,7 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
           stream_options: { include_usage: true },
         });
         const res = await client.post(url, body, signal, deadline);
-        for await (const data of sseData(res, maxEventBytes)) {
+        for await (const data of sseData(res.body, maxEventBytes)) {
           const chunk = typeof data === 'string' && data.length < OFF_THREAD_CHARS ? parseChunk(data) : await parseLargeChunk(data);
           if (chunk.usage) {
             usage = {

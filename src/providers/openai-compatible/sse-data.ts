@@ -14,7 +14,7 @@
  * machine, this ~1 ms (one copy of its bytes).
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { createParser } from 'eventsource-parser';
 import { createEventCap } from '../event-cap.js';
 
@@ -44,7 +44,7 @@ function firstLineEnd(chunk: Buffer): number {
   return lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
 }
 
-export async function* sseData(res: IncomingMessage, maxEventBytes: number): AsyncGenerator<SseData> {
+export async function* sseData(res: Readable, maxEventBytes: number): AsyncGenerator<SseData> {
   const pending: string[] = [];
   const parser = createParser({ onEvent: (event) => pending.push(event.data) });
   const cap = createEventCap(maxEventBytes);

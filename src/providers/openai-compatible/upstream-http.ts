@@ -1,13 +1,15 @@
 /**
- * POSTs a JSON body to an upstream over a keep-alive connection pool and returns the
- * response once a 2xx status and headers are in, retrying before the first byte the
- * way the official OpenAI SDKs do, with their caps (see `retry-policy.ts`). Written on `node:http` rather than through the
- * `openai` SDK's fetch: measured on this machine, fetch, its web streams and the SDK's
- * decoding cost ~900 µs of CPU per proxied turn, most of a gateway turn.
+ * POSTs a JSON body to an upstream over a keep-alive connection pool (undici's `Pool`)
+ * and returns the response once a 2xx status and headers are in, retrying before the
+ * first byte the way the official OpenAI SDKs do, with their caps (see
+ * `retry-policy.ts`). Not through the `openai` SDK's fetch (docs/decisions/0005) and not
+ * `node:http` (docs/decisions/0010): measured on this machine, the provider spends
+ * ×0.70 the CPU per streamed turn on undici's `Pool` (237 → 182 µs).
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { buildConnector, Pool } from 'undici';
 import { askedWaitMs, retryDelay, retryableStatus } from '../retry-policy.js';
 
 /** The upstream could not be reached, or the connection broke before a response. */
@@ -47,7 +49,14 @@ export interface UpstreamClientOptions {
   /** Retries after the first attempt. */
   maxRetries: number;
   /** Headers sent with every request (auth, user agent). */
-  headers: OutgoingHttpHeaders;
+  headers: Record<string, string>;
+}
+
+/** A 2xx answer: its status, headers (lower-case names) and body, unread. */
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
 }
 
 export interface UpstreamClient {
@@ -55,14 +64,14 @@ export interface UpstreamClient {
    * POSTs `body` (JSON text) to `url`; resolves with the 2xx response, its body unread.
    * Retries never wait past `deadline` (epoch ms), when given.
    */
-  post(url: URL, body: string, signal: AbortSignal, deadline?: number): Promise<IncomingMessage>;
+  post(url: URL, body: string, signal: AbortSignal, deadline?: number): Promise<UpstreamResponse>;
 }
 
 /** Bytes of an error body read for its message; the rest is discarded. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 /** A response header as one string (the last, if repeated). */
-function header(res: IncomingMessage, name: string): string | undefined {
+function header(res: UpstreamResponse, name: string): string | undefined {
   const value = res.headers[name];
   return Array.isArray(value) ? value.at(-1) : value;
 }
@@ -101,54 +110,96 @@ function errorDetail(text: string): string {
   return trimmed.startsWith('<') ? htmlText(trimmed) : trimmed;
 }
 
-async function readText(res: IncomingMessage): Promise<string> {
-  res.setEncoding('utf8');
+async function readText(res: UpstreamResponse): Promise<string> {
+  res.body.setEncoding('utf8');
   let text = '';
-  for await (const chunk of res as AsyncIterable<string>) {
+  for await (const chunk of res.body as AsyncIterable<string>) {
     text += chunk;
     if (text.length >= ERROR_BODY_LIMIT) {
-      res.destroy();
+      res.body.destroy();
       break;
     }
   }
   return text;
 }
 
-type Attempt = { res: IncomingMessage } | { error: UpstreamConnectionError | UpstreamTimeoutError; reusedSocket: boolean };
+/** The error's code, or its cause's. */
+function errorCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
+    const { code } = e as NodeJS.ErrnoException;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/** Set on a socket's error: the bytes that socket had read when it broke. */
+const BYTES_READ = Symbol('bytesRead');
+
+function markBytesRead(this: Socket, err: Error): void {
+  (err as Error & { [BYTES_READ]?: number })[BYTES_READ] = this.bytesRead;
+}
+
+/**
+ * Whether a connection error (before any answer to this request) broke a connection that
+ * had already carried answers: a pooled connection the upstream closed as it was reused,
+ * to which the request never arrived. undici's own `SocketError` says what its socket had
+ * read; a raw socket error (a reset) is marked by our connector (`markBytesRead`).
+ */
+function reused(err: unknown): boolean {
+  const info = (err as { socket?: { bytesRead?: number } }).socket;
+  const read = info?.bytesRead ?? (err as { [BYTES_READ]?: number })[BYTES_READ];
+  return typeof read === 'number' && read > 0;
+}
+
+/**
+ * undici, loaded on the first request to an upstream: its parser (WebAssembly) and
+ * modules take ~15-20 MB of RSS, which a gateway that never proxies (the echo agent, an
+ * Anthropic-only config) should not pay, nor any gateway before its first turn.
+ */
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = (): Promise<typeof import('undici')> => (undici ??= import('undici'));
+
+type Attempt = { res: UpstreamResponse } | { error: UpstreamConnectionError | UpstreamTimeoutError; reusedSocket: boolean };
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
-  // One pool per provider. Node's agent drops an idle socket before the server's
-  // `Keep-Alive: timeout=N` runs out; a socket closed under us anyway is retried below.
-  // Idle sockets are all kept (Node keeps 256 by default): with more turns streaming at
-  // once, every burst of replies ending would close the surplus and the next turns would
-  // connect again. They are at most as many as ran at once, which the run limits bound.
-  const pool = { keepAlive: true, maxFreeSockets: Infinity };
-  const agents = { http: new HttpAgent(pool), https: new HttpsAgent(pool) };
+  const headers: Record<string, string> = { ...options.headers, 'content-type': 'application/json' };
+  // One pool per origin (a provider has one). Its connections are not capped: idle ones
+  // are all kept, as many as ran at once (which the run limits bound), so that a burst of
+  // replies ending does not make the next turns connect again. undici closes an idle one
+  // before the server's `Keep-Alive: timeout=N`; one closed under us anyway is resent below.
+  const pools = new Map<string, Pool>();
+  const poolFor = async (origin: string): Promise<Pool> => {
+    let pool = pools.get(origin);
+    if (!pool) {
+      const { Pool, buildConnector } = await loadUndici();
+      pool = pools.get(origin);
+      if (pool) return pool;
+      const connector = buildConnector({ timeout: options.timeoutMs });
+      const connect: buildConnector.connector = (opts, callback) => {
+        connector(opts, (...result) => {
+          const socket = result[1];
+          socket?.prependListener('error', markBytesRead);
+          (callback as (...args: typeof result) => void)(...result);
+        });
+      };
+      // `headersTimeout` is each attempt's wait for an answer (as `connect`'s is for the
+      // connection); a streamed body takes as long as the model does, bounded by the run.
+      pool = new Pool(origin, { connect, headersTimeout: options.timeoutMs, bodyTimeout: 0 });
+      pools.set(origin, pool);
+    }
+    return pool;
+  };
 
-  function attempt(url: URL, body: string, signal: AbortSignal): Promise<Attempt> {
-    return new Promise((resolve) => {
-      const secure = url.protocol === 'https:';
-      const req = (secure ? httpsRequest : httpRequest)(url, {
-        method: 'POST',
-        agent: secure ? agents.https : agents.http,
-        headers: { ...options.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        signal,
-      });
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        req.destroy();
-      }, options.timeoutMs);
-      req.once('response', (res) => {
-        clearTimeout(timer);
-        resolve({ res });
-      });
-      req.once('error', (err) => {
-        clearTimeout(timer);
-        resolve({ error: timedOut ? new UpstreamTimeoutError() : new UpstreamConnectionError(err), reusedSocket: req.reusedSocket });
-      });
-      req.end(body);
-    });
+  async function attempt(url: URL, body: string, signal: AbortSignal): Promise<Attempt> {
+    try {
+      const pool = pools.get(url.origin) ?? (await poolFor(url.origin));
+      const res = await pool.request({ method: 'POST', path: `${url.pathname}${url.search}`, headers, body, signal });
+      return { res: { status: res.statusCode, headers: res.headers, body: res.body } };
+    } catch (err) {
+      const code = errorCode(err);
+      const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+      return { error: timedOut ? new UpstreamTimeoutError() : new UpstreamConnectionError(err), reusedSocket: !timedOut && reused(err) };
+    }
   }
 
   return {
@@ -172,7 +223,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
           continue;
         }
         const { res } = result;
-        const status = res.statusCode ?? 0;
+        const { status } = res;
         if (status >= 200 && status < 300) return res;
         const asked = askedWaitMs((name) => header(res, name));
         const wait =
@@ -180,7 +231,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
             ? retryDelay({ retry, status, askedMs: asked, spentMs: spent, deadline })
             : undefined;
         if (wait !== undefined) {
-          res.resume();
+          res.body.resume();
           spent += wait;
           await sleep(wait, undefined, { signal });
           continue;
