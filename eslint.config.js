@@ -25,6 +25,10 @@ const layers = [
       { regex: '(^|/)sessions/(?!store\\.js$)', message: 'The core knows the store interface (sessions/store.js) only, never an implementation.' },
       { regex: '(^|/)generated/(?!spec-constants\\.js$|error-codes\\.js$)', message: 'The core takes domain values: no wire types, validators or operations of the HTTP spec.' },
       { regex: '^(express|node:https?|openai|@anthropic-ai/.*|better-sqlite3)(/|$)', message: 'The core uses no framework, transport or provider SDK.' },
+      {
+        regex: '(^|/)observability/|^(prom-client|pino|pino-pretty|@opentelemetry/.*)(/|$)',
+        message: 'The core reports to the CoreObserver it is given (domain/telemetry.js); metrics, logs and traces are built outside it.',
+      },
     ],
   },
   {
@@ -34,6 +38,10 @@ const layers = [
       { regex: '(^|/)(agents|sessions|gateway|commands)/|(^|/)app\\.js$', message: 'Adapters know the provider interface and the domain only: never the core, the store or a transport.' },
       { regex: '(^|/)generated/', message: 'Adapters speak their upstream\'s API, not this gateway\'s spec.' },
       { regex: '^express(/|$)', message: 'Adapters use no server framework.' },
+      {
+        regex: '(^|/)observability/|^(prom-client|pino|pino-pretty|@opentelemetry/.*)(/|$)',
+        message: 'Adapters report upstream calls to StreamOptions.observer (domain/telemetry.js), never to a metrics or log library.',
+      },
     ],
   },
   {
@@ -51,6 +59,21 @@ const layers = [
     patterns: [
       { regex: '(^|/)(providers|sessions|commands)/|(^|/)app\\.js$', message: 'The HTTP edge calls the agent core only (agents/core-api.js), never a provider or the store.' },
       { regex: '^(openai|@anthropic-ai/.*|better-sqlite3)(/|$)', message: 'The HTTP edge uses no provider SDK or store driver.' },
+      {
+        regex: '^@opentelemetry/(?!api$)',
+        message: "OpenTelemetry's SDK is loaded only when tracing is on: import it in src/observability/tracing-sdk.ts alone (tracing.ts imports that dynamically).",
+      },
+    ],
+  },
+  {
+    name: 'composition and observability',
+    files: ['src/commands/**', 'src/app.ts', 'src/observability/**'],
+    ignores: ['src/observability/tracing-sdk.ts'],
+    patterns: [
+      {
+        regex: '^@opentelemetry/(?!api$)',
+        message: "OpenTelemetry's SDK is loaded only when tracing is on: import it in src/observability/tracing-sdk.ts alone (tracing.ts imports that dynamically).",
+      },
     ],
   },
 ];
@@ -68,7 +91,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  ...layers.map(({ files, patterns }) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns }] } })),
+  ...layers.map(({ files, ignores, patterns }) => ({ files, ...(ignores ? { ignores } : {}), rules: { 'no-restricted-imports': ['error', { patterns }] } })),
   {
     // Errors are built in one place per layer: the domain's and the HTTP edge's own.
     files: ['src/**'],

@@ -83,6 +83,8 @@ export type ErrorCode =
   | "upstream_event_too_large"
   /** The reply outgrew the agent's `maxReplyBytes`; the run was ended. */
   | "upstream_reply_too_large"
+  /** The gateway is draining before it stops: it takes no new turns (its readiness probe answers this). */
+  | "draining"
   /** The gateway is shutting down: the run was refused, or ended when the grace period ran out. */
   | "shutting_down"
   /** The session store (PostgreSQL) cannot be reached or did not answer within its statement timeout; the turn was not run or not acknowledged. Retry after `Retry-After`. */
@@ -135,6 +137,7 @@ export const errorCodes: { readonly [C in ErrorCode]: { readonly status: number;
   upstream_incomplete: { status: 502, type: "upstream_error" },
   upstream_event_too_large: { status: 502, type: "upstream_error" },
   upstream_reply_too_large: { status: 502, type: "upstream_error" },
+  draining: { status: 503, type: "server_error" },
   shutting_down: { status: 503, type: "server_error" },
   store_unavailable: { status: 503, type: "server_error" },
   upstream_timeout: { status: 504, type: "upstream_error" },

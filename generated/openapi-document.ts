@@ -35,7 +35,11 @@ export const openapiDocument = {
     },
     {
       "name": "health",
-      "description": "Liveness of the gateway process."
+      "description": "Liveness and readiness of the gateway process."
+    },
+    {
+      "name": "metrics",
+      "description": "Prometheus metrics of the gateway."
     }
   ],
   "security": [
@@ -492,6 +496,108 @@ export const openapiDocument = {
           }
         }
       }
+    },
+    "/readyz": {
+      "get": {
+        "operationId": "getReadiness",
+        "tags": [
+          "health"
+        ],
+        "summary": "Readiness probe",
+        "description": "Answers 200 while the gateway takes new turns: its configuration is loaded and its\nsession store answers. Answers 503 with the reason while it does not: `draining`\nfrom SIGTERM (or SIGINT) until its last running turn has ended (the port stays\nopen meanwhile, so a load balancer sees the drain; new turns get 503\n`shutting_down`), or `store_unavailable` while the session store cannot be\nreached. `/healthz` stays a liveness check. Needs no authentication and reveals no\nconfiguration.\n",
+        "security": [],
+        "responses": {
+          "200": {
+            "description": "The gateway takes new turns.",
+            "headers": {
+              "x-request-id": {
+                "$ref": "#/components/headers/RequestId"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Readiness"
+                },
+                "example": {
+                  "status": "ready"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedRequest"
+          },
+          "405": {
+            "$ref": "#/components/responses/MethodNotAllowed"
+          },
+          "408": {
+            "$ref": "#/components/responses/RequestTimeout"
+          },
+          "431": {
+            "$ref": "#/components/responses/HeadersTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/NotReady"
+          }
+        }
+      }
+    },
+    "/metrics": {
+      "get": {
+        "operationId": "getMetrics",
+        "x-moltbot-endpoint": "metrics",
+        "tags": [
+          "metrics"
+        ],
+        "summary": "Prometheus metrics",
+        "description": "The gateway's metrics in the Prometheus text exposition format (0.0.4): HTTP\nrequests, runs, queueing, tokens, upstream calls, auth failures, store writes and\nthe process. Labels are bounded (route templates, agent and provider ids from the\nconfiguration, status codes), never a session key, user or free text. Served while\n`gateway.metrics.enabled` is true (the default; else 404 like any unknown route).\nNeeds the gateway's bearer secret unless `gateway.metrics.auth` is `none`.\n",
+        "responses": {
+          "200": {
+            "description": "The metrics.",
+            "headers": {
+              "x-request-id": {
+                "$ref": "#/components/headers/RequestId"
+              }
+            },
+            "content": {
+              "text/plain": {
+                "schema": {
+                  "type": "string"
+                },
+                "example": "# HELP moltbot_runs_queued Turns admitted and waiting for their session lane or a run slot.\n# TYPE moltbot_runs_queued gauge\nmoltbot_runs_queued 0\n"
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "405": {
+            "$ref": "#/components/responses/MethodNotAllowed"
+          },
+          "408": {
+            "$ref": "#/components/responses/RequestTimeout"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "431": {
+            "$ref": "#/components/responses/HeadersTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -843,13 +949,13 @@ export const openapiDocument = {
         }
       },
       "ServiceUnavailable": {
-        "description": "The gateway is shutting down (`shutting_down`): the run was refused, or ended when\nthe shutdown grace period ran out. Or the session store (PostgreSQL) cannot be\nreached or did not answer within its statement timeout (`store_unavailable`, with\n`Retry-After`): the turn was not run, or not acknowledged; the gateway reconnects\nby itself.\n",
+        "description": "The gateway is shutting down (`shutting_down`, with `Retry-After`): the run was\nrefused, or ended when the shutdown grace period ran out; another instance (or this\none, restarted) takes the retry. Or the session store (PostgreSQL) cannot be\nreached or did not answer within its statement timeout (`store_unavailable`, with\n`Retry-After`): the turn was not run, or not acknowledged; the gateway reconnects\nby itself.\n",
         "headers": {
           "x-request-id": {
             "$ref": "#/components/headers/RequestId"
           },
           "Retry-After": {
-            "description": "With `store_unavailable`, seconds to wait before retrying.",
+            "description": "Seconds to wait before retrying.",
             "schema": {
               "type": "integer",
               "minimum": 0
@@ -923,6 +1029,50 @@ export const openapiDocument = {
                     "type": "invalid_request_error",
                     "param": "idempotency-key",
                     "code": "idempotency_key_reused"
+                  }
+                }
+              }
+            }
+          }
+        }
+      },
+      "NotReady": {
+        "description": "The gateway takes no new turns now: it is draining before it stops (`draining`),\nor its session store cannot be reached (`store_unavailable`). Running turns still\nfinish.\n",
+        "headers": {
+          "x-request-id": {
+            "$ref": "#/components/headers/RequestId"
+          },
+          "Retry-After": {
+            "description": "Seconds after which to ask again.",
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorResponse"
+            },
+            "examples": {
+              "draining": {
+                "value": {
+                  "error": {
+                    "message": "The gateway is draining before it stops; it takes no new turns. Send them to another instance.",
+                    "type": "server_error",
+                    "param": null,
+                    "code": "draining"
+                  }
+                }
+              },
+              "store_unavailable": {
+                "value": {
+                  "error": {
+                    "message": "The gateway's session store is unavailable, so this turn could not be run or recorded. Retry after the time in Retry-After.",
+                    "type": "server_error",
+                    "param": null,
+                    "code": "store_unavailable"
                   }
                 }
               }
@@ -1068,6 +1218,19 @@ export const openapiDocument = {
               "unavailable"
             ],
             "description": "Present while the session store cannot be reached."
+          }
+        }
+      },
+      "Readiness": {
+        "type": "object",
+        "required": [
+          "status"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "status": {
+            "type": "string",
+            "const": "ready"
           }
         }
       },
@@ -2402,6 +2565,13 @@ export const openapiDocument = {
             "description": "The reply outgrew the agent's `maxReplyBytes`; the run was ended.",
             "x-status": 502,
             "x-type": "upstream_error"
+          },
+          {
+            "type": "string",
+            "const": "draining",
+            "description": "The gateway is draining before it stops: it takes no new turns (its readiness probe answers this).",
+            "x-status": 503,
+            "x-type": "server_error"
           },
           {
             "type": "string",

@@ -64,6 +64,10 @@ export interface RuntimeOptions {
   now?: () => number;
   /** Told when a turn waits for a turn of its session running in another process. */
   onSessionWait?: AgentCoreDeps['onSessionWait'];
+  /** Told of queueing, runs, store writes and upstream calls (metrics, logs). */
+  observer?: AgentCoreDeps['observer'];
+  /** Run and upstream spans when tracing is on. */
+  tracer?: AgentCoreDeps['tracer'];
   /** Told when the PostgreSQL store loses or regains its database. */
   storeEvents?: PostgresStoreEvents;
 }
@@ -87,6 +91,8 @@ export async function createRuntime(config: GatewayConfig, overrides: RuntimeOpt
     maxStoredReplyBytes: config.store.maxStoredReplyBytes,
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.onSessionWait ? { onSessionWait: overrides.onSessionWait } : {}),
+    ...(overrides.observer ? { observer: overrides.observer } : {}),
+    ...(overrides.tracer ? { tracer: overrides.tracer } : {}),
   });
   return { core, store, authFailures: opened.authFailures, close: () => store.close() };
 }

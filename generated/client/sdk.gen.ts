@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CreateChatCompletionData, CreateChatCompletionErrors, CreateChatCompletionResponses, GetDocsData, GetDocsErrors, GetDocsResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetOpenApiDocumentData, GetOpenApiDocumentErrors, GetOpenApiDocumentResponses, ListModelsData, ListModelsErrors, ListModelsResponses, RetrieveModelData, RetrieveModelErrors, RetrieveModelResponses } from './types.gen.js';
+import type { CreateChatCompletionData, CreateChatCompletionErrors, CreateChatCompletionResponses, GetDocsData, GetDocsErrors, GetDocsResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetMetricsData, GetMetricsErrors, GetMetricsResponses, GetOpenApiDocumentData, GetOpenApiDocumentErrors, GetOpenApiDocumentResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, ListModelsData, ListModelsErrors, ListModelsResponses, RetrieveModelData, RetrieveModelErrors, RetrieveModelResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -89,3 +89,34 @@ export const getDocs = <ThrowOnError extends boolean = false>(options?: Options<
  *
  */
 export const getHealth = <ThrowOnError extends boolean = false>(options?: Options<GetHealthData, ThrowOnError>) => (options?.client ?? client).get<GetHealthResponses, GetHealthErrors, ThrowOnError>({ url: '/healthz', ...options });
+
+/**
+ * Readiness probe
+ *
+ * Answers 200 while the gateway takes new turns: its configuration is loaded and its
+ * session store answers. Answers 503 with the reason while it does not: `draining`
+ * from SIGTERM (or SIGINT) until its last running turn has ended (the port stays
+ * open meanwhile, so a load balancer sees the drain; new turns get 503
+ * `shutting_down`), or `store_unavailable` while the session store cannot be
+ * reached. `/healthz` stays a liveness check. Needs no authentication and reveals no
+ * configuration.
+ *
+ */
+export const getReadiness = <ThrowOnError extends boolean = false>(options?: Options<GetReadinessData, ThrowOnError>) => (options?.client ?? client).get<GetReadinessResponses, GetReadinessErrors, ThrowOnError>({ url: '/readyz', ...options });
+
+/**
+ * Prometheus metrics
+ *
+ * The gateway's metrics in the Prometheus text exposition format (0.0.4): HTTP
+ * requests, runs, queueing, tokens, upstream calls, auth failures, store writes and
+ * the process. Labels are bounded (route templates, agent and provider ids from the
+ * configuration, status codes), never a session key, user or free text. Served while
+ * `gateway.metrics.enabled` is true (the default; else 404 like any unknown route).
+ * Needs the gateway's bearer secret unless `gateway.metrics.auth` is `none`.
+ *
+ */
+export const getMetrics = <ThrowOnError extends boolean = false>(options?: Options<GetMetricsData, ThrowOnError>) => (options?.client ?? client).get<GetMetricsResponses, GetMetricsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/metrics',
+    ...options
+});

@@ -30,6 +30,10 @@ export type Health = {
     store?: 'unavailable';
 };
 
+export type Readiness = {
+    status: 'ready';
+};
+
 /**
  * OpenAI's request shape. Fields not listed here are accepted and ignored, so clients
  * that send extra OpenAI parameters keep working.
@@ -409,7 +413,7 @@ export type Error = {
  * 404 with code `null`, as OpenAI does.
  *
  */
-export type ErrorCode = 'invalid_json' | 'invalid_utf8' | 'invalid_body' | 'invalid_body_encoding' | 'invalid_value' | 'missing_required_parameter' | 'string_too_long' | 'too_deep' | 'duplicate_header' | 'malformed_request' | 'invalid_agent_id' | 'session_agent_mismatch' | 'missing_new_turn' | 'too_many_images' | 'image_too_large' | 'invalid_image' | 'image_url_not_allowed' | 'image_fetch_failed' | 'images_not_supported' | 'invalid_api_key' | 'model_not_found' | 'method_not_allowed' | 'request_timeout' | 'idempotency_key_in_use' | 'idempotency_key_reused' | 'request_too_large' | 'unsupported_media_type' | 'unsupported_content_encoding' | 'queue_full' | 'provider_queue_full' | 'too_many_auth_failures' | 'headers_too_large' | 'internal_error' | 'docs_missing' | 'upstream_unavailable' | 'upstream_error' | 'upstream_incomplete' | 'upstream_event_too_large' | 'upstream_reply_too_large' | 'shutting_down' | 'store_unavailable' | 'upstream_timeout' | 'run_timeout' | 'storage_full';
+export type ErrorCode = 'invalid_json' | 'invalid_utf8' | 'invalid_body' | 'invalid_body_encoding' | 'invalid_value' | 'missing_required_parameter' | 'string_too_long' | 'too_deep' | 'duplicate_header' | 'malformed_request' | 'invalid_agent_id' | 'session_agent_mismatch' | 'missing_new_turn' | 'too_many_images' | 'image_too_large' | 'invalid_image' | 'image_url_not_allowed' | 'image_fetch_failed' | 'images_not_supported' | 'invalid_api_key' | 'model_not_found' | 'method_not_allowed' | 'request_timeout' | 'idempotency_key_in_use' | 'idempotency_key_reused' | 'request_too_large' | 'unsupported_media_type' | 'unsupported_content_encoding' | 'queue_full' | 'provider_queue_full' | 'too_many_auth_failures' | 'headers_too_large' | 'internal_error' | 'docs_missing' | 'upstream_unavailable' | 'upstream_error' | 'upstream_incomplete' | 'upstream_event_too_large' | 'upstream_reply_too_large' | 'draining' | 'shutting_down' | 'store_unavailable' | 'upstream_timeout' | 'run_timeout' | 'storage_full';
 
 /**
  * The class of error, as OpenAI names them, plus `upstream_error` for failures of the agent's model provider.
@@ -572,8 +576,9 @@ export type CreateChatCompletionErrors = {
      */
     502: ErrorResponse;
     /**
-     * The gateway is shutting down (`shutting_down`): the run was refused, or ended when
-     * the shutdown grace period ran out. Or the session store (PostgreSQL) cannot be
+     * The gateway is shutting down (`shutting_down`, with `Retry-After`): the run was
+     * refused, or ended when the shutdown grace period ran out; another instance (or this
+     * one, restarted) takes the retry. Or the session store (PostgreSQL) cannot be
      * reached or did not answer within its statement timeout (`store_unavailable`, with
      * `Retry-After`): the turn was not run, or not acknowledged; the gateway reconnects
      * by itself.
@@ -906,3 +911,129 @@ export type GetHealthResponses = {
 };
 
 export type GetHealthResponse = GetHealthResponses[keyof GetHealthResponses];
+
+export type GetReadinessData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/readyz';
+};
+
+export type GetReadinessErrors = {
+    /**
+     * The request cannot be taken as it is, whatever its operation: `duplicate_header`
+     * (two `Authorization` or two `Host` headers) or `malformed_request` (not valid HTTP;
+     * the connection is closed).
+     *
+     */
+    400: ErrorResponse;
+    /**
+     * The path exists but not with this method (`method_not_allowed`); `Allow` lists the methods it takes.
+     */
+    405: ErrorResponse;
+    /**
+     * The request's headers or body did not arrive within
+     * `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds` (`request_timeout`);
+     * the connection is closed.
+     *
+     */
+    408: ErrorResponse;
+    /**
+     * The request headers exceed 16 KiB (`headers_too_large`); the connection is closed.
+     */
+    431: ErrorResponse;
+    /**
+     * An unexpected failure inside the gateway (`internal_error`; no internals are
+     * revealed), or a served document missing from the installation (`docs_missing`).
+     *
+     */
+    500: ErrorResponse;
+    /**
+     * The gateway takes no new turns now: it is draining before it stops (`draining`),
+     * or its session store cannot be reached (`store_unavailable`). Running turns still
+     * finish.
+     *
+     */
+    503: ErrorResponse;
+};
+
+export type GetReadinessError = GetReadinessErrors[keyof GetReadinessErrors];
+
+export type GetReadinessResponses = {
+    /**
+     * The gateway takes new turns.
+     */
+    200: Readiness;
+};
+
+export type GetReadinessResponse = GetReadinessResponses[keyof GetReadinessResponses];
+
+export type GetMetricsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/metrics';
+};
+
+export type GetMetricsErrors = {
+    /**
+     * The request cannot be taken as it is, whatever its operation: `duplicate_header`
+     * (two `Authorization` or two `Host` headers) or `malformed_request` (not valid HTTP;
+     * the connection is closed).
+     *
+     */
+    400: ErrorResponse;
+    /**
+     * The bearer secret is missing or wrong (`invalid_api_key`).
+     */
+    401: ErrorResponse;
+    /**
+     * No configured agent has the requested id (`model_not_found`), or the route does not
+     * exist (code `null`, as OpenAI answers an unknown URL; also the OpenAI endpoints while
+     * they are disabled).
+     *
+     */
+    404: ErrorResponse;
+    /**
+     * The path exists but not with this method (`method_not_allowed`); `Allow` lists the methods it takes.
+     */
+    405: ErrorResponse;
+    /**
+     * The request's headers or body did not arrive within
+     * `gateway.http.headersTimeoutSeconds` / `requestTimeoutSeconds` (`request_timeout`);
+     * the connection is closed.
+     *
+     */
+    408: ErrorResponse;
+    /**
+     * The gateway is at capacity (`queue_full`: `agents.defaults.maxConcurrent` runs are
+     * running and `agents.defaults.maxQueued` more are waiting), the agent's model
+     * provider is (`provider_queue_full`: its own `models.providers.<id>.maxConcurrent`
+     * runs are running and its `maxQueued` more are waiting), or this client address
+     * failed authentication too often (`too_many_auth_failures`, also for a correct
+     * secret while blocked). Retry after `Retry-After` seconds.
+     *
+     */
+    429: ErrorResponse;
+    /**
+     * The request headers exceed 16 KiB (`headers_too_large`); the connection is closed.
+     */
+    431: ErrorResponse;
+    /**
+     * An unexpected failure inside the gateway (`internal_error`; no internals are
+     * revealed), or a served document missing from the installation (`docs_missing`).
+     *
+     */
+    500: ErrorResponse;
+};
+
+export type GetMetricsError = GetMetricsErrors[keyof GetMetricsErrors];
+
+export type GetMetricsResponses = {
+    /**
+     * The metrics.
+     */
+    200: string;
+};
+
+export type GetMetricsResponse = GetMetricsResponses[keyof GetMetricsResponses];

@@ -2866,11 +2866,11 @@ return errors === 0;
 }
 validate46.evaluated = {"props":{"header":true,"path":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validate_getOpenApiDocument = validate47;
-const schema54 = {"$id":"getOpenApiDocument.request.json","type":"object","properties":{"header":{"type":"object","properties":{},"required":[]},"path":{"type":"object","properties":{},"required":[],"additionalProperties":false}},"required":["header","path"]};
+export const validate_getMetrics = validate47;
+const schema54 = {"$id":"getMetrics.request.json","type":"object","properties":{"header":{"type":"object","properties":{},"required":[]},"path":{"type":"object","properties":{},"required":[],"additionalProperties":false}},"required":["header","path"]};
 
 function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getOpenApiDocument.request.json" */;
+/*# sourceURL="getMetrics.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate47.evaluated;
@@ -2955,11 +2955,11 @@ return errors === 0;
 }
 validate47.evaluated = {"props":{"header":true,"path":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validate_listModels = validate48;
-const schema55 = {"$id":"listModels.request.json","type":"object","properties":{"header":{"type":"object","properties":{},"required":[]},"path":{"type":"object","properties":{},"required":[],"additionalProperties":false}},"required":["header","path"]};
+export const validate_getOpenApiDocument = validate48;
+const schema55 = {"$id":"getOpenApiDocument.request.json","type":"object","properties":{"header":{"type":"object","properties":{},"required":[]},"path":{"type":"object","properties":{},"required":[],"additionalProperties":false}},"required":["header","path"]};
 
 function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listModels.request.json" */;
+/*# sourceURL="getOpenApiDocument.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate48.evaluated;
@@ -3044,11 +3044,11 @@ return errors === 0;
 }
 validate48.evaluated = {"props":{"header":true,"path":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validate_retrieveModel = validate49;
-const schema56 = {"$id":"retrieveModel.request.json","type":"object","properties":{"header":{"type":"object","properties":{},"required":[]},"path":{"type":"object","properties":{"model":{"type":"string","minLength":1,"maxLength":256}},"required":["model"],"additionalProperties":false}},"required":["header","path"]};
+export const validate_getReadiness = validate49;
+const schema56 = {"$id":"getReadiness.request.json","type":"object","properties":{"header":{"type":"object","properties":{},"required":[]},"path":{"type":"object","properties":{},"required":[],"additionalProperties":false}},"required":["header","path"]};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="retrieveModel.request.json" */;
+/*# sourceURL="getReadiness.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate49.evaluated;
@@ -3095,8 +3095,186 @@ errors++;
 if(data.path !== undefined){
 let data1 = data.path;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+for(const key0 in data1){
+const err3 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema56.properties.path,data:data1};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema56.properties.path.type,parentSchema:schema56.properties.path,data:data1};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema56.type,parentSchema:schema56,data};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+validate49.errors = vErrors;
+return errors === 0;
+}
+validate49.evaluated = {"props":{"header":true,"path":true},"dynamicProps":false,"dynamicItems":false};
+
+export const validate_listModels = validate50;
+const schema57 = {"$id":"listModels.request.json","type":"object","properties":{"header":{"type":"object","properties":{},"required":[]},"path":{"type":"object","properties":{},"required":[],"additionalProperties":false}},"required":["header","path"]};
+
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="listModels.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate50.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.header === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "header"},message:"must have required property '"+"header"+"'",schema:schema57.required,parentSchema:schema57,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.path === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema57.required,parentSchema:schema57,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.header !== undefined){
+let data0 = data.header;
+if(!(data0 && typeof data0 == "object" && !Array.isArray(data0))){
+const err2 = {instancePath:instancePath+"/header",schemaPath:"#/properties/header/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema57.properties.header.type,parentSchema:schema57.properties.header,data:data0};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.path !== undefined){
+let data1 = data.path;
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+for(const key0 in data1){
+const err3 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema57.properties.path,data:data1};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema57.properties.path.type,parentSchema:schema57.properties.path,data:data1};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema57.type,parentSchema:schema57,data};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+validate50.errors = vErrors;
+return errors === 0;
+}
+validate50.evaluated = {"props":{"header":true,"path":true},"dynamicProps":false,"dynamicItems":false};
+
+export const validate_retrieveModel = validate51;
+const schema58 = {"$id":"retrieveModel.request.json","type":"object","properties":{"header":{"type":"object","properties":{},"required":[]},"path":{"type":"object","properties":{"model":{"type":"string","minLength":1,"maxLength":256}},"required":["model"],"additionalProperties":false}},"required":["header","path"]};
+
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="retrieveModel.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate51.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.header === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "header"},message:"must have required property '"+"header"+"'",schema:schema58.required,parentSchema:schema58,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.path === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema58.required,parentSchema:schema58,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.header !== undefined){
+let data0 = data.header;
+if(!(data0 && typeof data0 == "object" && !Array.isArray(data0))){
+const err2 = {instancePath:instancePath+"/header",schemaPath:"#/properties/header/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema58.properties.header.type,parentSchema:schema58.properties.header,data:data0};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.path !== undefined){
+let data1 = data.path;
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 if(data1.model === undefined){
-const err3 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'",schema:schema56.properties.path.required,parentSchema:schema56.properties.path,data:data1};
+const err3 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'",schema:schema58.properties.path.required,parentSchema:schema58.properties.path,data:data1};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3107,7 +3285,7 @@ errors++;
 }
 for(const key0 in data1){
 if(!(key0 === "model")){
-const err4 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema56.properties.path,data:data1};
+const err4 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema58.properties.path,data:data1};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3121,7 +3299,7 @@ if(data1.model !== undefined){
 let data2 = data1.model;
 if(typeof data2 === "string"){
 if(func1(data2) > 256){
-const err5 = {instancePath:instancePath+"/path/model",schemaPath:"#/properties/path/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema56.properties.path.properties.model,data:data2};
+const err5 = {instancePath:instancePath+"/path/model",schemaPath:"#/properties/path/properties/model/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema58.properties.path.properties.model,data:data2};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3131,7 +3309,7 @@ vErrors.push(err5);
 errors++;
 }
 if(func1(data2) < 1){
-const err6 = {instancePath:instancePath+"/path/model",schemaPath:"#/properties/path/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema56.properties.path.properties.model,data:data2};
+const err6 = {instancePath:instancePath+"/path/model",schemaPath:"#/properties/path/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema58.properties.path.properties.model,data:data2};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3142,7 +3320,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/path/model",schemaPath:"#/properties/path/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema56.properties.path.properties.model.type,parentSchema:schema56.properties.path.properties.model,data:data2};
+const err7 = {instancePath:instancePath+"/path/model",schemaPath:"#/properties/path/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema58.properties.path.properties.model.type,parentSchema:schema58.properties.path.properties.model,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3154,7 +3332,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema56.properties.path.type,parentSchema:schema56.properties.path,data:data1};
+const err8 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema58.properties.path.type,parentSchema:schema58.properties.path,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3166,7 +3344,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema56.type,parentSchema:schema56,data};
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema58.type,parentSchema:schema58,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3175,17 +3353,19 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":{"header":true,"path":true},"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":{"header":true,"path":true},"dynamicProps":false,"dynamicItems":false};
 
 /** Each operation's request validator, over `{ header, path, requestBody }`. */
 export const requestValidators = {
   "createChatCompletion": validate_createChatCompletion,
   "getDocs": validate_getDocs,
   "getHealth": validate_getHealth,
+  "getMetrics": validate_getMetrics,
   "getOpenApiDocument": validate_getOpenApiDocument,
+  "getReadiness": validate_getReadiness,
   "listModels": validate_listModels,
   "retrieveModel": validate_retrieveModel,
 };

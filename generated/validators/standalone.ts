@@ -4453,7 +4453,7 @@ export const validateErrorResponse = validate58;
 const schema65 = {"type":"object","required":["error"],"properties":{"error":{"$ref":"#/components/schemas/Error"}}};
 const schema66 = {"type":"object","required":["message","type","param","code"],"properties":{"message":{"type":"string","description":"What went wrong, for a person to read."},"type":{"$ref":"#/components/schemas/ErrorType"},"param":{"type":["string","null"],"description":"The request field or header at fault, when there is one."},"code":{"description":"A stable machine-readable code (`ErrorCode` lists each with its status); `null` only for an unknown route.","anyOf":[{"$ref":"#/components/schemas/ErrorCode"},{"type":"null"}]}}};
 const schema67 = {"type":"string","description":"The class of error, as OpenAI names them, plus `upstream_error` for failures of the agent's model provider.","enum":["invalid_request_error","server_error","upstream_error"]};
-const schema68 = {"description":"Every `code` the gateway sends in an error body, with the HTTP status it comes with\n(`x-status`) and its `type` (`x-type`). An error after a stream has started carries\nthe same code in the stream's final event. Besides these, an unknown route answers\n404 with code `null`, as OpenAI does.\n","oneOf":[{"type":"string","const":"invalid_json","description":"The body is not valid JSON.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_utf8","description":"The body is not valid UTF-8.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_body","description":"The body is not a JSON object.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_body_encoding","description":"The body does not decode as its `Content-Encoding` says.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_value","description":"A field or header breaks the spec (`param` names it and the message says how), or a number is out of a double's range such as `1e309`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"missing_required_parameter","description":"A required field is missing (`param` names it).","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"string_too_long","description":"A string or key in the body is longer than `gateway.http.maxStringLength` characters.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"too_deep","description":"The body is nested more than `gateway.http.maxDepth` levels deep.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"duplicate_header","description":"The request has two `Authorization` or two `Host` headers (`param` names which).","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"malformed_request","description":"The request is not valid HTTP; the connection is closed.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_agent_id","description":"The agent id (`x-moltbot-agent-id`, or a `moltbot:`/`moltbot/`/`agent:` model prefix) is not 1-64 characters of `a-z`, `0-9`, `_`, `-` starting with a letter or digit.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"session_agent_mismatch","description":"The session key's `agent:<id>:` prefix names another agent than the request runs.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"missing_new_turn","description":"`messages` has no `user` or `tool` message after its last `assistant` message.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"too_many_images","description":"The request has more images than `gateway.http.images.maxCount`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_too_large","description":"An image (decoded, or as fetched) is larger than `gateway.http.images.maxBytes`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_image","description":"An image is neither a `data:image/...;base64` URI nor an http(s) URL, or it is empty.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_url_not_allowed","description":"An image is an http(s) URL while `gateway.http.images.allowUrls` is off.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_fetch_failed","description":"An image URL could not be fetched: unreachable, an error status, not an image, or no answer within `fetchTimeoutSeconds`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"images_not_supported","description":"The request carries images and the agent's model provider takes none.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_api_key","description":"The bearer secret is missing or wrong.","x-status":401,"x-type":"invalid_request_error"},{"type":"string","const":"model_not_found","description":"No configured agent has the requested id (chat) or the requested model id (`GET /v1/models/{model}`).","x-status":404,"x-type":"invalid_request_error"},{"type":"string","const":"method_not_allowed","description":"The path does not take this method; `Allow` lists those it takes.","x-status":405,"x-type":"invalid_request_error"},{"type":"string","const":"request_timeout","description":"The headers or the body did not arrive in time; the connection is closed.","x-status":408,"x-type":"invalid_request_error"},{"type":"string","const":"idempotency_key_in_use","description":"A request with this `Idempotency-Key` is still running; retry after `Retry-After` to get its response.","x-status":409,"x-type":"invalid_request_error"},{"type":"string","const":"idempotency_key_reused","description":"This `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers); use a new key.","x-status":409,"x-type":"invalid_request_error"},{"type":"string","const":"request_too_large","description":"The body is larger than `gateway.http.maxBodyBytes` (declared, received or decoded).","x-status":413,"x-type":"invalid_request_error"},{"type":"string","const":"unsupported_media_type","description":"The body's `Content-Type` is not JSON.","x-status":415,"x-type":"invalid_request_error"},{"type":"string","const":"unsupported_content_encoding","description":"The body's `Content-Encoding` is not `gzip`, `deflate` or `br`; `Accept-Encoding` lists those.","x-status":415,"x-type":"invalid_request_error"},{"type":"string","const":"queue_full","description":"The gateway is at capacity (`agents.defaults.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"provider_queue_full","description":"The agent's model provider is at its own capacity (`models.providers.<id>.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"too_many_auth_failures","description":"This address failed authentication too often and is blocked, even with the right secret, for `Retry-After` seconds.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"headers_too_large","description":"The request headers exceed 16 KiB; the connection is closed.","x-status":431,"x-type":"invalid_request_error"},{"type":"string","const":"internal_error","description":"An unexpected failure inside the gateway; no internals are revealed.","x-status":500,"x-type":"server_error"},{"type":"string","const":"docs_missing","description":"The spec or the docs page is missing from the installation (run `npm run build`).","x-status":500,"x-type":"server_error"},{"type":"string","const":"upstream_unavailable","description":"The agent's model provider could not be reached.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_error","description":"The agent's model provider answered with an error (with `Retry-After` when it asked to wait) or failed mid-reply.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_incomplete","description":"The provider's stream ended before the reply was complete.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_event_too_large","description":"One of the provider's stream events or lines was longer than its `maxEventBytes`; the run was ended.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_reply_too_large","description":"The reply outgrew the agent's `maxReplyBytes`; the run was ended.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"shutting_down","description":"The gateway is shutting down: the run was refused, or ended when the grace period ran out.","x-status":503,"x-type":"server_error"},{"type":"string","const":"store_unavailable","description":"The session store (PostgreSQL) cannot be reached or did not answer within its statement timeout; the turn was not run or not acknowledged. Retry after `Retry-After`.","x-status":503,"x-type":"server_error"},{"type":"string","const":"upstream_timeout","description":"The agent's model provider did not answer within its `timeoutSeconds`.","x-status":504,"x-type":"upstream_error"},{"type":"string","const":"run_timeout","description":"The whole run took longer than the agent's `timeoutSeconds`.","x-status":504,"x-type":"server_error"},{"type":"string","const":"storage_full","description":"The session store has no room, so the turn could not be recorded; nothing of it is kept and no reply is returned.","x-status":507,"x-type":"server_error"}]};
+const schema68 = {"description":"Every `code` the gateway sends in an error body, with the HTTP status it comes with\n(`x-status`) and its `type` (`x-type`). An error after a stream has started carries\nthe same code in the stream's final event. Besides these, an unknown route answers\n404 with code `null`, as OpenAI does.\n","oneOf":[{"type":"string","const":"invalid_json","description":"The body is not valid JSON.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_utf8","description":"The body is not valid UTF-8.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_body","description":"The body is not a JSON object.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_body_encoding","description":"The body does not decode as its `Content-Encoding` says.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_value","description":"A field or header breaks the spec (`param` names it and the message says how), or a number is out of a double's range such as `1e309`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"missing_required_parameter","description":"A required field is missing (`param` names it).","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"string_too_long","description":"A string or key in the body is longer than `gateway.http.maxStringLength` characters.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"too_deep","description":"The body is nested more than `gateway.http.maxDepth` levels deep.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"duplicate_header","description":"The request has two `Authorization` or two `Host` headers (`param` names which).","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"malformed_request","description":"The request is not valid HTTP; the connection is closed.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_agent_id","description":"The agent id (`x-moltbot-agent-id`, or a `moltbot:`/`moltbot/`/`agent:` model prefix) is not 1-64 characters of `a-z`, `0-9`, `_`, `-` starting with a letter or digit.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"session_agent_mismatch","description":"The session key's `agent:<id>:` prefix names another agent than the request runs.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"missing_new_turn","description":"`messages` has no `user` or `tool` message after its last `assistant` message.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"too_many_images","description":"The request has more images than `gateway.http.images.maxCount`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_too_large","description":"An image (decoded, or as fetched) is larger than `gateway.http.images.maxBytes`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_image","description":"An image is neither a `data:image/...;base64` URI nor an http(s) URL, or it is empty.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_url_not_allowed","description":"An image is an http(s) URL while `gateway.http.images.allowUrls` is off.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"image_fetch_failed","description":"An image URL could not be fetched: unreachable, an error status, not an image, or no answer within `fetchTimeoutSeconds`.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"images_not_supported","description":"The request carries images and the agent's model provider takes none.","x-status":400,"x-type":"invalid_request_error"},{"type":"string","const":"invalid_api_key","description":"The bearer secret is missing or wrong.","x-status":401,"x-type":"invalid_request_error"},{"type":"string","const":"model_not_found","description":"No configured agent has the requested id (chat) or the requested model id (`GET /v1/models/{model}`).","x-status":404,"x-type":"invalid_request_error"},{"type":"string","const":"method_not_allowed","description":"The path does not take this method; `Allow` lists those it takes.","x-status":405,"x-type":"invalid_request_error"},{"type":"string","const":"request_timeout","description":"The headers or the body did not arrive in time; the connection is closed.","x-status":408,"x-type":"invalid_request_error"},{"type":"string","const":"idempotency_key_in_use","description":"A request with this `Idempotency-Key` is still running; retry after `Retry-After` to get its response.","x-status":409,"x-type":"invalid_request_error"},{"type":"string","const":"idempotency_key_reused","description":"This `Idempotency-Key` was used within the last 10 minutes for a different request (body, agent or session headers); use a new key.","x-status":409,"x-type":"invalid_request_error"},{"type":"string","const":"request_too_large","description":"The body is larger than `gateway.http.maxBodyBytes` (declared, received or decoded).","x-status":413,"x-type":"invalid_request_error"},{"type":"string","const":"unsupported_media_type","description":"The body's `Content-Type` is not JSON.","x-status":415,"x-type":"invalid_request_error"},{"type":"string","const":"unsupported_content_encoding","description":"The body's `Content-Encoding` is not `gzip`, `deflate` or `br`; `Accept-Encoding` lists those.","x-status":415,"x-type":"invalid_request_error"},{"type":"string","const":"queue_full","description":"The gateway is at capacity (`agents.defaults.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"provider_queue_full","description":"The agent's model provider is at its own capacity (`models.providers.<id>.maxConcurrent` running, `maxQueued` waiting); retry after `Retry-After`.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"too_many_auth_failures","description":"This address failed authentication too often and is blocked, even with the right secret, for `Retry-After` seconds.","x-status":429,"x-type":"invalid_request_error"},{"type":"string","const":"headers_too_large","description":"The request headers exceed 16 KiB; the connection is closed.","x-status":431,"x-type":"invalid_request_error"},{"type":"string","const":"internal_error","description":"An unexpected failure inside the gateway; no internals are revealed.","x-status":500,"x-type":"server_error"},{"type":"string","const":"docs_missing","description":"The spec or the docs page is missing from the installation (run `npm run build`).","x-status":500,"x-type":"server_error"},{"type":"string","const":"upstream_unavailable","description":"The agent's model provider could not be reached.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_error","description":"The agent's model provider answered with an error (with `Retry-After` when it asked to wait) or failed mid-reply.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_incomplete","description":"The provider's stream ended before the reply was complete.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_event_too_large","description":"One of the provider's stream events or lines was longer than its `maxEventBytes`; the run was ended.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"upstream_reply_too_large","description":"The reply outgrew the agent's `maxReplyBytes`; the run was ended.","x-status":502,"x-type":"upstream_error"},{"type":"string","const":"draining","description":"The gateway is draining before it stops: it takes no new turns (its readiness probe answers this).","x-status":503,"x-type":"server_error"},{"type":"string","const":"shutting_down","description":"The gateway is shutting down: the run was refused, or ended when the grace period ran out.","x-status":503,"x-type":"server_error"},{"type":"string","const":"store_unavailable","description":"The session store (PostgreSQL) cannot be reached or did not answer within its statement timeout; the turn was not run or not acknowledged. Retry after `Retry-After`.","x-status":503,"x-type":"server_error"},{"type":"string","const":"upstream_timeout","description":"The agent's model provider did not answer within its `timeoutSeconds`.","x-status":504,"x-type":"upstream_error"},{"type":"string","const":"run_timeout","description":"The whole run took longer than the agent's `timeoutSeconds`.","x-status":504,"x-type":"server_error"},{"type":"string","const":"storage_full","description":"The session store has no room, so the turn could not be recorded; nothing of it is kept and no reply is returned.","x-status":507,"x-type":"server_error"}]};
 
 function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5777,8 +5777,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-if("shutting_down" !== data3){
-const err87 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/39/const",keyword:"const",params:{allowedValue: "shutting_down"},message:"must be equal to constant"};
+if("draining" !== data3){
+const err87 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/39/const",keyword:"const",params:{allowedValue: "draining"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -5808,8 +5808,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-if("store_unavailable" !== data3){
-const err89 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/40/const",keyword:"const",params:{allowedValue: "store_unavailable"},message:"must be equal to constant"};
+if("shutting_down" !== data3){
+const err89 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/40/const",keyword:"const",params:{allowedValue: "shutting_down"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -5839,8 +5839,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-if("upstream_timeout" !== data3){
-const err91 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/41/const",keyword:"const",params:{allowedValue: "upstream_timeout"},message:"must be equal to constant"};
+if("store_unavailable" !== data3){
+const err91 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/41/const",keyword:"const",params:{allowedValue: "store_unavailable"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -5870,8 +5870,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-if("run_timeout" !== data3){
-const err93 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/42/const",keyword:"const",params:{allowedValue: "run_timeout"},message:"must be equal to constant"};
+if("upstream_timeout" !== data3){
+const err93 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/42/const",keyword:"const",params:{allowedValue: "upstream_timeout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -5901,8 +5901,8 @@ vErrors.push(err94);
 }
 errors++;
 }
-if("storage_full" !== data3){
-const err95 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/43/const",keyword:"const",params:{allowedValue: "storage_full"},message:"must be equal to constant"};
+if("run_timeout" !== data3){
+const err95 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/43/const",keyword:"const",params:{allowedValue: "run_timeout"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -5920,6 +5920,38 @@ else {
 if(_valid1){
 valid4 = true;
 passing0 = 43;
+}
+const _errs101 = errors;
+if(typeof data3 !== "string"){
+const err96 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/44/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+if("storage_full" !== data3){
+const err97 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf/44/const",keyword:"const",params:{allowedValue: "storage_full"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+var _valid1 = _errs101 === errors;
+if(_valid1 && valid4){
+valid4 = false;
+passing0 = [passing0, 44];
+}
+else {
+if(_valid1){
+valid4 = true;
+passing0 = 44;
+}
 }
 }
 }
@@ -5965,12 +5997,12 @@ passing0 = 43;
 }
 }
 if(!valid4){
-const err96 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err98 = {instancePath:instancePath+"/code",schemaPath:"#/components/schemas/ErrorCode/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err96];
+vErrors = [err98];
 }
 else {
-vErrors.push(err96);
+vErrors.push(err98);
 }
 errors++;
 }
@@ -5987,26 +6019,26 @@ vErrors = null;
 }
 var _valid0 = _errs10 === errors;
 valid2 = valid2 || _valid0;
-const _errs101 = errors;
+const _errs103 = errors;
 if(data3 !== null){
-const err97 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err99 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err97];
+vErrors = [err99];
 }
 else {
-vErrors.push(err97);
+vErrors.push(err99);
 }
 errors++;
 }
-var _valid0 = _errs101 === errors;
+var _valid0 = _errs103 === errors;
 valid2 = valid2 || _valid0;
 if(!valid2){
-const err98 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err100 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err98];
+vErrors = [err100];
 }
 else {
-vErrors.push(err98);
+vErrors.push(err100);
 }
 errors++;
 }
@@ -6024,12 +6056,12 @@ vErrors = null;
 }
 }
 else {
-const err99 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err101 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err99];
+vErrors = [err101];
 }
 else {
-vErrors.push(err99);
+vErrors.push(err101);
 }
 errors++;
 }

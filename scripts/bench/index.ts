@@ -26,6 +26,7 @@ import { Agent } from 'node:http';
 import { MESSAGE, REQUEST_BODY, REQUEST_HEADERS, STREAM_BODY } from './payloads.mjs';
 import { installCleanup, killAll, ROOT, startGateway, startNodeServer, startUpstream, type Proc } from './procs.js';
 import { foreignLoad, snapshot } from './noise.js';
+import { observability, observabilityRows, type ObservabilityResult } from './observability.js';
 import { buildRows, formatTable, type Results } from './report.js';
 import { streaming, throughput } from './traffic.js';
 import { websocketTurns } from './websocket.js';
@@ -33,7 +34,7 @@ import { websocketTurns } from './websocket.js';
 const FULL_STREAMS = 2000;
 /** The many-users scenario's full size: the issue's 500 users for 20 s. */
 const FULL_USERS = 500;
-const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'websocket'] as const;
+const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'observability', 'websocket'] as const;
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' }, peers: { type: 'boolean', default: false } },
@@ -190,22 +191,33 @@ if (wanted('postgres')) {
   }
 }
 
+let observed: ObservabilityResult | undefined;
+if (wanted('observability')) {
+  await scenario('8 observability', async () => {
+    observed = await observability({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS });
+  });
+}
+
 if (wanted('websocket')) {
-  await scenario('9 websocket', async () => {
+  await scenario('10 websocket', async () => {
     results.websocket = await websocketTurns({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, concurrencies: [1, 32] });
   });
 }
 
 let peerSeries: PeerSeries | undefined;
 if (withPeers) {
-  await scenario('8 peers', async () => {
+  await scenario('9 peers', async () => {
     peerSeries = await peers({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS });
   });
 }
 
 killAll();
 
-const rows = [...buildRows(results, { fullStreams: FULL_STREAMS, fullUsers: FULL_USERS }), ...(peerSeries ? peerRows(peerSeries) : [])];
+const rows = [
+  ...buildRows(results, { fullStreams: FULL_STREAMS, fullUsers: FULL_USERS }),
+  ...(observed ? observabilityRows(observed) : []),
+  ...(peerSeries ? peerRows(peerSeries) : []),
+];
 const seconds = (performance.now() - began) / 1000;
 const cpu = cpus();
 const meta = {
@@ -227,7 +239,7 @@ const meta = {
   })(),
 };
 const jsonPath = join(tmpdir(), 'bench-results.json');
-writeFileSync(jsonPath, `${JSON.stringify({ meta, rows, raw: { ...results, peers: peerSeries } }, null, 2)}\n`);
+writeFileSync(jsonPath, `${JSON.stringify({ meta, rows, raw: { ...results, observability: observed, peers: peerSeries } }, null, 2)}\n`);
 
 console.log(
   `\nmoltbot-gateway benchmark (${meta.mode}: ${settings.rounds} rounds, ${settings.durationS} s per load run), ${meta.cpus}, node ${meta.node}, ` +

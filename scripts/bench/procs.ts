@@ -179,6 +179,10 @@ export interface GatewayOptions {
    */
   plain?: boolean;
   port?: number;
+  /** `--log-level` (default: the gateway's, `info`). */
+  logLevel?: string;
+  /** `gateway.metrics.enabled` (default: the gateway's, true). */
+  metrics?: boolean;
   /** `session.store` (PostgreSQL); the SQLite store in the state dir when absent. */
   store?: Record<string, unknown>;
 }
@@ -198,6 +202,7 @@ function configFor(options: GatewayOptions): object {
     gateway: {
       bind: 'loopback',
       auth: { mode: 'token', rateLimit: { exemptLoopback: true } },
+      ...(options.metrics === undefined ? {} : { metrics: { enabled: options.metrics } }),
       http: { endpoints: { chatCompletions: { enabled: true } } },
     },
     session: { reset: { mode: 'never' }, ...(options.store ? { store: options.store } : {}) },
@@ -224,7 +229,7 @@ export function gatewayArgs(options: GatewayOptions): { args: string[]; env: Nod
   const env: NodeJS.ProcessEnv = { ...process.env, CLAWDBOT_GATEWAY_TOKEN: TOKEN, MOLTBOT_STATE_DIR: stateDir };
   // Nothing from the caller's shell may change which secret or state the gateway uses.
   for (const name of ['MOLTBOT_GATEWAY_TOKEN', 'CLAWDBOT_GATEWAY_PASSWORD', 'MOLTBOT_GATEWAY_PASSWORD', 'CLAWDBOT_STATE_DIR']) delete env[name];
-  const args = [join(ROOT, 'bin/moltbot.mjs'), 'gateway', '--config', path, '--port', String(options.port ?? 0)];
+  const args = [join(ROOT, 'bin/moltbot.mjs'), 'gateway', '--config', path, '--port', String(options.port ?? 0), ...(options.logLevel ? ['--log-level', options.logLevel] : [])];
   return { args, env, stateDir };
 }
 

@@ -9,8 +9,9 @@ import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent } from '../domain/events.js';
 import type { TurnMessage } from '../domain/messages.js';
 import type { TurnOptions } from '../domain/options.js';
+import type { CoreObserver, RunTracer } from '../domain/telemetry.js';
 import type { ModelProvider } from '../providers/types.js';
-import type { SessionStore, StoreHealth } from '../sessions/store.js';
+import type { SessionKind, SessionStore, StoreHealth } from '../sessions/store.js';
 import type { Claimed, IdempotencyClaim, Replay } from './idempotency.js';
 import type { ImagePolicy } from './images.js';
 import type { LaneId, Lanes } from './lanes.js';
@@ -56,6 +57,10 @@ export interface TurnRequest {
    * record of.
    */
   bufferedReply?: boolean | undefined;
+  /** The id the caller logs this request under: passed to the observer, never stored. */
+  requestId?: string | undefined;
+  /** The caller's trace context (its request's span), for `AgentCoreDeps.tracer`; opaque to the core. */
+  traceContext?: unknown;
   /** A shorter run time than the agent's `timeoutSeconds` for this turn (never a longer one). */
   timeoutSeconds?: number | undefined;
 }
@@ -64,6 +69,8 @@ export interface TurnRequest {
 export interface StartedTurn {
   agentId: string;
   sessionKey: string;
+  /** How the key was chosen: given, derived from `user`, or new for this turn. */
+  sessionKind: SessionKind;
   /**
    * Deltas then `done`; throws a `GatewayError` on failure (429 when the gateway or its
    * provider is at capacity, 504 on timeout, 503 on shutdown, 502/504 from the provider,
@@ -97,6 +104,10 @@ export interface AgentCoreDeps {
    * process (`moltbot agent` beside a gateway), so an operator or a user can see why.
    */
   onSessionWait?: (session: LaneId) => void;
+  /** Told of queueing, runs, store writes and upstream calls (metrics, logs); nothing when absent. */
+  observer?: CoreObserver | undefined;
+  /** Spans for runs and their upstream calls when tracing is on; nothing is traced when absent. */
+  tracer?: RunTracer | undefined;
   /** Replies larger than this (UTF-8 bytes of text and tool-call arguments) are stored cut, with a marker. */
   maxStoredReplyBytes?: number;
   now?: () => number;

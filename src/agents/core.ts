@@ -8,6 +8,7 @@
 import type { AgentConfig } from '../config/types.js';
 import { imagesNotSupported, RunAbortedError, runTimeout, shuttingDown, toGatewayError } from '../domain/errors.js';
 import type { AgentEvent } from '../domain/events.js';
+import type { CoreObserver, TurnLabels, UpstreamObserver } from '../domain/telemetry.js';
 import { SessionConflict, type SessionKind } from '../sessions/store.js';
 import type { AgentCore, AgentCoreDeps, TurnRequest } from './core-api.js';
 import { createContextReader } from './context.js';
@@ -31,25 +32,35 @@ function sessionKind(request: TurnRequest): SessionKind {
   return request.user ? 'user' : 'stateless';
 }
 
-/** Holds a run's places: its admission by the limiters, then its session lane and run slots, released in reverse. */
-async function holdPlaces(limiters: Limiter[], acquire: (() => Promise<() => void>)[]): Promise<() => void> {
-  const admitted: Limiter[] = [];
+/**
+ * Holds a run's places: its admission by the limiters (`admitted` is told once all
+ * admitted it), then its session lane and run slots, released in reverse.
+ */
+async function holdPlaces(limiters: Limiter[], acquire: (() => Promise<() => void>)[], admitted: () => void): Promise<() => void> {
+  const entered: Limiter[] = [];
   const releases: (() => void)[] = [];
   const release = (): void => {
     for (const done of releases.reverse()) done();
-    for (const limiter of admitted.reverse()) limiter.leave();
+    for (const limiter of entered.reverse()) limiter.leave();
   };
   try {
     for (const limiter of limiters) {
       limiter.admit();
-      admitted.push(limiter);
+      entered.push(limiter);
     }
+    admitted();
     for (const take of acquire) releases.push(await take());
   } catch (err) {
     release();
     throw err;
   }
   return release;
+}
+
+/** The upstream observer of one turn: the core's observer with the turn's labels. */
+function upstreamObserver(observer: CoreObserver | undefined, turn: TurnLabels): UpstreamObserver | undefined {
+  if (!observer) return undefined;
+  return { attempt: (attempt) => observer.upstreamAttempt(turn, attempt), retry: (retry) => observer.upstreamRetry(turn, retry) };
 }
 
 export function createAgentCore(deps: AgentCoreDeps): AgentCore {
@@ -62,6 +73,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   const bySession = new Map<string, Set<RunControl>>();
   const sessionOf = (agentId: string, key: string): string => `${agentId}\n${key}`;
   const maxStoredReplyBytes = deps.maxStoredReplyBytes ?? DEFAULT_MAX_STORED_REPLY_BYTES;
+  const { observer } = deps;
   let draining = false;
   let aborting = false;
   let onIdle: (() => void) | undefined;
@@ -89,6 +101,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   async function* execute(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
     const run = startRunControl(plan.agent.timeoutSeconds, signal);
     running.add(run);
+    const span = deps.tracer?.startRun(plan.labels, plan.traceContext);
+    let spanStatus = 'aborted';
     const session = sessionOf(plan.agent.id, plan.key);
     const ofSession = bySession.get(session) ?? new Set<RunControl>();
     bySession.set(session, ofSession.add(run));
@@ -99,6 +113,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       resolveInput: createInputResolver(plan.input, deps.images, run.signal),
       maxStoredReplyBytes,
       now,
+      observer,
+      upstream: upstreamObserver(observer, plan.labels),
+      span,
     };
     let attempt: TurnAttempt | undefined;
     try {
@@ -106,6 +123,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         attempt = new TurnAttempt(plan, attemptDeps, run);
         try {
           yield* attempt.events();
+          spanStatus = 'ok';
           return;
         } catch (err) {
           const cause = attempt.cause(err);
@@ -118,10 +136,12 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         await waitForSession(deps.store, session, run.signal, () => deps.onSessionWait?.(session));
       }
     } catch (err) {
+      spanStatus = run.reason === 'timeout' ? 'timeout' : run.reason ? 'aborted' : 'error';
       // Recording the outcome failed (a full store): that is the failure.
       if (attempt?.finished) throw err;
       throw await failed(plan, run, attempt, err);
     } finally {
+      span?.end(spanStatus);
       run.dispose();
       running.delete(run);
       ofSession.delete(run);
@@ -137,15 +157,26 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     const providerLimiter = deps.providerLimiter?.(plan.agent.provider);
     const limiters = providerLimiter ? [limiter, providerLimiter] : [limiter];
     let release: (() => void) | undefined;
+    let queued = false;
+    let started = false;
     try {
-      release = await holdPlaces(limiters, [
-        () => lanes.acquire({ agentId: plan.agent.id, key: plan.key }, signal),
-        ...limiters.map((l) => () => l.slot(signal)),
-      ]);
+      release = await holdPlaces(
+        limiters,
+        [() => lanes.acquire({ agentId: plan.agent.id, key: plan.key }, signal), ...limiters.map((l) => () => l.slot(signal))],
+        () => {
+          queued = true;
+          observer?.queued(plan.labels);
+        },
+      );
       // Turns still queued when the grace period ended are refused, not started.
       if (aborting) throw shuttingDown();
+      started = true;
+      observer?.started(plan.labels);
       yield* execute(plan, signal);
     } finally {
+      if (queued) observer?.left(plan.labels, started);
+      // Not admitted: refused for capacity (429).
+      else observer?.rejected(plan.labels);
       release?.();
       if (limiter.admitted === 0) onIdle?.();
     }
@@ -186,8 +217,10 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         input,
         options: request.options,
         bufferedReply: request.bufferedReply === true,
+        labels: { agentId: agent.id, provider: agent.provider, requestId: request.requestId },
+        traceContext: request.traceContext,
       };
-      return { agentId, sessionKey, events: run(plan, signal) };
+      return { agentId, sessionKey, sessionKind: plan.kind, events: run(plan, signal) };
     },
     async drain(graceMs) {
       draining = true;

@@ -10,6 +10,7 @@ import { internalError, replyTooLarge, RunAbortedError } from '../domain/errors.
 import type { AgentEvent } from '../domain/events.js';
 import type { ModelMessage, TranscriptMessage } from '../domain/messages.js';
 import type { TurnOptions } from '../domain/options.js';
+import type { CoreObserver, RunSpan, TurnLabels, UpstreamObserver } from '../domain/telemetry.js';
 import { newSessionId } from '../ids.js';
 import type { ModelProvider } from '../providers/types.js';
 import type { SessionKind, SessionStore, Turn, TurnOutcome, TurnWrite } from '../sessions/store.js';
@@ -26,6 +27,10 @@ export interface PlannedTurn {
   input: TurnInput;
   options: TurnOptions | undefined;
   bufferedReply: boolean;
+  /** What observations of this turn are labelled with. */
+  labels: TurnLabels;
+  /** The caller's trace context (`TurnRequest.traceContext`). */
+  traceContext: unknown;
 }
 
 /** What an attempt works with: the run's store, context reader, provider and input. */
@@ -37,6 +42,11 @@ export interface AttemptDeps {
   resolveInput: (whole: boolean) => Promise<TranscriptMessage[]>;
   maxStoredReplyBytes: number;
   now: () => number;
+  observer: CoreObserver | undefined;
+  /** Passed to the provider: told of each upstream attempt and retry. */
+  upstream: UpstreamObserver | undefined;
+  /** The run's span when tracing is on: the upstream call gets a child span and its headers. */
+  span: RunSpan | undefined;
 }
 
 /** How a turn ended, less what the attempt knows itself (its reply, usage and end time). */
@@ -81,12 +91,23 @@ export class TurnAttempt {
     const messages = await this.begin();
     const { agent, options, bufferedReply } = this.plan;
     const request = { model: agent.model, messages, ...options };
-    for await (const event of this.deps.provider.stream(request, { signal: this.controller.signal, deadline: this.run.deadline })) {
-      if (this.controller.signal.aborted) break;
-      this.reply.add(event, this.replyLimit);
-      if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
-      await this.started();
-      yield event;
+    const call = this.deps.span?.upstream();
+    const streamOptions = { signal: this.controller.signal, deadline: this.run.deadline, observer: this.deps.upstream, traceHeaders: call?.headers };
+    let failure: string | undefined = 'ended early';
+    try {
+      for await (const event of this.deps.provider.stream(request, streamOptions)) {
+        if (this.controller.signal.aborted) break;
+        this.reply.add(event, this.replyLimit);
+        if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
+        await this.started();
+        yield event;
+      }
+      failure = undefined;
+    } catch (err) {
+      failure = err instanceof Error ? err.name : 'error';
+      throw err;
+    } finally {
+      call?.end(failure);
     }
     if (this.refusal !== undefined) throw this.refusal;
     if (this.run.signal.aborted) throw new RunAbortedError();
@@ -125,8 +146,15 @@ export class TurnAttempt {
       ...(this.reply.usage ? { usage: this.reply.usage } : {}),
       endedAt: this.deps.now(),
     };
+    const { observer } = this.deps;
+    const writing = performance.now();
     await write.finish(outcome);
     const { sessionId, seq } = await write.started;
+    if (observer) {
+      observer.storeWrite('finish', (performance.now() - writing) / 1000);
+      const seconds = Math.max(0, outcome.endedAt - (this.recorded?.startedAt ?? outcome.endedAt)) / 1000;
+      observer.recorded(this.plan.labels, { status: outcome.status, code: outcome.error?.code, usage: outcome.usage, seconds });
+    }
     const { agent, key } = this.plan;
     const added: Turn | undefined =
       outcome.status === 'ok' && this.recorded ? { sessionId, sessionKey: key, agentId: agent.id, seq, ...this.recorded, ...outcome } : undefined;
@@ -158,6 +186,11 @@ export class TurnAttempt {
       startedAt: this.recorded.startedAt,
     });
     this.write = write;
+    const { observer } = this.deps;
+    if (observer) {
+      const writing = performance.now();
+      write.started.then(() => observer.storeWrite('begin', (performance.now() - writing) / 1000), () => undefined);
+    }
     write.started.catch((err: unknown) => {
       this.refusal = err;
       this.controller.abort();

@@ -284,6 +284,8 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
       port,
       host: bindAddress(flags.bind ?? file.gateway?.bind ?? 'loopback'),
       shutdownGraceSeconds: file.gateway?.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS,
+      metrics: { enabled: file.gateway?.metrics?.enabled ?? true, auth: file.gateway?.metrics?.auth ?? 'gateway' },
+      tracing: tracingSettings(file.gateway?.tracing, env),
       auth: {
         mode,
         secret: mode === 'token' ? token : password,
@@ -324,6 +326,21 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
       retention: retention(file.session?.retention),
       maxStoredReplyBytes: file.session?.maxStoredReplyBytes ?? DEFAULT_MAX_STORED_REPLY_BYTES,
     },
+  };
+}
+
+/**
+ * `gateway.tracing`: on when enabled, or when `OTEL_EXPORTER_OTLP_ENDPOINT` (or its
+ * traces variant) is set; spans go to `<endpoint>/v1/traces`, as OpenTelemetry's own
+ * variables say when the file does not.
+ */
+function tracingSettings(file: NonNullable<ConfigFile['gateway']>['tracing'], env: Env): GatewayConfig['gateway']['tracing'] {
+  const base = (url: string): string => `${url.replace(/\/+$/u, '')}/v1/traces`;
+  const fromEnv = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] || (env['OTEL_EXPORTER_OTLP_ENDPOINT'] ? base(env['OTEL_EXPORTER_OTLP_ENDPOINT']) : undefined);
+  return {
+    enabled: file?.enabled ?? fromEnv !== undefined,
+    serviceName: file?.serviceName ?? env['OTEL_SERVICE_NAME'] ?? 'moltbot-gateway',
+    tracesUrl: file?.endpoint ? base(file.endpoint) : (fromEnv ?? 'http://localhost:4318/v1/traces'),
   };
 }
 

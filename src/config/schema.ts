@@ -101,6 +101,16 @@ export const configSchema = {
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         bind: { type: 'string', minLength: 1 },
         shutdownGraceSeconds: { type: 'number', minimum: 0, maximum: MAX_TIMER_SECONDS },
+        metrics: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { enabled: { type: 'boolean' }, auth: { enum: ['gateway', 'none'] } },
+        },
+        tracing: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { enabled: { type: 'boolean' }, serviceName: { type: 'string', minLength: 1 }, endpoint: { type: 'string', pattern: '^https?://' } },
+        },
         auth: {
           type: 'object',
           additionalProperties: false,

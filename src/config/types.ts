@@ -4,6 +4,8 @@ export interface ConfigFile {
     port?: number;
     bind?: string;
     shutdownGraceSeconds?: number;
+    metrics?: { enabled?: boolean; auth?: MetricsAuth };
+    tracing?: { enabled?: boolean; serviceName?: string; endpoint?: string };
     auth?: {
       mode?: AuthMode;
       token?: string;
@@ -85,6 +87,9 @@ export interface HistoryLimits {
 
 export type AuthMode = 'token' | 'password';
 
+/** Whether `GET /metrics` needs the gateway's secret (`gateway`) or nothing (`none`: a private scrape network). */
+export type MetricsAuth = 'gateway' | 'none';
+
 /** Caps on what one upstream sends: one SSE line or event, and one reply (the agent may override the latter). */
 export interface UpstreamCaps {
   maxEventBytes?: number;
@@ -130,6 +135,18 @@ export interface GatewayConfig {
     host: string;
     /** On SIGTERM, how long running turns may take to finish before they are aborted. */
     shutdownGraceSeconds: number;
+    /** `GET /metrics`: served while `enabled`; behind the gateway's auth unless `auth` is `none`. */
+    metrics: { enabled: boolean; auth: MetricsAuth };
+    /**
+     * OpenTelemetry spans (request, run, upstream call): on when `enabled`, or when
+     * `OTEL_EXPORTER_OTLP_ENDPOINT` is set; off, no OpenTelemetry module is loaded.
+     */
+    tracing: {
+      enabled: boolean;
+      serviceName: string;
+      /** Where spans are POSTed (OTLP/HTTP JSON): `<endpoint>/v1/traces`, else the OTLP variables, else localhost:4318. */
+      tracesUrl: string;
+    };
     auth: {
       mode: AuthMode;
       secret: string | undefined;

@@ -268,12 +268,26 @@ export function runTimeout(seconds: number): GatewayError {
   return new GatewayError({ code: 'run_timeout', message: `The agent run did not finish within ${seconds} s.`, retryable: true });
 }
 
+/** Seconds a client refused by a stopping gateway is told to wait: a load balancer has moved on by then. */
+export const SHUTDOWN_RETRY_SECONDS = 1;
+
 /** 503: the gateway is shutting down and ended or refused the run. */
 export function shuttingDown(): GatewayError {
   return new GatewayError({
     code: 'shutting_down',
     message: 'The gateway is shutting down; retry against another instance or after it restarts.',
     retryable: true,
+    retryAfterSeconds: SHUTDOWN_RETRY_SECONDS,
+  });
+}
+
+/** 503 from the readiness probe: the gateway is draining before it stops and takes no new turns. */
+export function draining(): GatewayError {
+  return new GatewayError({
+    code: 'draining',
+    message: 'The gateway is draining before it stops; it takes no new turns. Send them to another instance.',
+    retryable: true,
+    retryAfterSeconds: SHUTDOWN_RETRY_SECONDS,
   });
 }
 

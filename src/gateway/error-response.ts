@@ -8,7 +8,7 @@
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { ErrorResponse } from '../../generated/client/types.gen.js';
 import { toGatewayError, type GatewayError } from '../domain/errors.js';
-import { describeError, type Logger } from '../log.js';
+import { describeError, type Logger } from '../observability/logger.js';
 import { HttpError } from './http-errors.js';
 import { answerThenDiscard, bodyUnread } from './linger.js';
 
@@ -39,9 +39,9 @@ export function renderError(err: GatewayError): { status: number; headers: Recor
 export function logFailure(logger: Logger, err: GatewayError, thrown: unknown): void {
   const detail = err.logDetail === undefined ? {} : { detail: err.logDetail };
   if (err.status === 500) {
-    logger.log('error', 'request failed', { status: err.status, code: err.code, ...describeError(err.cause ?? thrown), ...detail });
+    logger.error({ status: err.status, code: err.code, ...describeError(err.cause ?? thrown), ...detail }, 'request failed');
   } else if (err.status > 500) {
-    logger.log('warn', 'request failed', { status: err.status, code: err.code, message: err.message, ...detail });
+    logger.warn({ status: err.status, code: err.code, error: err.message, ...detail }, 'request failed');
   }
 }
 

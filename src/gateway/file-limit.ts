@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { Logger } from '../log.js';
+import type { Logger } from '../observability/logger.js';
 
 /** Descriptors kept for everything but connections: the store (3 per connection), logs, Node's own, a checkpoint worker. */
 export const RESERVED_FILES = 64;
@@ -64,14 +64,10 @@ export function guardFileLimit(
   const budget = fileBudget(fileLimit, limits);
   const hint = 'raise the open-file limit (ulimit -n; LimitNOFILE= under systemd) or lower agents.defaults.maxConcurrent/maxQueued';
   if (fileLimit < budget.needed) {
-    logger.log('warn', 'the open-file limit is below what the run limits can use', {
-      openFileLimit: fileLimit,
-      needed: budget.needed,
-      maxConcurrent: limits.maxConcurrent,
-      maxQueued: limits.maxQueued,
-      maxConnections: budget.maxConnections,
-      hint,
-    });
+    logger.warn(
+      { openFileLimit: fileLimit, needed: budget.needed, maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued, maxConnections: budget.maxConnections, hint },
+      'the open-file limit is below what the run limits can use',
+    );
   }
   server.maxConnections = budget.maxConnections;
   // The first refusal is logged at once, later ones counted and logged every interval.
@@ -80,7 +76,7 @@ export function guardFileLimit(
   const report = (): void => {
     timer = undefined;
     if (refused === 0) return;
-    logger.log('warn', 'connections refused: the open-file limit is reached', { refused, maxConnections: budget.maxConnections, openFileLimit: fileLimit, hint });
+    logger.warn({ refused, maxConnections: budget.maxConnections, openFileLimit: fileLimit, hint }, 'connections refused: the open-file limit is reached');
     refused = 0;
     timer = setTimeout(report, REFUSAL_LOG_INTERVAL_MS).unref();
   };

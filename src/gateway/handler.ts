@@ -14,6 +14,28 @@ export interface HandlerInput<K extends OperationId> {
   params: Readonly<OperationRequest<K>['path']>;
   /** Aborts when the client goes away. */
   signal: AbortSignal;
+  /** The request's id (`x-request-id`, echoed or new). */
+  requestId: string;
+  /** Filled by the handler for the request's log line. */
+  facts: RequestFacts;
+  /** The request's trace context when tracing is on (for the turn it starts); opaque. */
+  traceContext?: unknown;
+}
+
+/**
+ * What a handler adds to its request's log line beyond what the edge knows: bounded or
+ * hashed values only (a session key is logged as a keyed hash, never as its text).
+ */
+export interface RequestFacts {
+  agent?: string;
+  sessionKind?: string;
+  /**
+   * SHA-256 of the session key keyed by the gateway's secret, 16 hex digits: correlates
+   * turns, reveals nothing. A function: computed only when the line is written.
+   */
+  sessionKeyHash?: () => string;
+  promptTokens?: number;
+  completionTokens?: number;
 }
 
 /** Response headers an operation declares in the spec. */

@@ -26,9 +26,12 @@ export function targetPath(target: string): string {
   return (query < 0 ? path : path.slice(0, query)) || '/';
 }
 
-/** Where a request goes: an operation with its path parameters, or why none. */
+/** The route of a request that matched no operation, in metrics and logs. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/** Where a request goes: an operation (its path template as `route`) with its path parameters, or why none. */
 export type RouteMatch =
-  | { kind: 'operation'; operationId: OperationId; secured: boolean; params: Record<string, string> }
+  | { kind: 'operation'; operationId: OperationId; route: string; secured: boolean; params: Record<string, string> }
   | { kind: 'notFound' }
   /** The path exists, the method does not; `allow` lists the methods it has. */
   | { kind: 'methodNotAllowed'; allow: string };
@@ -66,8 +69,11 @@ function decode(values: string[]): string[] | undefined {
   }
 }
 
-/** A router over every operation except the `disabled` ones (they answer 404). */
-export function createRouter(disabled: readonly OperationId[]): Router {
+/**
+ * A router over every operation except the `disabled` ones (they answer 404); the
+ * `unsecured` ones are served without the secret even where the spec secures them.
+ */
+export function createRouter(disabled: readonly OperationId[], unsecured: readonly OperationId[] = []): Router {
   const exact = new Map<string, Map<string, OperationId>>();
   const templates = new Map<string, Template>();
   for (const operationId of operationIds) {
@@ -99,7 +105,8 @@ export function createRouter(disabled: readonly OperationId[]): Router {
   const found = (operationId: OperationId, params: Record<string, string>): RouteMatch => ({
     kind: 'operation',
     operationId,
-    secured: operationPaths[operationId].secured,
+    route: operationPaths[operationId].path,
+    secured: operationPaths[operationId].secured && !unsecured.includes(operationId),
     params,
   });
 

@@ -9,7 +9,7 @@ import express, { type Express } from 'express';
 import { operationIds, operationPaths } from '../../generated/operations.js';
 import type { AgentCore } from '../agents/core-api.js';
 import type { GatewayConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../observability/logger.js';
 import { memoryAuthFailureCounter, type AuthFailureCounter } from '../domain/auth-failure-counter.js';
 import { isLoopback, type AuthLimiterOptions } from '../domain/auth-limiter.js';
 import { GATEWAY_VERSION } from '../version.js';
@@ -21,19 +21,30 @@ import { isLingering } from './linger.js';
 import { requestIdOf } from './request-id.js';
 import { createChatCompletionHandler } from './routes/chat-completions.js';
 import { getDocs, getOpenApiDocument } from './routes/docs.js';
-import { createHealthHandler } from './routes/health.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { RequestTracer } from '../observability/tracing.js';
+import { createHealthHandler, createReadinessHandler, type ReadinessCheck } from './routes/health.js';
+import { createMetricsHandler } from './routes/metrics.js';
 import { createModelHandlers } from './routes/models.js';
 import { createWsGateway, type WsGateway } from './ws/ws-gateway.js';
 
 export interface ServerDeps {
   core: AgentCore;
   logger: Logger;
+  /** The gateway's metrics: served on `/metrics` and counted at the edge; without them `/metrics` answers 404. */
+  metrics?: GatewayMetrics | undefined;
+  /** Whether the gateway is draining (`/readyz` then answers 503 `draining`); never when absent. */
+  readiness?: ReadinessCheck | undefined;
+  /** A span per request when tracing is on. */
+  tracer?: RequestTracer | undefined;
   /** Failed-auth counting (`Runtime.authFailures`); in memory when absent. */
   authFailures?: (options: AuthLimiterOptions) => AuthFailureCounter;
 }
 
 /** The operations the spec marks `x-moltbot-endpoint: chatCompletions`: enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
 const CHAT_COMPLETIONS_OPERATIONS = operationIds.filter((id) => operationPaths[id].endpoint === 'chatCompletions');
+/** The operations marked `x-moltbot-endpoint: metrics`: served while `gateway.metrics.enabled`. */
+const METRICS_OPERATIONS = operationIds.filter((id) => operationPaths[id].endpoint === 'metrics');
 
 /** Each app's WebSocket protocol, attached to the HTTP server by `listen`. */
 const wsGateways = new WeakMap<Express, WsGateway>();
@@ -67,16 +78,21 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
     jsonLimits: { maxStringLength: config.gateway.http.maxStringLength, maxDepth: config.gateway.http.maxDepth },
     keepAliveMs: config.gateway.http.sseKeepAliveSeconds * 1000,
     corsOrigins: config.gateway.http.corsOrigins,
-    disabled: config.gateway.http.chatCompletionsEnabled ? [] : CHAT_COMPLETIONS_OPERATIONS,
+    disabled: [...(config.gateway.http.chatCompletionsEnabled ? [] : CHAT_COMPLETIONS_OPERATIONS), ...(deps.metrics ? [] : METRICS_OPERATIONS)],
+    unsecured: config.gateway.metrics.auth === 'none' ? METRICS_OPERATIONS : [],
     handlers: {
-      createChatCompletion: createChatCompletionHandler(deps.core),
+      createChatCompletion: createChatCompletionHandler(deps.core, secret),
       listModels: models.listModels,
       retrieveModel: models.retrieveModel,
       getOpenApiDocument,
       getDocs,
       getHealth: createHealthHandler(deps.core),
+      getReadiness: createReadinessHandler(deps.core, deps.readiness ?? (() => undefined)),
+      getMetrics: createMetricsHandler(deps.metrics),
     },
     logger: deps.logger,
+    metrics: deps.metrics,
+    tracer: deps.tracer,
   });
   const app = express();
   // Nothing here is cacheable or needs to advertise the framework.

@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { RunAbortedError, toGatewayError } from '../domain/errors.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../observability/logger.js';
 import { textPieces } from '../text-pieces.js';
 import { errorBody, logFailure, sendError } from './error-response.js';
 import type { OperationId } from '../../generated/operations.js';
@@ -16,6 +16,8 @@ export interface WriteOptions {
   logger: Logger;
   /** Silence after which a stream gets a `: keep-alive` comment. */
   keepAliveMs: number;
+  /** Told once, when a stream's first chunk is written (not a keep-alive comment). */
+  onFirstByte?: () => void;
 }
 
 /**
@@ -37,7 +39,8 @@ function drained(res: ServerResponse): Promise<void> {
 /** Longest piece of a JSON body written at once. */
 const BODY_PIECE_CHARS = 256 * 1024;
 
-async function writeStream(res: ServerResponse, result: StreamResult<OperationId>, { signal, logger, keepAliveMs }: WriteOptions): Promise<void> {
+async function writeStream(res: ServerResponse, result: StreamResult<OperationId>, { signal, logger, keepAliveMs, onFirstByte }: WriteOptions): Promise<void> {
+  let first = true;
   const iterator = result.events[Symbol.asyncIterator]();
   const start = (): void => {
     if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...result.headers });
@@ -74,6 +77,10 @@ async function writeStream(res: ServerResponse, result: StreamResult<OperationId
       if (next.done) break;
       start();
       writeEvent(res, next.value);
+      if (first) {
+        first = false;
+        onFirstByte?.();
+      }
       keepAlive.refresh();
       if (res.writableNeedDrain) await drained(res);
     }

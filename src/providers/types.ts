@@ -6,6 +6,7 @@
 import type { ModelEvent } from '../domain/events.js';
 import type { ModelMessage } from '../domain/messages.js';
 import type { ModelParameters, ToolChoice, ToolDefinition } from '../domain/options.js';
+import type { UpstreamObserver } from '../domain/telemetry.js';
 
 /** A request for one model reply. */
 export interface ModelRequest {
@@ -23,6 +24,13 @@ export interface StreamOptions {
   signal: AbortSignal;
   /** Epoch ms when the run times out: retries never wait past it. */
   deadline?: number;
+  /** Told of every attempt at the upstream request and every retry (metrics, logs). */
+  observer?: UpstreamObserver | undefined;
+  /**
+   * Headers to send with the upstream request besides the adapter's own: the W3C
+   * `traceparent` (and `tracestate`) of the run's trace when tracing is on.
+   */
+  traceHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 /**

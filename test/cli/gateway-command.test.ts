@@ -98,6 +98,38 @@ describe('moltbot gateway', () => {
     expect(badFlag.stderr).toMatch(/--prot/u);
   });
 
+  it('--log-format json writes JSON lines to stderr (a pipe: JSON is also the default); --log-level warn drops the info lines', async () => {
+    const env = cleanEnv({ CLAWDBOT_GATEWAY_TOKEN: 'cli-token-2' });
+    const chat = (url: string): Promise<Response> =>
+      fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer cli-token-2', 'content-type': 'application/json', 'x-request-id': 'cli-log-1' },
+        body: JSON.stringify({ model: 'moltbot', messages: [{ role: 'user', content: 'log me' }] }),
+      });
+    for (const [flags, expectInfo] of [[['--log-format', 'json'], true], [['--log-level', 'warn'], false]] as const) {
+      running = await startCliGateway(['--port', '0', '--config', writeConfig(ENABLED), ...flags], env);
+      await readCompletion(await chat(running.url));
+      running.child.kill('SIGTERM');
+      const { code, stderr } = await running.done;
+      expect(code).toBe(0);
+      const lines = stderr.trim().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+      const request = lines.find((line) => line.message === 'request' && line.requestId === 'cli-log-1');
+      if (expectInfo) expect(request).toMatchObject({ level: 'info', status: 200, agent: 'main', route: '/v1/chat/completions' });
+      else expect(lines.filter((line) => line.level === 'info')).toEqual([]);
+      expect(stderr).not.toContain('cli-token-2');
+      running = undefined;
+    }
+  });
+
+  it('refuses an unknown --log-format or --log-level (exit 2)', async () => {
+    const format = await runCli(['gateway', '--token', 't', '--log-format', 'xml'], cleanEnv());
+    expect(format.code).toBe(2);
+    expect(format.stderr).toContain("--log-format must be 'json' or 'pretty'");
+    const level = await runCli(['gateway', '--token', 't', '--log-level', 'loud'], cleanEnv());
+    expect(level.code).toBe(2);
+    expect(level.stderr).toContain('--log-level must be one of');
+  });
+
   it('reads the config from MOLTBOT_CONFIG_PATH and the port from CLAWDBOT_GATEWAY_PORT', async () => {
     const port = String(20000 + Math.floor(Math.random() * 20000));
     running = await startCliGateway([], cleanEnv({ MOLTBOT_CONFIG_PATH: writeConfig(ENABLED), CLAWDBOT_GATEWAY_PORT: port, CLAWDBOT_GATEWAY_TOKEN: 't' }));

@@ -112,6 +112,22 @@ export function defineContractSuite(name: string, getTarget: () => ContractTarge
       expect(body).toEqual({ status: 'ok' });
     });
 
+    it('answers GET /readyz with {status: "ready"} without auth', async () => {
+      const res = await send('/readyz', { method: 'GET' });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/u);
+      expect(JSON.parse(text)).toEqual({ status: 'ready' });
+    });
+
+    it('serves GET /metrics as Prometheus text with the token', async () => {
+      const res = await send('/metrics', { method: 'GET', headers: { authorization: `Bearer ${getTarget().token}` } });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain/u);
+      expect(text).toMatch(/^# (HELP|TYPE) moltbot_/mu);
+    });
+
     it('refuses a request without a bearer token with 401', async ({ skip }) => {
       requires('enforcesAuth', skip);
       const { body } = pageRequest(examples.nonStreaming, '');

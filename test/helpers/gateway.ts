@@ -10,7 +10,10 @@ import { parseConfig, resolveGatewayConfig, type GatewayFlags } from '../../src/
 import type { ConfigFile, GatewayConfig } from '../../src/config/types.js';
 import { createServer, listen, wsGatewayOf } from '../../src/gateway/server.js';
 import type { WsGateway } from '../../src/gateway/ws/ws-gateway.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { GatewayMetrics } from '../../src/observability/metrics.js';
+import { createTelemetry } from '../../src/observability/telemetry.js';
+import { startTracing } from '../../src/observability/tracing.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +33,8 @@ export interface TestGateway {
   store: SessionStore;
   /** Every log line the gateway wrote (JSON), captured instead of printed. */
   logs: string[];
+  /** The gateway's metrics (undefined with `gateway.metrics.enabled: false`). */
+  metrics: GatewayMetrics | undefined;
   close(): Promise<void>;
 }
 
@@ -58,24 +63,37 @@ export async function startGateway(
   const config = resolveGatewayConfig(parseConfig(JSON.stringify(file), options.env ?? {}, 'test'), options.flags ?? {}, options.env ?? {});
   let store: SessionStore;
   let authFailures: Runtime['authFailures'] | undefined;
+  let walFile: string | undefined;
   if (options.postgres) {
     const pg = await openPostgresStore({ ...options.postgres, poolSize: 4 });
     [store, authFailures] = [pg, (limits) => pg.authFailureCounter(limits)];
   } else {
     // The real SQLite store, in a fresh directory unless the test reopens one.
-    store = openSqliteStore(options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite'), {
+    const path = options.storePath ?? join(mkdtempSync(join(tmpdir(), 'moltbot-state-')), 'sessions.sqlite');
+    walFile = `${path}-wal`;
+    store = openSqliteStore(path, {
       ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
       ...(options.backgroundCheckpoints ? { backgroundCheckpoints: true } : {}),
     });
   }
+  const logs: string[] = [];
+  const telemetry = createTelemetry(config, createLogger({ write: (line) => logs.push(line) }), { walFile });
+  const tracing = await startTracing(config);
   const runtime = await createRuntime(config, {
     store,
+    observer: telemetry.observer,
+    ...(tracing ? { tracer: tracing.runs } : {}),
     ...(authFailures ? { authFailures } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.onSessionWait ? { onSessionWait: options.onSessionWait } : {}),
   });
-  const logs: string[] = [];
-  const app = await createServer(config, { core: runtime.core, logger: createLogger({ write: (line) => logs.push(line) }), authFailures: runtime.authFailures });
+  const app = await createServer(config, {
+    core: runtime.core,
+    logger: telemetry.logger,
+    authFailures: runtime.authFailures,
+    metrics: telemetry.metrics,
+    tracer: tracing?.requests,
+  });
   const server: Server = await listen(app, config, 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   const ws = wsGatewayOf(app) as WsGateway;
@@ -87,11 +105,13 @@ export async function startGateway(
     config,
     store,
     logs,
+    metrics: telemetry.metrics,
     async close() {
       ws.closeAll();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await runtime.close();
+      await tracing?.shutdown();
     },
   };
 }

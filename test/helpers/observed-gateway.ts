@@ -14,7 +14,7 @@ import { createRuntime } from '../../src/app.js';
 import { parseConfig, resolveGatewayConfig } from '../../src/config/load.js';
 import type { ConfigFile, GatewayConfig } from '../../src/config/types.js';
 import { createServer, listen } from '../../src/gateway/server.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
 import type { SessionStore } from '../../src/sessions/store.js';
 

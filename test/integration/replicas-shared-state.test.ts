@@ -42,7 +42,7 @@ describe.skipIf(!HAS_POSTGRES)('replicas on one PostgreSQL', () => {
     expect((await readError(await postChat(a, body), 429)).code).toBe('too_many_auth_failures');
   });
 
-  it('database lost: 503 store_unavailable with Retry-After and /healthz degraded; back: served again without a restart', async () => {
+  it('database lost: 503 store_unavailable with Retry-After, /healthz degraded and /readyz 503; back: served again without a restart', async () => {
     const proxy = await startTcpProxy(Number(new URL(DATABASE_URL ?? '').port));
     try {
       const url = new URL(DATABASE_URL ?? '');
@@ -50,6 +50,11 @@ describe.skipIf(!HAS_POSTGRES)('replicas on one PostgreSQL', () => {
       const gateway = await replica(baseConfig(), { url: url.toString(), schema: freshSchema('down') });
       await readCompletion(await postChat(gateway, body));
       expect(await (await fetch(`${gateway.url}/healthz`)).json()).toEqual({ status: 'ok' });
+      expect(await (await fetch(`${gateway.url}/readyz`)).json()).toEqual({ status: 'ready' });
+      // The WAL gauge is SQLite's: a PostgreSQL gateway has none.
+      const metrics = await (await fetch(`${gateway.url}/metrics`, { headers: { authorization: `Bearer ${gateway.token}` } })).text();
+      expect(metrics).toContain('moltbot_store_write_duration_seconds');
+      expect(metrics).not.toContain('moltbot_store_wal_bytes');
 
       proxy.cut();
       const refused = await postChat(gateway, body);
@@ -63,12 +68,16 @@ describe.skipIf(!HAS_POSTGRES)('replicas on one PostgreSQL', () => {
       const health = await fetch(`${gateway.url}/healthz`);
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: 'degraded', store: 'unavailable' });
+      const ready = await fetch(`${gateway.url}/readyz`);
+      expect(ready.headers.get('retry-after')).toBe('2');
+      expect(await readError(ready, 503)).toMatchObject({ type: 'server_error', code: 'store_unavailable' });
       // Nothing about the database reaches the log but where it is.
       expect(gateway.logs.join('\n')).not.toContain(url.password);
 
       proxy.restore();
       await expect.poll(async () => (await postChat(gateway, body)).status, { timeout: 15_000 }).toBe(200);
       await expect.poll(async () => (await (await fetch(`${gateway.url}/healthz`)).json()) as unknown, { timeout: 15_000 }).toEqual({ status: 'ok' });
+      expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
       const turns = await gateway.store.loadTurns('main', 'agent:main:openai-user:rita');
       expect(turns.filter((t) => t.status === 'ok').length).toBeGreaterThanOrEqual(2);
     } finally {

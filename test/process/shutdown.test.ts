@@ -1,7 +1,8 @@
 /**
- * SIGTERM / SIGINT on a gateway process: it stops accepting at once, lets running turns
- * finish within `gateway.shutdownGraceSeconds`, aborts the rest with 503
- * `shutting_down`, closes the store and exits 0.
+ * SIGTERM / SIGINT on a gateway process: it drains visibly (the port stays open,
+ * `/readyz` answers 503 `draining`, new turns 503 `shutting_down` with `Retry-After`),
+ * lets running turns finish within `gateway.shutdownGraceSeconds`, aborts the rest with
+ * 503 `shutting_down`, then stops accepting, closes the store and exits 0.
  */
 import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -45,7 +46,7 @@ function tcpConnectError(url: string): Promise<string> {
   });
 }
 
-/** Signals the gateway with an open, held stream; new connections must then be refused; release lets it finish. */
+/** Signals the gateway with an open, held stream; it must drain visibly; release lets the stream finish. */
 async function drainsHeldStream(signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
   const { gateway, env, config } = await start(10);
   upstream.behaveOnce({ kind: 'hold', deltas: ['held', ' part'], rest: [' and', ' the rest'] });
@@ -55,19 +56,24 @@ async function drainsHeldStream(signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
   const stream = openStream(response);
   await upstream.nthRequest(1);
   await stream.waitFor((raw) => raw.includes('" part"'));
+  expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
 
   const stopping = waitForLine(gateway.child.stderr, /"message":"shutting down"/u);
   gateway.child.kill(signal);
   const line = JSON.parse(await stopping) as Record<string, unknown>;
   expect(line).toMatchObject({ signal, pending: 1, graceSeconds: 10 });
 
-  // Stopped accepting: a new connection and a new request both fail to connect.
-  expect(['ECONNREFUSED', 'ECONNRESET']).toContain(await tcpConnectError(gateway.url));
-  const refused = await fetch(`${gateway.url}/healthz`).then(
-    (res) => ({ served: res.status }),
-    (err: Error) => ({ error: (err.cause as NodeJS.ErrnoException | undefined)?.code }),
-  );
-  expect(refused).toMatchObject({ error: expect.stringMatching(/^(ECONNREFUSED|ECONNRESET)$/u) });
+  // Draining, visibly: the port is open, not ready, alive; new turns are refused with a wait.
+  const ready = await fetch(`${gateway.url}/readyz`);
+  expect(ready.headers.get('retry-after')).toBe('1');
+  expect(ready.headers.get('connection')).toBe('close');
+  expect(await readError(ready, 503)).toMatchObject({ type: 'server_error', code: 'draining' });
+  expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+  const refusedTurn = await chat(gateway.url, { model: 'moltbot', user: 'late', messages: [user('too late')] });
+  expect(refusedTurn.headers.get('retry-after')).toBe('1');
+  expect(await readError(refusedTurn, 503)).toMatchObject({ type: 'server_error', code: 'shutting_down' });
+  const refusedStream = await chat(gateway.url, { model: 'moltbot', user: 'late', stream: true, messages: [user('too late')] });
+  expect(await readError(refusedStream, 503)).toMatchObject({ code: 'shutting_down' });
 
   // The running turn still finishes normally within the grace period.
   upstream.release();
@@ -77,6 +83,8 @@ async function drainsHeldStream(signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
   expect(done.chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
   const exit = await within(gateway.done, 10_000, 'the gateway exiting');
   expect(exit).toMatchObject({ code: 0, signal: null });
+  // Gone once the last turn ended: nothing listens on the port.
+  expect(['ECONNREFUSED', 'ECONNRESET']).toContain(await tcpConnectError(gateway.url));
 
   const [history] = await showSession(key as string, env, config);
   expect(history?.turns).toHaveLength(1);
@@ -84,7 +92,7 @@ async function drainsHeldStream(signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
 }
 
 describe('gateway shutdown', () => {
-  it('SIGTERM: stops accepting, lets the in-flight stream finish with [DONE], exits 0, records the turn ok', async () => {
+  it('SIGTERM: drains visibly (/readyz 503 draining, new turns 503 shutting_down), lets the in-flight stream finish with [DONE], exits 0, records the turn ok', async () => {
     await drainsHeldStream('SIGTERM');
   });
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../src/app.js';
 import { parseConfig, resolveGatewayConfig } from '../../src/config/load.js';
 import { createServer, listen } from '../../src/gateway/server.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
 import { TEST_TOKEN } from '../helpers/gateway.js';
 import { contentEvent, finishEvent, sseEvent, startScriptedUpstream, startSse, type ScriptedUpstream } from '../helpers/hostile-upstream.js';

@@ -475,3 +475,27 @@ describe('assertStartable', () => {
     }
   });
 });
+
+describe('observability settings', () => {
+  const resolve = (file: ConfigFile, env: Record<string, string> = {}): ReturnType<typeof resolveGatewayConfig> =>
+    resolveGatewayConfig(parseConfig(JSON.stringify(file), env, 'test'), {}, env);
+
+  it('metrics on and behind the gateway auth, tracing off, by default', () => {
+    const { gateway } = resolve({});
+    expect(gateway.metrics).toEqual({ enabled: true, auth: 'gateway' });
+    expect(gateway.tracing).toEqual({ enabled: false, serviceName: 'moltbot-gateway', tracesUrl: 'http://localhost:4318/v1/traces' });
+  });
+
+  it('OTEL_EXPORTER_OTLP_ENDPOINT turns tracing on and says where spans go; the file wins over it', () => {
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_SERVICE_NAME: 'gw-a' };
+    expect(resolve({}, env).gateway.tracing).toEqual({ enabled: true, serviceName: 'gw-a', tracesUrl: 'http://collector:4318/v1/traces' });
+    expect(resolve({ gateway: { tracing: { enabled: false } } }, env).gateway.tracing.enabled).toBe(false);
+    expect(resolve({ gateway: { tracing: { endpoint: 'https://otel.example' } } }, env).gateway.tracing.tracesUrl).toBe('https://otel.example/v1/traces');
+    expect(resolve({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/custom' }).gateway.tracing).toMatchObject({ enabled: true, tracesUrl: 'http://c:4318/custom' });
+  });
+
+  it('refuses unknown metrics auth and a non-URL tracing endpoint, naming the key', () => {
+    expect(configError(() => parseConfig('{ gateway: { metrics: { auth: "open" } } }', {}, 'test')).message).toContain('gateway.metrics.auth');
+    expect(configError(() => parseConfig('{ gateway: { tracing: { endpoint: "collector:4318" } } }', {}, 'test')).message).toContain('gateway.tracing.endpoint');
+  });
+});

@@ -14,6 +14,7 @@ describe('router', () => {
     expect(router.match('GET', '/v1/models/moltbot%3Amain')).toEqual({
       kind: 'operation',
       operationId: 'retrieveModel',
+      route: '/v1/models/{model}',
       secured: true,
       params: { model: 'moltbot:main' },
     });
@@ -51,6 +52,11 @@ describe('router', () => {
     expect(targetPath('http://host')).toBe('/');
     expect(targetPath('http://host?x=/a')).toBe('/');
     expect(targetPath('')).toBe('/');
+  });
+
+  it('serves an operation the spec secures without the secret when told (gateway.metrics.auth: none)', () => {
+    expect(router.match('GET', '/metrics')).toMatchObject({ operationId: 'getMetrics', route: '/metrics', secured: true });
+    expect(createRouter([], ['getMetrics']).match('GET', '/metrics')).toMatchObject({ operationId: 'getMetrics', secured: false });
   });
 
   it('leaves disabled paths out entirely', () => {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { validateRequestFrame, type WsEvent, type WsEventPayloads } from '../../../generated/ws/methods.js';
 import type { ErrorShape, RequestFrame } from '../../../generated/ws/types.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../observability/logger.js';
 import { handshake, type HandshakeContext, type Peer } from './handshake.js';
 import { describeSchemaErrors, toErrorShape } from './protocol-errors.js';
 
@@ -120,7 +120,7 @@ export class Connection {
 
   /** Closes without waiting for the client: its buffer is full, a close frame would wait behind it. */
   private slowConsumer(): void {
-    this.options.logger.log('warn', 'websocket slow consumer closed', { connId: this.id, bufferedBytes: this.ws.bufferedAmount });
+    this.options.logger.warn({ connId: this.id, bufferedBytes: this.ws.bufferedAmount }, 'websocket slow consumer closed');
     this.ws.close(1008, 'slow consumer');
     // The close frame sits behind the client's unread bytes; do not wait for it.
     const timer = setTimeout(() => this.ws.terminate(), 5000);

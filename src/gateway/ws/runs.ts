@@ -5,7 +5,7 @@
  * repeat's own request id) or, once it ended, gets its result. A run is aborted when
  * every connection watching it has closed (the client went away, as on HTTP), or by
  * `chat.abort`. Records are per process; the store's idempotency records make a key
- * count across replicas (docs/decisions/0011-websocket-protocol.md).
+ * count across replicas (docs/decisions/0012-websocket-protocol.md).
  */
 import type { ErrorShape } from '../../../generated/ws/types.js';
 import type { Connection } from './connection.js';

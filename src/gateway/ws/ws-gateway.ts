@@ -14,7 +14,7 @@ import { wsEventNames, wsMethodNames, wsMethodScopes, wsParamsValidators, type W
 import type { HelloOk, RequestFrame } from '../../../generated/ws/types.js';
 import type { AgentCore } from '../../agents/core-api.js';
 import type { GatewayConfig } from '../../config/types.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../observability/logger.js';
 import type { AuthFailureCounter } from '../../domain/auth-failure-counter.js';
 import { createSecretCheck } from '../auth.js';
 import { Connection } from './connection.js';

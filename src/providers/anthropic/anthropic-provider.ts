@@ -165,7 +165,7 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
   return {
     id: settings.id,
     acceptsImages: true,
-    async *stream(request: ModelRequest, { signal, deadline }: StreamOptions): AsyncIterable<ModelEvent> {
+    async *stream(request: ModelRequest, { signal, deadline, observer, traceHeaders }: StreamOptions): AsyncIterable<ModelEvent> {
       const tally = new UsageTally();
       let stopReason: string | null = null;
       let stopped = false;
@@ -177,7 +177,12 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
           stream: true as const,
           ...toAnthropicPrompt(request.messages),
         };
-        const events = await withRetries(() => client.messages.create(params, { signal }), { maxRetries, signal, deadline });
+        const events = await withRetries(() => client.messages.create(params, { signal, ...(traceHeaders ? { headers: traceHeaders } : {}) }), {
+          maxRetries,
+          signal,
+          deadline,
+          observer,
+        });
         for await (const event of events) {
           switch (event.type) {
             case 'message_start':

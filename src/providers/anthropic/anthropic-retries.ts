@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import Anthropic from '@anthropic-ai/sdk';
+import type { UpstreamObserver } from '../../domain/telemetry.js';
 import { abortable } from '../abortable.js';
 import { askedWaitMs, retryDelay, retryableStatus } from '../retry-policy.js';
 
@@ -23,17 +24,38 @@ function retryable(err: unknown): boolean {
   return err instanceof Anthropic.APIError && err.status !== undefined && retryableStatus(err.status, err.headers?.get('x-should-retry'));
 }
 
-/** Runs `create` (one attempt), retrying failures the policy allows; rejects with the last failure. */
-export async function withRetries<T>(create: () => Promise<T>, options: { maxRetries: number; signal: AbortSignal; deadline?: number | undefined }): Promise<T> {
+/** An attempt's failure as an `UpstreamAttempt` status: the HTTP status, `timeout` or `error`. */
+function failureStatus(err: unknown): string {
+  if (err instanceof Anthropic.APIConnectionTimeoutError) return 'timeout';
+  if (err instanceof Anthropic.APIError && err.status !== undefined) return String(err.status);
+  return 'error';
+}
+
+/**
+ * Runs `create` (one attempt), retrying failures the policy allows; rejects with the last
+ * failure. `observer` is told of each attempt (until `create` resolves: the stream has
+ * started, so `200`) and each retry.
+ */
+export async function withRetries<T>(
+  create: () => Promise<T>,
+  options: { maxRetries: number; signal: AbortSignal; deadline?: number | undefined; observer?: UpstreamObserver | undefined },
+): Promise<T> {
+  const { observer } = options;
   let spent = 0;
   for (let retry = 0; ; retry += 1) {
+    const started = performance.now();
     try {
-      return await abortable(create(), options.signal);
+      const result = await abortable(create(), options.signal);
+      observer?.attempt({ status: '200', seconds: (performance.now() - started) / 1000 });
+      return result;
     } catch (err) {
-      if (options.signal.aborted || retry >= options.maxRetries || !retryable(err)) throw err;
-      const status = err instanceof Anthropic.APIError ? err.status : undefined;
-      const wait = retryDelay({ retry, status, askedMs: askedWait(err), spentMs: spent, deadline: options.deadline });
+      if (options.signal.aborted) throw err;
+      const status = failureStatus(err);
+      observer?.attempt({ status, seconds: (performance.now() - started) / 1000 });
+      if (retry >= options.maxRetries || !retryable(err)) throw err;
+      const wait = retryDelay({ retry, status: err instanceof Anthropic.APIError ? err.status : undefined, askedMs: askedWait(err), spentMs: spent, deadline: options.deadline });
       if (wait === undefined) throw err;
+      observer?.retry({ retry, status, waitMs: wait });
       spent += wait;
       await abortable(sleep(wait), options.signal);
     }

@@ -105,7 +105,7 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
   return {
     id: settings.id,
     acceptsImages: true,
-    async *stream(request: ModelRequest, { signal, deadline }: StreamOptions): AsyncIterable<ModelEvent> {
+    async *stream(request: ModelRequest, { signal, deadline, observer, traceHeaders }: StreamOptions): AsyncIterable<ModelEvent> {
       let finish: FinishReason | undefined;
       let usage: Usage | undefined;
       const toolCalls = new ToolCallStream();
@@ -117,7 +117,7 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
           stream: true,
           stream_options: { include_usage: true },
         });
-        const res = await client.post(url, body, signal, deadline);
+        const res = await client.post(url, body, signal, { deadline, observer, extraHeaders: traceHeaders });
         for await (const data of sseData(res.body, maxEventBytes)) {
           const chunk = typeof data === 'string' && data.length < OFF_THREAD_CHARS ? parseChunk(data) : await parseLargeChunk(data);
           if (chunk.usage) {

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { buildConnector, Pool } from 'undici';
+import type { UpstreamObserver } from '../../domain/telemetry.js';
 import { askedWaitMs, retryDelay, retryableStatus } from '../retry-policy.js';
 
 /** The upstream could not be reached, or the connection broke before a response. */
@@ -62,9 +63,10 @@ export interface UpstreamResponse {
 export interface UpstreamClient {
   /**
    * POSTs `body` (JSON text) to `url`; resolves with the 2xx response, its body unread.
-   * Retries never wait past `deadline` (epoch ms), when given.
+   * Retries never wait past `deadline` (epoch ms), when given. `observer` is told of
+   * each attempt and retry; `extraHeaders` (trace context) go with every attempt.
    */
-  post(url: URL, body: string, signal: AbortSignal, deadline?: number): Promise<UpstreamResponse>;
+  post(url: URL, body: string, signal: AbortSignal, call?: { deadline?: number | undefined; observer?: UpstreamObserver | undefined; extraHeaders?: Readonly<Record<string, string>> | undefined }): Promise<UpstreamResponse>;
 }
 
 /** Bytes of an error body read for its message; the rest is discarded. */
@@ -190,10 +192,10 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     return pool;
   };
 
-  async function attempt(url: URL, body: string, signal: AbortSignal): Promise<Attempt> {
+  async function attempt(url: URL, body: string, signal: AbortSignal, extraHeaders: Readonly<Record<string, string>> | undefined): Promise<Attempt> {
     try {
       const pool = pools.get(url.origin) ?? (await poolFor(url.origin));
-      const res = await pool.request({ method: 'POST', path: `${url.pathname}${url.search}`, headers, body, signal });
+      const res = await pool.request({ method: 'POST', path: `${url.pathname}${url.search}`, headers: extraHeaders ? { ...extraHeaders, ...headers } : headers, body, signal });
       return { res: { status: res.statusCode, headers: res.headers, body: res.body } };
     } catch (err) {
       const code = errorCode(err);
@@ -203,12 +205,15 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   }
 
   return {
-    async post(url, body, signal, deadline) {
+    async post(url, body, signal, call = {}) {
+      const { deadline, observer } = call;
       /** Waited so far on retries of this request. */
       let spent = 0;
       for (let retry = 0; ; retry += 1) {
-        const result = await attempt(url, body, signal);
+        const started = performance.now();
+        const result = await attempt(url, body, signal, call.extraHeaders);
         signal.throwIfAborted();
+        const seconds = (performance.now() - started) / 1000;
         if ('error' in result) {
           // A pooled connection the server closed as we reused it: the request never
           // arrived, so sending it again is safe and does not count as a retry.
@@ -216,14 +221,18 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
             retry -= 1;
             continue;
           }
+          const failure = result.error instanceof UpstreamTimeoutError ? 'timeout' : 'error';
+          observer?.attempt({ status: failure, seconds });
           const wait = retry < options.maxRetries ? retryDelay({ retry, spentMs: spent, deadline }) : undefined;
           if (wait === undefined) throw result.error;
+          observer?.retry({ retry, status: failure, waitMs: wait });
           spent += wait;
           await sleep(wait, undefined, { signal });
           continue;
         }
         const { res } = result;
         const { status } = res;
+        observer?.attempt({ status: String(status), seconds });
         if (status >= 200 && status < 300) return res;
         const asked = askedWaitMs((name) => header(res, name));
         const wait =
@@ -231,6 +240,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
             ? retryDelay({ retry, status, askedMs: asked, spentMs: spent, deadline })
             : undefined;
         if (wait !== undefined) {
+          observer?.retry({ retry, status: String(status), waitMs: wait });
           res.body.resume();
           spent += wait;
           await sleep(wait, undefined, { signal });

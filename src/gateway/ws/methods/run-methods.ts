@@ -60,7 +60,8 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
     let release: (() => void) | undefined;
     try {
       const claimed = await core.claimIdempotencyKey<{ runId: string }>({ scope: `ws:${record.kind}`, key: record.runId, fingerprint: record.fingerprint });
-      if (claimed.kind === 'replay') return { agentId: record.agentId, sessionKey: record.key, events: claimed.events };
+      // A WS run always names its session (the canonical key): an explicit session.
+      if (claimed.kind === 'replay') return { agentId: record.agentId, sessionKey: record.key, sessionKind: 'explicit', events: claimed.events };
       release = claimed.release;
       const turn = core.startTurn(request, record.controller.signal);
       return { ...turn, events: claimed.guard(turn.events, { runId: record.runId }) };
