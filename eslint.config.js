@@ -79,7 +79,7 @@ const layers = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'generated/', 'node_modules/', 'coverage/'] },
+  { ignores: ['dist/', 'generated/', 'node_modules/', 'coverage/', 'test/reference-client/clawdbot/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -18,6 +18,8 @@
 //   <out>/error-codes.ts        every error `code` (ErrorCode), with its HTTP status and type
 //   <out>/streams.ts            the `data:` payload types of each text/event-stream response,
 //                                from its `x-itemSchema` (OAS 3.2's itemSchema on 3.1)
+//   <out>/ws/                   the WebSocket protocol's types, validators and method table,
+//                                from asyncapi.yaml (scripts/generate-ws.mjs)
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,6 +31,8 @@ import addFormatsModule from 'ajv-formats';
 import { tsImport } from 'tsx/esm/api';
 import { parse as parseYaml } from 'yaml';
 
+import { generateWs } from './generate-ws.mjs';
+
 // CJS interop: these packages put their main export on `.default`.
 const Ajv2020 = Ajv2020Module.default ?? Ajv2020Module;
 const standaloneCode = standaloneCodeModule.default ?? standaloneCodeModule;
@@ -36,6 +40,7 @@ const addFormats = addFormatsModule.default ?? addFormatsModule;
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const specPath = path.join(repoRoot, 'openapi.yaml');
+export const asyncapiPath = path.join(repoRoot, 'asyncapi.yaml');
 export const tsConfigPath = path.join(repoRoot, 'tsconfig.json');
 export const defaultOutDir = path.join(repoRoot, 'generated');
 
@@ -532,6 +537,7 @@ export async function generate(outDir = defaultOutDir) {
   await writeFile(path.join(outDir, 'error-codes.ts'), renderErrorCodes(spec));
   await writeFile(path.join(outDir, 'spec-constants.ts'), renderSpecConstants(spec));
   await writeFile(path.join(outDir, 'config-validator.ts'), await renderConfigValidator());
+  await generateWs(asyncapiPath, outDir);
   return outDir;
 }
 

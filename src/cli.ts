@@ -1,8 +1,10 @@
 /**
- * The `moltbot` command: `gateway` runs the gateway, `agent` runs one turn in-process,
+ * The `moltbot` command: `gateway` runs the gateway, `agent` runs one turn (through the
+ * running gateway, else in-process), `status` asks the running gateway for its health,
  * `sessions` reads the session store and prunes it.
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
  */
+import { GatewayCommandError } from './commands/gateway-connection.js';
 import { UsageError, print } from './commands/shared.js';
 import { ConfigError } from './config/load.js';
 import { GatewayError } from './domain/errors.js';
@@ -12,7 +14,8 @@ const USAGE = `usage:
   moltbot gateway [--port N] [--bind loopback|lan|ADDRESS] [--config PATH]
                   [--auth token|password] [--token TOKEN] [--password PASSWORD]
                   [--log-format pretty|json] [--log-level trace|debug|info|warn|error|fatal|silent]
-  moltbot agent --message TEXT [--agent ID] [--session-key KEY] [--local] [--json] [--config PATH]
+  moltbot agent --message TEXT [--agent ID] [--session-key KEY] [--local | --url WS_URL] [--json] [--config PATH]
+  moltbot status [--url WS_URL] [--json] [--config PATH]
   moltbot sessions list [--limit N] [--cursor CURSOR] [--agent ID] [--json] [--config PATH]
   moltbot sessions show KEY [--agent ID] [--json] [--config PATH]
   moltbot sessions prune --older-than DURATION [--kind stateless|user|explicit] [--agent ID]
@@ -28,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   gateway: async () => (await import('./commands/gateway-command.js')).gatewayCommand,
   agent: async () => (await import('./commands/agent-command.js')).agentCommand,
   sessions: async () => (await import('./commands/sessions-command.js')).sessionsCommand,
+  status: async () => (await import('./commands/status-command.js')).statusCommand,
 };
 
 async function main(argv: string[]): Promise<void> {
@@ -48,7 +52,7 @@ function fail(message: string, code: number): never {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof StoreOpenError) fail(err.message, err.exitCode);
+  if (err instanceof ConfigError || err instanceof StoreOpenError || err instanceof GatewayCommandError) fail(err.message, err.exitCode);
   if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) fail(`${(err as Error).message}\n${USAGE}`, 2);
   if (err instanceof GatewayError) fail(err.message, err.status < 500 ? 2 : 1);
   const code = (err as NodeJS.ErrnoException).code;

@@ -3,7 +3,8 @@
  * gateway compares with what this machine can do at all (`floor`), with what Express
  * alone costs (`express-floor`) and with the upstream it fronts, every baseline measured
  * in the same run, alternating; and whether the default config serves many users of a
- * slow model (`many-users`). `--only` runs the named scenarios alone. `--peers` adds a peer
+ * slow model (`many-users`); and turns/s over the WebSocket protocol against HTTP on the
+ * echo agent (`websocket`). `--only` runs the named scenarios alone. `--peers` adds a peer
  * gateway (Portkey, installed on demand into a cache directory; `peers.ts`); `--only peers`
  * runs that alone.
  * Every target is a child process on 127.0.0.1; all of them end with this process.
@@ -31,11 +32,12 @@ import { foreignLoad, snapshot } from './noise.js';
 import { observability, observabilityRows, type ObservabilityResult } from './observability.js';
 import { buildRows, formatTable, type Results } from './report.js';
 import { streaming, throughput } from './traffic.js';
+import { websocketTurns } from './websocket.js';
 
 const FULL_STREAMS = 2000;
 /** The many-users scenario's full size: the issue's 500 users for 20 s. */
 const FULL_USERS = 500;
-const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'observability', 'million', 'soak'] as const;
+const SCENARIOS = ['throughput', 'streaming', 'history', 'memory', 'startup', 'many-users', 'postgres', 'observability', 'million', 'soak', 'websocket'] as const;
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, only: { type: 'string' }, peers: { type: 'boolean', default: false } },
@@ -196,6 +198,12 @@ let observed: ObservabilityResult | undefined;
 if (wanted('observability')) {
   await scenario('8 observability', async () => {
     observed = await observability({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS });
+  });
+}
+
+if (wanted('websocket')) {
+  await scenario('12 websocket', async () => {
+    results.websocket = await websocketTurns({ rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, concurrencies: [1, 32] });
   });
 }
 

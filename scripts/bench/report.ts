@@ -14,6 +14,7 @@ import type { StartSeries } from './startup.js';
 import { median } from './measure.js';
 import { REPLICA_CORES, type PostgresSeries } from './postgres.js';
 import type { LoadSeries, StreamSeries } from './traffic.js';
+import type { WsSeries } from './websocket.js';
 
 export interface Results {
   throughput?: Record<string, Record<string, LoadSeries>>;
@@ -22,6 +23,7 @@ export interface Results {
   memory?: { streams: number; samples: MemorySample[] };
   startup?: Record<string, StartSeries>;
   manyUsers?: ManyUsersResult;
+  websocket?: Record<string, WsSeries>;
   postgres?: PostgresSeries;
   million?: MillionResult;
   soak?: SoakResult;
@@ -300,6 +302,12 @@ export function buildRows(results: Results, options: { fullStreams: number; full
     });
   }
   if (results.manyUsers) rows.push(...manyUsersRows(results.manyUsers, options.fullUsers));
+  for (const [concurrency, s] of Object.entries(results.websocket ?? {})) {
+    const scenario = `websocket turns ${concurrency}`;
+    rows.push({ scenario, target: 'HTTP POST (echo agent)', median: `${median(s.http).toFixed(0)} turns/s`, range: spread(s.http, 0), ratio: '', goal: '', status: '' });
+    const value = ratioOf(s.ws, s.http);
+    rows.push({ scenario, target: 'WS agent, expectFinal', median: `${median(s.ws).toFixed(0)} turns/s`, range: spread(s.ws, 0), ratio: `×${value.toFixed(2)} HTTP`, goal: '', status: '', value });
+  }
   if (results.postgres) rows.push(...postgresRows(results.postgres));
   if (results.million) rows.push(...millionRows(results.million));
   if (results.soak) rows.push(...soakRows(results.soak));

@@ -16,6 +16,11 @@ import type { Claimed, IdempotencyClaim, Replay } from './idempotency.js';
 import type { ImagePolicy } from './images.js';
 import type { LaneId, Lanes } from './lanes.js';
 import type { Limiter } from './limiter.js';
+import type { SessionAdmin } from './session-admin.js';
+
+export type { SessionAdmin, SessionInfo, Turn } from './session-admin.js';
+/** A session changed under a write, or another process runs a turn in it (the store's). */
+export { SessionConflict } from '../sessions/store.js';
 
 /**
  * One turn as a caller asks for it. A 4xx `GatewayError` about one of these inputs has
@@ -56,6 +61,8 @@ export interface TurnRequest {
   requestId?: string | undefined;
   /** The caller's trace context (its request's span), for `AgentCoreDeps.tracer`; opaque to the core. */
   traceContext?: unknown;
+  /** A shorter run time than the agent's `timeoutSeconds` for this turn (never a longer one). */
+  timeoutSeconds?: number | undefined;
 }
 
 /** A turn that has been routed and is ready to stream. */
@@ -121,6 +128,11 @@ export interface AgentCore {
   drain(graceMs: number): Promise<void>;
   /** Turns admitted and not yet finished (running or queued). */
   readonly pending: number;
+  /** Reading, resetting and deleting sessions, for the transports that offer it. */
+  readonly sessions: SessionAdmin;
+  /** The configured agents, as given (the default one is `defaultAgentId`). */
+  readonly agents: readonly AgentConfig[];
+  readonly defaultAgentId: string;
   /**
    * Claims an idempotency key before a turn starts (`idempotency.ts`): `run` (start the
    * turn and pass its events through `guard`) or `replay` (the first request's recorded

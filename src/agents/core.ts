@@ -17,6 +17,7 @@ import { createLanes } from './lanes.js';
 import { createLimiter, type Limiter } from './limiter.js';
 import { resolveAgentId, resolveSessionKey } from './routing.js';
 import { startRunControl, type RunControl } from './run-control.js';
+import { createSessionAdmin } from './session-admin.js';
 import { waitForSession } from './session-wait.js';
 import { TurnAttempt, type PlannedTurn } from './turn-attempt.js';
 import { createInputResolver, splitInput } from './turn-input.js';
@@ -68,6 +69,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   const lanes = deps.lanes ?? createLanes();
   const limiter = createLimiter(deps.limits);
   const running = new Set<RunControl>();
+  /** Running turns by session (`agentId\nkey`), for aborting a session's turns. */
+  const bySession = new Map<string, Set<RunControl>>();
+  const sessionOf = (agentId: string, key: string): string => `${agentId}\n${key}`;
   const maxStoredReplyBytes = deps.maxStoredReplyBytes ?? DEFAULT_MAX_STORED_REPLY_BYTES;
   const { observer } = deps;
   let draining = false;
@@ -99,6 +103,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     running.add(run);
     const span = deps.tracer?.startRun(plan.labels, plan.traceContext);
     let spanStatus = 'aborted';
+    const session = sessionOf(plan.agent.id, plan.key);
+    const ofSession = bySession.get(session) ?? new Set<RunControl>();
+    bySession.set(session, ofSession.add(run));
     const attemptDeps = {
       store: deps.store,
       context,
@@ -137,6 +144,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       span?.end(spanStatus);
       run.dispose();
       running.delete(run);
+      ofSession.delete(run);
+      if (ofSession.size === 0 && bySession.get(session) === ofSession) bySession.delete(session);
       // The consumer stopped iterating early (client gone): keep what was said.
       if (attempt && !attempt.finished) await attempt.finish({ status: 'aborted' });
     }
@@ -173,10 +182,20 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     }
   }
 
+  const abortSession = (agentId: string, key: string): number => {
+    const runs = [...(bySession.get(sessionOf(agentId, key)) ?? [])];
+    for (const control of runs) control.abort('client');
+    return runs.length;
+  };
+  const sessions = createSessionAdmin(deps.store, lanes, abortSession, now);
+
   return {
     get pending() {
       return limiter.admitted;
     },
+    sessions,
+    agents: deps.agents,
+    defaultAgentId: deps.defaultAgentId,
     claimIdempotencyKey: (claim) => claimKey(deps.store, claim),
     storeHealth: () => deps.store.health(),
     startTurn(request, signal) {
@@ -184,7 +203,12 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       const sessionKey = resolveSessionKey(request, agentId);
       // Split the input now so a bad request is a 400 before anything streams.
       const input = splitInput(request.input, deps.images);
-      const agent = agents.get(agentId) as AgentConfig;
+      const configured = agents.get(agentId) as AgentConfig;
+      // A caller may ask for less time than the agent allows, never more.
+      const agent =
+        request.timeoutSeconds !== undefined && request.timeoutSeconds > 0 && request.timeoutSeconds < configured.timeoutSeconds
+          ? { ...configured, timeoutSeconds: request.timeoutSeconds }
+          : configured;
       if (input.hasImages && !deps.provider(agent.provider).acceptsImages) throw imagesNotSupported(agent.id, agent.provider);
       const plan: PlannedTurn = {
         agent,

@@ -8,7 +8,7 @@ import { draining } from '../domain/errors.js';
 import { guardFileLimit } from '../gateway/file-limit.js';
 import { releaseMemoryWhenIdle } from '../gateway/idle-memory.js';
 import { trackInFlight } from '../gateway/in-flight.js';
-import { createServer, listen } from '../gateway/server.js';
+import { createServer, listen, wsGatewayOf } from '../gateway/server.js';
 import { describeError, LOG_LEVELS, openLogger, type LogFormat, type LogLevel } from '../observability/logger.js';
 import { createTelemetry } from '../observability/telemetry.js';
 import { startTracing } from '../observability/tracing.js';
@@ -93,6 +93,7 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
   guardFileLimit(server, config.limits, logger);
   const inFlight = trackInFlight(server);
   releaseMemoryWhenIdle(server);
+  const ws = wsGatewayOf(app);
   const retention = startRetention(runtime.store, config.store.retention, {
     onPruned: (result, ms) => logger.info({ ...result, ms: Math.round(ms) }, 'pruned old sessions'),
     onError: (err) => logger.warn(describeError(err), 'pruning old sessions failed; the next pass tries again'),
@@ -102,6 +103,8 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, pending: runtime.core.pending, graceSeconds: config.gateway.shutdownGraceSeconds }, 'shutting down');
+    // WebSocket clients are told (`shutdown` event) and stay connected for their turns' finals.
+    ws?.shutdown();
     // The drain is visible: the port stays open while running turns finish (up to the
     // grace period), `/readyz` answers 503 `draining`, new turns 503 `shutting_down`,
     // and every response closes its connection so clients reconnect elsewhere.
@@ -114,7 +117,8 @@ export async function gatewayCommand(argv: string[]): Promise<void> {
     server.close();
     server.closeIdleConnections();
     // Every turn is recorded; let the responses carrying their endings reach the clients.
-    await inFlight.settled(RESPONSE_FLUSH_MS);
+    await Promise.all([inFlight.settled(RESPONSE_FLUSH_MS), ws?.runsSettled(RESPONSE_FLUSH_MS)]);
+    ws?.closeAll(1001, 'gateway stopping');
     server.closeAllConnections();
     await retention.stop();
     await runtime.close();

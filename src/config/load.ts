@@ -163,6 +163,26 @@ function parsePort(value: string, source: string): number {
  * Node wants whole milliseconds, and a headers deadline no later than the request's: a
  * request timeout shorter than the default headers timeout lowers that too.
  */
+/**
+ * The WebSocket protocol's defaults: the reference's frame limit (512 KiB), slow-consumer
+ * threshold (1.5 MiB), tick (30 s) and handshake timeout (10 s); connection caps sized for
+ * many users of one gateway (each connection costs about a file descriptor and a few KiB).
+ */
+const DEFAULT_WS = {
+  maxPayloadBytes: 512 * 1024,
+  maxBufferedBytes: 1536 * 1024,
+  tickIntervalSeconds: 30,
+  handshakeTimeoutSeconds: 10,
+  maxConnections: 2048,
+  maxUnauthenticated: 256,
+  maxInFlightPerConnection: 32,
+};
+
+function wsSettings(ws: NonNullable<ConfigFile['gateway']>['ws']): GatewayConfig['gateway']['ws'] {
+  const { tickIntervalSeconds, handshakeTimeoutSeconds, ...rest } = { ...DEFAULT_WS, ...ws };
+  return { ...rest, tickIntervalMs: Math.round(tickIntervalSeconds * 1000), handshakeTimeoutMs: Math.round(handshakeTimeoutSeconds * 1000) };
+}
+
 function httpTimeouts(http: { headersTimeoutSeconds?: number; requestTimeoutSeconds?: number } | undefined): { headersTimeoutMs: number; requestTimeoutMs: number } {
   const requestTimeoutMs = Math.round((http?.requestTimeoutSeconds ?? DEFAULT_HTTP_TIMEOUTS.requestTimeoutSeconds) * 1000);
   const headersTimeoutMs = Math.round((http?.headersTimeoutSeconds ?? DEFAULT_HTTP_TIMEOUTS.headersTimeoutSeconds) * 1000);
@@ -278,6 +298,7 @@ export function resolveGatewayConfig(file: ConfigFile, flags: GatewayFlags, env:
           ...auth?.rateLimit,
         }),
       },
+      ws: wsSettings(file.gateway?.ws),
       http: {
         maxBodyBytes: file.gateway?.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
         maxStringLength: file.gateway?.http?.maxStringLength ?? DEFAULT_INPUT_LIMITS.maxStringLength,

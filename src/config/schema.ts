@@ -132,6 +132,19 @@ export const configSchema = {
             },
           },
         },
+        ws: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            maxPayloadBytes: { type: 'integer', minimum: 1024 },
+            maxBufferedBytes: { type: 'integer', minimum: 1024 },
+            tickIntervalSeconds: { type: 'number', minimum: 0.05, maximum: MAX_TIMER_SECONDS },
+            handshakeTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: MAX_TIMER_SECONDS },
+            maxConnections: { type: 'integer', minimum: 1 },
+            maxUnauthenticated: { type: 'integer', minimum: 1 },
+            maxInFlightPerConnection: { type: 'integer', minimum: 1 },
+          },
+        },
         http: {
           type: 'object',
           additionalProperties: false,

@@ -12,6 +12,15 @@ export interface ConfigFile {
       password?: string;
       rateLimit?: { enabled?: boolean; maxFailures?: number; windowSeconds?: number; blockSeconds?: number; exemptLoopback?: boolean; maxTracked?: number };
     };
+    ws?: {
+      maxPayloadBytes?: number;
+      maxBufferedBytes?: number;
+      tickIntervalSeconds?: number;
+      handshakeTimeoutSeconds?: number;
+      maxConnections?: number;
+      maxUnauthenticated?: number;
+      maxInFlightPerConnection?: number;
+    };
     http?: {
       maxBodyBytes?: number;
       maxStringLength?: number;
@@ -143,6 +152,23 @@ export interface GatewayConfig {
       secret: string | undefined;
       /** Failed-auth limit per client address; `maxFailures` in `windowMs` blocks it for `blockMs`. */
       rateLimit: { enabled: boolean; maxFailures: number; windowMs: number; blockMs: number; exemptLoopback: boolean; maxTracked: number };
+    };
+    /** The WebSocket protocol on the same port. */
+    ws: {
+      /** Largest frame a client may send; past it the socket closes with 1009. */
+      maxPayloadBytes: number;
+      /** Bytes queued for a client past which it is a slow consumer (closed 1008). */
+      maxBufferedBytes: number;
+      /** How often every connection gets a `tick` event. */
+      tickIntervalMs: number;
+      /** A connection without a successful `connect` by then is closed. */
+      handshakeTimeoutMs: number;
+      /** Open connections at most (authenticated or not); more upgrades get 503. */
+      maxConnections: number;
+      /** Of those, not yet authenticated at most. */
+      maxUnauthenticated: number;
+      /** Requests one connection may have unanswered at once. */
+      maxInFlightPerConnection: number;
     };
     http: {
       maxBodyBytes: number;

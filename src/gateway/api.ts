@@ -14,8 +14,7 @@ import { requestValidators } from '../../generated/validators/index.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createBearerCheck } from './auth.js';
-import { memoryAuthFailureCounter, type AuthFailureCounter } from '../domain/auth-failure-counter.js';
-import { isLoopback, type AuthLimiterOptions } from '../domain/auth-limiter.js';
+import type { AuthFailureCounter } from '../domain/auth-failure-counter.js';
 import { checkBodyHeaders, expectsContinue, readBody } from './body.js';
 import { createCors } from './cors.js';
 import { sendError } from './error-response.js';
@@ -33,7 +32,8 @@ export type { OperationHandlers };
 
 export interface ApiOptions {
   secret: string;
-  rateLimit: { enabled: boolean; maxFailures: number; windowMs: number; blockMs: number; exemptLoopback: boolean; maxTracked: number };
+  /** Failed-auth counting, shared with the WebSocket edge (and the replicas on PostgreSQL); none when the limit is off. */
+  limiter: AuthFailureCounter | undefined;
   maxBodyBytes: number;
   jsonLimits: JsonLimits;
   keepAliveMs: number;
@@ -48,8 +48,6 @@ export interface ApiOptions {
   metrics?: GatewayMetrics | undefined;
   /** A span per routed request when tracing is on (W3C `traceparent` accepted as its parent). */
   tracer?: RequestTracer | undefined;
-  /** Failed-auth counting (shared by replicas on PostgreSQL); in this process's memory when absent. */
-  authFailures?: (options: AuthLimiterOptions) => AuthFailureCounter;
 }
 
 /** A node-style request listener. */
@@ -74,9 +72,7 @@ function duplicatedHeader(rawHeaders: readonly string[]): 'authorization' | 'hos
 /** Builds the request listener for the spec's operations. */
 export async function createApi(options: ApiOptions): Promise<RequestListener> {
   const isAuthorized = createBearerCheck(options.secret);
-  const { rateLimit } = options;
-  const counter = options.authFailures ?? memoryAuthFailureCounter;
-  const limiter = rateLimit.enabled ? counter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) }) : undefined;
+  const { limiter } = options;
   const cors = createCors(options.corsOrigins);
   const router = createRouter(options.disabled, options.unsecured);
   const { handlers, metrics, tracer } = options;

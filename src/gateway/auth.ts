@@ -17,3 +17,12 @@ export function createBearerCheck(secret: string): (authorization: string | unde
     return timingSafeEqual(presented, expected) && match !== null;
   };
 }
+
+/**
+ * A check of a secret presented as it is (the WebSocket `connect`'s `auth.token` or
+ * `auth.password`), in constant time like the bearer check; undefined never matches.
+ */
+export function createSecretCheck(secret: string): (presented: string | undefined) => boolean {
+  const expected = digest(secret);
+  return (presented) => timingSafeEqual(digest(presented ?? ''), expected) && presented !== undefined;
+}

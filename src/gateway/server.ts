@@ -10,7 +10,10 @@ import { operationIds, operationPaths } from '../../generated/operations.js';
 import type { AgentCore } from '../agents/core-api.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { createApi, type ApiOptions } from './api.js';
+import { memoryAuthFailureCounter, type AuthFailureCounter } from '../domain/auth-failure-counter.js';
+import { isLoopback, type AuthLimiterOptions } from '../domain/auth-limiter.js';
+import { GATEWAY_VERSION } from '../version.js';
+import { createApi } from './api.js';
 import { rawErrorResponse } from './error-response.js';
 import { clientError } from './http-errors.js';
 import { expressClasses } from './express-classes.js';
@@ -23,6 +26,7 @@ import type { RequestTracer } from '../observability/tracing.js';
 import { createHealthHandler, createReadinessHandler, type ReadinessCheck } from './routes/health.js';
 import { createMetricsHandler } from './routes/metrics.js';
 import { createModelHandlers } from './routes/models.js';
+import { createWsGateway, type WsGateway } from './ws/ws-gateway.js';
 
 export interface ServerDeps {
   core: AgentCore;
@@ -34,7 +38,7 @@ export interface ServerDeps {
   /** A span per request when tracing is on. */
   tracer?: RequestTracer | undefined;
   /** Failed-auth counting (`Runtime.authFailures`); in memory when absent. */
-  authFailures?: ApiOptions['authFailures'];
+  authFailures?: (options: AuthLimiterOptions) => AuthFailureCounter;
 }
 
 /** The operations the spec marks `x-moltbot-endpoint: chatCompletions`: enabled together by `gateway.http.endpoints.chatCompletions.enabled`. */
@@ -42,9 +46,26 @@ const CHAT_COMPLETIONS_OPERATIONS = operationIds.filter((id) => operationPaths[i
 /** The operations marked `x-moltbot-endpoint: metrics`: served while `gateway.metrics.enabled`. */
 const METRICS_OPERATIONS = operationIds.filter((id) => operationPaths[id].endpoint === 'metrics');
 
+/** Each app's WebSocket protocol, attached to the HTTP server by `listen`. */
+const wsGateways = new WeakMap<Express, WsGateway>();
+
+/** The WebSocket protocol served beside the app's HTTP API (for shutdown). */
+export function wsGatewayOf(app: Express): WsGateway | undefined {
+  return wsGateways.get(app);
+}
+
+/**
+ * The HTTP API, and the WebSocket protocol on the same port (upgrades on any path; the
+ * chat endpoint's switch does not affect it). Both take the same secret and count failed
+ * attempts in one limiter.
+ */
 export async function createServer(config: GatewayConfig, deps: ServerDeps): Promise<Express> {
   const { secret } = config.gateway.auth;
   if (!secret) throw new Error('createServer needs a gateway secret');
+  // One failed-auth count for both transports (and, on PostgreSQL, for every replica).
+  const { rateLimit } = config.gateway.auth;
+  const counter = deps.authFailures ?? memoryAuthFailureCounter;
+  const limiter = rateLimit.enabled ? counter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) }) : undefined;
   const models = createModelHandlers(
     config.agents.map((agent) => agent.id),
     config.defaultAgentId,
@@ -52,7 +73,7 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
   );
   const listener = await createApi({
     secret,
-    rateLimit: config.gateway.auth.rateLimit,
+    limiter,
     maxBodyBytes: config.gateway.http.maxBodyBytes,
     jsonLimits: { maxStringLength: config.gateway.http.maxStringLength, maxDepth: config.gateway.http.maxDepth },
     keepAliveMs: config.gateway.http.sseKeepAliveSeconds * 1000,
@@ -72,7 +93,6 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
     logger: deps.logger,
     metrics: deps.metrics,
     tracer: deps.tracer,
-    ...(deps.authFailures ? { authFailures: deps.authFailures } : {}),
   });
   const app = express();
   // Nothing here is cacheable or needs to advertise the framework.
@@ -80,6 +100,7 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
   app.disable('etag');
   app.set('query parser', false);
   app.use((req, res) => listener(req, res));
+  wsGateways.set(app, createWsGateway({ config, core: deps.core, logger: deps.logger, limiter, version: GATEWAY_VERSION }));
   return app;
 }
 
@@ -125,6 +146,8 @@ export async function listen(app: Express, config: GatewayConfig, port = config.
     app,
   );
   server.on('clientError', answerClientError);
+  const ws = wsGateways.get(app);
+  if (ws) server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
   server.on('checkContinue', app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -103,6 +103,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     insertSession: db.prepare(
       'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @createdAt, @at, 1, @status)',
     ),
+    insertEmptySession: db.prepare(
+      'INSERT INTO sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES (@id, @key, @agentId, @kind, @at, @at, 0, NULL)',
+    ),
+    deleteTurnsOf: db.prepare<[string]>('DELETE FROM turns WHERE session_id = ?'),
+    deleteSessionRow: db.prepare<[string]>('DELETE FROM sessions WHERE id = ?'),
     // The partial index holds running turns only; the planner would rather walk every turn of the transcript by primary key.
     runningIn: db.prepare<[string], { seq: number; owner: string | null }>("SELECT seq, owner FROM turns INDEXED BY turns_running WHERE session_id = ? AND status = 'running'"),
     insertTurn: db.prepare(
@@ -261,6 +266,21 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     async sessionHistory(key, filter = {}) {
       const rows = filter.agentId === undefined ? statements.byKey.all(key) : statements.byKeyAndAgent.all(key, filter.agentId);
       return rows.map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
+    },
+    async resetSession(session, at) {
+      await write(() => statements.insertEmptySession.run({ ...session, at }));
+      return { ...session, createdAt: at, updatedAt: at, turns: 0, lastStatus: null };
+    },
+    deleteSession(agentId, key) {
+      return write(() => {
+        const rows = statements.byKeyAndAgent.all(key, agentId);
+        if (rows.some((row) => liveTurnElsewhere(row.id, true))) throw new SessionConflict('another process is running a turn in the session');
+        for (const row of rows) {
+          statements.deleteTurnsOf.run(row.id);
+          statements.deleteSessionRow.run(row.id);
+        }
+        return rows.length > 0;
+      });
     },
     async getTurn(ref) {
       const row = statements.oneTurn.get(ref.sessionId, ref.seq);

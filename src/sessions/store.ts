@@ -234,6 +234,18 @@ export interface SessionStore {
    */
   sessionHistory(key: string, filter?: { agentId?: string }): Promise<{ session: SessionInfo; turns: Turn[] }[]>;
   /**
+   * Starts a new, empty transcript `session.id` under the agent's session `session.key`
+   * (a reset asked for by a client): the session's next turn continues it, with no
+   * history. Earlier transcripts stay readable (`sessionHistory`). Returns the new one.
+   */
+  resetSession(session: { id: string; key: string; agentId: string; kind: SessionKind }, at: number): Promise<SessionInfo>;
+  /**
+   * Deletes every transcript of the agent's session `key` with their turns; resolves
+   * false when it had none. Rejects with `SessionConflict` (nothing deleted) while another
+   * live instance is running a turn in it.
+   */
+  deleteSession(agentId: string, key: string): Promise<boolean>;
+  /**
    * Deletes old transcripts (see `PruneOptions`) in small transactions, letting other
    * work run between them, never one with a running turn; then gives the freed space
    * back to the file system.

@@ -12,6 +12,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wsMethodNames } from '../../generated/ws/methods.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -58,7 +59,11 @@ describe('/docs in headless Chromium', () => {
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-type']).toMatch(/^text\/html/u);
 
-    // Redoc renders client-side: the chat tag lists its operation as a link...
+    // Redoc renders client-side: the chat tag (below the WebSocket protocol section, so
+    // folded at first) lists its operation as a link...
+    const tag = page.locator('a', { hasText: /^chat$/u }).first();
+    await tag.waitFor({ timeout: 30_000 });
+    await tag.click();
     const operation = page.locator('a', { hasText: '/v1/chat/completions' }).first();
     await operation.waitFor({ timeout: 30_000 });
     // ...which opens the operation, with its summary as a heading.
@@ -72,6 +77,9 @@ describe('/docs in headless Chromium', () => {
     const text = (await page.locator('body').textContent()) ?? '';
     expect(text).toContain('Moltbot Gateway');
     expect(text).toContain('/v1/models');
+    // The WebSocket protocol's section, written from asyncapi.yaml: every method is listed.
+    expect(text).toContain('WebSocket protocol');
+    for (const method of wsMethodNames) expect(text).toContain(method);
     for (const secret of [TOKEN, PROMPT, 'okapi-77']) expect(text).not.toContain(secret);
   });
 

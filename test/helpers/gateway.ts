@@ -8,7 +8,8 @@ import { createRuntime, type Runtime } from '../../src/app.js';
 import { openPostgresStore } from '../../src/sessions/postgres/store.js';
 import { parseConfig, resolveGatewayConfig, type GatewayFlags } from '../../src/config/load.js';
 import type { ConfigFile, GatewayConfig } from '../../src/config/types.js';
-import { createServer, listen } from '../../src/gateway/server.js';
+import { createServer, listen, wsGatewayOf } from '../../src/gateway/server.js';
+import type { WsGateway } from '../../src/gateway/ws/ws-gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { GatewayMetrics } from '../../src/observability/metrics.js';
 import { createTelemetry } from '../../src/observability/telemetry.js';
@@ -23,6 +24,10 @@ export const TEST_TOKEN = 'test-token-3b7e1c9d';
 
 export interface TestGateway {
   url: string;
+  /** The same port's WebSocket protocol. */
+  wsUrl: string;
+  /** The WebSocket protocol's server side (shutdown, connection count). */
+  ws: WsGateway;
   token: string;
   config: GatewayConfig;
   store: SessionStore;
@@ -91,14 +96,18 @@ export async function startGateway(
   });
   const server: Server = await listen(app, config, 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
+  const ws = wsGatewayOf(app) as WsGateway;
   return {
     url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/`,
+    ws,
     token: config.gateway.auth.secret ?? '',
     config,
     store,
     logs,
     metrics: telemetry.metrics,
     async close() {
+      ws.closeAll();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await runtime.close();

@@ -40,6 +40,15 @@ export function statementsFor(schema: string) {
       `SELECT ${s}.live_turn_elsewhere(cur.id, $3, false, 0) AS live
        FROM (SELECT id FROM ${s}.sessions WHERE key = $1 AND agent_id = $2 ORDER BY n DESC LIMIT 1) cur`,
     ),
+    // Reset and delete, under the session's start lock (the one `begin_turn` takes).
+    sessionLock: { text: 'SELECT pg_advisory_xact_lock($1, hashtext($2))' },
+    insertEmptySession: {
+      text: `INSERT INTO ${s}.sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES ($1, $2, $3, $4, $5, $5, 0, NULL)`,
+    },
+    liveInSession: {
+      text: `SELECT bool_or(${s}.live_turn_elsewhere(id, $3, true, $4)) AS live FROM ${s}.sessions WHERE key = $1 AND agent_id = $2`,
+    },
+    deleteSession: { text: `DELETE FROM ${s}.sessions WHERE key = $1 AND agent_id = $2 RETURNING id` },
     interruptDead: { text: `SELECT ${s}.interrupt_dead($1, $2) AS interrupted` },
     ownRunning: { text: `SELECT session_id, seq FROM ${s}.turns WHERE status = 'running' AND owner = $1` },
     interruptOne: { text: `SELECT ${s}.interrupt_turn($1, $2, $3)` },

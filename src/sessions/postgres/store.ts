@@ -18,6 +18,7 @@ import { createDatabase, type Database } from './database.js';
 import { describePgFailure, isConnectFailure, storeOpenFailure } from './errors.js';
 import { createPgIdempotency } from './idempotency.js';
 import { holdPgInstanceLock, type PgLiveness } from './liveness.js';
+import { LOCK } from './locks.js';
 import { migratePostgres } from './migrate.js';
 import { createPgPruner } from './prune.js';
 import { statementsFor } from './queries.js';
@@ -227,6 +228,23 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
       open();
       const [row] = await db.query<TurnRow>(q.oneTurn, [ref.sessionId, ref.seq]);
       return row ? toTurn(row) : undefined;
+    },
+    async resetSession(session, at) {
+      open();
+      await db.transaction(async (run) => {
+        await run(q.sessionLock, [LOCK.session, `${session.agentId}\n${session.key}`]);
+        await run(q.insertEmptySession, [session.id, session.key, session.agentId, session.kind, at]);
+      });
+      return { ...session, createdAt: at, updatedAt: at, turns: 0, lastStatus: null };
+    },
+    async deleteSession(agentId, key) {
+      open();
+      return db.transaction(async (run) => {
+        await run(q.sessionLock, [LOCK.session, `${agentId}\n${key}`]);
+        const [live] = await run<{ live: boolean | null }>(q.liveInSession, [key, agentId, self, Date.now()]);
+        if (live?.live === true) throw new SessionConflict('another process is running a turn in the session');
+        return (await run(q.deleteSession, [key, agentId])).length > 0;
+      });
     },
     claimIdempotencyKey: (request) => (open(), idempotency.claim(request)),
     completeIdempotencyKey: (scope, key, result) => (open(), idempotency.complete(scope, key, result)),

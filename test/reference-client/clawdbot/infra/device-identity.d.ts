@@ -1,0 +1,1 @@
+export function loadOrCreateDeviceIdentity(filePath?: string): { deviceId: string; publicKeyPem: string; privateKeyPem: string };
