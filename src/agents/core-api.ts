@@ -5,6 +5,7 @@
  * protocol, `moltbot agent`) maps its own request onto a `TurnRequest` and renders the
  * events and errors in its own framing.
  */
+import type { CallerSignal } from '../domain/caller-signal.js';
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent } from '../domain/events.js';
 import type { TurnMessage } from '../domain/messages.js';
@@ -119,7 +120,7 @@ export interface AgentCore {
    * streams) and returns the turn's event stream. Aborting `signal` stops the run and
    * the provider request; the turn is then recorded as `aborted`.
    */
-  startTurn(request: TurnRequest, signal: AbortSignal): StartedTurn;
+  startTurn(request: TurnRequest, signal: CallerSignal): StartedTurn;
   /**
    * Shutdown: refuses new turns (503), lets running and queued ones finish for up to
    * `graceMs`, then aborts the rest (they end with a 503 error) and resolves when every

@@ -7,6 +7,7 @@
  */
 import type { AgentConfig } from '../config/types.js';
 import { imagesNotSupported, RunAbortedError, runTimeout, shuttingDown, toGatewayError } from '../domain/errors.js';
+import type { CallerSignal } from '../domain/caller-signal.js';
 import type { AgentEvent } from '../domain/events.js';
 import type { CoreObserver, TurnLabels, UpstreamObserver } from '../domain/telemetry.js';
 import { SessionConflict, type SessionKind } from '../sessions/store.js';
@@ -16,7 +17,8 @@ import { claimKey } from './idempotency.js';
 import { createLanes } from './lanes.js';
 import { createLimiter, type Limiter } from './limiter.js';
 import { resolveAgentId, resolveSessionKey } from './routing.js';
-import { startRunControl, type RunControl } from './run-control.js';
+import { createDeadlines } from './deadlines.js';
+import { RunControl } from './run-control.js';
 import { createSessionAdmin } from './session-admin.js';
 import { waitForSession } from './session-wait.js';
 import { TurnAttempt, type PlannedTurn } from './turn-attempt.js';
@@ -69,6 +71,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   const lanes = deps.lanes ?? createLanes();
   const limiter = createLimiter(deps.limits);
   const running = new Set<RunControl>();
+  // One timer for every running turn's time limit (`deadlines.ts`).
+  const deadlines = createDeadlines();
   /** Running turns by session (`agentId\nkey`), for aborting a session's turns. */
   const bySession = new Map<string, Set<RunControl>>();
   const sessionOf = (agentId: string, key: string): string => `${agentId}\n${key}`;
@@ -98,8 +102,8 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
    * waits for that process's turn and starts over on the new history. Nothing of a
    * refused attempt is recorded or reaches the caller.
    */
-  async function* execute(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
-    const run = startRunControl(plan.agent.timeoutSeconds, signal);
+  async function* execute(plan: PlannedTurn, signal: CallerSignal): AsyncGenerator<AgentEvent> {
+    const run = new RunControl(plan.agent.timeoutSeconds, signal, deadlines);
     running.add(run);
     const span = deps.tracer?.startRun(plan.labels, plan.traceContext);
     let spanStatus = 'aborted';
@@ -110,7 +114,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       store: deps.store,
       context,
       provider: deps.provider(plan.agent.provider),
-      resolveInput: createInputResolver(plan.input, deps.images, run.signal),
+      resolveInput: createInputResolver(plan.input, deps.images, () => run.signal),
       maxStoredReplyBytes,
       now,
       observer,
@@ -128,10 +132,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         } catch (err) {
           const cause = attempt.cause(err);
           if (!(cause instanceof SessionConflict)) throw cause;
-          if (run.signal.aborted) throw new RunAbortedError();
-        } finally {
-          attempt.dispose();
+          if (run.reason !== undefined) throw new RunAbortedError();
         }
+        run.nextAttempt();
         const session = { agentId: plan.agent.id, key: plan.key };
         await waitForSession(deps.store, session, run.signal, () => deps.onSessionWait?.(session));
       }
@@ -152,7 +155,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   }
 
   /** Admission (429 past the queues), the session lane and the run slots, then the run. */
-  async function* run(plan: PlannedTurn, signal: AbortSignal): AsyncGenerator<AgentEvent> {
+  async function* run(plan: PlannedTurn, signal: CallerSignal): AsyncGenerator<AgentEvent> {
     if (draining) throw shuttingDown();
     const providerLimiter = deps.providerLimiter?.(plan.agent.provider);
     const limiters = providerLimiter ? [limiter, providerLimiter] : [limiter];

@@ -3,6 +3,7 @@
  * is two sessions) run one at a time, in arrival order, within this process. Turns of
  * one session in different processes are serialised by the store (`beginTurn`).
  */
+import type { CallerSignal } from '../domain/caller-signal.js';
 import { RunAbortedError } from '../domain/errors.js';
 
 /** A session: which agent, and its key. */
@@ -17,7 +18,7 @@ export interface Lanes {
    * release. Rejects with `RunAbortedError` if `signal` aborts first; the turn then
    * leaves the lane without holding up the ones behind it.
    */
-  acquire(session: LaneId, signal: AbortSignal): Promise<() => void>;
+  acquire(session: LaneId, signal: CallerSignal): Promise<() => void>;
   /** Sessions with a turn running or waiting. */
   readonly size: number;
 }

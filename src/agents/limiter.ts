@@ -5,6 +5,7 @@
  * all sessions (`queue_full`) and one per provider that has a cap of its own
  * (`provider_queue_full`, built by `createProviderLimiter`).
  */
+import type { CallerSignal } from '../domain/caller-signal.js';
 import { atCapacity, RunAbortedError, type GatewayError } from '../domain/errors.js';
 
 export interface Limiter {
@@ -12,7 +13,7 @@ export interface Limiter {
   admit(): void;
   leave(): void;
   /** Waits for a run slot in arrival order; resolves with the slot's release. */
-  slot(signal: AbortSignal): Promise<() => void>;
+  slot(signal: CallerSignal): Promise<() => void>;
   readonly running: number;
   readonly admitted: number;
 }

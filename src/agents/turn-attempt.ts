@@ -52,11 +52,10 @@ export interface AttemptDeps {
 /** How a turn ended, less what the attempt knows itself (its reply, usage and end time). */
 export type Ending = Omit<TurnOutcome, 'endedAt' | 'reply' | 'usage' | 'replyTruncated'>;
 
-/** One attempt at a turn (see the module comment); build one per attempt and `dispose` it after. */
+/** One attempt at a turn (see the module comment); build one per attempt. */
 export class TurnAttempt {
-  /** Aborts with the run, or alone when the store refuses the start. */
-  private readonly controller = new AbortController();
-  private readonly stop = (): void => this.controller.abort();
+  /** The run's signal for this attempt: aborts with the run, or alone when the store refuses the start. */
+  private readonly signal: AbortSignal;
   private readonly reply: ReplyCollector;
   private readonly replyLimit: ReplyLimit;
   /** The turn's write; undefined until its input is resolved. */
@@ -77,8 +76,7 @@ export class TurnAttempt {
   ) {
     this.reply = new ReplyCollector(deps.maxStoredReplyBytes, plan.bufferedReply);
     this.replyLimit = { maxBytes: plan.agent.maxReplyBytes, tooLarge: () => replyTooLarge(plan.agent.provider, plan.agent.maxReplyBytes) };
-    run.signal.addEventListener('abort', this.stop, { once: true });
-    if (run.signal.aborted) this.controller.abort();
+    this.signal = run.signal;
   }
 
   /**
@@ -92,11 +90,11 @@ export class TurnAttempt {
     const { agent, options, bufferedReply } = this.plan;
     const request = { model: agent.model, messages, ...options };
     const call = this.deps.span?.upstream();
-    const streamOptions = { signal: this.controller.signal, deadline: this.run.deadline, observer: this.deps.upstream, traceHeaders: call?.headers };
+    const streamOptions = { signal: this.signal, deadline: this.run.deadline, observer: this.deps.upstream, traceHeaders: call?.headers };
     let failure: string | undefined = 'ended early';
     try {
       for await (const event of this.deps.provider.stream(request, streamOptions)) {
-        if (this.controller.signal.aborted) break;
+        if (this.signal.aborted) break;
         this.reply.add(event, this.replyLimit);
         if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
         await this.started();
@@ -110,7 +108,7 @@ export class TurnAttempt {
       call?.end(failure);
     }
     if (this.refusal !== undefined) throw this.refusal;
-    if (this.run.signal.aborted) throw new RunAbortedError();
+    if (this.run.reason !== undefined) throw new RunAbortedError();
     const { finishReason, usage } = this.reply;
     if (finishReason === undefined) throw internalError(new Error('provider ended without a finish event'));
     // The turn is committed before the caller is told it is done.
@@ -161,11 +159,6 @@ export class TurnAttempt {
     this.deps.context.written(agent, sessionId, seq, outcome.endedAt, added);
   }
 
-  /** Lets go of the run's signal. */
-  dispose(): void {
-    this.run.signal.removeEventListener('abort', this.stop);
-  }
-
   /**
    * Reads the context, resolves the input and begins the turn in the store; returns the
    * model's messages. The start is committed in the background: a refusal ends the model
@@ -193,7 +186,7 @@ export class TurnAttempt {
     }
     write.started.catch((err: unknown) => {
       this.refusal = err;
-      this.controller.abort();
+      this.run.abandonAttempt(this.signal);
     });
     return modelMessages(agent, turn, context, input);
   }

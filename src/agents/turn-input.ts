@@ -82,13 +82,14 @@ export async function resolveMessages(messages: readonly PendingMessage[], polic
 
 /**
  * The turn's messages resolved (images fetched), once per variant, however many attempts
- * the turn takes: the whole conversation (a new transcript) or the new turn only.
+ * the turn takes: the whole conversation (a new transcript) or the new turn only. `signal`
+ * gives the current attempt's signal when a fetch starts.
  */
-export function createInputResolver(input: TurnInput, policy: ImagePolicy, signal: AbortSignal): (whole: boolean) => Promise<TranscriptMessage[]> {
+export function createInputResolver(input: TurnInput, policy: ImagePolicy, signal: () => AbortSignal): (whole: boolean) => Promise<TranscriptMessage[]> {
   const resolved = new Map<boolean, Promise<TranscriptMessage[]>>();
   return (whole) => {
     let messages = resolved.get(whole);
-    if (!messages) resolved.set(whole, (messages = resolveMessages(whole ? input.conversation : input.newTurn, policy, signal)));
+    if (!messages) resolved.set(whole, (messages = resolveMessages(whole ? input.conversation : input.newTurn, policy, signal())));
     return messages;
   };
 }

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OperationId } from '../../generated/operations.js';
 import { headerParameters } from '../../generated/spec-constants.js';
 import { requestValidators } from '../../generated/validators/index.js';
+import { CallerGone, type CallerSignal } from '../domain/caller-signal.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createBearerCheck } from './auth.js';
@@ -84,7 +85,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
   function dispatch<K extends OperationId>(
     operationId: K,
     parts: { header: unknown; path: unknown; requestBody: unknown },
-    context: { signal: AbortSignal; requestId: string; facts: RequestFacts },
+    context: { signal: CallerSignal; requestId: string; facts: RequestFacts },
   ): Promise<HandlerResult<K>> {
     const validate = requestValidators[operationId];
     if (!validate(parts)) throw validationError(validate.errors);
@@ -123,7 +124,9 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     const requestId = requestIdOf(req.headers[headerParameters.RequestIdHeader]);
     res.setHeader(headerParameters.RequestIdHeader, requestId);
     const logger = options.logger.child({ requestId });
-    const controller = new AbortController();
+    // What the handler and the core's run are told when the client leaves: not an
+    // AbortController (the run makes the one a turn needs; `caller-signal.ts`).
+    const gone = new CallerGone();
     const facts: RequestFacts = {};
     let route = UNMATCHED_ROUTE;
     let span: ReturnType<RequestTracer['startRequest']> | undefined;
@@ -134,7 +137,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     };
     // A client that leaves before the response is complete aborts the run.
     res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
+      if (!res.writableFinished) gone.abort();
       const ms = performance.now() - started;
       metrics?.httpRequest(route, req.method ?? 'GET', res.statusCode, ms / 1000);
       span?.end(res.statusCode, !res.writableFinished);
@@ -177,11 +180,11 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
         if (expectsContinue(req)) res.writeContinue();
         body = parseJsonBody(await readBody(req, options.maxBodyBytes), options.jsonLimits);
       }
-      const context = { signal: controller.signal, requestId, facts, ...(span ? { traceContext: span.context } : {}) };
+      const context = { signal: gone, requestId, facts, ...(span ? { traceContext: span.context } : {}) };
       const result = await dispatch(match.operationId, { header: req.headers, path: match.params, requestBody: body }, context);
-      await writeResult(res, result, { signal: controller.signal, logger, keepAliveMs: options.keepAliveMs, onFirstByte });
+      await writeResult(res, result, { signal: gone, logger, keepAliveMs: options.keepAliveMs, onFirstByte });
     } catch (err) {
-      if (controller.signal.aborted && !(err instanceof GatewayError)) return;
+      if (gone.aborted && !(err instanceof GatewayError)) return;
       // A body left unread (refused before it was read) is discarded after the answer.
       sendError(res, err, logger, {}, req);
     }

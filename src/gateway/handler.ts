@@ -5,6 +5,7 @@
  */
 import type { OperationId, OperationRequest, OperationResponseHeaders } from '../../generated/operations.js';
 import type { OperationStreamData } from '../../generated/streams.js';
+import type { CallerSignal } from '../domain/caller-signal.js';
 
 /** What a handler receives: its operation's validated body, header parameters and path parameters. */
 export interface HandlerInput<K extends OperationId> {
@@ -13,7 +14,7 @@ export interface HandlerInput<K extends OperationId> {
   headers: Readonly<OperationRequest<K>['header']>;
   params: Readonly<OperationRequest<K>['path']>;
   /** Aborts when the client goes away. */
-  signal: AbortSignal;
+  signal: CallerSignal;
   /** The request's id (`x-request-id`, echoed or new). */
   requestId: string;
   /** Filled by the handler for the request's log line. */

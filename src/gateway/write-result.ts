@@ -3,6 +3,7 @@
  * keep-alive comments while the agent is thinking.
  */
 import type { ServerResponse } from 'node:http';
+import type { CallerSignal } from '../domain/caller-signal.js';
 import { RunAbortedError, toGatewayError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { textPieces } from '../text-pieces.js';
@@ -12,7 +13,8 @@ import type { HandlerResult, StreamResult } from './handler.js';
 import { SSE_HEADERS, endStream, writeEvent } from './sse.js';
 
 export interface WriteOptions {
-  signal: AbortSignal;
+  /** Aborted when the client left. */
+  signal: CallerSignal;
   logger: Logger;
   /** Silence after which a stream gets a `: keep-alive` comment. */
   keepAliveMs: number;
