@@ -14,25 +14,32 @@ export interface CallerSignal {
 /** A `CallerSignal` its owner aborts once: listeners are called once, in order, then dropped. */
 export class CallerGone implements CallerSignal {
   aborted = false;
-  private listeners: (() => void)[] | undefined;
+  // One listener (a turn's run) is the common case: no array for it.
+  private listeners: (() => void) | (() => void)[] | undefined;
 
   addEventListener(_type: 'abort', listener: () => void): void {
     if (this.aborted) return;
-    (this.listeners ??= []).push(listener);
+    const { listeners } = this;
+    if (listeners === undefined) this.listeners = listener;
+    else if (typeof listeners === 'function') this.listeners = [listeners, listener];
+    else listeners.push(listener);
   }
 
   removeEventListener(_type: 'abort', listener: () => void): void {
     const { listeners } = this;
-    if (!listeners) return;
-    const at = listeners.indexOf(listener);
-    if (at >= 0) listeners.splice(at, 1);
+    if (listeners === listener) this.listeners = undefined;
+    else if (Array.isArray(listeners)) {
+      const at = listeners.indexOf(listener);
+      if (at >= 0) listeners.splice(at, 1);
+    }
   }
 
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    const listeners = this.listeners;
+    const { listeners } = this;
     this.listeners = undefined;
-    if (listeners) for (const listener of listeners) listener();
+    if (typeof listeners === 'function') listeners();
+    else if (listeners) for (const listener of listeners) listener();
   }
 }

@@ -125,26 +125,31 @@ type ToolCallDelta = NonNullable<ChatCompletionChunk.Choice.Delta['tool_calls']>
  * the first event of an index carries its `id` and `name` (and any first arguments
  * fragment), later ones only non-empty `arguments` fragments.
  */
+/** What a chunk without tool calls gives (most chunks): no array per chunk. */
+const NO_EVENTS: readonly ModelEvent[] = [];
+
 export class ToolCallStream {
-  private readonly started = new Set<number>();
-  private readonly indexById = new Map<string, number>();
+  // Made with the first tool call: most turns have none, and every open stream holds one of these.
+  private started: Set<number> | undefined;
+  private indexById: Map<string, number> | undefined;
   private last = -1;
 
   /** The events for one chunk's `delta.tool_calls`. */
-  events(deltas: readonly ToolCallDelta[] | null | undefined): ModelEvent[] {
+  events(deltas: readonly ToolCallDelta[] | null | undefined): readonly ModelEvent[] {
+    if (!deltas || deltas.length === 0) return NO_EVENTS;
     const events: ModelEvent[] = [];
-    for (const delta of deltas ?? []) {
+    for (const delta of deltas) {
       const index = this.indexOf(delta);
       const fragment = delta.function?.arguments ?? '';
-      if (this.started.has(index)) {
+      if (this.started?.has(index)) {
         if (fragment !== '') events.push({ type: 'tool_call', index, arguments: fragment });
         continue;
       }
-      this.started.add(index);
+      (this.started ??= new Set()).add(index);
       this.last = index;
       // Without an id the client could not answer the call; some servers leave it out.
       const id = delta.id || `call_${index}_${Math.random().toString(36).slice(2, 10)}`;
-      if (delta.id) this.indexById.set(delta.id, index);
+      if (delta.id) (this.indexById ??= new Map()).set(delta.id, index);
       events.push({
         type: 'tool_call',
         index,
@@ -163,7 +168,7 @@ export class ToolCallStream {
    */
   private indexOf(delta: ToolCallDelta): number {
     if (typeof delta.index === 'number') return delta.index;
-    if (delta.id) return this.indexById.get(delta.id) ?? Math.max(-1, ...this.started) + 1;
+    if (delta.id) return this.indexById?.get(delta.id) ?? Math.max(-1, ...(this.started ?? [])) + 1;
     return Math.max(this.last, 0);
   }
 }

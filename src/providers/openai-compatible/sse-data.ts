@@ -50,7 +50,8 @@ export async function* sseData(res: Readable, maxEventBytes: number): AsyncGener
   const cap = createEventCap(maxEventBytes);
   /** Big values by their placeholder; the placeholders cannot occur in an upstream's text. */
   const bigs = new Map<string, Buffer>();
-  const placeholder = `\u0000big-${randomUUID()}-`;
+  // Made with the first big line (few streams have one).
+  let placeholder: string | undefined;
   let bigLines = 0;
   /** The line in progress, as received. */
   let line: Buffer[] = [];
@@ -61,6 +62,7 @@ export async function* sseData(res: Readable, maxEventBytes: number): AsyncGener
     if (bytes.subarray(0, DATA.length).equals(DATA)) {
       const start = bytes[DATA.length] === SPACE ? DATA.length + 1 : DATA.length;
       bigLines += 1;
+      placeholder ??= `\u0000big-${randomUUID()}-`;
       const token = `${placeholder}${bigLines}`;
       bigs.set(token, bytes.subarray(start));
       parser.feed(`data: ${token}`);
@@ -72,7 +74,7 @@ export async function* sseData(res: Readable, maxEventBytes: number): AsyncGener
 
   /** An event's data as yielded: a big value alone as its bytes, else text. */
   const dataOf = (data: string): SseData => {
-    if (bigs.size === 0 || !data.includes(placeholder)) return data;
+    if (placeholder === undefined || bigs.size === 0 || !data.includes(placeholder)) return data;
     const big = bigs.get(data);
     if (big) {
       bigs.delete(data);
