@@ -100,7 +100,7 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
   app.disable('etag');
   app.set('query parser', false);
   app.use((req, res) => listener(req, res));
-  wsGateways.set(app, createWsGateway({ config, core: deps.core, logger: deps.logger, limiter, version: GATEWAY_VERSION }));
+  wsGateways.set(app, createWsGateway({ config, core: deps.core, logger: deps.logger, limiter, version: GATEWAY_VERSION, metrics: deps.metrics?.ws }));
   return app;
 }
 

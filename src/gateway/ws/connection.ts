@@ -10,6 +10,7 @@ import type { WebSocket } from 'ws';
 import { validateRequestFrame, type WsEvent, type WsEventPayloads } from '../../../generated/ws/methods.js';
 import type { ErrorShape, RequestFrame } from '../../../generated/ws/types.js';
 import type { Logger } from '../../observability/logger.js';
+import type { WsMetrics } from '../../observability/metrics.js';
 import { handshake, type HandshakeContext, type Peer } from './handshake.js';
 import { describeSchemaErrors, toErrorShape } from './protocol-errors.js';
 
@@ -18,6 +19,8 @@ export interface ConnectionOptions {
   handshakeTimeoutMs: number;
   maxInFlight: number;
   logger: Logger;
+  /** Counts each message received and sent (not control frames). */
+  metrics: WsMetrics;
   /** Builds the hello-ok payload for a peer that passed the handshake. */
   hello: (connection: Connection) => unknown;
   /** Handles a request after the handshake; the connection answers with what it resolves to (or the error). */
@@ -92,6 +95,7 @@ export class Connection {
       return false;
     }
     this.ws.send(JSON.stringify(frame));
+    this.options.metrics.frame('out');
     return true;
   }
 
@@ -129,6 +133,7 @@ export class Connection {
   }
 
   private onMessage(data: Buffer | Buffer[] | ArrayBuffer, _isBinary: boolean): void {
+    this.options.metrics.frame('in');
     if (this.closed) return;
     // Binary frames are read as UTF-8 text, as the reference does.
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
