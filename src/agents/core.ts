@@ -9,10 +9,10 @@ import type { AgentConfig } from '../config/types.js';
 import { imagesNotSupported, RunAbortedError, runTimeout, shuttingDown, toGatewayError } from '../domain/errors.js';
 import type { AgentEvent } from '../domain/events.js';
 import type { CoreObserver, TurnLabels, UpstreamObserver } from '../domain/telemetry.js';
-import { SessionConflict, type SessionKind } from '../sessions/store.js';
+import { IdempotencyKeyTaken, SessionConflict, type SessionKind } from '../sessions/store.js';
 import type { AgentCore, AgentCoreDeps, TurnRequest } from './core-api.js';
 import { createContextReader } from './context.js';
-import { claimKey } from './idempotency.js';
+import { claimKey, keyTaken, type KeyHolds } from './idempotency.js';
 import { createLanes } from './lanes.js';
 import { createLimiter, type Limiter } from './limiter.js';
 import { resolveAgentId, resolveSessionKey } from './routing.js';
@@ -78,6 +78,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   let aborting = false;
   let onIdle: (() => void) | undefined;
 
+  /** Idempotency keys whose requests run in this process. */
+  const holds: KeyHolds = new Map();
+
   // One history-cache entry per session that can run at once.
   const context = createContextReader(deps.store, now, deps.limits.maxConcurrent);
 
@@ -85,7 +88,15 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   async function failed(plan: PlannedTurn, run: RunControl, attempt: TurnAttempt | undefined, err: unknown): Promise<Error> {
     const reason = run.reason;
     const failure =
-      reason === 'timeout' ? runTimeout(plan.agent.timeoutSeconds) : reason === 'shutdown' ? shuttingDown() : reason === 'client' ? undefined : toGatewayError(err);
+      reason === 'timeout'
+        ? runTimeout(plan.agent.timeoutSeconds)
+        : reason === 'shutdown'
+          ? shuttingDown()
+          : reason === 'client'
+            ? undefined
+            : err instanceof IdempotencyKeyTaken
+              ? keyTaken(err)
+              : toGatewayError(err);
     const error = failure ? { error: { type: failure.type, code: failure.code, message: failure.message } } : {};
     await attempt?.finish({ status: reason === 'timeout' ? 'timeout' : reason ? 'aborted' : 'error', ...error });
     return failure ?? new RunAbortedError();
@@ -196,7 +207,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     sessions,
     agents: deps.agents,
     defaultAgentId: deps.defaultAgentId,
-    claimIdempotencyKey: (claim) => claimKey(deps.store, claim),
+    claimIdempotencyKey: (claim) => claimKey(deps.store, holds, claim, now()),
     storeHealth: () => deps.store.health(),
     startTurn(request, signal) {
       const agentId = resolveAgentId(request, (id) => agents.has(id), deps.defaultAgentId);
@@ -217,6 +228,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         input,
         options: request.options,
         bufferedReply: request.bufferedReply === true,
+        idempotency: request.idempotency,
         labels: { agentId: agent.id, provider: agent.provider, requestId: request.requestId },
         traceContext: request.traceContext,
       };

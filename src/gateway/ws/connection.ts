@@ -29,6 +29,13 @@ export interface ConnectionOptions {
   /** Told once the connection authenticated, and once it closed. */
   onAuthenticated: (connection: Connection) => void;
   onClosed: (connection: Connection) => void;
+  /**
+   * The connection's socket (the upgraded one): frames sent within one turn of the event
+   * loop are corked into one write. A run ends with three or four frames at once (its last
+   * events and the final response); written one by one they cost a system call each,
+   * a quarter of the gateway's CPU at 32 clients.
+   */
+  socket?: { cork(): void; uncork(): void };
 }
 
 /** Longest request id echoed back; longer ones are refused (the frame limit bounds them anyway). */
@@ -94,9 +101,24 @@ export class Connection {
       if (!dropIfSlow) this.slowConsumer();
       return false;
     }
+    this.cork();
     this.ws.send(JSON.stringify(frame));
     this.options.metrics.frame('out');
     return true;
+  }
+
+  private corked = false;
+
+  /** Holds writes until the event loop's check phase, so frames sent meanwhile share one write. */
+  private cork(): void {
+    const socket = this.options.socket;
+    if (this.corked || !socket) return;
+    this.corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      socket.uncork();
+    });
   }
 
   /** Sends an event with this connection's next `seq`. */

@@ -151,6 +151,7 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
           dispatch,
           handshake: { remoteAddress, mode: config.gateway.auth.mode, checkSecret, limiter: options.limiter },
           onAuthenticated: uncount,
+          socket,
           onClosed: (c) => {
             metrics.connectionClosed();
             uncount();
