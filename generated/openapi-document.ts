@@ -554,7 +554,7 @@ export const openapiDocument = {
           "metrics"
         ],
         "summary": "Prometheus metrics",
-        "description": "The gateway's metrics in the Prometheus text exposition format (0.0.4): HTTP\nrequests, runs, queueing, tokens, upstream calls, auth failures, store writes and\nthe process. Labels are bounded (route templates, agent and provider ids from the\nconfiguration, status codes), never a session key, user or free text. Served while\n`gateway.metrics.enabled` is true (the default; else 404 like any unknown route).\nNeeds the gateway's bearer secret unless `gateway.metrics.auth` is `none`.\n",
+        "description": "The gateway's metrics in the Prometheus text exposition format (0.0.4): HTTP\nrequests, runs, queueing, tokens, upstream calls, auth failures, store writes,\nWebSocket connections and messages (`moltbot_ws_connections`,\n`moltbot_ws_frames_total{direction}`) and the process. Labels are bounded (route templates, agent and provider ids from the\nconfiguration, status codes), never a session key, user or free text. Served while\n`gateway.metrics.enabled` is true (the default; else 404 like any unknown route).\nNeeds the gateway's bearer secret unless `gateway.metrics.auth` is `none`.\n",
         "responses": {
           "200": {
             "description": "The metrics.",

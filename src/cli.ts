@@ -4,8 +4,7 @@
  * `sessions` reads the session store and prunes it.
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
  */
-import { GatewayCommandError } from './commands/gateway-connection.js';
-import { UsageError, print } from './commands/shared.js';
+import { GatewayCommandError, UsageError, print } from './commands/shared.js';
 import { ConfigError } from './config/load.js';
 import { GatewayError } from './domain/errors.js';
 import { StoreOpenError } from './sessions/store-files.js';

@@ -108,8 +108,9 @@ export const getReadiness = <ThrowOnError extends boolean = false>(options?: Opt
  * Prometheus metrics
  *
  * The gateway's metrics in the Prometheus text exposition format (0.0.4): HTTP
- * requests, runs, queueing, tokens, upstream calls, auth failures, store writes and
- * the process. Labels are bounded (route templates, agent and provider ids from the
+ * requests, runs, queueing, tokens, upstream calls, auth failures, store writes,
+ * WebSocket connections and messages (`moltbot_ws_connections`,
+ * `moltbot_ws_frames_total{direction}`) and the process. Labels are bounded (route templates, agent and provider ids from the
  * configuration, status codes), never a session key, user or free text. Served while
  * `gateway.metrics.enabled` is true (the default; else 404 like any unknown route).
  * Needs the gateway's bearer secret unless `gateway.metrics.auth` is `none`.

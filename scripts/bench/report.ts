@@ -305,8 +305,14 @@ export function buildRows(results: Results, options: { fullStreams: number; full
   for (const [concurrency, s] of Object.entries(results.websocket ?? {})) {
     const scenario = `websocket turns ${concurrency}`;
     rows.push({ scenario, target: 'HTTP POST (echo agent)', median: `${median(s.http).toFixed(0)} turns/s`, range: spread(s.http, 0), ratio: '', goal: '', status: '' });
+    const cpu = (series: number[] | undefined): string => (series && series.length > 0 ? `, ${median(series).toFixed(0)} µs CPU/turn` : '');
+    rows[rows.length - 1] = { ...(rows.at(-1) as Row), median: `${median(s.http).toFixed(0)} turns/s${cpu(s.cpu?.http)}` };
+    if (s.httpKey && s.httpKey.length > 0) {
+      const keyed = ratioOf(s.httpKey, s.http);
+      rows.push({ scenario, target: 'HTTP POST + Idempotency-Key', median: `${median(s.httpKey).toFixed(0)} turns/s${cpu(s.cpu?.httpKey)}`, range: spread(s.httpKey, 0), ratio: `×${keyed.toFixed(2)} HTTP`, goal: '', status: '' });
+    }
     const value = ratioOf(s.ws, s.http);
-    rows.push({ scenario, target: 'WS agent, expectFinal', median: `${median(s.ws).toFixed(0)} turns/s`, range: spread(s.ws, 0), ratio: `×${value.toFixed(2)} HTTP`, goal: '', status: '', value });
+    rows.push({ scenario, target: 'WS agent, expectFinal', median: `${median(s.ws).toFixed(0)} turns/s${cpu(s.cpu?.ws)}`, range: spread(s.ws, 0), ratio: `×${value.toFixed(2)} HTTP`, goal: '≥ ×1.00 HTTP', status: check(value >= 1), value });
   }
   if (results.postgres) rows.push(...postgresRows(results.postgres));
   if (results.million) rows.push(...millionRows(results.million));

@@ -5,25 +5,33 @@
  * event of the run is received) and over HTTP (non-streaming POST, keep-alive). Both
  * clients are lean (the WS one parses only responses, the HTTP one drains the body), so
  * the figure is the gateway's cost, not the driver's on the same cores. Each turn gets a
- * session of its own on both, so the store does the same work. Rounds alternate WS and
- * HTTP, so a noisy moment slows both sides alike.
+ * session of its own on both, so the store does the same work. A third series is HTTP with
+ * an `Idempotency-Key` on every request, as every WS run has one. Rounds rotate the
+ * order, so a noisy moment slows every side alike; the gateway's CPU per turn (from
+ * /proc) is reported beside the turns/s, being less sensitive to other processes.
  */
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import WebSocket from 'ws';
 import { MESSAGE, REQUEST_HEADERS, TOKEN } from './payloads.mjs';
 import { startGateway } from './procs.js';
+import { cpuSeconds } from './usage.js';
 
 export interface WsSeries {
   /** Turns per second per round. */
   ws: number[];
   http: number[];
+  /** HTTP turns carrying an `Idempotency-Key` (as every WS run does), per round. */
+  httpKey?: number[];
+  /** The gateway's CPU per turn (user + system, µs) per round, by series. */
+  cpu?: { ws: number[]; http: number[]; httpKey: number[] };
 }
 
-function postTurn(url: URL, agent: Agent, key: string): Promise<void> {
+function postTurn(url: URL, agent: Agent, key: string, idempotencyKey?: string): Promise<void> {
   const body = JSON.stringify({ model: 'moltbot', messages: [{ role: 'user', content: MESSAGE }] });
+  const headers = { ...REQUEST_HEADERS, 'x-moltbot-session-key': key, 'content-length': Buffer.byteLength(body), ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) };
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { ...REQUEST_HEADERS, 'x-moltbot-session-key': key, 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request(url, { method: 'POST', agent, headers }, (res) => {
       res.resume();
       res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP turn answered ${res.statusCode}`))));
     });
@@ -32,7 +40,7 @@ function postTurn(url: URL, agent: Agent, key: string): Promise<void> {
   });
 }
 
-async function httpRound(base: string, workers: number, durationMs: number): Promise<number> {
+export async function httpRound(base: string, workers: number, durationMs: number, withKey = false): Promise<number> {
   const url = new URL('/v1/chat/completions', base);
   const agent = new Agent({ keepAlive: true, maxSockets: workers });
   const deadline = performance.now() + durationMs;
@@ -40,7 +48,7 @@ async function httpRound(base: string, workers: number, durationMs: number): Pro
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
       while (performance.now() < deadline) {
-        await postTurn(url, agent, `agent:main:bench-http-${w}-${randomUUID()}`);
+        await postTurn(url, agent, `agent:main:bench-http-${w}-${randomUUID()}`, withKey ? randomUUID() : undefined);
         turns += 1;
       }
     }),
@@ -83,7 +91,7 @@ async function leanConnection(wsUrl: string): Promise<{ turn: (params: object) =
   };
 }
 
-async function wsRound(wsUrl: string, workers: number, durationMs: number): Promise<number> {
+export async function wsRound(wsUrl: string, workers: number, durationMs: number): Promise<number> {
   const connections = await Promise.all(Array.from({ length: workers }, () => leanConnection(wsUrl)));
   const deadline = performance.now() + durationMs;
   let turns = 0;
@@ -103,21 +111,30 @@ export async function websocketTurns(options: { rounds: number; durationS: numbe
   const gateway = await startGateway('gateway-ws');
   const wsUrl = gateway.url.replace(/^http:/u, 'ws:');
   const out: Record<string, WsSeries> = {};
+  const durationMs = options.durationS * 1000;
   try {
     for (const c of options.concurrencies) {
-      const series: WsSeries = { ws: [], http: [] };
+      const series = { ws: [] as number[], http: [] as number[], httpKey: [] as number[], cpu: { ws: [] as number[], http: [] as number[], httpKey: [] as number[] } };
+      const kinds = {
+        ws: () => wsRound(wsUrl, c, durationMs),
+        http: () => httpRound(gateway.url, c, durationMs),
+        httpKey: () => httpRound(gateway.url, c, durationMs, true),
+      };
       await wsRound(wsUrl, c, options.warmupS * 1000);
       await httpRound(gateway.url, c, options.warmupS * 1000);
+      await httpRound(gateway.url, c, options.warmupS * 1000, true);
+      const order = ['ws', 'http', 'httpKey'] as const;
       for (let round = 0; round < options.rounds; round += 1) {
-        // Alternate which goes first.
-        if (round % 2 === 0) {
-          series.ws.push(await wsRound(wsUrl, c, options.durationS * 1000));
-          series.http.push(await httpRound(gateway.url, c, options.durationS * 1000));
-        } else {
-          series.http.push(await httpRound(gateway.url, c, options.durationS * 1000));
-          series.ws.push(await wsRound(wsUrl, c, options.durationS * 1000));
+        // Rotate which goes first.
+        for (let i = 0; i < order.length; i += 1) {
+          const kind = order[(round + i) % order.length] as (typeof order)[number];
+          const cpuBefore = cpuSeconds(gateway.proc.pid);
+          const rate = await kinds[kind]();
+          series[kind].push(rate);
+          series.cpu[kind].push(((cpuSeconds(gateway.proc.pid) - cpuBefore) * 1e6) / (rate * options.durationS));
         }
-        process.stderr.write(`   c=${c} round ${round + 1}: ws ${series.ws.at(-1)?.toFixed(0)} turns/s, http ${series.http.at(-1)?.toFixed(0)} turns/s\n`);
+        const at = (kind: (typeof order)[number]) => `${series[kind].at(-1)?.toFixed(0)} turns/s (${series.cpu[kind].at(-1)?.toFixed(0)} µs CPU/turn)`;
+        process.stderr.write(`   c=${c} round ${round + 1}: ws ${at('ws')}, http ${at('http')}, http+key ${at('httpKey')}\n`);
       }
       out[`c=${c}`] = series;
     }

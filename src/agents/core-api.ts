@@ -12,7 +12,7 @@ import type { TurnMessage } from '../domain/messages.js';
 import type { TurnOptions } from '../domain/options.js';
 import type { CoreObserver, RunTracer } from '../domain/telemetry.js';
 import type { ModelProvider } from '../providers/types.js';
-import type { SessionKind, SessionStore, StoreHealth } from '../sessions/store.js';
+import type { SessionKind, SessionStore, StoreHealth, TurnIdempotency } from '../sessions/store.js';
 import type { Claimed, IdempotencyClaim, Replay } from './idempotency.js';
 import type { ImagePolicy } from './images.js';
 import type { LaneId, Lanes } from './lanes.js';
@@ -64,6 +64,13 @@ export interface TurnRequest {
   traceContext?: unknown;
   /** A shorter run time than the agent's `timeoutSeconds` for this turn (never a longer one). */
   timeoutSeconds?: number | undefined;
+  /**
+   * The idempotency key the turn runs under, from `claimIdempotencyKey`'s `run`: claimed
+   * in the store with the turn's start (the model is called once that is committed) and
+   * settled with its end. A key taken meanwhile by another process ends the run with the
+   * 409 `idempotency_key_in_use` / `idempotency_key_reused` before anything streams.
+   */
+  idempotency?: TurnIdempotency | undefined;
 }
 
 /** A turn that has been routed and is ready to stream. */
@@ -135,8 +142,8 @@ export interface AgentCore {
   readonly agents: readonly AgentConfig[];
   readonly defaultAgentId: string;
   /**
-   * Claims an idempotency key before a turn starts (`idempotency.ts`): `run` (start the
-   * turn and pass its events through `guard`) or `replay` (the first request's recorded
+   * Looks an idempotency key up before a turn starts (`idempotency.ts`): `run` (start the
+   * turn with `idempotency` in its request and pass its events through `guard`) or `replay` (the first request's recorded
    * turn as events, and the `payload` its transport kept). Throws the 409s
    * `idempotency_key_in_use` / `idempotency_key_reused` (field `idempotencyKey`) and
    * 503 `store_unavailable`.

@@ -10,10 +10,10 @@ import { imagesNotSupported, RunAbortedError, runTimeout, shuttingDown, toGatewa
 import type { CallerSignal } from '../domain/caller-signal.js';
 import type { AgentEvent } from '../domain/events.js';
 import type { CoreObserver, TurnLabels, UpstreamObserver } from '../domain/telemetry.js';
-import { SessionConflict, type SessionKind } from '../sessions/store.js';
+import { IdempotencyKeyTaken, SessionConflict, type SessionKind } from '../sessions/store.js';
 import type { AgentCore, AgentCoreDeps, TurnRequest } from './core-api.js';
 import { createContextReader } from './context.js';
-import { claimKey } from './idempotency.js';
+import { claimKey, keyTaken, type KeyHolds } from './idempotency.js';
 import { createLanes } from './lanes.js';
 import { createLimiter, type Limiter } from './limiter.js';
 import { resolveAgentId, resolveSessionKey } from './routing.js';
@@ -82,6 +82,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   let aborting = false;
   let onIdle: (() => void) | undefined;
 
+  /** Idempotency keys whose requests run in this process. */
+  const holds: KeyHolds = new Map();
+
   // One history-cache entry per session that can run at once.
   const context = createContextReader(deps.store, now, deps.limits.maxConcurrent);
 
@@ -89,7 +92,15 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   async function failed(plan: PlannedTurn, run: RunControl, attempt: TurnAttempt | undefined, err: unknown): Promise<Error> {
     const reason = run.reason;
     const failure =
-      reason === 'timeout' ? runTimeout(plan.agent.timeoutSeconds) : reason === 'shutdown' ? shuttingDown() : reason === 'client' ? undefined : toGatewayError(err);
+      reason === 'timeout'
+        ? runTimeout(plan.agent.timeoutSeconds)
+        : reason === 'shutdown'
+          ? shuttingDown()
+          : reason === 'client'
+            ? undefined
+            : err instanceof IdempotencyKeyTaken
+              ? keyTaken(err)
+              : toGatewayError(err);
     const error = failure ? { error: { type: failure.type, code: failure.code, message: failure.message } } : {};
     await attempt?.finish({ status: reason === 'timeout' ? 'timeout' : reason ? 'aborted' : 'error', ...error });
     return failure ?? new RunAbortedError();
@@ -199,7 +210,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     sessions,
     agents: deps.agents,
     defaultAgentId: deps.defaultAgentId,
-    claimIdempotencyKey: (claim) => claimKey(deps.store, claim),
+    claimIdempotencyKey: (claim) => claimKey(deps.store, holds, claim, now()),
     storeHealth: () => deps.store.health(),
     startTurn(request, signal) {
       const agentId = resolveAgentId(request, (id) => agents.has(id), deps.defaultAgentId);
@@ -220,6 +231,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
         input,
         options: request.options,
         bufferedReply: request.bufferedReply === true,
+        idempotency: request.idempotency,
         labels: { agentId: agent.id, provider: agent.provider, requestId: request.requestId },
         traceContext: request.traceContext,
       };

@@ -1,16 +1,17 @@
 /**
  * Idempotency keys for any transport (HTTP's `Idempotency-Key`, after the IETF httpapi
- * draft): the first request with a key claims it in the store (shared by every replica);
- * a repeat within 10 minutes runs nothing and gets the first one's turn back as events,
- * with what the transport kept beside it (`payload`: its response id and the like), or
+ * draft): the first request with a key claims it in the store (shared by every replica)
+ * in the same write as its turn's start, and completes it in the one of its end
+ * (docs/decisions/0015-idempotency-with-the-turn.md). A repeat within 10 minutes runs
+ * nothing and gets the first one's turn back as events, with what the transport kept beside it (`payload`: its response id and the like), or
  * `idempotency_key_in_use` while the first still runs, or `idempotency_key_reused` when
  * the key came with a different request (409s; not the IETF draft's 422: in the spec a
  * 422 is what the Prism mock answers every invalid request with, instead of our 400). A
  * run that fails or is cut off releases its key, so a retry runs it again.
  */
-import { idempotencyKeyInUse, idempotencyKeyReused } from '../domain/errors.js';
+import { idempotencyKeyInUse, idempotencyKeyReused, type GatewayError } from '../domain/errors.js';
 import type { AgentEvent } from '../domain/events.js';
-import type { IdempotencyResult, SessionStore, Turn, TurnRef } from '../sessions/store.js';
+import { IDEMPOTENCY_WINDOW_MS, type IdempotencyKeyTaken, type SessionStore, type Turn, type TurnIdempotency } from '../sessions/store.js';
 
 /** One claim: `scope` separates transports and operations; `fingerprint` digests what makes two requests the same. */
 export interface IdempotencyClaim {
@@ -39,53 +40,85 @@ async function* fromGenerator(events: Generator<AgentEvent>): AsyncGenerator<Age
   yield* events;
 }
 
-/** A claimed key: run the turn, its events through `guard` (which completes the key when the turn is done, else releases it). */
-export type Claimed<P> = { kind: 'run'; guard: (events: AsyncIterable<AgentEvent>, payload: P) => AsyncIterable<AgentEvent>; release: () => void };
+/**
+ * A key this process has let a request run under, until its turn ends: repeats reaching
+ * this process are answered from here, without a store read. `at` bounds a hold whose
+ * request never ran its events (it lasts the key's window, as the store's claim would).
+ */
+export type KeyHolds = Map<string, { fingerprint: string; at: number }>;
+
+/**
+ * A key free for this request: start the turn with `idempotency` in its request (the
+ * store claims the key with the turn's start, and settles it with its end), and pass its
+ * events through `guard` with what the transport keeps for repeats (`payload`). `release`
+ * lets go of a key whose turn never started.
+ */
+export type Claimed<P> = {
+  kind: 'run';
+  idempotency: TurnIdempotency;
+  guard: (events: AsyncIterable<AgentEvent>, payload: P) => AsyncIterable<AgentEvent>;
+  release: () => void;
+};
 /** A repeat of a completed request: its turn as events, and what its transport kept. */
 export type Replay<P> = { kind: 'replay'; payload: P; events: AsyncIterable<AgentEvent> };
 
+/** The 409 for a key this process or the store says is taken. */
+function taken(state: 'running' | 'mismatch'): GatewayError {
+  return state === 'mismatch' ? idempotencyKeyReused() : idempotencyKeyInUse();
+}
+
 /**
- * Claims `key` for the request: a run (whose events go through `guard`, which completes
- * the key when the turn is done and releases it otherwise), or a replay of the first
- * request; throws 409 `GatewayError`s (and 503 when the store is unavailable).
+ * Looks `key` up for the request: free (a `run`, whose turn claims the key with its
+ * start), or a replay of the first request; throws 409 `GatewayError`s (and 503 when the
+ * store is unavailable). Writes nothing: the key costs the store one read, and a repeat
+ * of a key running in this process not even that.
  */
-export async function claimKey<P>(store: SessionStore, { scope, key, fingerprint }: IdempotencyClaim): Promise<Claimed<P> | Replay<P>> {
-  const claim = await store.claimIdempotencyKey({ scope, key, fingerprint, now: Date.now() });
-  if (claim.state === 'mismatch') throw idempotencyKeyReused();
-  if (claim.state === 'running') throw idempotencyKeyInUse();
-  const release = (): void => {
-    // Best effort: a key that cannot be released expires with its window.
-    store.releaseIdempotencyKey(scope, key).catch(() => undefined);
+export async function claimKey<P>(store: SessionStore, holds: KeyHolds, { scope, key, fingerprint }: IdempotencyClaim, now: number): Promise<Claimed<P> | Replay<P>> {
+  const id = `${scope}\n${key}`;
+  const held = (): void => {
+    const hold = holds.get(id);
+    if (hold && now - hold.at <= IDEMPOTENCY_WINDOW_MS) throw taken(hold.fingerprint === fingerprint ? 'running' : 'mismatch');
   };
-  if (claim.state === 'done') {
-    const { turn, payload } = claim.result;
+  held();
+  const found = await store.lookupIdempotencyKey({ scope, key, fingerprint, now });
+  if (found.state === 'mismatch' || found.state === 'running') throw taken(found.state);
+  if (found.state === 'done') {
+    const { turn, payload } = found.result;
     const stored = turn ? await store.getTurn(turn) : undefined;
     // The transcript was pruned (or reset and pruned) since: nothing to answer from, so the key is spent.
     if (!stored || stored.status !== 'ok') throw idempotencyKeyReused();
     return { kind: 'replay', payload: payload as P, events: fromGenerator(replayEvents(stored)) };
   }
+  // Another request of this process may have taken it during the read.
+  held();
+  const hold = { fingerprint, at: now };
+  holds.set(id, hold);
+  const release = (): void => {
+    if (holds.get(id) === hold) holds.delete(id);
+  };
+  const idempotency: TurnIdempotency = { scope, key, fingerprint };
   return {
     kind: 'run',
+    idempotency,
     release,
-    guard: (events, payload) => guarded(store, scope, key, events, payload, release),
+    guard: (events, payload) => {
+      // Recorded with the key when the turn's start is written (the events are not iterated yet).
+      idempotency.payload = payload;
+      return guarded(events, release);
+    },
   };
 }
 
-async function* guarded<P>(store: SessionStore, scope: string, key: string, events: AsyncIterable<AgentEvent>, payload: P, release: () => void): AsyncGenerator<AgentEvent> {
-  let completed = false;
+async function* guarded(events: AsyncIterable<AgentEvent>, release: () => void): AsyncGenerator<AgentEvent> {
   try {
-    for await (const event of events) {
-      if (event.type === 'done' && event.turn) {
-        const result: IdempotencyResult = { turn: event.turn as TurnRef, payload };
-        // Completed before the client has the answer, so a repeat never runs the turn again.
-        completed = await store.completeIdempotencyKey(scope, key, result).then(
-          () => true,
-          () => false,
-        );
-      }
-      yield event;
-    }
+    yield* events;
   } finally {
-    if (!completed) release();
+    release();
   }
+}
+
+/** The 409 for a turn whose start the store refused because its key was taken meanwhile (by another process). */
+export function keyTaken(err: IdempotencyKeyTaken): GatewayError {
+  // Completed between the look-up and the start: the retry the 409 asks for gets the replay.
+  return taken(err.state === 'mismatch' ? 'mismatch' : 'running');
 }

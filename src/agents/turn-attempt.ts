@@ -13,7 +13,7 @@ import type { TurnOptions } from '../domain/options.js';
 import type { CoreObserver, RunSpan, TurnLabels, UpstreamObserver } from '../domain/telemetry.js';
 import { newSessionId } from '../ids.js';
 import type { ModelProvider } from '../providers/types.js';
-import type { SessionKind, SessionStore, Turn, TurnOutcome, TurnWrite } from '../sessions/store.js';
+import type { SessionKind, SessionStore, Turn, TurnIdempotency, TurnOutcome, TurnWrite } from '../sessions/store.js';
 import type { ContextReader, TurnContext } from './context.js';
 import { ReplyCollector, type ReplyLimit } from './reply.js';
 import type { RunControl } from './run-control.js';
@@ -27,6 +27,8 @@ export interface PlannedTurn {
   input: TurnInput;
   options: TurnOptions | undefined;
   bufferedReply: boolean;
+  /** The idempotency key claimed with the turn's start (`TurnRequest.idempotency`). */
+  idempotency: TurnIdempotency | undefined;
   /** What observations of this turn are labelled with. */
   labels: TurnLabels;
   /** The caller's trace context (`TurnRequest.traceContext`). */
@@ -88,6 +90,8 @@ export class TurnAttempt {
   async *events(): AsyncGenerator<AgentEvent> {
     const messages = await this.begin();
     const { agent, options, bufferedReply } = this.plan;
+    // A key taken elsewhere meanwhile refuses the start: the model is not called for a turn that must not run.
+    if (this.plan.idempotency) await this.started();
     const request = { model: agent.model, messages, ...options };
     const call = this.deps.span?.upstream();
     const streamOptions = { signal: this.signal, deadline: this.run.deadline, observer: this.deps.upstream, traceHeaders: call?.headers };
@@ -176,6 +180,7 @@ export class TurnAttempt {
       expected: context.expected,
       input,
       ...(turn.instructions.length > 0 ? { instructions: turn.instructions.join('\n\n') } : {}),
+      ...(this.plan.idempotency ? { idempotency: this.plan.idempotency } : {}),
       startedAt: this.recorded.startedAt,
     });
     this.write = write;

@@ -9,20 +9,10 @@ import { join } from 'node:path';
 import { loadOrCreateDeviceIdentity } from '../client/device-identity.js';
 import { GatewayClient, GatewayClosedError, GatewayRequestError } from '../client/gateway-client.js';
 import type { GatewayConfig } from '../config/types.js';
+import { GatewayCommandError } from './shared.js';
 
 /** The CLI's scopes, as the reference CLI asks for them. */
 const CLI_SCOPES = ['operator.admin', 'operator.approvals', 'operator.pairing'];
-
-/** A failure talking to the gateway; exit code 2 when the request itself was refused as invalid. */
-export class GatewayCommandError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-    this.name = 'GatewayCommandError';
-  }
-}
 
 /** The gateway's WebSocket URL from config (or `--url`). */
 export function gatewayUrl(config: GatewayConfig, url: string | undefined): string {

@@ -3,8 +3,8 @@
  * and prints it (exit 1 when no gateway answers).
  */
 import { parseArgs } from 'node:util';
-import { connectToGateway, describeFailure, GatewayCommandError, gatewayUrl } from './gateway-connection.js';
-import { loadConfig, print } from './shared.js';
+import { connectToGateway, describeFailure, gatewayUrl } from './gateway-connection.js';
+import { GatewayCommandError, loadConfig, print } from './shared.js';
 
 interface Health {
   ok: boolean;

@@ -123,7 +123,9 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     const path = targetPath(req.url ?? '/');
     const requestId = requestIdOf(req.headers[headerParameters.RequestIdHeader]);
     res.setHeader(headerParameters.RequestIdHeader, requestId);
-    const logger = options.logger.child({ requestId });
+    // A child logger costs ~1.5 us to make; only a failing request logs through it.
+    let child: Logger | undefined;
+    const logger = (): Logger => (child ??= options.logger.child({ requestId }));
     // What the handler and the core's run are told when the client leaves: not an
     // AbortController (the run makes the one a turn needs; `caller-signal.ts`).
     const gone = new CallerGone();
@@ -186,7 +188,7 @@ export async function createApi(options: ApiOptions): Promise<RequestListener> {
     } catch (err) {
       if (gone.aborted && !(err instanceof GatewayError)) return;
       // A body left unread (refused before it was read) is discarded after the answer.
-      sendError(res, err, logger, {}, req);
+      sendError(res, err, logger(), {}, req);
     }
   };
 }

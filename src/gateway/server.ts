@@ -26,7 +26,8 @@ import type { RequestTracer } from '../observability/tracing.js';
 import { createHealthHandler, createReadinessHandler, type ReadinessCheck } from './routes/health.js';
 import { createMetricsHandler } from './routes/metrics.js';
 import { createModelHandlers } from './routes/models.js';
-import { createWsGateway, type WsGateway } from './ws/ws-gateway.js';
+import { lazyWsGateway } from './ws/lazy-ws-gateway.js';
+import type { WsGateway } from './ws/ws-gateway.js';
 
 export interface ServerDeps {
   core: AgentCore;
@@ -100,7 +101,8 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
   app.disable('etag');
   app.set('query parser', false);
   app.use((req, res) => listener(req, res));
-  wsGateways.set(app, createWsGateway({ config, core: deps.core, logger: deps.logger, limiter, version: GATEWAY_VERSION }));
+  const wsOptions = { config, core: deps.core, logger: deps.logger, limiter, version: GATEWAY_VERSION, metrics: deps.metrics?.ws };
+  wsGateways.set(app, lazyWsGateway(async () => (await import('./ws/ws-gateway.js')).createWsGateway(wsOptions)));
   return app;
 }
 

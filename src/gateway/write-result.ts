@@ -15,7 +15,8 @@ import { SSE_HEADERS, endStream, writeEvent } from './sse.js';
 export interface WriteOptions {
   /** Aborted when the client left. */
   signal: CallerSignal;
-  logger: Logger;
+  /** The request's logger, made when first needed (only a failure logs here). */
+  logger: () => Logger;
   /** Silence after which a stream gets a `: keep-alive` comment. */
   keepAliveMs: number;
   /** Told once, when a stream's first chunk is written (not a keep-alive comment). */
@@ -66,11 +67,11 @@ async function writeStream(res: ServerResponse, result: StreamResult<OperationId
         if (signal.aborted || err instanceof RunAbortedError) return;
         // Before the first byte an error is an HTTP status; after it, a final event.
         if (!res.headersSent) {
-          sendError(res, err, logger, result.headers);
+          sendError(res, err, logger(), result.headers);
           return;
         }
         const failure = toGatewayError(err);
-        logFailure(logger, failure, err);
+        logFailure(logger(), failure, err);
         writeEvent(res, errorBody(failure));
         endStream(res);
         return;
@@ -107,7 +108,7 @@ export async function writeResult(res: ServerResponse, result: HandlerResult<Ope
   } catch (err) {
     if (options.signal.aborted) return;
     // The result's headers (the session key) tell the client where the failed turn went.
-    sendError(res, err, options.logger, result.headers);
+    sendError(res, err, options.logger(), result.headers);
     return;
   }
   const body = JSON.stringify(value);

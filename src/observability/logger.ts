@@ -62,30 +62,51 @@ function options(level: LogLevel): PinoOptions {
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** Where lines go (tests capture them); stderr, batched per event-loop turn, by default. */
+  /** Where lines go (tests capture them); stderr, batched (at most 10 ms), by default. */
   write?: (line: string) => void;
 }
 
+/** How long a line may wait for others before the batch is written. */
+const FLUSH_MS = 10;
+/** A batch this large is written at once. */
+const FLUSH_CHARS = 64 * 1024;
+
 /**
- * Lines for stderr, written together once per event-loop turn: one write(2) for all the
- * lines of a turn. pino's own asynchronous destination (sonic-boom) sends each write
- * through libuv's thread pool when the loop is not busy: at one request at a time that
- * cost ~150-200 us of CPU per request (two lines), measured by `npm run bench` scenario 8.
- * What is pending is written on exit, also after an uncaught exception; only a SIGKILL
- * loses the last turn's lines.
+ * Lines for stderr, gathered and written together at most `FLUSH_MS` after the first of
+ * them (or at `FLUSH_CHARS`): one write(2) for all the lines of that time. pino's own
+ * asynchronous destination (sonic-boom) sent each write through libuv's thread pool
+ * when the loop was not busy: at one request at a time that cost ~150-200 us of CPU per
+ * request (two lines); one write per event-loop turn still cost a syscall per request
+ * at one request at a time, and 1.7-2.5% of the gateway's CPU at 32 (`npm run bench`
+ * scenario 8, decision record 0014). What is pending is written on exit, also after an
+ * uncaught exception; only a SIGKILL (or the OOM killer) loses the last 10 ms of lines.
  */
 function batchedStderr(): DestinationStream & { flush(): void } {
   let pending: string[] = [];
+  let chars = 0;
+  let timer: NodeJS.Timeout | undefined;
   const flush = (): void => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
     if (pending.length === 0) return;
     const text = pending.join('');
     pending = [];
+    chars = 0;
     process.stderr.write(text);
   };
   process.on('exit', flush);
   return {
     write(line: string) {
-      if (pending.push(line) === 1) setImmediate(flush);
+      pending.push(line);
+      chars += line.length;
+      if (chars >= FLUSH_CHARS) flush();
+      else if (timer === undefined) {
+        timer = setTimeout(flush, FLUSH_MS);
+        // The exit handler writes what is left: a pending line never keeps the process up.
+        timer.unref();
+      }
     },
     flush,
   };
@@ -93,7 +114,7 @@ function batchedStderr(): DestinationStream & { flush(): void } {
 
 let stderrStream: (DestinationStream & { flush(): void }) | undefined;
 
-/** A JSON logger; without `write`, to stderr (batched per event-loop turn, flushed on exit). */
+/** A JSON logger; without `write`, to stderr (batched for at most 10 ms, flushed on exit). */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const stream: DestinationStream = opts.write ? { write: opts.write } : (stderrStream ??= batchedStderr());
   return pino(options(opts.level ?? 'info'), stream);

@@ -17,7 +17,7 @@ import { migrate } from './sqlite-schema.js';
 import { TURN_COLUMNS, listBounds, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
 import { storageFailure } from './storage-errors.js';
 import { StoreOpenError, preparePrivateFiles, storeOpenError } from './store-files.js';
-import { SessionConflict, type BeginTurn, type SessionStore, type TurnOutcome, type TurnRef, type TurnWrite } from './store.js';
+import { SessionConflict, type BeginTurn, type SessionStore, type TurnIdempotency, type TurnOutcome, type TurnRef, type TurnWrite } from './store.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -166,6 +166,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     return live;
   };
 
+  const idempotency = createSqliteIdempotency(db, liveness.self, (id) => liveness.instanceAlive(id));
+
   /**
    * Writes a turn's start, or with `outcome` the whole turn at once (start and end in one
    * write), after checking that the session is as the turn read it (`BeginTurn.expected`);
@@ -177,6 +179,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     const { expected } = turn;
     const status = outcome?.status ?? 'running';
     const at = outcome?.endedAt ?? turn.startedAt;
+    // The key first: a repeat is refused for its key, never made to wait for its session.
+    if (turn.idempotency) idempotency.check(turn.idempotency, turn.startedAt);
     // A stateless key was minted for this turn: nobody else can know it.
     if (kind !== 'stateless') {
       const current = statements.current.get(key, agentId);
@@ -197,6 +201,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       if (kind === 'stateless' || sessionId !== expected.sessionId) throw new Error(`turn continues transcript ${sessionId}, not the session's current one`);
       seq = expected.turns + 1;
     }
+    if (turn.idempotency) {
+      // Claimed with the start, in its transaction: a taken key wrote nothing (above).
+      idempotency.claim(turn.idempotency, { sessionId, seq }, turn.startedAt);
+      if (outcome) idempotency.settle(turn.idempotency, outcome.status === 'ok');
+    }
     const common = { sessionId, seq, input: JSON.stringify(turn.input), instructions: turn.instructions ?? null, startedAt: turn.startedAt };
     if (outcome) statements.insertFinishedTurn.run({ ...common, ...outcomeColumns(outcome) });
     else statements.insertTurn.run({ ...common, owner: liveness.self });
@@ -204,10 +213,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     return { sessionId, seq };
   };
 
-  /** Writes a turn's outcome; runs inside a group commit's transaction. */
-  const finish = (ref: TurnRef, outcome: TurnOutcome): void => {
+  /** Writes a turn's outcome and settles its idempotency key; runs inside a group commit's transaction. */
+  const finish = (ref: TurnRef, outcome: TurnOutcome, key: TurnIdempotency | undefined): void => {
     const changed = statements.finishTurn.run({ sessionId: ref.sessionId, seq: ref.seq, ...outcomeColumns(outcome) }).changes;
     if (changed === 1) statements.touchSession.run({ sessionId: ref.sessionId, seq: ref.seq, at: outcome.endedAt, status: outcome.status });
+    if (key) idempotency.settle(key, outcome.status === 'ok');
   };
 
   let checkpointer: Checkpointer | undefined;
@@ -218,7 +228,6 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   }
   const prune = createPruner(db, commits.whenOpen, async () => checkpointer?.catchUp());
   const write = <T>(run: () => T): Promise<T> => commits.enqueue(run).done;
-  const idempotency = createSqliteIdempotency(db, write, liveness.self, (id) => liveness.instanceAlive(id));
 
   return {
     async currentSession(agentId, key) {
@@ -249,7 +258,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
             return;
           }
           const begun = await done;
-          await write(() => finish(begun, outcome));
+          await write(() => finish(begun, outcome, turn.idempotency));
         },
       };
     },
@@ -286,9 +295,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       const row = statements.oneTurn.get(ref.sessionId, ref.seq);
       return row ? toTurn(row) : undefined;
     },
-    claimIdempotencyKey: (request) => idempotency.claim(request),
-    completeIdempotencyKey: (scope, key, result) => idempotency.complete(scope, key, result),
-    releaseIdempotencyKey: (scope, key) => idempotency.release(scope, key),
+    async lookupIdempotencyKey(request) {
+      return idempotency.lookup(request);
+    },
     // The file is on this machine: it is there, or the process could not have opened it.
     health: () => 'ok',
     prune,

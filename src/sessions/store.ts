@@ -78,6 +78,37 @@ export interface BeginTurn {
   input: TranscriptMessage[];
   instructions?: string;
   startedAt: number;
+  /**
+   * The idempotency key the turn runs under, claimed in the same write as its start (no
+   * write of its own): when the key is taken (used within the window by a request still
+   * running on a live instance, or completed, or with another fingerprint), `started`
+   * rejects with `IdempotencyKeyTaken` and nothing is written. The turn's `finish`
+   * settles it in the same write: an `ok` turn completes the key (repeats get this turn
+   * and `payload`), any other outcome frees it (a retry runs again).
+   */
+  idempotency?: TurnIdempotency;
+}
+
+/** The idempotency key a turn claims with its start (`BeginTurn.idempotency`); its window starts at the turn's `startedAt`. */
+export interface TurnIdempotency {
+  /** Which key space: the transport and operation (e.g. `http:chat.completions`). */
+  scope: string;
+  key: string;
+  /** A digest of the request: the same key with another fingerprint is a reuse. */
+  fingerprint: string;
+  /** What the transport needs to answer a repeat (its response id and the like), JSON. */
+  payload?: unknown;
+}
+
+/**
+ * `beginTurn` refused the turn's idempotency key (nothing was written): another request
+ * holds it (`running`), completed it (`done`) or used it for another request (`mismatch`).
+ */
+export class IdempotencyKeyTaken extends Error {
+  constructor(readonly state: 'running' | 'done' | 'mismatch') {
+    super(`the idempotency key is taken (${state})`);
+    this.name = 'IdempotencyKeyTaken';
+  }
 }
 
 export interface TurnOutcome {
@@ -194,13 +225,13 @@ export interface IdempotencyResult {
 }
 
 /**
- * What `claimIdempotencyKey` found: `claimed` (first use, or the last one expired or its
- * replica died: run it, then complete or release the key), `running` (the first use has
- * not finished), `done` (answer with its result), `mismatch` (the key was used for a
+ * What `lookupIdempotencyKey` found: `free` (never used, or the last use expired or its
+ * instance died: a turn may claim it with its start), `running` (the first use has not
+ * finished), `done` (answer with its result), `mismatch` (the key was used for a
  * different request within the window).
  */
-export type IdempotencyClaim =
-  | { state: 'claimed' }
+export type IdempotencyState =
+  | { state: 'free' }
   | { state: 'running' }
   | { state: 'done'; result: IdempotencyResult }
   | { state: 'mismatch' };
@@ -254,14 +285,12 @@ export interface SessionStore {
   /** One turn by its ref (a repeated idempotent request answers from it). */
   getTurn(ref: TurnRef): Promise<Turn | undefined>;
   /**
-   * Claims `request.key` in its scope for this instance, atomically across every process
-   * on the store; keys are remembered for `IDEMPOTENCY_WINDOW_MS`, then forgotten.
+   * What became of `request.key` in its scope, as every process on the store sees it
+   * (a read: nothing is written). Keys are claimed by the turn that uses them
+   * (`BeginTurn.idempotency`), which decides races; they are remembered for
+   * `IDEMPOTENCY_WINDOW_MS` after that turn started, then forgotten.
    */
-  claimIdempotencyKey(request: IdempotencyRequest): Promise<IdempotencyClaim>;
-  /** Records the result of the request that claimed the key; repeats get it until the key expires. */
-  completeIdempotencyKey(scope: string, key: string, result: IdempotencyResult): Promise<void>;
-  /** Forgets a claimed key whose request failed, so that a retry runs it again. */
-  releaseIdempotencyKey(scope: string, key: string): Promise<void>;
+  lookupIdempotencyKey(request: IdempotencyRequest): Promise<IdempotencyState>;
   /** Whether the store can be reached now (no I/O: what the last attempts found). */
   health(): StoreHealth;
   /** Finishes pending writes and releases the store; further calls fail. */

@@ -55,7 +55,7 @@ afterAll(async () => {
 });
 
 describe('the Grafana dashboard', () => {
-  it('has panels with queries, and covers rates, latency, first byte, runs, tokens, upstream errors and auth failures', () => {
+  it('has panels with queries, and covers rates, latency, first byte, runs, tokens, upstream errors, auth failures and WebSocket connections and messages', () => {
     const all = exprs().map((e) => e.expr).join('\n');
     expect(exprs().length).toBeGreaterThan(10);
     for (const name of [
@@ -67,6 +67,8 @@ describe('the Grafana dashboard', () => {
       'moltbot_tokens_total',
       'moltbot_upstream_requests_total',
       'moltbot_auth_failures_total',
+      'moltbot_ws_connections',
+      'moltbot_ws_frames_total',
     ]) {
       expect(all).toContain(name);
     }

@@ -3,13 +3,21 @@
  * across two replicas): a repeat within the window runs nothing and gets the first
  * response again (JSON: the same completion and id; stream: the reply replayed, ending
  * `[DONE]`); 409 `idempotency_key_in_use` with `Retry-After` while the first runs; 409
- * `idempotency_key_reused` for another request under the key; a failed run frees its key.
+ * `idempotency_key_reused` for another request under the key; a failed run frees its key;
+ * the same request at once on both replicas runs once; a completed key outlives a restart.
+ * The WebSocket protocol's `idempotencyKey` (same code path): the same run at once on
+ * both replicas runs once.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { baseConfig, postChat, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { DATABASE_URL, HAS_POSTGRES, dropSchemas, freshSchema } from '../helpers/postgres.js';
 import { readCompletion, readError, readStream, streamedText } from '../helpers/read.js';
+import { openClient, type TestClient } from '../helpers/ws.js';
+import { GatewayRequestError } from '../../src/client/gateway-client.js';
 import type { ConfigFile } from '../../src/config/types.js';
 
 let upstream: FakeUpstream;
@@ -97,6 +105,44 @@ describe.each([
     expect(upstream.requests).toHaveLength(2);
   });
 
+  it.skipIf(skip)('the same request sent to both at once runs once: one answers, every other is 409 idempotency_key_in_use', async () => {
+    const [a, b] = await pair(kind);
+    upstream.behaveOnce({ kind: 'hold', deltas: [], rest: ['only once'] });
+    const answered: Response[] = [];
+    let fiveAnswered: () => void = () => undefined;
+    const five = new Promise<void>((resolve) => {
+      fiveAnswered = resolve;
+    });
+    const sent = [a, b, a, b, a, b].map((gateway) =>
+      postChat(gateway, body, { 'idempotency-key': 'key-race' }).then((response) => {
+        answered.push(response);
+        if (answered.length === 5) fiveAnswered();
+        return response;
+      }),
+    );
+    // The one that runs is held at the upstream: the other five answer meanwhile.
+    await Promise.all([five, upstream.nthRequest(1)]);
+    for (const refused of answered) expect(await readError(refused, 409)).toMatchObject({ code: 'idempotency_key_in_use', param: 'idempotency-key' });
+    upstream.release();
+    await Promise.all(sent);
+    const ran = answered[5] as Response;
+    expect((await readCompletion(ran)).choices[0]?.message.content).toBe('only once');
+    expect(upstream.requests).toHaveLength(1);
+  });
+
+  it.skipIf(skip)('a completed key still replays after the gateway restarts on the same store', async () => {
+    const postgres = { url: DATABASE_URL ?? '', schema: freshSchema('idem') };
+    const storePath = join(mkdtempSync(join(tmpdir(), 'moltbot-idem-')), 'sessions.sqlite');
+    const start = () => startGateway(config(), kind === 'postgres' ? { postgres } : { storePath });
+    const first = await start();
+    const completed = await readCompletion(await postChat(first, body, { 'idempotency-key': 'key-restart' }));
+    await first.close();
+    const second = await start();
+    gateways.push(second);
+    expect(await readCompletion(await postChat(second, body, { 'idempotency-key': 'key-restart' }))).toEqual(completed);
+    expect(upstream.requests).toHaveLength(1);
+  });
+
   it.skipIf(skip)('a malformed key is a 400 naming the header', async () => {
     const [a] = await pair(kind);
     const err = await readError(await postChat(a, body, { 'idempotency-key': 'k'.repeat(256) }), 400);
@@ -104,3 +150,38 @@ describe.each([
     expect(upstream.requests).toHaveLength(0);
   });
 });
+
+describe.each([
+  { kind: 'sqlite' as const, skip: false },
+  { kind: 'postgres' as const, skip: !HAS_POSTGRES },
+])('WebSocket idempotencyKey ($kind)', ({ kind, skip }) => {
+  const clients: TestClient[] = [];
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.close();
+  });
+
+  it.skipIf(skip)('the same agent run sent to both gateways at once runs once; each gets its final or UNAVAILABLE (retryable); a repeat replays it', async () => {
+    const [a, b] = await pair(kind);
+    const [one, two] = [await openClient(a), await openClient(b)];
+    clients.push(one, two);
+    upstream.behaveOnce({ kind: 'hold', deltas: ['held'], rest: [' once'] });
+    const params = { message: 'once across replicas', sessionKey: 'agent:main:ws-race', idempotencyKey: 'ws-race-key' };
+    type Final = { status: string; result: { payloads: { text: string }[] } };
+    const run = (c: TestClient) => c.client.request<Final>('agent', params, { expectFinal: true }).catch((err: GatewayRequestError) => err);
+    const sent = [run(one), run(two), run(one), run(two)];
+    await upstream.nthRequest(1);
+    upstream.release();
+    const answers = await Promise.all(sent);
+    for (const answer of answers) {
+      if (answer instanceof GatewayRequestError) expect(answer.error).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+      else expect(answer.result.payloads).toEqual([{ text: 'held once', mediaUrl: null }]);
+    }
+    expect(answers.some((answer) => !(answer instanceof GatewayRequestError))).toBe(true);
+    const replayed = await run(two);
+    expect(replayed).not.toBeInstanceOf(GatewayRequestError);
+    expect((replayed as Final).result.payloads).toEqual([{ text: 'held once', mediaUrl: null }]);
+    expect(upstream.requests).toHaveLength(1);
+    expect((await a.store.loadTurns('main', 'agent:main:ws-race')).map((t) => t.status)).toEqual(['ok']);
+  });
+});
+

@@ -64,6 +64,9 @@ export function finished(child: ChildProcessWithoutNullStreams): Promise<Finishe
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
 }
 
+/** The longest a gateway started by a test may live. */
+const GATEWAY_LIFETIME_MS = 10 * 60_000;
+
 export interface RunningGateway {
   child: ChildProcessWithoutNullStreams;
   url: string;
@@ -72,7 +75,10 @@ export interface RunningGateway {
 
 /** Starts `moltbot gateway ...args` and resolves once it prints its `listening on` line. */
 export function startCliGateway(args: string[], env: Record<string, string>, as: RunAs = {}): Promise<RunningGateway> {
-  const child = spawnCli(['gateway', ...args], env, 60_000, as);
+  // A gateway serves a whole describe block, which on a loaded machine outlasts a minute
+  // (a 60 s bound killed it mid-suite: ECONNREFUSED in the next test); ten minutes still
+  // bounds a gateway a crashed test run forgot.
+  const child = spawnCli(['gateway', ...args], env, GATEWAY_LIFETIME_MS, as);
   const done = finished(child);
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {

@@ -6,7 +6,7 @@
  * connections and instance locks on one file; PostgreSQL: two replicas on one schema).
  */
 import { describe, expect, it } from 'vitest';
-import { SessionConflict, type SessionKind, type SessionStore } from '../../src/sessions/store.js';
+import { SessionConflict, type BeginTurn, type SessionKind, type SessionStore } from '../../src/sessions/store.js';
 import { STORES } from './stores.js';
 import { OK, readAndBegin } from './contract-support.js';
 
@@ -141,34 +141,65 @@ describe.each(STORES)('$name store: prune', ({ skip, location }) => {
 });
 
 describe.each(STORES)('$name store: idempotency keys', ({ skip, location }) => {
-  const request = (key: string, fingerprint = 'f1', now = NOW) => ({ scope: 'http:chat.completions', key, fingerprint, now });
+  const SCOPE = 'http:chat.completions';
+  const request = (key: string, fingerprint = 'f1', now = NOW) => ({ scope: SCOPE, key, fingerprint, now });
+  /** A turn on session `session` claiming `key` with its start (as the core begins one). */
+  const keyed = async (store: SessionStore, session: string, key: string, fingerprint = 'f1', startedAt = NOW, payload?: unknown): Promise<BeginTurn> => ({
+    ...(await readAndBegin(store, `agent:main:${session}`, session)),
+    startedAt,
+    idempotency: { scope: SCOPE, key, fingerprint, ...(payload === undefined ? {} : { payload }) },
+  });
+  const taken = (state: string) => expect.objectContaining({ name: 'IdempotencyKeyTaken', state });
 
   it.skipIf(skip)('the first claim wins; a repeat sees it running, then done with its result; another request under the key is a mismatch', async () => {
     const where = location();
     const [one, two] = [await where.open(), await where.open()];
-    expect(await one.claimIdempotencyKey(request('k1'))).toEqual({ state: 'claimed' });
-    expect(await two.claimIdempotencyKey(request('k1'))).toEqual({ state: 'running' });
-    expect(await one.claimIdempotencyKey(request('k1'))).toEqual({ state: 'running' });
-    expect(await two.claimIdempotencyKey(request('k1', 'other body'))).toEqual({ state: 'mismatch' });
-    const result = { turn: { sessionId: 's', seq: 3 }, payload: { id: 'chatcmpl-1', created: 5 } };
-    await one.completeIdempotencyKey('http:chat.completions', 'k1', result);
-    expect(await two.claimIdempotencyKey(request('k1'))).toEqual({ state: 'done', result });
+    expect(await two.lookupIdempotencyKey(request('k1'))).toEqual({ state: 'free' });
+    const first = one.beginTurn(await keyed(one, 's1', 'k1', 'f1', NOW, { id: 'chatcmpl-1', created: 5 }));
+    const ref = await first.started;
+    expect(await two.lookupIdempotencyKey(request('k1'))).toEqual({ state: 'running' });
+    expect(await one.lookupIdempotencyKey(request('k1'))).toEqual({ state: 'running' });
+    expect(await two.lookupIdempotencyKey(request('k1', 'other body'))).toEqual({ state: 'mismatch' });
+    // A second turn under the key is refused in its start's write, and nothing of it is written.
+    await expect(two.beginTurn(await keyed(two, 's2', 'k1')).started).rejects.toEqual(taken('running'));
+    await expect(two.beginTurn(await keyed(two, 's2', 'k1', 'other body')).started).rejects.toEqual(taken('mismatch'));
+    expect(await two.loadTurns('main', 'agent:main:s2')).toEqual([]);
+    await first.finish({ ...OK, endedAt: NOW + 1 });
+    const result = { turn: ref, payload: { id: 'chatcmpl-1', created: 5 } };
+    expect(await two.lookupIdempotencyKey(request('k1'))).toEqual({ state: 'done', result });
+    await expect(two.beginTurn(await keyed(two, 's2', 'k1')).started).rejects.toEqual(taken('done'));
     // Another scope is another key space.
-    expect(await two.claimIdempotencyKey({ ...request('k1'), scope: 'ws:agent' })).toEqual({ state: 'claimed' });
+    expect(await two.lookupIdempotencyKey({ ...request('k1'), scope: 'ws:agent' })).toEqual({ state: 'free' });
   });
 
-  it.skipIf(skip)('a released key is free again; a key expires after 10 minutes; a key held by a process that is gone is free', async () => {
+  it.skipIf(skip)('two processes starting turns under one key at once: exactly one begins', async () => {
+    const where = location();
+    const [one, two] = [await where.open(), await where.open()];
+    const [a, b] = [await keyed(one, 'race-a', 'k3'), await keyed(two, 'race-b', 'k3')];
+    const results = await Promise.allSettled([one.beginTurn(a).started, two.beginTurn(b).started]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toEqual(taken('running'));
+    const turns = [...(await one.loadTurns('main', 'agent:main:race-a')), ...(await one.loadTurns('main', 'agent:main:race-b'))];
+    expect(turns).toHaveLength(1);
+  });
+
+  it.skipIf(skip)('a key whose turn failed is free again; a turn written whole settles its key too; a key expires after 10 minutes; a key held by a process that is gone is free', async () => {
     const where = location();
     const one = await where.openUnmanaged();
     const two = await where.open();
-    expect(await one.claimIdempotencyKey(request('k2'))).toEqual({ state: 'claimed' });
-    await one.releaseIdempotencyKey('http:chat.completions', 'k2');
-    expect(await two.claimIdempotencyKey(request('k2'))).toEqual({ state: 'claimed' });
-    await two.completeIdempotencyKey('http:chat.completions', 'k2', { payload: { n: 1 } });
-    expect(await one.claimIdempotencyKey(request('k2', 'f1', NOW + 9 * 60_000))).toMatchObject({ state: 'done' });
-    expect(await one.claimIdempotencyKey(request('k2', 'f2', NOW + 11 * 60_000))).toEqual({ state: 'claimed' });
+    const failed = one.beginTurn(await keyed(one, 's3', 'k2'));
+    await failed.started;
+    await failed.finish({ status: 'error', error: { type: 'upstream_error', code: null, message: 'no' }, endedAt: NOW + 1 });
+    expect(await two.lookupIdempotencyKey(request('k2'))).toEqual({ state: 'free' });
+    // Start and end in one write (a store may merge them): the key is claimed and completed in it.
+    await two.beginTurn(await keyed(two, 's4', 'k2', 'f1', NOW, { n: 1 })).finish({ ...OK, endedAt: NOW + 2 });
+    expect(await one.lookupIdempotencyKey(request('k2', 'f1', NOW + 9 * 60_000))).toMatchObject({ state: 'done', result: { payload: { n: 1 } } });
+    expect(await one.lookupIdempotencyKey(request('k2', 'f2', NOW + 11 * 60_000))).toEqual({ state: 'free' });
+    await one.beginTurn(await keyed(one, 's5', 'k2', 'f2', NOW + 11 * 60_000)).started;
+    expect(await two.lookupIdempotencyKey(request('k2', 'f2', NOW + 11 * 60_000))).toEqual({ state: 'running' });
     // `one` dies holding k2: the same request may run again.
     await one.close();
-    expect(await two.claimIdempotencyKey(request('k2', 'f2', NOW + 11 * 60_000 + 1))).toEqual({ state: 'claimed' });
+    expect(await two.lookupIdempotencyKey(request('k2', 'f2', NOW + 11 * 60_000 + 1))).toEqual({ state: 'free' });
+    await two.beginTurn(await keyed(two, 's6', 'k2', 'f2', NOW + 11 * 60_000 + 1)).started;
   });
 });

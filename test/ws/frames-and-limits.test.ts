@@ -117,6 +117,31 @@ describe('events', () => {
   });
 });
 
+describe('loaded on the first upgrade', () => {
+  it('upgrades that arrive together while the protocol loads all connect and authenticate', async () => {
+    const g = await start();
+    expect(g.ws.connections).toBe(0);
+    const clients = await Promise.all([openClient(g), openClient(g), openClient(g)]);
+    expect(g.ws.connections).toBe(3);
+    for (const c of clients) expect(c.client.hello?.protocol).toBe(3);
+    for (const c of clients) c.close();
+  });
+
+  it('a shutdown before any upgrade: the first upgrade (which loads the protocol) is refused 503, not served', async () => {
+    const g = await start();
+    g.ws.shutdown();
+    await g.ws.runsSettled(1000);
+    expect(await upgradeStatus(g.wsUrl)).toBe(503);
+    expect(g.ws.connections).toBe(0);
+  });
+
+  it('closeAll before any upgrade: later upgrades are refused', async () => {
+    const g = await start();
+    g.ws.closeAll(1001, 'gateway stopping');
+    expect(await upgradeStatus(g.wsUrl)).toBe(503);
+  });
+});
+
 describe('limits', () => {
   it('a frame past maxPayloadBytes closes the socket with 1009', async () => {
     const g = await start({ maxPayloadBytes: 4096 });

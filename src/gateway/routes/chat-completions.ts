@@ -216,7 +216,7 @@ export function createChatCompletionHandler(core: AgentCore, logKey: string): Op
     }
     let turn: StartedTurn;
     try {
-      turn = core.startTurn({ ...chat.request, requestId, traceContext }, signal);
+      turn = core.startTurn({ ...chat.request, requestId, traceContext, idempotency: claimed?.idempotency }, signal);
     } catch (err) {
       claimed?.release();
       throw chat.named(err);

@@ -10,6 +10,7 @@ import type { WebSocket } from 'ws';
 import { validateRequestFrame, type WsEvent, type WsEventPayloads } from '../../../generated/ws/methods.js';
 import type { ErrorShape, RequestFrame } from '../../../generated/ws/types.js';
 import type { Logger } from '../../observability/logger.js';
+import type { WsMetrics } from '../../observability/metrics.js';
 import { handshake, type HandshakeContext, type Peer } from './handshake.js';
 import { describeSchemaErrors, toErrorShape } from './protocol-errors.js';
 
@@ -18,6 +19,8 @@ export interface ConnectionOptions {
   handshakeTimeoutMs: number;
   maxInFlight: number;
   logger: Logger;
+  /** Counts each message received and sent (not control frames). */
+  metrics: WsMetrics;
   /** Builds the hello-ok payload for a peer that passed the handshake. */
   hello: (connection: Connection) => unknown;
   /** Handles a request after the handshake; the connection answers with what it resolves to (or the error). */
@@ -26,6 +29,13 @@ export interface ConnectionOptions {
   /** Told once the connection authenticated, and once it closed. */
   onAuthenticated: (connection: Connection) => void;
   onClosed: (connection: Connection) => void;
+  /**
+   * The connection's socket (the upgraded one): frames sent within one turn of the event
+   * loop are corked into one write. A run ends with three or four frames at once (its last
+   * events and the final response); written one by one they cost a system call each,
+   * a quarter of the gateway's CPU at 32 clients.
+   */
+  socket?: { cork(): void; uncork(): void };
 }
 
 /** Longest request id echoed back; longer ones are refused (the frame limit bounds them anyway). */
@@ -91,8 +101,24 @@ export class Connection {
       if (!dropIfSlow) this.slowConsumer();
       return false;
     }
+    this.cork();
     this.ws.send(JSON.stringify(frame));
+    this.options.metrics.frame('out');
     return true;
+  }
+
+  private corked = false;
+
+  /** Holds writes until the event loop's check phase, so frames sent meanwhile share one write. */
+  private cork(): void {
+    const socket = this.options.socket;
+    if (this.corked || !socket) return;
+    this.corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      socket.uncork();
+    });
   }
 
   /** Sends an event with this connection's next `seq`. */
@@ -129,6 +155,7 @@ export class Connection {
   }
 
   private onMessage(data: Buffer | Buffer[] | ArrayBuffer, _isBinary: boolean): void {
+    this.options.metrics.frame('in');
     if (this.closed) return;
     // Binary frames are read as UTF-8 text, as the reference does.
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');

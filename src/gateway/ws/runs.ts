@@ -45,7 +45,13 @@ export interface RunRecord {
 /** How long an idempotency key (and a finished run's result) is remembered. */
 export const IDEMPOTENCY_TTL_MS = 10 * 60_000;
 /** Finished runs remembered at most; the oldest go first. */
-const MAX_FINISHED = 10_000;
+export const MAX_FINISHED = 10_000;
+/**
+ * Past `MAX_FINISHED`, the oldest are dropped until this many fewer remain: one pass per
+ * that many runs. Checking every record on every new run once full cost 9% of the
+ * gateway's CPU at 1,300 runs/s.
+ */
+const TRIM_SLACK = 1_000;
 
 export class RunRegistry {
   private readonly byKey = new Map<string, RunRecord>();
@@ -100,7 +106,7 @@ export class RunRegistry {
         settle(outcome);
       },
     };
-    if (this.byRunId.size > MAX_FINISHED) this.sweep();
+    if (this.byRunId.size > MAX_FINISHED) this.trim();
     this.byKey.set(`${kind}:${idempotencyKey}`, record);
     this.byRunId.set(record.runId, record);
     return record;
@@ -141,6 +147,14 @@ export class RunRegistry {
   private forget(record: RunRecord, idempotencyKey: string): void {
     this.byKey.delete(`${record.kind}:${idempotencyKey}`);
     if (this.byRunId.get(record.runId) === record) this.byRunId.delete(record.runId);
+  }
+
+  /** Drops the oldest finished runs (insertion order) until `TRIM_SLACK` below the cap. */
+  private trim(): void {
+    for (const record of this.byRunId.values()) {
+      if (this.byRunId.size <= MAX_FINISHED - TRIM_SLACK) return;
+      if (record.outcome) this.forget(record, record.runId);
+    }
   }
 
   private sweep(): void {

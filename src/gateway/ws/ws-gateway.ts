@@ -15,6 +15,7 @@ import type { HelloOk, RequestFrame } from '../../../generated/ws/types.js';
 import type { AgentCore } from '../../agents/core-api.js';
 import type { GatewayConfig } from '../../config/types.js';
 import type { Logger } from '../../observability/logger.js';
+import type { WsMetrics } from '../../observability/metrics.js';
 import type { AuthFailureCounter } from '../../domain/auth-failure-counter.js';
 import { createSecretCheck } from '../auth.js';
 import { Connection } from './connection.js';
@@ -33,6 +34,8 @@ export interface WsGatewayOptions {
   logger: Logger;
   limiter: AuthFailureCounter | undefined;
   version: string;
+  /** Connections open and frames each way (`moltbot_ws_*`); nothing is counted without it. */
+  metrics?: WsMetrics | undefined;
 }
 
 export interface WsGateway {
@@ -50,6 +53,8 @@ export interface WsGateway {
   readonly connections: number;
 }
 
+const NO_METRICS: WsMetrics = { connectionOpened: () => undefined, connectionClosed: () => undefined, frame: () => undefined };
+
 const SCOPE_NAMES = { read: 'operator.read', write: 'operator.write', admin: 'operator.admin' } as const;
 
 /** Whether `scopes` allow a method of `needed` scope (the reference's rule: admin all, write implies read). */
@@ -61,6 +66,7 @@ function allowed(scopes: ReadonlySet<string>, needed: 'read' | 'write' | 'admin'
 
 export function createWsGateway(options: WsGatewayOptions): WsGateway {
   const { config, core, logger } = options;
+  const metrics = options.metrics ?? NO_METRICS;
   const settings = config.gateway.ws;
   const startedAt = Date.now();
   const runs = new RunRegistry();
@@ -133,16 +139,21 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
       };
       socket.once('close', uncount);
       wss.handleUpgrade(req, socket, head, (ws) => {
+        // Counted before the connection's first frame (the challenge) goes out; uncounted once, in onClosed.
+        metrics.connectionOpened();
         const connection = new Connection(ws, {
           maxBufferedBytes: settings.maxBufferedBytes,
           handshakeTimeoutMs: settings.handshakeTimeoutMs,
           maxInFlight: settings.maxInFlightPerConnection,
           logger,
+          metrics,
           hello,
           dispatch,
           handshake: { remoteAddress, mode: config.gateway.auth.mode, checkSecret, limiter: options.limiter },
           onAuthenticated: uncount,
+          socket,
           onClosed: (c) => {
+            metrics.connectionClosed();
             uncount();
             all.delete(c);
           },

@@ -1,9 +1,10 @@
 /**
- * Idempotency keys on PostgreSQL, shared by every replica: a claim is one upsert that
- * takes the key when it is new, expired (older than the window) or held by a replica
- * that is gone; otherwise the key's row says what the first request left.
+ * Idempotency keys on PostgreSQL, shared by every replica. A key is claimed by the
+ * statement that begins its turn and settled by the one that finishes it
+ * (`begin_keyed_turn`, `finish_keyed_turn` in `migrations.ts`: the table's primary key
+ * decides races); this is the read that answers a repeat before anything runs.
  */
-import { IDEMPOTENCY_WINDOW_MS, type IdempotencyClaim, type IdempotencyRequest, type IdempotencyResult } from '../store.js';
+import { IDEMPOTENCY_WINDOW_MS, IdempotencyKeyTaken, type IdempotencyRequest, type IdempotencyState } from '../store.js';
 import type { Database } from './database.js';
 
 interface KeyRow {
@@ -12,36 +13,34 @@ interface KeyRow {
   session_id: string | null;
   seq: number | null;
   payload: string | null;
+  created_at: string;
+  owner_alive: boolean;
+}
+
+/** SQLSTATEs of `claim_idempotency_key`'s refusals. */
+const KEY_TAKEN: Record<string, IdempotencyKeyTaken['state']> = { MB004: 'running', MB005: 'done', MB006: 'mismatch' };
+
+/** A refused claim as `IdempotencyKeyTaken`; other errors as they are. */
+export function keyTakenFailure(err: unknown): unknown {
+  const state = KEY_TAKEN[(err as { code?: unknown }).code as string];
+  return state === undefined ? err : new IdempotencyKeyTaken(state);
 }
 
 export function createPgIdempotency(db: Database, s: string, self: string) {
-  const claim = {
-    name: 'moltbot_idem_claim',
-    text: `INSERT INTO ${s}.idempotency_keys AS k (scope, key, fingerprint, state, owner, created_at) VALUES ($1, $2, $3, 'running', $4, $5)
-      ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'running', owner = excluded.owner,
-        session_id = NULL, seq = NULL, payload = NULL, created_at = excluded.created_at
-      WHERE k.created_at < $6
-        OR (k.state = 'running' AND k.fingerprint = excluded.fingerprint AND k.owner IS DISTINCT FROM excluded.owner
-            AND NOT ${s}.instance_alive(k.owner))
-      RETURNING 1 AS claimed`,
+  const read = {
+    name: 'moltbot_idem_lookup',
+    text: `SELECT fingerprint, state, session_id, seq, payload, created_at,
+        (state <> 'running' OR owner IS NOT DISTINCT FROM $3 OR (owner IS NOT NULL AND ${s}.instance_alive(owner))) AS owner_alive
+      FROM ${s}.idempotency_keys WHERE scope = $1 AND key = $2`,
   };
-  const read = { name: 'moltbot_idem_read', text: `SELECT fingerprint, state, session_id, seq, payload FROM ${s}.idempotency_keys WHERE scope = $1 AND key = $2` };
-  const complete = {
-    name: 'moltbot_idem_complete',
-    text: `UPDATE ${s}.idempotency_keys SET state = 'done', session_id = $3, seq = $4, payload = $5 WHERE scope = $1 AND key = $2 AND owner = $6 AND state = 'running'`,
-  };
-  const release = { name: 'moltbot_idem_release', text: `DELETE FROM ${s}.idempotency_keys WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'running'` };
 
   return {
-    async claim(request: IdempotencyRequest): Promise<IdempotencyClaim> {
-      const { scope, key, fingerprint, now } = request;
-      const taken = await db.query(claim, [scope, key, fingerprint, self, now, now - IDEMPOTENCY_WINDOW_MS]);
-      if (taken.length > 0) return { state: 'claimed' };
-      const [row] = await db.query<KeyRow>(read, [scope, key]);
-      // Deleted in between (released by its request): a retry finds it free.
-      if (!row) return this.claim(request);
+    async lookup({ scope, key, fingerprint, now }: IdempotencyRequest): Promise<IdempotencyState> {
+      const [row] = await db.query<KeyRow>(read, [scope, key, self]);
+      if (!row || Number(row.created_at) < now - IDEMPOTENCY_WINDOW_MS) return { state: 'free' };
       if (row.fingerprint !== fingerprint) return { state: 'mismatch' };
-      if (row.state !== 'done') return { state: 'running' };
+      // Held by a replica that is gone: the same request may run again.
+      if (row.state !== 'done') return row.owner_alive ? { state: 'running' } : { state: 'free' };
       return {
         state: 'done',
         result: {
@@ -49,12 +48,6 @@ export function createPgIdempotency(db: Database, s: string, self: string) {
           ...(row.payload === null ? {} : { payload: JSON.parse(row.payload) as unknown }),
         },
       };
-    },
-    async complete(scope: string, key: string, result: IdempotencyResult): Promise<void> {
-      await db.query(complete, [scope, key, result.turn?.sessionId ?? null, result.turn?.seq ?? null, result.payload === undefined ? null : JSON.stringify(result.payload), self]);
-    },
-    async release(scope: string, key: string): Promise<void> {
-      await db.query(release, [scope, key, self]);
     },
   };
 }

@@ -243,6 +243,89 @@ CREATE INDEX auth_failures_by_age ON ${s}.auth_failures (greatest(window_start, 
 CREATE INDEX sessions_by_update ON ${s}.sessions (updated_at, id);
 `,
   },
+  {
+    version: 4,
+    // A turn's idempotency key claimed in the statement that begins it, settled in the one
+    // that finishes it: no round trip of its own (docs/decisions/0015-*).
+    name: 'begin_keyed_turn, finish_keyed_turn: idempotency keys written with their turn',
+    sql: (s) => `
+-- Claims the key for the turn (p_session_id, p_seq); when it is taken, SQLSTATE MB004
+-- (running), MB005 (done) or MB006 (another request's). The primary key decides races.
+CREATE FUNCTION ${s}.claim_idempotency_key(
+  p_scope text, p_key text, p_fingerprint text, p_owner text, p_session_id text, p_seq integer, p_payload text,
+  p_now bigint, p_window_start bigint
+) RETURNS void
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    v_fingerprint text;
+    v_state text;
+  BEGIN
+    INSERT INTO ${s}.idempotency_keys AS k (scope, key, fingerprint, state, owner, session_id, seq, payload, created_at)
+      VALUES (p_scope, p_key, p_fingerprint, 'running', p_owner, p_session_id, p_seq, p_payload, p_now)
+      ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'running', owner = excluded.owner,
+        session_id = excluded.session_id, seq = excluded.seq, payload = excluded.payload, created_at = excluded.created_at
+      WHERE k.created_at < p_window_start
+        OR (k.state = 'running' AND k.fingerprint = excluded.fingerprint AND k.owner IS DISTINCT FROM excluded.owner
+            AND NOT ${s}.instance_alive(k.owner));
+    IF NOT FOUND THEN
+      SELECT fingerprint, state INTO v_fingerprint, v_state FROM ${s}.idempotency_keys WHERE scope = p_scope AND key = p_key;
+      IF v_fingerprint IS DISTINCT FROM p_fingerprint THEN
+        RAISE EXCEPTION 'the idempotency key was used for another request' USING ERRCODE = 'MB006';
+      ELSIF v_state = 'done' THEN
+        RAISE EXCEPTION 'the idempotency key was completed' USING ERRCODE = 'MB005';
+      END IF;
+      RAISE EXCEPTION 'the idempotency key is in use' USING ERRCODE = 'MB004';
+    END IF;
+  END;
+  $$;
+
+-- The claim of the turn's key, then begin_turn, in one statement (one transaction).
+CREATE FUNCTION ${s}.begin_keyed_turn(
+  p_session_id text, p_key text, p_agent_id text, p_kind text, p_new boolean,
+  p_expected_session text, p_expected_turns integer, p_check_status boolean, p_expected_status text,
+  p_input text, p_instructions text, p_started_at bigint, p_owner text,
+  p_scope text, p_idem_key text, p_fingerprint text, p_payload text, p_window_start bigint
+) RETURNS integer
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    v_seq integer;
+  BEGIN
+    -- The key first: a repeat is refused for its key, never made to wait for its session.
+    PERFORM ${s}.claim_idempotency_key(p_scope, p_idem_key, p_fingerprint, p_owner, p_session_id, NULL, p_payload, p_started_at, p_window_start);
+    v_seq := ${s}.begin_turn(p_session_id, p_key, p_agent_id, p_kind, p_new, p_expected_session, p_expected_turns,
+      p_check_status, p_expected_status, p_input, p_instructions, p_started_at, p_owner);
+    UPDATE ${s}.idempotency_keys SET seq = v_seq WHERE scope = p_scope AND key = p_idem_key;
+    RETURN v_seq;
+  END;
+  $$;
+
+-- finish_turn, then (with a key) the key completed by an ok turn, freed by any other.
+CREATE FUNCTION ${s}.finish_keyed_turn(
+  p_session_id text, p_seq integer, p_owner text, p_status text, p_reply text, p_reply_original_bytes bigint,
+  p_finish_reason text, p_usage text, p_error text, p_ended_at bigint, p_scope text, p_idem_key text
+) RETURNS boolean
+  LANGUAGE plpgsql
+  AS $$
+  DECLARE
+    v_changed boolean;
+  BEGIN
+    v_changed := ${s}.finish_turn(p_session_id, p_seq, p_owner, p_status, p_reply, p_reply_original_bytes,
+      p_finish_reason, p_usage, p_error, p_ended_at);
+    IF p_idem_key IS NOT NULL THEN
+      IF p_status = 'ok' THEN
+        UPDATE ${s}.idempotency_keys SET state = 'done'
+          WHERE scope = p_scope AND key = p_idem_key AND owner = p_owner AND state = 'running';
+      ELSE
+        DELETE FROM ${s}.idempotency_keys WHERE scope = p_scope AND key = p_idem_key AND owner = p_owner AND state = 'running';
+      END IF;
+    END IF;
+    RETURN v_changed;
+  END;
+  $$;
+`,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.at(-1)?.version ?? 0;

@@ -34,7 +34,12 @@ export function statementsFor(schema: string) {
     list: { text: `SELECT * FROM ${s}.sessions WHERE (updated_at, id) < ($1, $2) ORDER BY updated_at DESC, id DESC LIMIT $3` },
     listByAgent: { text: `SELECT * FROM ${s}.sessions WHERE (updated_at, id) < ($1, $2) AND agent_id = $4 ORDER BY updated_at DESC, id DESC LIMIT $3` },
     beginTurn: named('begin_turn', `SELECT ${s}.begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS seq`),
-    finishTurn: named('finish_turn', `SELECT ${s}.finish_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS changed`),
+    beginKeyedTurn: named(
+      'begin_keyed_turn',
+      `SELECT ${s}.begin_keyed_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) AS seq`,
+    ),
+    // Settles the turn's idempotency key too ($11 scope, $12 key; NULL without one).
+    finishTurn: named('finish_keyed_turn', `SELECT ${s}.finish_keyed_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) AS changed`),
     runningElsewhere: named(
       'running_elsewhere',
       `SELECT ${s}.live_turn_elsewhere(cur.id, $3, false, 0) AS live

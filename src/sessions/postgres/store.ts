@@ -1,7 +1,8 @@
 /**
  * The session store on PostgreSQL, for several gateway replicas (and `moltbot` commands
  * beside them) sharing one database. Same interface and behaviour as the SQLite store:
- * a turn is two atomic writes; `beginTurn` is one call of the database function
+ * a turn is two atomic writes (its idempotency key, when it has one, written with them);
+ * `beginTurn` is one call of the database function
  * `begin_turn` (`migrations.ts`), which serialises starts per session under an advisory
  * transaction lock and refuses (`SessionConflict`) a turn whose history is stale or whose
  * session has a turn running on another live replica. Each replica holds an instance lock
@@ -11,12 +12,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { listBounds, toSession, toTurn, outcomeColumns, type SessionRow, type TurnRow } from '../sqlite-rows.js';
-import { SessionConflict, type BeginTurn, type SessionStore, type StoreHealth, type TurnOutcome, type TurnRef, type TurnWrite } from '../store.js';
+import { IDEMPOTENCY_WINDOW_MS, SessionConflict, type BeginTurn, type SessionStore, type StoreHealth, type TurnIdempotency, type TurnOutcome, type TurnRef, type TurnWrite } from '../store.js';
 import { DEFAULT_POOL_SIZE, SCHEMA_NAME, clientConfig, createPool, describeTarget, redactor, type PostgresStoreOptions } from './connection.js';
 import { createPipelines } from './pipelines.js';
 import { createDatabase, type Database } from './database.js';
 import { describePgFailure, isConnectFailure, storeOpenFailure } from './errors.js';
-import { createPgIdempotency } from './idempotency.js';
+import { createPgIdempotency, keyTakenFailure } from './idempotency.js';
 import { holdPgInstanceLock, type PgLiveness } from './liveness.js';
 import { LOCK } from './locks.js';
 import { migratePostgres } from './migrate.js';
@@ -140,28 +141,37 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
 
   const health = (): StoreHealth => (db.reachable && liveness.connected ? 'ok' : 'unavailable');
 
-  /** A turn's start: one call of `begin_turn`. */
+  /** A turn's start: one call of `begin_turn` (`begin_keyed_turn` with its idempotency key). */
   const begin = async (turn: BeginTurn): Promise<TurnRef> => {
     open();
     const { id, key, agentId, kind } = turn.session;
+    const values = [
+      id, key, agentId, kind, turn.newTranscript, turn.expected.sessionId ?? null, turn.expected.turns,
+      turn.expected.lastStatus !== undefined, turn.expected.lastStatus ?? null, JSON.stringify(turn.input), turn.instructions ?? null, turn.startedAt, self,
+    ];
+    const claim = turn.idempotency;
     track(id, 1);
     try {
-      const [row] = await db.query<{ seq: number }>(q.beginTurn, [
-        id, key, agentId, kind, turn.newTranscript, turn.expected.sessionId ?? null, turn.expected.turns,
-        turn.expected.lastStatus !== undefined, turn.expected.lastStatus ?? null, JSON.stringify(turn.input), turn.instructions ?? null, turn.startedAt, self,
-      ]);
+      const [row] = claim
+        ? await db.query<{ seq: number }>(q.beginKeyedTurn, [
+            ...values, claim.scope, claim.key, claim.fingerprint, claim.payload === undefined ? null : JSON.stringify(claim.payload), turn.startedAt - IDEMPOTENCY_WINDOW_MS,
+          ])
+        : await db.query<{ seq: number }>(q.beginTurn, values);
       return { sessionId: id, seq: (row as { seq: number }).seq };
     } catch (err) {
       track(id, -1);
-      throw beginFailure(err);
+      throw keyTakenFailure(beginFailure(err));
     }
   };
 
-  /** A turn's end: one call of `finish_turn`. A finish the database could not take is retried by the sweeper. */
-  const finish = async (ref: TurnRef, outcome: TurnOutcome): Promise<void> => {
+  /**
+   * A turn's end, with its idempotency key's: one call of `finish_keyed_turn`. A finish
+   * the database could not take is retried by the sweeper.
+   */
+  const finish = async (ref: TurnRef, outcome: TurnOutcome, claim: TurnIdempotency | undefined): Promise<void> => {
     open();
     const c = outcomeColumns(outcome);
-    const values = [ref.sessionId, ref.seq, self, c.status, c.reply, c.replyOriginalBytes, c.finishReason, c.usage, c.error, c.endedAt];
+    const values = [ref.sessionId, ref.seq, self, c.status, c.reply, c.replyOriginalBytes, c.finishReason, c.usage, c.error, c.endedAt, claim?.scope ?? null, claim?.key ?? null];
     try {
       await db.query(q.finishTurn, values);
     } catch (err) {
@@ -198,7 +208,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
         // One round trip for the start, one for the end (the database functions): there is
         // no queued start to merge the outcome into, as on SQLite.
         async finish(outcome) {
-          await finish(await started, outcome);
+          await finish(await started, outcome, turn.idempotency);
         },
       };
     },
@@ -246,9 +256,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
         return (await run(q.deleteSession, [key, agentId])).length > 0;
       });
     },
-    claimIdempotencyKey: (request) => (open(), idempotency.claim(request)),
-    completeIdempotencyKey: (scope, key, result) => (open(), idempotency.complete(scope, key, result)),
-    releaseIdempotencyKey: (scope, key) => (open(), idempotency.release(scope, key)),
+    lookupIdempotencyKey: (request) => (open(), idempotency.lookup(request)),
     prune: (pruneOptions) => (open(), prune(pruneOptions)),
     health,
     sweep: () => sweeper.run(),

@@ -18,6 +18,9 @@ const DEFAULT_WAIT_MS = 30_000;
 /** The longest `agent.wait` may hold a request open. */
 const MAX_WAIT_MS = 10 * 60_000;
 
+/** The core's codes for a key the store refused at the turn's start. */
+const KEY_REFUSALS = new Set(['idempotency_key_in_use', 'idempotency_key_reused']);
+
 const fingerprintOf = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('base64url');
 
 /** The final of a run as this request's answer: its payload, or an error carrying it. */
@@ -49,10 +52,10 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
 
   /**
    * Starts the turn (routing errors throw here, before anything is accepted), after
-   * claiming its idempotency key in the store, shared by every replica: a key another
+   * looking its idempotency key up in the store, shared by every replica: a key another
    * replica completed replays that turn (nothing runs), one it is still running is
-   * `UNAVAILABLE` (retry). Repeats reaching this process join the run before this
-   * (`RunRegistry`).
+   * `UNAVAILABLE` (retry); a free key is claimed with the turn's start, in the same
+   * write. Repeats reaching this process join the run before this (`RunRegistry`).
    */
   async function startTurn(record: RunRecord, message: string, images: { url: string }[], system: string | undefined, timeoutSeconds: number | undefined): Promise<StartedTurn> {
     const input: TurnMessage[] = [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user', content: message, ...(images.length > 0 ? { images } : {}) }];
@@ -63,7 +66,7 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       // A WS run always names its session (the canonical key): an explicit session.
       if (claimed.kind === 'replay') return { agentId: record.agentId, sessionKey: record.key, sessionKind: 'explicit', events: claimed.events };
       release = claimed.release;
-      const turn = core.startTurn(request, record.controller.signal);
+      const turn = core.startTurn({ ...request, idempotency: claimed.idempotency }, record.controller.signal);
       return { ...turn, events: claimed.guard(turn.events, { runId: record.runId }) };
     } catch (err) {
       release?.();
@@ -79,7 +82,12 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
     const target = { provider: agent?.provider ?? '', model: agent?.model ?? '' };
     setImmediate(() => {
       streamRun(record, turn, target, () => record.abortCause ?? 'client').then(
-        (outcome) => record.settle(outcome),
+        (outcome) => {
+          record.settle(outcome);
+          // The store refused the key at the turn's start (another replica took it meanwhile):
+          // nothing ran here, so a retry looks the key up again instead of getting this refusal.
+          if (KEY_REFUSALS.has((outcome.response.error?.details as { code?: string } | undefined)?.code ?? '')) runs.discard(record);
+        },
         () => record.settle({ status: 'error', endedAt: Date.now(), errorMessage: 'The run failed.', response: { ok: false, payload: { runId: record.runId, status: 'error', summary: 'The run failed.' }, error: { code: 'UNAVAILABLE', message: 'The run failed.' } } }),
       );
     });
