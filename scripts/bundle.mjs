@@ -35,7 +35,11 @@ module.exports = new Proxy({}, {
   get: (_, key) => load()[key],
   has: (_, key) => key in load(),
   ownKeys: () => Reflect.ownKeys(load()),
-  getOwnPropertyDescriptor: (_, key) => ({ ...Reflect.getOwnPropertyDescriptor(load(), key), configurable: true }),
+  getOwnPropertyDescriptor: (_, key) => {
+    // Reported configurable: a Proxy may not call a property of its (empty) target fixed.
+    const found = Reflect.getOwnPropertyDescriptor(load(), key);
+    return found && { ...found, configurable: true };
+  },
 });`;
   }
   return `${load}\n${shape.map((fn) => `exports.${fn} = function ${fn}(...args) { return load().${fn}(...args); };`).join('\n')}`;

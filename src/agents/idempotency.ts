@@ -3,11 +3,12 @@
  * draft): the first request with a key claims it in the store (shared by every replica)
  * in the same write as its turn's start, and completes it in the one of its end
  * (docs/decisions/0015-idempotency-with-the-turn.md). A repeat within 10 minutes runs
- * nothing and gets the first one's turn back as events, with what the transport kept beside it (`payload`: its response id and the like), or
- * `idempotency_key_in_use` while the first still runs, or `idempotency_key_reused` when
- * the key came with a different request (409s; not the IETF draft's 422: in the spec a
- * 422 is what the Prism mock answers every invalid request with, instead of our 400). A
- * run that fails or is cut off releases its key, so a retry runs it again.
+ * nothing and gets the first one's turn back as events, with what the transport kept
+ * beside it (`payload`: its response id and the like), or `idempotency_key_in_use`
+ * while the first still runs, or `idempotency_key_reused` when the key came with a
+ * different request (409s; not the IETF draft's 422: in the spec a 422 is what the Prism
+ * mock answers every invalid request with, instead of our 400). A run that fails or is
+ * cut off releases its key, so a retry runs it again.
  */
 import { idempotencyKeyInUse, idempotencyKeyReused, type GatewayError } from '../domain/errors.js';
 import type { AgentEvent } from '../domain/events.js';
