@@ -9,9 +9,9 @@ import type { GatewayConfig } from './config/types.js';
 import { memoryAuthFailureCounter, type AuthFailureCounter } from './domain/auth-failure-counter.js';
 import type { AuthLimiterOptions } from './domain/auth-limiter.js';
 import { createProviders } from './providers/registry.js';
-import { join } from 'node:path';
 import type { PostgresStoreEvents } from './sessions/postgres/store.js';
 import { openSqliteStore } from './sessions/sqlite-store.js';
+import { storePath } from './sessions/store-files.js';
 import type { SessionStore } from './sessions/store.js';
 
 export interface Runtime {
@@ -22,10 +22,7 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Where the embedded store lives: `sessions.sqlite` in the state dir. */
-export function storePath(config: GatewayConfig): string {
-  return join(config.stateDir, 'sessions.sqlite');
-}
+export { storePath } from './sessions/store-files.js';
 
 export interface OpenedStore {
   store: SessionStore;
