@@ -4,7 +4,8 @@
  * transaction: `beginTurn` records the new input as `running`, its `finish` records the
  * reply and how the run ended. A store never holds half a turn. A running turn records
  * the instance (per-boot process id, `instance-liveness.ts`) running it; a turn whose
- * instance is gone (a crash, SIGKILL) is marked `interrupted` when the store next opens.
+ * instance is gone (a crash, SIGKILL) is marked `interrupted` when the store next opens
+ * (`StoreEvents.onInterrupted` hears of it).
  * Nothing here assumes one process: a PostgreSQL store for several replicas implements
  * the same calls.
  */
@@ -14,6 +15,24 @@ export type { TranscriptMessage };
 
 /** How a turn ended; `running` until it does. Only `ok` turns feed the model's history. */
 export type TurnStatus = 'running' | 'ok' | 'error' | 'aborted' | 'timeout' | 'interrupted';
+
+/** A running turn a store marked `interrupted` because the process running it is gone. */
+export interface InterruptedTurn {
+  agentId: string;
+  sessionId: string;
+  seq: number;
+}
+
+/**
+ * What a store tells its opener, given when it is opened. `onInterrupted` hears of the
+ * turns the store marked `interrupted` (at open, when a turn finds one in its session, in
+ * a sweep), each turn once, after the marking is committed; a store whose opener gives
+ * none may leave the telling to another process on the same database (PostgreSQL: a
+ * replica that listens). Listeners must be cheap and must not throw.
+ */
+export interface StoreEvents {
+  onInterrupted?: (turns: readonly InterruptedTurn[]) => void;
+}
 
 /** How the key was chosen: a random per-request key, from `user`, or given explicitly. */
 export type SessionKind = 'stateless' | 'user' | 'explicit';

@@ -6,7 +6,7 @@
  * connections and instance locks on one file; PostgreSQL: two replicas on one schema).
  */
 import { describe, expect, it } from 'vitest';
-import { SessionConflict, type BeginTurn, type SessionKind, type SessionStore } from '../../src/sessions/store.js';
+import { SessionConflict, type BeginTurn, type InterruptedTurn, type SessionKind, type SessionStore } from '../../src/sessions/store.js';
 import { STORES } from './stores.js';
 import { OK, readAndBegin } from './contract-support.js';
 
@@ -76,6 +76,31 @@ describe.each(STORES)('$name store: beginTurn across processes', ({ skip, locati
       [1, 'interrupted'],
       [2, 'running'],
     ]);
+  });
+
+  it.skipIf(skip)("turns of a process that is gone, interrupted at a turn's start in their session and at the next open (a sweep on PostgreSQL), are each told once to a listening process", async () => {
+    const where = location();
+    const told: InterruptedTurn[] = [];
+    const onInterrupted = (turns: readonly InterruptedTurn[]): void => void told.push(...turns);
+    const gateway = await where.openUnmanaged();
+    const cut = await gateway.beginTurn(await readAndBegin(gateway, KEY, 'cut')).started;
+    const left = await gateway.beginTurn(await readAndBegin(gateway, 'agent:main:left', 'left alone')).started;
+    const cli = await where.open({ onInterrupted });
+    expect(told).toEqual([]);
+    await gateway.close();
+    const waiting = await readAndBegin(cli, KEY, 'cli turn');
+    const stale = { ...(await readAndBegin(cli, 'agent:main:other', 'stale')), expected: { sessionId: 'gone', turns: 5 } };
+    // Written together (one SQLite transaction, rolled back for the refused one, then each
+    // alone): the marking rolled back with the batch is not told twice.
+    const [next, refused] = [cli.beginTurn(waiting).started, cli.beginTurn(stale).started];
+    await expect(refused).rejects.toBeInstanceOf(SessionConflict);
+    expect(await next).toMatchObject({ seq: 2 });
+    const late = await where.open({ onInterrupted });
+    // PostgreSQL tells them at a sweep (`late`'s at its open took both); more sweeps tell nothing again.
+    for (const store of [cli, late, cli]) await (store as { sweep?: () => Promise<void> }).sweep?.();
+    const byRef = (x: InterruptedTurn, y: InterruptedTurn): number => x.sessionId.localeCompare(y.sessionId);
+    expect(told.sort(byRef)).toEqual([{ agentId: 'main', ...cut }, { agentId: 'main', ...left }].sort(byRef));
+    expect((await late.loadTurns('main', 'agent:main:left')).map((t) => t.status)).toEqual(['interrupted']);
   });
 
   it.skipIf(skip)('does not look up a stateless session (its key was minted for the turn)', async () => {
