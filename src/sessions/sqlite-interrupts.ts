@@ -3,7 +3,9 @@
  * store's opener (`StoreEvents.onInterrupted`) of each such turn once its marking is
  * committed. Markings happen inside transactions that may still roll back (a group
  * commit's batch retried write by write, a turn refused after it marked one): they are
- * held until the transaction settles, then told or dropped.
+ * held until the transaction settles, then told or dropped. A store opened without a
+ * listener (`moltbot sessions`, `moltbot agent`) notes its markings in `interrupted_turns`
+ * instead, in the same transaction; the next store opened with one takes them at open.
  */
 import type { Database } from 'better-sqlite3';
 import type { InstanceLiveness } from './instance-liveness.js';
@@ -12,39 +14,52 @@ import type { InterruptedTurn, StoreEvents } from './store.js';
 export interface SqliteInterrupts {
   /** Marks a running turn `interrupted` (inside a write transaction). */
   interrupt(agentId: string, sessionId: string, seq: number): void;
-  /** Marks every running turn of an instance that is gone, in a transaction of its own (at open). */
+  /**
+   * At open, in a transaction of its own: marks every running turn of an instance that is
+   * gone, and with a listener takes the turns other stores noted.
+   */
   recover(): void;
   /** The write transaction the markings were made in committed (told now) or rolled back (dropped). */
   settled(committed: boolean): void;
 }
 
+type Row = { session_id: string; seq: number; agent_id: string };
+
 export function createSqliteInterrupts(db: Database, liveness: InstanceLiveness, events: StoreEvents): SqliteInterrupts {
+  const { onInterrupted } = events;
   const statements = {
-    running: db.prepare<[], { session_id: string; seq: number; owner: string | null; agent_id: string }>(
-      "SELECT t.session_id, t.seq, t.owner, s.agent_id FROM turns t INDEXED BY turns_running JOIN sessions s ON s.id = t.session_id WHERE t.status = 'running'",
+    running: db.prepare<[], Row & { owner: string | null }>(
+      "SELECT turns.session_id, turns.seq, turns.owner, sessions.agent_id FROM turns INDEXED BY turns_running JOIN sessions ON sessions.id = turns.session_id WHERE turns.status = 'running'",
     ),
     interrupt: db.prepare("UPDATE turns SET status = 'interrupted', owner = NULL, ended_at = @at WHERE session_id = @sessionId AND seq = @seq AND status = 'running'"),
     interruptSession: db.prepare("UPDATE sessions SET last_status = 'interrupted' WHERE id = @sessionId AND last_status = 'running'"),
+    note: db.prepare('INSERT OR IGNORE INTO interrupted_turns (session_id, seq, agent_id, at) VALUES (@sessionId, @seq, @agentId, @at)'),
+    take: db.prepare<[], Row>('DELETE FROM interrupted_turns RETURNING session_id, seq, agent_id'),
   };
   /** Marked in the transaction under way, not yet told. */
   let marked: InterruptedTurn[] = [];
 
   const interrupt = (agentId: string, sessionId: string, seq: number): void => {
-    if (statements.interrupt.run({ at: Date.now(), sessionId, seq }).changes === 0) return;
+    const at = Date.now();
+    if (statements.interrupt.run({ at, sessionId, seq }).changes === 0) return;
     statements.interruptSession.run({ sessionId });
-    marked.push({ agentId, sessionId, seq });
+    if (onInterrupted) marked.push({ agentId, sessionId, seq });
+    else statements.note.run({ sessionId, seq, agentId, at });
   };
 
   const settled = (committed: boolean): void => {
     if (marked.length === 0) return;
     const turns = marked;
     marked = [];
-    if (committed) events.onInterrupted?.(turns);
+    if (committed) onInterrupted?.(turns);
   };
 
   // Turns left `running` by an instance that is gone (crash, SIGKILL, power loss) were cut
   // short: marked at once, however recently that instance died.
   const recoverAll = db.transaction(() => {
+    if (onInterrupted) {
+      for (const row of statements.take.all()) marked.push({ agentId: row.agent_id, sessionId: row.session_id, seq: row.seq });
+    }
     for (const row of statements.running.all()) {
       if (row.owner === null || !liveness.instanceAlive(row.owner)) interrupt(row.agent_id, row.session_id, row.seq);
     }

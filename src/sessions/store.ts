@@ -24,11 +24,12 @@ export interface InterruptedTurn {
 }
 
 /**
- * What a store tells its opener, given when it is opened. `onInterrupted` hears of the
- * turns the store marked `interrupted` (at open, when a turn finds one in its session, in
- * a sweep), each turn once, after the marking is committed; a store whose opener gives
- * none may leave the telling to another process on the same database (PostgreSQL: a
- * replica that listens). Listeners must be cheap and must not throw.
+ * What a store tells its opener, given when it is opened. `onInterrupted` hears of turns
+ * marked `interrupted` (at open, when a turn finds one in its session, in a sweep), each
+ * turn once, to one listening store, after the marking is committed. A store opened
+ * without a listener (`moltbot sessions`) notes its markings in the database, and the next
+ * store with one takes them (SQLite: at its open; PostgreSQL: at its next sweep).
+ * Listeners must be cheap and must not throw.
  */
 export interface StoreEvents {
   onInterrupted?: (turns: readonly InterruptedTurn[]) => void;

@@ -1,8 +1,8 @@
 /**
  * `moltbot_runs_total{status="interrupted"}`: a turn cut short by a SIGKILLed gateway is
- * counted once, by the process that marks it `interrupted`. On SQLite that is the next
- * gateway on the state dir (at its store's open): a turn of an agent its config no longer
- * lists is counted under `agent="_unconfigured"`, never under the old id. On PostgreSQL
+ * counted once. On SQLite by the next gateway on the state dir (at its store's open),
+ * also when a `moltbot sessions` command marked it first: a turn of an agent its config no
+ * longer lists is counted under `agent="_unconfigured"`, never under the old id. On PostgreSQL
  * it is the surviving replica, whether the cut turn was taken over by a turn in its
  * session or found by the sweep; each is counted once (nothing is left to count twice).
  */
@@ -61,6 +61,22 @@ describe('SQLite: a gateway SIGKILLed mid-turn, the next one on its state dir', 
     const [session] = await showSession('agent:main:openai-user:kill-me', env, config);
     expect(session?.turns.map((t) => [t.status, t.input])).toEqual([['interrupted', [user('cut')]]]);
     // Counted once: a scrape later says the same.
+    expect(interrupted(await metricsOf(next), 'main')).toBe(1);
+  });
+
+  it('counts a cut turn that `moltbot sessions show` marked first (it counts nothing itself) when the next gateway starts', async () => {
+    upstream = await startFakeUpstream({ kind: 'hold', deltas: ['partial'] });
+    const { env } = processEnv();
+    const config = upstreamConfig(upstream.baseUrl);
+    const first = await startCliGateway(['--port', '0', '--config', config], env);
+    children.push(first);
+    await cutTurn(first, 'moltbot', 'kill-me', 'cut');
+    await kill(first);
+    const [session] = await showSession('agent:main:openai-user:kill-me', env, config);
+    expect(session?.turns.map((t) => t.status)).toEqual(['interrupted']);
+
+    const next = await startCliGateway(['--port', '0', '--config', config], env);
+    children.push(next);
     expect(interrupted(await metricsOf(next), 'main')).toBe(1);
   });
 });

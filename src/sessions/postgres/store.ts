@@ -53,8 +53,9 @@ export interface PostgresSessionStore extends SessionStore {
 
 /**
  * Told about the store's connection to the database (for the gateway's log), and of turns
- * marked interrupted (`StoreEvents`): this replica's sweep takes them, whichever replica
- * or command marked them, so each is told to one listening replica, within a sweep interval.
+ * marked interrupted (`StoreEvents`): every marking is noted in `interrupted_turns`, and
+ * the sweep of a listening replica takes them, whichever replica or command marked them,
+ * so each is told to one replica, within a sweep interval.
  */
 export interface PostgresStoreEvents extends StoreEvents {
   onUnavailable?: (message: string) => void;
