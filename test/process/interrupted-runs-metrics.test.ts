@@ -62,6 +62,13 @@ describe('SQLite: a gateway SIGKILLed mid-turn, the next one on its state dir', 
     expect(session?.turns.map((t) => [t.status, t.input])).toEqual([['interrupted', [user('cut')]]]);
     // Counted once: a scrape later says the same.
     expect(interrupted(await metricsOf(next), 'main')).toBe(1);
+    // And logged once per agent.
+    next.child.kill('SIGTERM');
+    const lines = (await within(next.done, 20_000, 'the gateway exiting')).stderr.split('\n').filter((line) => line.includes('runs interrupted'));
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>).map(({ agent, status, runs }) => ({ agent, status, runs })).sort((x, y) => String(x.agent).localeCompare(String(y.agent)))).toEqual([
+      { agent: '_unconfigured', status: 'interrupted', runs: 1 },
+      { agent: 'main', status: 'interrupted', runs: 1 },
+    ]);
   });
 
   it('counts a cut turn that `moltbot sessions show` marked first (it counts nothing itself) when the next gateway starts', async () => {
