@@ -51,7 +51,12 @@ export function createSqliteInterrupts(db: Database, liveness: InstanceLiveness,
     if (marked.length === 0) return;
     const turns = marked;
     marked = [];
-    if (committed) onInterrupted?.(turns);
+    if (!committed) return;
+    try {
+      onInterrupted?.(turns);
+    } catch {
+      // Told from inside a group commit's flush: a throwing listener must not strand the writes it committed.
+    }
   };
 
   // Turns left `running` by an instance that is gone (crash, SIGKILL, power loss) were cut
