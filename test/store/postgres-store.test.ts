@@ -4,13 +4,15 @@
  * password); a database lost while running (backends terminated) answered with 503
  * `store_unavailable`, health saying so, and the pool reconnecting by itself; a statement
  * stuck behind a lock ended by the statement timeout; the sweep interrupting a dead
- * replica's turn without anyone touching its session.
+ * replica's turn without anyone touching its session, and telling it (migration 5) only
+ * to a store that listens.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/domain/errors.js';
-import { PG_SCHEMA_VERSION } from '../../src/sessions/postgres/migrations.js';
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from '../../src/sessions/postgres/migrations.js';
 import { openPostgresStore, type PostgresSessionStore } from '../../src/sessions/postgres/store.js';
 import { StoreOpenError } from '../../src/sessions/store-files.js';
+import type { InterruptedTurn } from '../../src/sessions/store.js';
 import { DATABASE_URL, HAS_POSTGRES, adminQuery, dropSchemas, freshSchema, urlWithPassword } from '../helpers/postgres.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { OK, readAndBegin } from './contract-support.js';
@@ -207,5 +209,26 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
     await dying.close();
     await survivor.sweep();
     expect((await survivor.loadTurns('main', KEY)).map((t) => t.status)).toEqual(['interrupted']);
+  });
+
+  it("a schema at version 4 holding a dead replica's running turn: upgraded, swept by a store without a listener, told once to the next that listens", async () => {
+    const schema = freshSchema('upgrade');
+    const s = `"${schema}"`;
+    await adminQuery(`CREATE SCHEMA ${s}; CREATE TABLE ${s}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    for (const migration of PG_MIGRATIONS.filter((m) => m.version <= 4)) {
+      await adminQuery(migration.sql(s));
+      await adminQuery(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+    }
+    await adminQuery(`INSERT INTO ${s}.sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES ('cut', $1, 'main', 'explicit', 1, 1, 1, 'running')`, [KEY]);
+    await adminQuery(`INSERT INTO ${s}.turns (session_id, seq, status, owner, input, started_at) VALUES ('cut', 1, 'running', 'a-replica-long-gone', '[]', 1)`);
+    // Like `moltbot sessions` (no listener): migrates, interrupts at its opening sweep, takes nothing.
+    const silent = await open(schema);
+    expect((await silent.loadTurns('main', KEY)).map((t) => t.status)).toEqual(['interrupted']);
+    const told: InterruptedTurn[] = [];
+    const listening = await openPostgresStore({ url: DATABASE_URL ?? '', schema, poolSize: 2, sweepIntervalMs: 60_000 }, { onInterrupted: (turns) => void told.push(...turns) });
+    opened.push(listening);
+    await listening.sweep();
+    await silent.sweep();
+    expect(told).toEqual([{ agentId: 'main', sessionId: 'cut', seq: 1 }]);
   });
 });
