@@ -108,9 +108,12 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
   });
 
   it('backends terminated: the next calls run on new connections and the instance lock is taken again', async () => {
-    const store = await open(freshSchema('terminate'));
+    const schema = freshSchema('terminate');
+    const store = await open(schema);
     await store.beginTurn(await readAndBegin(store, KEY, 'before')).finish(OK);
-    await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name LIKE 'moltbot-gateway%' AND datname = current_database()");
+    // This store's backends only (the application name ends with its schema): other files' stores run in the same database meanwhile.
+    const ended = await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name LIKE 'moltbot-gateway% ${schema}' AND datname = current_database()`);
+    expect(ended.length).toBeGreaterThanOrEqual(2);
     await expect.poll(async () => (await store.currentSession('main', KEY).catch(() => undefined))?.turns, { timeout: 10_000 }).toBe(1);
     await expect.poll(() => store.health(), { timeout: 10_000 }).toBe('ok');
     expect(await store.beginTurn(await readAndBegin(store, KEY, 'after')).started).toMatchObject({ seq: 2 });
@@ -205,7 +208,8 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
     const survivor = await open(schema);
     await dying.beginTurn(await readAndBegin(dying, KEY, 'cut')).started;
     // The replica dies: its instance connection goes, and its lock with it.
-    await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'moltbot-gateway-instance' AND pid <> pg_backend_pid()");
+    const ended = await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'moltbot-gateway-instance ${schema}' AND pid <> pg_backend_pid()`);
+    expect(ended.length).toBeGreaterThanOrEqual(1);
     await dying.close();
     await survivor.sweep();
     expect((await survivor.loadTurns('main', KEY)).map((t) => t.status)).toEqual(['interrupted']);
