@@ -10,9 +10,9 @@ import { memoryAuthFailureCounter, type AuthFailureCounter } from './domain/auth
 import type { AuthLimiterOptions } from './domain/auth-limiter.js';
 import { UNCONFIGURED_AGENT, type CoreObserver } from './domain/telemetry.js';
 import { createProviders } from './providers/registry.js';
-import { join } from 'node:path';
 import type { PostgresStoreEvents } from './sessions/postgres/store.js';
 import { openSqliteStore } from './sessions/sqlite-store.js';
+import { storePath } from './sessions/store-files.js';
 import type { SessionStore, StoreEvents } from './sessions/store.js';
 
 export interface Runtime {
@@ -23,10 +23,7 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Where the embedded store lives: `sessions.sqlite` in the state dir. */
-export function storePath(config: GatewayConfig): string {
-  return join(config.stateDir, 'sessions.sqlite');
-}
+export { storePath } from './sessions/store-files.js';
 
 export interface OpenedStore {
   store: SessionStore;

@@ -2,7 +2,7 @@
  * The measuring instruments: an autocannon run with exact (sub-millisecond) latencies,
  * a timed streaming request, and the statistics the report uses.
  */
-import { request, type Agent } from 'node:http';
+import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 
 export interface Target {
@@ -158,3 +158,39 @@ export function timedStream(target: Target, body: string, agent: Agent, timeoutM
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One request of `timedSequence`: when it started (wall clock, ms since the epoch) and how long it took. */
+export interface TimedRequest {
+  at: number;
+  ms: number;
+  ok: boolean;
+}
+
+/**
+ * `count` requests one after another on one keep-alive connection (c=1), each with its
+ * start time, so that a slow one can be set beside what the server was doing then.
+ */
+export async function timedSequence(target: Target, body: string, count: number): Promise<TimedRequest[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const headers = { ...target.headers, 'content-length': String(Buffer.byteLength(body)) };
+  const out: TimedRequest[] = [];
+  try {
+    for (let i = 0; i < count; i += 1) {
+      const started = performance.now();
+      const ok = await new Promise<boolean>((resolve) => {
+        const req = request(target.url, { method: 'POST', agent, headers, timeout: 10_000 }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300));
+          res.on('error', () => resolve(false));
+        });
+        req.on('timeout', () => req.destroy());
+        req.on('error', () => resolve(false));
+        req.end(body);
+      });
+      out.push({ at: performance.timeOrigin + started, ms: performance.now() - started, ok });
+    }
+  } finally {
+    agent.destroy();
+  }
+  return out;
+}

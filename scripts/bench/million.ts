@@ -10,11 +10,11 @@
  *   in a gateway while a c=1 client keeps sending turns: the longest a request waited.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REQUEST_BODY, REQUEST_HEADERS, userBody } from './payloads.mjs';
-import { load, percentile, type Target } from './measure.js';
+import { load, percentile, timedSequence, type Target, type TimedRequest } from './measure.js';
 import { STATELESS, USER_TRANSCRIPTS, writeMillionStore } from './million-store.js';
 import { ROOT, SCRATCH, freePort, gatewayArgs, startGateway } from './procs.js';
 import { timeStart } from './startup.js';
@@ -31,24 +31,60 @@ export interface MillionResult {
   listMs: Record<'empty' | 'million', number[]>;
   /** In-process page queries on the million store (ms): first page, and after 10 pages. */
   queryMs: { first: number[]; deep: number[] };
-  retention?: {
+  retention?: Latencies & {
     pruned: number;
     passMs: number;
-    requests: number;
     failed: number;
-    p50: number;
-    p99: number;
-    maxMs: number;
+    /** The longest request of the pass: seconds into it, and what the pruner was doing (deleting or vacuuming). */
+    longest: { ms: number; atS: number; phase: string };
+    /** How the pruner held the event loop (its own account, from the gateway's log line). */
+    pace?: PrunedLine['pace'];
+    /** Requests from the gateway's start to the pass's (its first requests included). */
+    before: Latencies;
     /** The same client on the same gateway for as many requests right after the pass: this machine's own stalls. */
-    after: { p50: number; p99: number; maxMs: number };
+    after: Latencies;
   };
 }
 
-/** A copy of the template store (the phases that write get their own). */
+/**
+ * A copy of the template store (the phases that write get their own), on disk before a
+ * gateway opens it: a store is not a 1 GB file still being written back, and the
+ * gateway's first commit (its WAL header is synced) waited ~0.5 s for that write-back.
+ */
 function copyStore(template: string): string {
   const dir = mkdtempSync(join(SCRATCH, 'million-copy-'));
-  copyFileSync(join(template, 'sessions.sqlite'), join(dir, 'sessions.sqlite'));
+  const path = join(dir, 'sessions.sqlite');
+  copyFileSync(join(template, 'sessions.sqlite'), path);
+  const fd = openSync(path, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   return dir;
+}
+
+/** Latency figures of some requests (ms). */
+interface Latencies {
+  requests: number;
+  p50: number;
+  p99: number;
+  maxMs: number;
+  /** Requests over 50 ms (the target: none while pruning). */
+  over50: number;
+}
+
+function latencies(requests: readonly TimedRequest[]): Latencies {
+  const sorted = requests.map((r) => r.ms).sort((a, b) => a - b);
+  return { requests: sorted.length, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), maxMs: sorted.at(-1) ?? Number.NaN, over50: sorted.filter((ms) => ms > 50).length };
+}
+
+/** The gateway's `pruned old sessions` log line. */
+interface PrunedLine {
+  time: string;
+  sessions: number;
+  ms: number;
+  pace?: { transactions: number; deletingMs: number; vacuumingMs: number; longestStepMs: number; longestStep: string };
 }
 
 function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -137,51 +173,60 @@ export async function million(options: { rounds: number; requests: number; say: 
   }
 
   // Retention: a gateway prunes the 900,000 stateless sessions (its first pass starts 2 s
-  // after start-up) while one client sends turns back to back.
+  // after start-up) while one client sends turns back to back. Each request's start is
+  // kept: the pass's window (from the gateway's log line) says which were sent meanwhile.
   const pruneDir = copyStore(template);
   const gateway = await startGateway('gateway-echo-retention', { stateDir: pruneDir, session: { retention: { stateless: '30d', user: 'forever', explicit: 'forever' } } });
   try {
     const target: Target = { name: 'retention', url: `${gateway.url}/v1/chat/completions`, headers: REQUEST_HEADERS };
-    const durations: number[] = [];
-    let failed = 0;
+    const requests: TimedRequest[] = [];
     const logPath = gateway.proc.logPath as string;
-    const pruned = (): { sessions: number; ms: number } | undefined => {
+    const pruned = (): PrunedLine | undefined => {
       const line = readFileSync(logPath, 'utf8')
         .split('\n')
         .find((l) => l.includes('pruned old sessions'));
-      return line ? (JSON.parse(line) as { sessions: number; ms: number }) : undefined;
+      return line ? (JSON.parse(line) as PrunedLine) : undefined;
     };
     const deadline = performance.now() + 15 * 60_000;
-    let done: { sessions: number; ms: number } | undefined;
+    let done: PrunedLine | undefined;
     while (!(done = pruned())) {
       if (performance.now() > deadline) throw new Error('retention did not finish within 15 minutes');
-      const run = await load(target, REQUEST_BODY, { connections: 1, amount: 200 });
-      durations.push(...run.durations);
-      failed += run.failed;
+      requests.push(...(await timedSequence(target, REQUEST_BODY, 200)));
     }
-    const sorted = durations.sort((a, b) => a - b);
-    const after: number[] = [];
-    while (after.length < sorted.length) {
-      const run = await load(target, REQUEST_BODY, { connections: 1, amount: 200 });
-      after.push(...run.durations);
-      failed += run.failed;
-    }
-    after.sort((a, b) => a - b);
+    const passEnd = Date.parse(done.time);
+    const passStart = passEnd - done.ms;
+    const vacuumFrom = passStart + (done.pace?.deletingMs ?? done.ms);
+    // Sent while the pass ran: started before its end, and ended after its start.
+    const during = requests.filter((r) => r.at < passEnd && r.at + r.ms > passStart);
+    const before = requests.filter((r) => r.at + r.ms <= passStart);
+    const after: TimedRequest[] = [];
+    while (after.length < during.length) after.push(...(await timedSequence(target, REQUEST_BODY, 200)));
+    const longest = during.reduce<TimedRequest | undefined>((a, r) => (a && a.ms >= r.ms ? a : r), undefined);
+    const failed = [...requests, ...after].filter((r) => !r.ok).length;
     result.retention = {
       pruned: done.sessions,
       passMs: done.ms,
-      requests: sorted.length,
       failed,
-      p50: percentile(sorted, 0.5),
-      p99: percentile(sorted, 0.99),
-      maxMs: sorted.at(-1) ?? Number.NaN,
-      after: { p50: percentile(after, 0.5), p99: percentile(after, 0.99), maxMs: after.at(-1) ?? Number.NaN },
+      ...latencies(during),
+      longest: {
+        ms: longest?.ms ?? Number.NaN,
+        atS: longest ? (longest.at - passStart) / 1000 : Number.NaN,
+        phase: !longest ? 'none' : longest.at + longest.ms < vacuumFrom ? 'deleting' : longest.at >= vacuumFrom ? 'vacuuming' : 'deleting, then vacuuming',
+      },
+      ...(done.pace ? { pace: done.pace } : {}),
+      before: latencies(before),
+      after: latencies(after),
     };
     const r = result.retention;
+    const figures = (l: Latencies): string => `p50 ${l.p50.toFixed(2)}, p99 ${l.p99.toFixed(2)}, max ${l.maxMs.toFixed(1)} ms, ${l.over50} over 50 ms`;
+    say(`  retention pruned ${done.sessions} sessions in ${(done.ms / 1000).toFixed(1)} s; meanwhile ${r.requests} requests: ${figures(r)}, ${failed} failed`);
     say(
-      `  retention pruned ${done.sessions} sessions in ${(done.ms / 1000).toFixed(1)} s; meanwhile ${sorted.length} requests, p50 ${r.p50.toFixed(2)}, p99 ${r.p99.toFixed(2)}, max ${r.maxMs.toFixed(1)} ms, ` +
-        `${failed} failed; as many after it: p50 ${r.after.p50.toFixed(2)}, p99 ${r.after.p99.toFixed(2)}, max ${r.after.maxMs.toFixed(1)} ms`,
+      `  the longest: ${r.longest.ms.toFixed(1)} ms, ${r.longest.atS.toFixed(1)} s into the pass, while ${r.longest.phase}` +
+        (r.pace
+          ? `; the pruner: ${r.pace.transactions} transactions, deleting ${(r.pace.deletingMs / 1000).toFixed(1)} s, vacuuming ${(r.pace.vacuumingMs / 1000).toFixed(1)} s, its longest step ${r.pace.longestStepMs.toFixed(1)} ms (${r.pace.longestStep})`
+          : ''),
     );
+    say(`  before the pass (the gateway's first ${r.before.requests} requests): ${figures(r.before)}; as many after it: ${figures(r.after)}`);
     if (done.sessions !== STATELESS) throw new Error(`retention pruned ${done.sessions} sessions, not ${STATELESS}`);
   } finally {
     await gateway.proc.stop();

@@ -4,15 +4,12 @@
  * holds it for one small batch at a time).
  */
 import { parseArgs } from 'node:util';
-import { canonicalSessionKey } from '../agents/routing.js';
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import { openStore, storePath } from '../app.js';
 import { parseDuration } from '../config/duration.js';
 import type { GatewayConfig } from '../config/types.js';
-import { pendingSqliteMigrations } from '../sessions/sqlite-schema.js';
-import { openSqliteStore } from '../sessions/sqlite-store.js';
-import type { PruneOptions, PruneResult, SessionCursor, SessionInfo, SessionKind, Turn } from '../sessions/store.js';
+import { listSessionsReadOnly } from '../sessions/sqlite-reader.js';
+import { storePath } from '../sessions/store-files.js';
+import type { ListSessionsOptions, PruneOptions, PruneResult, SessionCursor, SessionInfo, SessionKind, SessionStore, Turn } from '../sessions/store.js';
 import { UsageError, loadConfig, print } from './shared.js';
 
 const time = (ms: number): string => new Date(ms).toISOString();
@@ -97,6 +94,11 @@ async function migrateCommand(config: GatewayConfig, dryRun: boolean): Promise<v
     return;
   }
   const path = storePath(config);
+  const [{ default: Database }, { pendingSqliteMigrations }, { openSqliteStore }] = await Promise.all([
+    import('better-sqlite3'),
+    import('../sessions/sqlite-schema.js'),
+    import('../sessions/sqlite-store.js'),
+  ]);
   let pending;
   const db = existsSync(path) ? new Database(path, { readonly: true, fileMustExist: true }) : undefined;
   try {
@@ -140,28 +142,26 @@ export async function sessionsCommand(argv: string[]): Promise<void> {
   const olderThan = action === 'prune' ? pruneAges(values['older-than'], values.kind) : {};
   const config = loadConfig(values.config);
   if (action === 'migrate') return migrateCommand(config, values['dry-run']);
-  const { store } = await openStore(config);
-  try {
+  if (action === 'list') {
+    // One more than the page: whether there is a next one, without counting them all.
+    const query: ListSessionsOptions = {
+      limit: limit + 1,
+      ...(after ? { after } : {}),
+      ...(values.agent === undefined ? {} : { agentId: values.agent.toLowerCase() }),
+    };
+    // SQLite: read as is, without opening the store as a writer (sqlite-reader.ts), when it can be.
+    const found = config.store.database.kind === 'postgres' ? undefined : listSessionsReadOnly(storePath(config), query);
+    if (found) return printList(found, limit, values.json, values.agent);
+    return withStore(config, async (store) => printList(await store.listSessions(query), limit, values.json, values.agent));
+  }
+  await withStore(config, async (store) => {
     if (action === 'prune') {
       const dryRun = values['dry-run'];
       const result = await store.prune({ olderThan, dryRun, ...(values.agent === undefined ? {} : { agentId: values.agent.toLowerCase() }) });
       print(values.json ? JSON.stringify({ dryRun, ...result }) : pruneText(result, dryRun));
       return;
     }
-    if (action === 'list') {
-      // One more than the page: whether there is a next one, without counting them all.
-      const found = await store.listSessions({
-        limit: limit + 1,
-        ...(after ? { after } : {}),
-        ...(values.agent === undefined ? {} : { agentId: values.agent.toLowerCase() }),
-      });
-      const sessions = found.slice(0, limit);
-      print(values.json ? JSON.stringify(sessions, null, 2) : listText(sessions));
-      const last = sessions.at(-1);
-      // On stderr: stdout stays the table or the JSON array, whatever the page.
-      if (found.length > limit && last) process.stderr.write(`more sessions: moltbot sessions list --limit ${limit} --cursor ${encodeCursor(last)}${values.agent === undefined ? '' : ` --agent ${values.agent}`}\n`);
-      return;
-    }
+    const { canonicalSessionKey } = await import('../agents/routing.js');
     // As requests do: `Agent:Main:x` is the session `agent:main:x`.
     const { key } = canonicalSessionKey(positionals[0] as string);
     const agentId = values.agent?.toLowerCase();
@@ -182,7 +182,26 @@ export async function sessionsCommand(argv: string[]): Promise<void> {
       for (const turn of turns) print(turnText(turn));
       print('');
     }
+  });
+}
+
+/** Opens the configured store (as the gateway does: migrated, dead instances' turns marked), runs `use`, closes it. */
+async function withStore(config: GatewayConfig, use: (store: SessionStore) => Promise<void>): Promise<void> {
+  // Loaded here: the agent core behind `openStore` is not needed by a read-only listing.
+  const { openStore } = await import('../app.js');
+  const { store } = await openStore(config);
+  try {
+    await use(store);
   } finally {
     await store.close();
   }
+}
+
+/** Prints a page of `sessions list` (`found`: up to one more than `limit`, telling whether there is a next page). */
+function printList(found: SessionInfo[], limit: number, json: boolean, agent: string | undefined): void {
+  const sessions = found.slice(0, limit);
+  print(json ? JSON.stringify(sessions, null, 2) : listText(sessions));
+  const last = sessions.at(-1);
+  // On stderr: stdout stays the table or the JSON array, whatever the page.
+  if (found.length > limit && last) process.stderr.write(`more sessions: moltbot sessions list --limit ${limit} --cursor ${encodeCursor(last)}${agent === undefined ? '' : ` --agent ${agent}`}\n`);
 }

@@ -78,6 +78,16 @@ export const outcomeColumns = (outcome: TurnOutcome) => ({
 });
 
 /**
+ * A page of `listSessions` after (?, ?) in (updated_at, id) order, down the sessions_by_update
+ * index, then the limit (-1: none); `byAgent` takes the agent id before the limit. Shared
+ * by the store and the read-only lister (`sqlite-reader.ts`).
+ */
+export const LIST_SQL = {
+  all: 'SELECT * FROM sessions WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?',
+  byAgent: 'SELECT * FROM sessions WHERE (updated_at, id) < (?, ?) AND agent_id = ? ORDER BY updated_at DESC, id DESC LIMIT ?',
+} as const;
+
+/**
  * Where a `listSessions` page starts, as the (updated_at, id) every row listed is below:
  * the cursor's, or for the first page a time later than any (so the empty id never matters).
  */

@@ -15,7 +15,7 @@ import { createSqliteIdempotency } from './sqlite-idempotency.js';
 import { createSqliteInterrupts } from './sqlite-interrupts.js';
 import { createPruner } from './sqlite-prune.js';
 import { migrate } from './sqlite-schema.js';
-import { TURN_COLUMNS, listBounds, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
+import { LIST_SQL, TURN_COLUMNS, listBounds, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
 import { storageFailure } from './storage-errors.js';
 import { StoreOpenError, preparePrivateFiles, storeOpenError } from './store-files.js';
 import { SessionConflict, type BeginTurn, type SessionStore, type StoreEvents, type TurnIdempotency, type TurnOutcome, type TurnRef, type TurnWrite } from './store.js';
@@ -88,11 +88,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     current: db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE key = ? AND agent_id = ? ORDER BY n DESC LIMIT 1'),
     byKey: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE key = ? ORDER BY agent_id, n'),
     byKeyAndAgent: db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE key = ? AND agent_id = ? ORDER BY n'),
-    // A page after (?, ?) in (updated_at, id) order, down the sessions_by_update index; LIMIT -1 is no limit.
-    list: db.prepare<[number, string, number], SessionRow>('SELECT * FROM sessions WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?'),
-    listByAgent: db.prepare<[number, string, string, number], SessionRow>(
-      'SELECT * FROM sessions WHERE (updated_at, id) < (?, ?) AND agent_id = ? ORDER BY updated_at DESC, id DESC LIMIT ?',
-    ),
+    list: db.prepare<[number, string, number], SessionRow>(LIST_SQL.all),
+    listByAgent: db.prepare<[number, string, string, number], SessionRow>(LIST_SQL.byAgent),
     // No join: one transcript's turns share its key and agent, read once (the join per row cost 100 µs for 50 turns).
     recentOk: db.prepare<[string, number], Omit<TurnRow, 'key' | 'agent_id'>>(
       `SELECT session_id, seq, status, input, reply, reply_original_bytes, instructions, finish_reason, usage, error, started_at, ended_at

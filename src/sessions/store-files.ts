@@ -8,7 +8,13 @@
  * "unable to open database file".
  */
 import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { GatewayConfig } from '../config/types.js';
+
+/** Where the embedded store lives: `sessions.sqlite` in the state dir. */
+export function storePath(config: Pick<GatewayConfig, 'stateDir'>): string {
+  return join(config.stateDir, 'sessions.sqlite');
+}
 
 /** The store cannot be opened (permissions, read-only or full disk, not a store); exit code 2. */
 export class StoreOpenError extends Error {

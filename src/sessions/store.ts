@@ -184,6 +184,20 @@ export interface PruneResult {
   turns: number;
   /** Bytes the database file gave back to the file system. */
   reclaimedBytes: number;
+  /**
+   * How a pass that deleted something held the event loop (SQLite, whose transactions run
+   * on it): its transactions, the time spent deleting and giving space back, and its
+   * longest synchronous step and what that step was.
+   */
+  pace?: PrunePace;
+}
+
+export interface PrunePace {
+  transactions: number;
+  deletingMs: number;
+  vacuumingMs: number;
+  longestStepMs: number;
+  longestStep: 'scan' | 'delete' | 'vacuum';
 }
 
 /** Identifies a begun turn. */

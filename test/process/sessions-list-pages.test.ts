@@ -4,9 +4,10 @@
  * in order when the cursors are followed; bad flags exit 2. The store is written directly
  * (no gateway): the CLI reads whatever a gateway would have written.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, runCli, writeConfig } from '../helpers/cli.js';
 import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
@@ -15,11 +16,12 @@ import type { SessionInfo } from '../../src/sessions/store.js';
 const SESSIONS = 130;
 let env: Record<string, string>;
 let config: string;
+let stateDir: string;
 /** Every transcript's id, most recently updated first. */
 let expected: string[];
 
 beforeAll(async () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'moltbot-state-'));
+  stateDir = mkdtempSync(join(tmpdir(), 'moltbot-state-'));
   env = cleanEnv({ MOLTBOT_STATE_DIR: stateDir });
   config = writeConfig(`{ models: { providers: { echo: { api: 'echo' } } }, agents: { defaults: { model: 'echo/echo' }, list: [{ id: 'main' }, { id: 'beta' }] } }`);
   const store = openSqliteStore(join(stateDir, 'sessions.sqlite'));
@@ -92,5 +94,23 @@ describe('moltbot sessions list, paginated', () => {
     const show = await runCli(['sessions', 'show', 'agent:main:k1', '--limit', '3', '--config', config], env);
     expect(show.code).toBe(2);
     expect(show.stderr).toMatch(/--limit and --cursor belong to sessions list/u);
+  });
+
+  it('reads without writing: lists while another process holds the write lock, takes no instance lock, leaves the database file as it was', async () => {
+    const path = join(stateDir, 'sessions.sqlite');
+    const before = { instances: readdirSync(join(stateDir, 'instances')).sort(), mtime: statSync(path).mtimeMs, size: statSync(path).size };
+    // A writer mid-transaction (a gateway's commit, `sessions prune`): opening the store as a
+    // writer waits for this lock (its recovery is a write), a reader does not.
+    const writer = new Database(path);
+    try {
+      writer.exec('BEGIN IMMEDIATE');
+      const result = await list(['--limit', '5']);
+      expect(result.code, result.stderr).toBe(0);
+      expect((JSON.parse(result.stdout) as SessionInfo[]).map((s) => s.id)).toEqual(expected.slice(0, 5));
+      writer.exec('ROLLBACK');
+    } finally {
+      writer.close();
+    }
+    expect({ instances: readdirSync(join(stateDir, 'instances')).sort(), mtime: statSync(path).mtimeMs, size: statSync(path).size }).toEqual(before);
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TRANSACTION_BUDGET_MS, VACUUM_PAGES, createPruner, nextVacuumPages } from '../../src/sessions/sqlite-prune.js';
 import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
 import type { SessionKind, SessionStore } from '../../src/sessions/store.js';
 
@@ -86,5 +87,52 @@ describe('sqlite store: prune', () => {
       db.close();
     }
     expect(await ids(store)).toEqual(['kept']);
+  });
+
+  /**
+   * A store of `count` old stateless transcripts of 8 KiB turns (space for the vacuum to give
+   * back), closed, and a pruner on a connection of its own whose clock moves `tick` ms at every reading.
+   */
+  async function pruneWithClock(count: number, tick: number) {
+    const { store, path } = fresh();
+    const text = 'z'.repeat(8 * 1024);
+    for (let i = 0; i < count; i += 1) await transcript(store, `t-${String(i).padStart(4, '0')}`, 'stateless', 10, { text });
+    await store.close();
+    opened.splice(opened.indexOf(store), 1);
+    const db = new Database(path);
+    try {
+      let now = 0;
+      const prune = createPruner(db, undefined, undefined, () => (now += tick));
+      const result = await prune({ olderThan: { stateless: DAY }, now: NOW });
+      return { result, freelistAfter: db.pragma('freelist_count', { simple: true }) as number, pageSize: db.pragma('page_size', { simple: true }) as number };
+    } finally {
+      db.close();
+    }
+  }
+
+  it('keeps each transaction within its time budget: one transcript per delete, the smallest vacuum steps, when every reading of the clock is over it', async () => {
+    const slow = await pruneWithClock(120, TRANSACTION_BUDGET_MS + 1);
+    const fast = await pruneWithClock(120, 0);
+    expect(slow.result).toMatchObject({ sessions: 120, turns: 120 });
+    expect(fast.result).toMatchObject({ sessions: 120, turns: 120 });
+    expect([slow.freelistAfter, fast.freelistAfter]).toEqual([0, 0]);
+    const pace = { slow: slow.result.pace, fast: fast.result.pace };
+    // A clock that never moves: 50 deletes a transaction (3 for 120), vacuum steps doubling from 16 pages.
+    expect(pace.fast?.transactions).toBeLessThan(3 + 12);
+    // Over the budget at every reading: a delete a transaction, and every vacuum step of the fewest pages.
+    const pagesGivenBack = slow.result.reclaimedBytes / slow.pageSize;
+    expect(pagesGivenBack).toBeGreaterThan(100);
+    // (a vacuum also gives back the pointer-map pages it emptied: fewer steps than pages / min; twice the min fails)
+    expect(pace.slow?.transactions).toBeGreaterThan(120 + Math.floor(pagesGivenBack / (2 * VACUUM_PAGES.min)));
+    expect(pace.slow?.longestStepMs).toBeGreaterThan(TRANSACTION_BUDGET_MS);
+    console.log(`sqlite-prune budget: ${pace.fast?.transactions} transactions with a still clock, ${pace.slow?.transactions} with every step over ${TRANSACTION_BUDGET_MS} ms`);
+  });
+
+  it('sizes each vacuum step from the last one: to fit the budget, at most doubling, within bounds', () => {
+    expect(nextVacuumPages(16, 0)).toBe(32);
+    expect(nextVacuumPages(16, TRANSACTION_BUDGET_MS / 4)).toBe(32);
+    expect(nextVacuumPages(128, 40)).toBe(Math.floor((128 * TRANSACTION_BUDGET_MS) / 40));
+    expect(nextVacuumPages(128, 10_000)).toBe(VACUUM_PAGES.min);
+    expect(nextVacuumPages(VACUUM_PAGES.max, 0)).toBe(VACUUM_PAGES.max);
   });
 });
