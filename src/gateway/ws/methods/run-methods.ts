@@ -76,11 +76,15 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
     }
   }
 
-  /** Streams the run once the accepting response is out. */
-  function launch(record: RunRecord, turn: StartedTurn): void {
+  /**
+   * Streams the run once the accepting response is out: at once when it was sent already
+   * (`agent`: its first event then shares the response's socket write, a write less per
+   * run), else on the next turn of the event loop, after the method's own response.
+   */
+  function launch(record: RunRecord, turn: StartedTurn, accepted: boolean): void {
     const agent = core.agents.find((a) => a.id === record.agentId);
     const target = { provider: agent?.provider ?? '', model: agent?.model ?? '' };
-    setImmediate(() => {
+    const stream = (): void => {
       streamRun(record, turn, target, () => record.abortCause ?? 'client').then(
         (outcome) => {
           record.settle(outcome);
@@ -90,7 +94,9 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
         },
         () => record.settle({ status: 'error', endedAt: Date.now(), errorMessage: 'The run failed.', response: { ok: false, payload: { runId: record.runId, status: 'error', summary: 'The run failed.' }, error: { code: 'UNAVAILABLE', message: 'The run failed.' } } }),
       );
-    });
+    };
+    if (accepted) stream();
+    else setImmediate(stream);
   }
 
   /** The run that used the key before, after checking it was for the same request. */
@@ -129,7 +135,7 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       const turn = await startTurn(record, message, images, params.extraSystemPrompt, params.timeout);
       runs.watch(record, connection);
       respond(accepted(record));
-      launch(record, turn);
+      launch(record, turn, true);
       return answer(await record.done) as never;
     },
 
@@ -159,7 +165,7 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       // `timeoutMs` 0 means the agent's own limit, as in the reference.
       const turn = await startTurn(record, message, images, undefined, params.timeoutMs ? params.timeoutMs / 1000 : undefined);
       runs.watch(record, connection);
-      launch(record, turn);
+      launch(record, turn, false);
       return { runId, status: 'started' };
     },
 
