@@ -136,6 +136,7 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       const turn = await startTurn(record, message, images, params.extraSystemPrompt, params.timeout);
       runs.watch(record, connection);
       respond(accepted(record));
+      connection.linger();
       launch(record, turn, true);
       return answer(await record.done) as never;
     },
