@@ -8,11 +8,12 @@ import { createProviderLimiter } from './agents/limiter.js';
 import type { GatewayConfig } from './config/types.js';
 import { memoryAuthFailureCounter, type AuthFailureCounter } from './domain/auth-failure-counter.js';
 import type { AuthLimiterOptions } from './domain/auth-limiter.js';
+import { UNCONFIGURED_AGENT, type CoreObserver } from './domain/telemetry.js';
 import { createProviders } from './providers/registry.js';
 import { join } from 'node:path';
 import type { PostgresStoreEvents } from './sessions/postgres/store.js';
 import { openSqliteStore } from './sessions/sqlite-store.js';
-import type { SessionStore } from './sessions/store.js';
+import type { SessionStore, StoreEvents } from './sessions/store.js';
 
 export interface Runtime {
   core: AgentCore;
@@ -54,6 +55,7 @@ export async function openStore(config: GatewayConfig, options: { background?: b
   }
   const store = openSqliteStore(storePath(config), {
     ...(options.background ? { backgroundCheckpoints: true } : {}),
+    ...(options.events?.onInterrupted ? { onInterrupted: options.events.onInterrupted } : {}),
     ...(config.store.maxBytes === undefined ? {} : { maxBytes: config.store.maxBytes }),
   });
   return { store, authFailures: memoryAuthFailureCounter };
@@ -74,11 +76,33 @@ export interface RuntimeOptions {
   storeEvents?: PostgresStoreEvents;
 }
 
+/**
+ * Tells `observer` of turns a store marked interrupted, a count per agent. Agents the
+ * configuration no longer lists share `UNCONFIGURED_AGENT`: a metric label stays bounded
+ * by the configuration, whatever agent ids the store holds.
+ */
+function countInterrupted(config: GatewayConfig, observer: CoreObserver): NonNullable<StoreEvents['onInterrupted']> {
+  const configured = new Set(config.agents.map((agent) => agent.id));
+  return (turns) => {
+    const perAgent = new Map<string, number>();
+    for (const { agentId } of turns) {
+      const label = configured.has(agentId) ? agentId : UNCONFIGURED_AGENT;
+      perAgent.set(label, (perAgent.get(label) ?? 0) + 1);
+    }
+    for (const [agentId, count] of perAgent) observer.interrupted(agentId, count);
+  };
+}
+
 export async function createRuntime(config: GatewayConfig, overrides: RuntimeOptions = {}): Promise<Runtime> {
   const provider = await createProviders(config.providers);
+  // Only a process that observes counts interrupted turns; on PostgreSQL the others leave them to one that does.
+  const events: PostgresStoreEvents = {
+    ...overrides.storeEvents,
+    ...(overrides.observer ? { onInterrupted: countInterrupted(config, overrides.observer) } : {}),
+  };
   const opened: OpenedStore = overrides.store
     ? { store: overrides.store, authFailures: overrides.authFailures ?? memoryAuthFailureCounter }
-    : await openStore(config, { background: true, ...(overrides.storeEvents ? { events: overrides.storeEvents } : {}) });
+    : await openStore(config, { background: true, events });
   const { store } = opened;
   // Only providers with a cap of their own get a limiter; the others are bounded by the global one.
   const providerLimiters = new Map(Object.entries(config.limits.providers).map(([id, limits]) => [id, createProviderLimiter(id, limits)]));

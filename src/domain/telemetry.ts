@@ -7,8 +7,15 @@
  */
 import type { Usage } from './messages.js';
 
-/** The statuses a turn is recorded with by the gateway itself (`interrupted` is set by a store on restart). */
+/** The statuses a turn is recorded with by the gateway itself (`interrupted` is set by a store: `CoreObserver.interrupted`). */
 export type RecordedStatus = 'ok' | 'error' | 'aborted' | 'timeout';
+
+/**
+ * The agent id `CoreObserver.interrupted` names for turns of an agent the configuration no
+ * longer lists (no agent id can start with `_`): those share one label, so a store's old
+ * agent ids never add series.
+ */
+export const UNCONFIGURED_AGENT = '_unconfigured';
 
 /** Which turn an observation is about. */
 export interface TurnLabels {
@@ -63,6 +70,12 @@ export interface CoreObserver {
   rejected(turn: TurnLabels): void;
   /** The turn's ending is in the store. */
   recorded(turn: TurnLabels, outcome: RecordedTurn): void;
+  /**
+   * A store marked `count` running turns of agent `agentId` (or `UNCONFIGURED_AGENT`)
+   * `interrupted`: the process running them died (this one's predecessor, another replica).
+   * Each such turn is told once, to one process; none of them was `started` here.
+   */
+  interrupted(agentId: string, count: number): void;
   /** One store write of a turn (`begin`: its start, `finish`: its ending) took `seconds`. */
   storeWrite(op: 'begin' | 'finish', seconds: number): void;
   upstreamAttempt(turn: TurnLabels, attempt: UpstreamAttempt): void;

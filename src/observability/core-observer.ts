@@ -1,6 +1,7 @@
 /**
  * The core's observer as the gateway runs it: metrics (when on) and log lines, one per
- * recorded run and one per upstream retry, under the request's id.
+ * recorded run and one per upstream retry, under the request's id, and one per agent
+ * for runs a store found cut short by a dead process.
  */
 import type { CoreObserver } from '../domain/telemetry.js';
 import type { Logger } from './logger.js';
@@ -32,6 +33,10 @@ export function createCoreObserver(logger: Logger, metrics: GatewayMetrics | und
         },
         'run ended',
       );
+    },
+    interrupted(agentId, count) {
+      counted?.interrupted(agentId, count);
+      logger.warn({ agent: agentId, status: 'interrupted', runs: count }, 'runs interrupted: the process running them died');
     },
     upstreamRetry(turn, retry) {
       counted?.upstreamRetry(turn, retry);

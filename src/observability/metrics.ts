@@ -70,7 +70,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const firstByte = histogram('moltbot_stream_first_byte_seconds', 'Time from a streamed request\'s arrival until its first chunk was written.', LATENCY_BUCKETS).child();
   const runsActive = gauge('moltbot_runs_active', 'Turns running now (holding a run slot), by agent.', ['agent']);
   const runsQueued = gauge('moltbot_runs_queued', 'Turns admitted and waiting for their session lane or a run slot.').child();
-  const runsTotal = counter('moltbot_runs_total', 'Turns recorded, by agent and status as recorded (ok, error, aborted, timeout).', ['agent', 'status']);
+  const runsTotal = counter('moltbot_runs_total', 'Turns recorded, by agent and status as recorded (ok, error, aborted, timeout; interrupted: a turn whose process died, counted by the process that marked it).', ['agent', 'status']);
   const rejections = counter('moltbot_queue_rejections_total', 'Turns refused because the gateway or their provider was at capacity (429 queue_full, provider_queue_full).').child();
   const tokens = counter('moltbot_tokens_total', 'Tokens used by recorded turns as their provider reported them, by agent and kind (prompt, completion).', ['agent', 'kind']);
   const upstreamRequests = counter('moltbot_upstream_requests_total', 'Attempts at upstream model requests, by provider and status (HTTP status, error or timeout).', ['provider', 'status']);
@@ -111,6 +111,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
         tokens.child(turn.agentId, 'completion').inc(outcome.usage.completionTokens);
       }
     },
+    interrupted: (agentId, count) => runsTotal.child(agentId, 'interrupted').inc(count),
     storeWrite: (op, seconds) => storeWrites.child(op).observe(seconds),
     upstreamAttempt: (turn, attempt: UpstreamAttempt) => {
       upstreamRequests.child(turn.provider, attempt.status).inc();

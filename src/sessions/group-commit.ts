@@ -45,11 +45,17 @@ export interface GroupCommitHooks {
   committed?: (writes: number) => void;
   /** Maps a failed write's error to what its caller is given (e.g. a full disk to a 507). */
   failure?: (err: unknown) => unknown;
+  /**
+   * Told after each transaction (a batch, or one write of a failed batch's second pass)
+   * whether it committed or was rolled back: what its writes did in memory holds or goes.
+   */
+  settled?: (committed: boolean) => void;
 }
 
 export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): GroupCommit {
   const committed = hooks.committed ?? (() => undefined);
   const failure = hooks.failure ?? ((err: unknown) => err);
+  const settled = hooks.settled ?? (() => undefined);
   let queue: Pending[] = [];
   let scheduled = false;
   let holds = 0;
@@ -70,6 +76,7 @@ export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): G
     } catch {
       values = undefined;
     }
+    settled(values !== undefined);
     if (values) {
       committed(batch.length);
       batch.forEach((item, i) => item.resolve(values[i]));
@@ -81,9 +88,11 @@ export function createGroupCommit(db: Database, hooks: GroupCommitHooks = {}): G
       try {
         value = runOne(item);
       } catch (err) {
+        settled(false);
         item.reject(failure(err));
         continue;
       }
+      settled(true);
       succeeded += 1;
       item.resolve(value);
     }

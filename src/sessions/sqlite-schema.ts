@@ -165,6 +165,15 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('CREATE INDEX sessions_by_update ON sessions (updated_at, id)');
     },
   },
+  {
+    version: 8,
+    // moltbot_runs_total{status="interrupted"}: a turn marked by a process that does not
+    // count runs (`moltbot sessions`, `moltbot agent`) waits here for the next gateway.
+    name: 'interrupted_turns: turns marked interrupted, until a process that counts takes them',
+    up(db) {
+      db.exec('CREATE TABLE interrupted_turns (session_id TEXT NOT NULL, seq INTEGER NOT NULL, agent_id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (session_id, seq))');
+    },
+  },
 ];
 
 /** The schema version this code writes. */

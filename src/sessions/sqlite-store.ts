@@ -12,14 +12,15 @@ import { createGroupCommit } from './group-commit.js';
 import { holdInstanceLock } from './instance-lock-files.js';
 import { soleInstance, type InstanceLiveness } from './instance-liveness.js';
 import { createSqliteIdempotency } from './sqlite-idempotency.js';
+import { createSqliteInterrupts } from './sqlite-interrupts.js';
 import { createPruner } from './sqlite-prune.js';
 import { migrate } from './sqlite-schema.js';
 import { TURN_COLUMNS, listBounds, outcomeColumns, toSession, toTurn, type SessionRow, type TurnRow } from './sqlite-rows.js';
 import { storageFailure } from './storage-errors.js';
 import { StoreOpenError, preparePrivateFiles, storeOpenError } from './store-files.js';
-import { SessionConflict, type BeginTurn, type SessionStore, type TurnIdempotency, type TurnOutcome, type TurnRef, type TurnWrite } from './store.js';
+import { SessionConflict, type BeginTurn, type SessionStore, type StoreEvents, type TurnIdempotency, type TurnOutcome, type TurnRef, type TurnWrite } from './store.js';
 
-export interface SqliteStoreOptions {
+export interface SqliteStoreOptions extends StoreEvents {
   /**
    * Checkpoint the WAL from a worker thread instead of inside commits (a long-running
    * gateway). Off by default: the CLI's short-lived processes let SQLite do it.
@@ -123,28 +124,12 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       `UPDATE turns SET status = @status, owner = NULL, reply = @reply, reply_original_bytes = @replyOriginalBytes, finish_reason = @finishReason, usage = @usage, error = @error, ended_at = @endedAt
        WHERE session_id = @sessionId AND seq = @seq AND status = 'running'`,
     ),
-    running: db.prepare<[], { session_id: string; seq: number; owner: string | null }>(
-      "SELECT session_id, seq, owner FROM turns INDEXED BY turns_running WHERE status = 'running'",
-    ),
-    interrupt: db.prepare("UPDATE turns SET status = 'interrupted', owner = NULL, ended_at = @at WHERE session_id = @sessionId AND seq = @seq AND status = 'running'"),
-    interruptSession: db.prepare("UPDATE sessions SET last_status = 'interrupted' WHERE id = @sessionId AND last_status = 'running'"),
   };
 
-  /** Marks a running turn whose instance died `interrupted`. */
-  const interrupt = (sessionId: string, seq: number): void => {
-    statements.interrupt.run({ at: Date.now(), sessionId, seq });
-    statements.interruptSession.run({ sessionId });
-  };
-
-  // Turns left `running` by an instance that is gone (crash, SIGKILL, power loss) were cut
-  // short: marked at once, however recently that instance died.
-  const recover = db.transaction(() => {
-    for (const row of statements.running.all()) {
-      if (row.owner === null || !liveness.instanceAlive(row.owner)) interrupt(row.session_id, row.seq);
-    }
-  });
+  // Running turns of instances that are gone (crash, SIGKILL, power loss) are marked before the store is used.
+  const interrupts = createSqliteInterrupts(db, liveness, options);
   try {
-    recover.immediate();
+    interrupts.recover();
   } catch (err) {
     liveness.close();
     db.close();
@@ -152,16 +137,16 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   }
 
   /**
-   * Whether a turn of transcript `sessionId` is running under another live instance. With
-   * `interruptDead`, running turns of instances that are gone are marked `interrupted` on
-   * the way (only inside a write transaction).
+   * Whether a turn of transcript `sessionId` (agent `agentId`'s) is running under another
+   * live instance. With `interruptDead`, running turns of instances that are gone are
+   * marked `interrupted` on the way (only inside a write transaction).
    */
-  const liveTurnElsewhere = (sessionId: string, interruptDead: boolean): boolean => {
+  const liveTurnElsewhere = (agentId: string, sessionId: string, interruptDead: boolean): boolean => {
     let live = false;
     for (const { seq, owner } of statements.runningIn.all(sessionId)) {
       if (owner === liveness.self) continue;
       if (owner !== null && liveness.instanceAlive(owner)) live = true;
-      else if (interruptDead) interrupt(sessionId, seq);
+      else if (interruptDead) interrupts.interrupt(agentId, sessionId, seq);
     }
     return live;
   };
@@ -191,7 +176,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       if (changed) {
         throw new SessionConflict('the session changed since its history was read');
       }
-      if (current && liveTurnElsewhere(current.id, true)) throw new SessionConflict('another process is running a turn in the session');
+      if (current && liveTurnElsewhere(agentId, current.id, true)) throw new SessionConflict('another process is running a turn in the session');
     }
     let seq = 1;
     if (turn.newTranscript) {
@@ -221,7 +206,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   };
 
   let checkpointer: Checkpointer | undefined;
-  const commits = createGroupCommit(db, { committed: (writes) => checkpointer?.committed(writes), failure: storageFailure });
+  const commits = createGroupCommit(db, { committed: (writes) => checkpointer?.committed(writes), failure: storageFailure, settled: interrupts.settled });
   if (options.backgroundCheckpoints && path !== ':memory:') {
     checkpointer = createCheckpointer(path, { holdWrites: commits.hold, fallBack: () => db.pragma('wal_autocheckpoint = 1000') });
     db.pragma('wal_autocheckpoint = 0');
@@ -244,7 +229,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     },
     async runningElsewhere(agentId, key) {
       const current = statements.current.get(key, agentId);
-      return current !== undefined && liveTurnElsewhere(current.id, false);
+      return current !== undefined && liveTurnElsewhere(agentId, current.id, false);
     },
     beginTurn(turn): TurnWrite {
       const { item, done } = commits.enqueue(() => begin(turn));
@@ -283,7 +268,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     deleteSession(agentId, key) {
       return write(() => {
         const rows = statements.byKeyAndAgent.all(key, agentId);
-        if (rows.some((row) => liveTurnElsewhere(row.id, true))) throw new SessionConflict('another process is running a turn in the session');
+        if (rows.some((row) => liveTurnElsewhere(agentId, row.id, true))) throw new SessionConflict('another process is running a turn in the session');
         for (const row of rows) {
           statements.deleteTurnsOf.run(row.id);
           statements.deleteSessionRow.run(row.id);

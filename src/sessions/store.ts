@@ -4,7 +4,8 @@
  * transaction: `beginTurn` records the new input as `running`, its `finish` records the
  * reply and how the run ended. A store never holds half a turn. A running turn records
  * the instance (per-boot process id, `instance-liveness.ts`) running it; a turn whose
- * instance is gone (a crash, SIGKILL) is marked `interrupted` when the store next opens.
+ * instance is gone (a crash, SIGKILL) is marked `interrupted` when the store next opens
+ * (`StoreEvents.onInterrupted` hears of it).
  * Nothing here assumes one process: a PostgreSQL store for several replicas implements
  * the same calls.
  */
@@ -14,6 +15,25 @@ export type { TranscriptMessage };
 
 /** How a turn ended; `running` until it does. Only `ok` turns feed the model's history. */
 export type TurnStatus = 'running' | 'ok' | 'error' | 'aborted' | 'timeout' | 'interrupted';
+
+/** A running turn a store marked `interrupted` because the process running it is gone. */
+export interface InterruptedTurn {
+  agentId: string;
+  sessionId: string;
+  seq: number;
+}
+
+/**
+ * What a store tells its opener, given when it is opened. `onInterrupted` hears of turns
+ * marked `interrupted` (at open, when a turn finds one in its session, in a sweep), each
+ * turn once, to one listening store, after the marking is committed. A store opened
+ * without a listener (`moltbot sessions`) notes its markings in the database, and the next
+ * store with one takes them (SQLite: at its open; PostgreSQL: at its next sweep).
+ * Listeners must be cheap and must not throw.
+ */
+export interface StoreEvents {
+  onInterrupted?: (turns: readonly InterruptedTurn[]) => void;
+}
 
 /** How the key was chosen: a random per-request key, from `user`, or given explicitly. */
 export type SessionKind = 'stateless' | 'user' | 'explicit';

@@ -4,13 +4,15 @@
  * password); a database lost while running (backends terminated) answered with 503
  * `store_unavailable`, health saying so, and the pool reconnecting by itself; a statement
  * stuck behind a lock ended by the statement timeout; the sweep interrupting a dead
- * replica's turn without anyone touching its session.
+ * replica's turn without anyone touching its session, and telling it (migration 5) only
+ * to a store that listens.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/domain/errors.js';
-import { PG_SCHEMA_VERSION } from '../../src/sessions/postgres/migrations.js';
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from '../../src/sessions/postgres/migrations.js';
 import { openPostgresStore, type PostgresSessionStore } from '../../src/sessions/postgres/store.js';
 import { StoreOpenError } from '../../src/sessions/store-files.js';
+import type { InterruptedTurn } from '../../src/sessions/store.js';
 import { DATABASE_URL, HAS_POSTGRES, adminQuery, dropSchemas, freshSchema, urlWithPassword } from '../helpers/postgres.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { OK, readAndBegin } from './contract-support.js';
@@ -106,9 +108,12 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
   });
 
   it('backends terminated: the next calls run on new connections and the instance lock is taken again', async () => {
-    const store = await open(freshSchema('terminate'));
+    const schema = freshSchema('terminate');
+    const store = await open(schema);
     await store.beginTurn(await readAndBegin(store, KEY, 'before')).finish(OK);
-    await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name LIKE 'moltbot-gateway%' AND datname = current_database()");
+    // This store's backends only (the application name ends with its schema): other files' stores run in the same database meanwhile.
+    const ended = await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name LIKE 'moltbot-gateway% ${schema}' AND datname = current_database()`);
+    expect(ended.length).toBeGreaterThanOrEqual(2);
     await expect.poll(async () => (await store.currentSession('main', KEY).catch(() => undefined))?.turns, { timeout: 10_000 }).toBe(1);
     await expect.poll(() => store.health(), { timeout: 10_000 }).toBe('ok');
     expect(await store.beginTurn(await readAndBegin(store, KEY, 'after')).started).toMatchObject({ seq: 2 });
@@ -203,9 +208,31 @@ describe.skipIf(!HAS_POSTGRES)('postgres store: faults while running', () => {
     const survivor = await open(schema);
     await dying.beginTurn(await readAndBegin(dying, KEY, 'cut')).started;
     // The replica dies: its instance connection goes, and its lock with it.
-    await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'moltbot-gateway-instance' AND pid <> pg_backend_pid()");
+    const ended = await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'moltbot-gateway-instance ${schema}' AND pid <> pg_backend_pid()`);
+    expect(ended.length).toBeGreaterThanOrEqual(1);
     await dying.close();
     await survivor.sweep();
     expect((await survivor.loadTurns('main', KEY)).map((t) => t.status)).toEqual(['interrupted']);
+  });
+
+  it("a schema at version 4 holding a dead replica's running turn: upgraded, swept by a store without a listener, told once to the next that listens", async () => {
+    const schema = freshSchema('upgrade');
+    const s = `"${schema}"`;
+    await adminQuery(`CREATE SCHEMA ${s}; CREATE TABLE ${s}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    for (const migration of PG_MIGRATIONS.filter((m) => m.version <= 4)) {
+      await adminQuery(migration.sql(s));
+      await adminQuery(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+    }
+    await adminQuery(`INSERT INTO ${s}.sessions (id, key, agent_id, kind, created_at, updated_at, turns, last_status) VALUES ('cut', $1, 'main', 'explicit', 1, 1, 1, 'running')`, [KEY]);
+    await adminQuery(`INSERT INTO ${s}.turns (session_id, seq, status, owner, input, started_at) VALUES ('cut', 1, 'running', 'a-replica-long-gone', '[]', 1)`);
+    // Like `moltbot sessions` (no listener): migrates, interrupts at its opening sweep, takes nothing.
+    const silent = await open(schema);
+    expect((await silent.loadTurns('main', KEY)).map((t) => t.status)).toEqual(['interrupted']);
+    const told: InterruptedTurn[] = [];
+    const listening = await openPostgresStore({ url: DATABASE_URL ?? '', schema, poolSize: 2, sweepIntervalMs: 60_000 }, { onInterrupted: (turns) => void told.push(...turns) });
+    opened.push(listening);
+    await listening.sweep();
+    await silent.sweep();
+    expect(told).toEqual([{ agentId: 'main', sessionId: 'cut', seq: 1 }]);
   });
 });

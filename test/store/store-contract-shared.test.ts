@@ -6,7 +6,7 @@
  * connections and instance locks on one file; PostgreSQL: two replicas on one schema).
  */
 import { describe, expect, it } from 'vitest';
-import { SessionConflict, type BeginTurn, type SessionKind, type SessionStore } from '../../src/sessions/store.js';
+import { SessionConflict, type BeginTurn, type InterruptedTurn, type SessionKind, type SessionStore } from '../../src/sessions/store.js';
 import { STORES } from './stores.js';
 import { OK, readAndBegin } from './contract-support.js';
 
@@ -76,6 +76,33 @@ describe.each(STORES)('$name store: beginTurn across processes', ({ skip, locati
       [1, 'interrupted'],
       [2, 'running'],
     ]);
+  });
+
+  it.skipIf(skip)("turns of a process that is gone, interrupted at a turn's start in their session or by a store opened without a listener, are each told once to a listening store", async () => {
+    const where = location();
+    const told: InterruptedTurn[] = [];
+    const onInterrupted = (turns: readonly InterruptedTurn[]): void => void told.push(...turns);
+    const gateway = await where.openUnmanaged();
+    const cut = await gateway.beginTurn(await readAndBegin(gateway, KEY, 'cut')).started;
+    const left = await gateway.beginTurn(await readAndBegin(gateway, 'agent:main:left', 'left alone')).started;
+    const cli = await where.open({ onInterrupted });
+    expect(told).toEqual([]);
+    await gateway.close();
+    const waiting = await readAndBegin(cli, KEY, 'cli turn');
+    const stale = { ...(await readAndBegin(cli, 'agent:main:other', 'stale')), expected: { sessionId: 'gone', turns: 5 } };
+    // Written together (one SQLite transaction, rolled back for the refused one, then each
+    // alone): the marking rolled back with the batch is not told twice.
+    const [next, refused] = [cli.beginTurn(waiting).started, cli.beginTurn(stale).started];
+    await expect(refused).rejects.toBeInstanceOf(SessionConflict);
+    expect(await next).toMatchObject({ seq: 2 });
+    // Opened without a listener (as `moltbot sessions` is): marks the other dead turn at its open (SQLite) or sweep, tells nobody.
+    const silent = await where.open();
+    expect((await silent.loadTurns('main', 'agent:main:left')).map((t) => t.status)).toEqual(['interrupted']);
+    // The next store that listens takes what was marked without one: at its open (PostgreSQL: at a sweep, one at its open).
+    const late = await where.open({ onInterrupted });
+    for (const store of [cli, late, silent, cli]) await (store as { sweep?: () => Promise<void> }).sweep?.();
+    const byRef = (x: InterruptedTurn, y: InterruptedTurn): number => x.sessionId.localeCompare(y.sessionId);
+    expect(told.sort(byRef)).toEqual([{ agentId: 'main', ...cut }, { agentId: 'main', ...left }].sort(byRef));
   });
 
   it.skipIf(skip)('does not look up a stateless session (its key was minted for the turn)', async () => {

@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { afterAll, afterEach } from 'vitest';
 import { openPostgresStore } from '../../src/sessions/postgres/store.js';
 import { openSqliteStore } from '../../src/sessions/sqlite-store.js';
-import type { SessionStore } from '../../src/sessions/store.js';
+import type { SessionStore, StoreEvents } from '../../src/sessions/store.js';
 import { DATABASE_URL, HAS_POSTGRES, dropSchemas, freshSchema } from '../helpers/postgres.js';
 
 export interface StoreLocation {
-  /** Opens the store (another process on the same store); closed after the test. */
-  open(): Promise<SessionStore>;
+  /** Opens the store (another process on the same store), telling `events`; closed after the test. */
+  open(events?: StoreEvents): Promise<SessionStore>;
   /** Opens it without closing it after the test (the test closes it). */
-  openUnmanaged(): Promise<SessionStore>;
+  openUnmanaged(events?: StoreEvents): Promise<SessionStore>;
 }
 
 export interface StoreKind {
@@ -31,10 +31,10 @@ afterEach(async () => {
 });
 afterAll(dropSchemas);
 
-function location(openOne: () => Promise<SessionStore>): StoreLocation {
+function location(openOne: (events?: StoreEvents) => Promise<SessionStore>): StoreLocation {
   return {
-    async open() {
-      const store = await openOne();
+    async open(events) {
+      const store = await openOne(events);
       opened.push(store);
       return store;
     },
@@ -48,7 +48,7 @@ export const STORES: StoreKind[] = [
     skip: false,
     location() {
       const path = join(mkdtempSync(join(tmpdir(), 'moltbot-store-')), 'nested', 'sessions.sqlite');
-      return location(async () => openSqliteStore(path));
+      return location(async (events = {}) => openSqliteStore(path, events));
     },
   },
   {
@@ -57,7 +57,7 @@ export const STORES: StoreKind[] = [
     location() {
       const schema = freshSchema('store');
       // The periodic sweep stays out of the way: tests call it when they mean to.
-      return location(() => openPostgresStore({ url: DATABASE_URL ?? '', schema, poolSize: 4, sweepIntervalMs: 60_000 }));
+      return location((events) => openPostgresStore({ url: DATABASE_URL ?? '', schema, poolSize: 4, sweepIntervalMs: 60_000 }, events));
     },
   },
 ];

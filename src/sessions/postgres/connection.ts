@@ -77,12 +77,17 @@ const types = {
     oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** Settings shared by the pool and the instance connection. */
+/**
+ * Settings shared by the pool and the instance connection. The application name carries
+ * the schema (`moltbot-gateway public`): an operator's `pg_stat_activity` tells which
+ * store a connection serves when several share a database. PostgreSQL keeps 63 bytes
+ * of it; schema names are ASCII identifiers, so the cut never splits a character.
+ */
 export function clientConfig(options: PostgresStoreOptions, applicationName: string): pg.ClientConfig {
   const statementTimeout = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   return {
     connectionString: options.url,
-    application_name: applicationName,
+    application_name: `${applicationName} ${options.schema ?? 'public'}`.slice(0, 63),
     statement_timeout: statementTimeout,
     lock_timeout: statementTimeout,
     idle_in_transaction_session_timeout: statementTimeout * 3,

@@ -326,6 +326,38 @@ CREATE FUNCTION ${s}.finish_keyed_turn(
   $$;
 `,
   },
+  {
+    version: 5,
+    // moltbot_runs_total{status="interrupted"}: whichever path marks a turn (begin_turn taking
+    // over a dead replica's session, delete, the sweep's interrupt_dead, an orphan), the
+    // sweep of a replica that counts reads it here, once.
+    name: 'interrupted_turns: turns marked interrupted, until a replica counts them',
+    sql: (s) => `
+CREATE TABLE ${s}.interrupted_turns (
+  session_id text NOT NULL,
+  seq integer NOT NULL,
+  agent_id text NOT NULL,
+  at bigint NOT NULL,
+  PRIMARY KEY (session_id, seq)
+);
+
+-- As in version 1, and the turn noted in interrupted_turns when this call marked it.
+CREATE OR REPLACE FUNCTION ${s}.interrupt_turn(p_session_id text, p_seq integer, p_at bigint) RETURNS void
+  LANGUAGE sql
+  AS $$
+    WITH cut AS (
+      UPDATE ${s}.turns SET status = 'interrupted', ended_at = p_at
+        WHERE session_id = p_session_id AND seq = p_seq AND status = 'running'
+        RETURNING session_id, seq
+    )
+    INSERT INTO ${s}.interrupted_turns (session_id, seq, agent_id, at)
+      SELECT cut.session_id, cut.seq, ss.agent_id, p_at FROM cut JOIN ${s}.sessions ss ON ss.id = cut.session_id
+      ON CONFLICT DO NOTHING;
+    UPDATE ${s}.sessions SET last_status = 'interrupted'
+      WHERE id = p_session_id AND last_status = 'running' AND turns = p_seq;
+  $$;
+`,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.at(-1)?.version ?? 0;

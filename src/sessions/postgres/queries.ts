@@ -56,6 +56,8 @@ export function statementsFor(schema: string) {
     deleteSession: { text: `DELETE FROM ${s}.sessions WHERE key = $1 AND agent_id = $2 RETURNING id` },
     interruptDead: { text: `SELECT ${s}.interrupt_dead($1, $2) AS interrupted` },
     ownRunning: { text: `SELECT session_id, seq FROM ${s}.turns WHERE status = 'running' AND owner = $1` },
+    // Turns marked interrupted (by anyone) not yet counted: taken by the sweep of a replica that counts.
+    takeInterrupted: { text: `DELETE FROM ${s}.interrupted_turns RETURNING agent_id, session_id, seq` },
     interruptOne: { text: `SELECT ${s}.interrupt_turn($1, $2, $3)` },
     trySweepLock: { text: 'SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS locked' },
     // Retention: a slice of the sessions table in creation order, then deletes that re-check.

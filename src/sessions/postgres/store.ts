@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { listBounds, toSession, toTurn, outcomeColumns, type SessionRow, type TurnRow } from '../sqlite-rows.js';
-import { IDEMPOTENCY_WINDOW_MS, SessionConflict, type BeginTurn, type SessionStore, type StoreHealth, type TurnIdempotency, type TurnOutcome, type TurnRef, type TurnWrite } from '../store.js';
+import { IDEMPOTENCY_WINDOW_MS, SessionConflict, type BeginTurn, type SessionStore, type StoreEvents, type StoreHealth, type TurnIdempotency, type TurnOutcome, type TurnRef, type TurnWrite } from '../store.js';
 import { DEFAULT_POOL_SIZE, SCHEMA_NAME, clientConfig, createPool, describeTarget, redactor, type PostgresStoreOptions } from './connection.js';
 import { createPipelines } from './pipelines.js';
 import { createDatabase, type Database } from './database.js';
@@ -51,8 +51,13 @@ export interface PostgresSessionStore extends SessionStore {
   sweep(): Promise<void>;
 }
 
-/** Told about the store's connection to the database (for the gateway's log). */
-export interface PostgresStoreEvents {
+/**
+ * Told about the store's connection to the database (for the gateway's log), and of turns
+ * marked interrupted (`StoreEvents`): every marking is noted in `interrupted_turns`, and
+ * the sweep of a listening replica takes them, whichever replica or command marked them,
+ * so each is told to one replica, within a sweep interval.
+ */
+export interface PostgresStoreEvents extends StoreEvents {
   onUnavailable?: (message: string) => void;
   onRecovered?: () => void;
 }
@@ -124,7 +129,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
     if (n > 0) inFlight.set(sessionId, n);
     else inFlight.delete(sessionId);
   };
-  const sweeper = createPgSweeper(db, q, schema, liveness, options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, (sessionId) => inFlight.has(sessionId));
+  const sweeper = createPgSweeper(db, q, schema, liveness, options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, (sessionId) => inFlight.has(sessionId), events);
   try {
     await sweeper.run();
   } catch (err) {

@@ -3,10 +3,11 @@
  * its instance lock if it was lost), write turn endings the database could not take when
  * they happened, interrupt its own running turns that nothing of it runs any more (a
  * start committed whose answer was lost), and, on one replica at a time (`pg_try_advisory_xact_lock`), interrupt
- * running turns of replicas that are gone and delete expired idempotency keys and stale
- * failed-auth counters.
+ * running turns of replicas that are gone, take the turns marked interrupted since (by
+ * anyone) for its `onInterrupted` listener when it has one, and delete expired
+ * idempotency keys and stale failed-auth counters.
  */
-import { IDEMPOTENCY_WINDOW_MS } from '../store.js';
+import { IDEMPOTENCY_WINDOW_MS, type InterruptedTurn, type StoreEvents } from '../store.js';
 import type { Database } from './database.js';
 import type { PgLiveness } from './liveness.js';
 import { LOCK } from './locks.js';
@@ -33,6 +34,7 @@ export function createPgSweeper(
   liveness: PgLiveness,
   intervalMs: number,
   inFlight: (sessionId: string) => boolean,
+  events: StoreEvents = {},
 ): PgSweeper {
   const pending: unknown[][] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -59,15 +61,20 @@ export function createPgSweeper(
     await writePending();
     const now = Date.now();
     await interruptOrphans(now);
-    await db.transaction(async (run) => {
+    const interrupted = await db.transaction(async (run): Promise<InterruptedTurn[]> => {
       const [lock] = await run<{ locked: boolean }>(q.trySweepLock, [LOCK.sweep, schema]);
       // Another replica is sweeping: its sweep covers this one's.
-      if (!lock?.locked) return;
+      if (!lock?.locked) return [];
       await run(q.interruptDead, [liveness.self, now]);
+      // Without a listener (a `moltbot sessions` command) they stay for a replica that counts.
+      const taken = events.onInterrupted ? await run<{ agent_id: string; session_id: string; seq: number }>(q.takeInterrupted) : [];
       await run({ text: `DELETE FROM ${q.schema}.idempotency_keys WHERE created_at < $1` }, [now - IDEMPOTENCY_WINDOW_MS]);
       await run({ text: `DELETE FROM ${q.schema}.auth_failures WHERE greatest(window_start, blocked_until) < $1` }, [now - AUTH_FAILURES_KEPT_MS]);
       await run({ text: `DELETE FROM ${q.schema}.instances i WHERE heartbeat_at < $1 AND NOT ${q.schema}.instance_alive(i.id)` }, [now - AUTH_FAILURES_KEPT_MS]);
+      return taken.map((row) => ({ agentId: row.agent_id, sessionId: row.session_id, seq: row.seq }));
     });
+    // Told once committed: a sweep rolled back leaves them for the next.
+    if (interrupted.length > 0) events.onInterrupted?.(interrupted);
   };
 
   const run = (): Promise<void> => {
