@@ -66,9 +66,9 @@ export class TurnAttempt {
   private refusal: unknown;
   /** Whether the start is known to be committed (a streamed event waits for it). */
   private committed = false;
-  /** Whether the start's write has settled (committed or refused), and when it does (`true`). */
+  /** Whether the start's write has settled (committed or refused), and when it does (`true`, never anything else). */
   private startSettled = false;
-  private startSettledAt: Promise<boolean> = Promise.resolve(true);
+  private startSettledAt: Promise<true> = Promise.resolve(true);
   /** What the turn added, once its input is resolved: for the history cache. */
   private recorded: { input: TranscriptMessage[]; startedAt: number } | undefined;
   /** Whether the outcome has been recorded (or its recording tried). */
@@ -109,13 +109,13 @@ export class TurnAttempt {
     try {
       for (;;) {
         next ??= stream.next();
-        // Held events go out once the start commits, even if the model says nothing more for a while.
-        if (held.length > 0 && !this.startSettled && (await Promise.race([next.then(NOT_YET, NOT_YET), this.startSettledAt]))) {
+        // Held events go out once the start commits (`true`), even if the model says nothing more for a while.
+        const step = held.length > 0 && !this.startSettled ? await Promise.race([next, this.startSettledAt]) : await next;
+        if (step === true) {
           await this.started();
           yield* held.splice(0);
           continue;
         }
-        const step = await next;
         next = undefined;
         if (step.done || this.signal.aborted) break;
         const event = step.value;
@@ -221,11 +221,15 @@ export class TurnAttempt {
       write.started.then(() => observer.storeWrite('begin', (performance.now() - writing) / 1000), () => undefined);
     }
     this.startSettledAt = write.started.then(
-      () => (this.startSettled = true),
-      (err: unknown) => {
+      (): true => {
+        this.startSettled = true;
+        return true;
+      },
+      (err: unknown): true => {
         this.refusal = err;
         this.run.abandonAttempt(this.signal);
-        return (this.startSettled = true);
+        this.startSettled = true;
+        return true;
       },
     );
     return modelMessages(agent, turn, context, input);
@@ -238,9 +242,6 @@ export class TurnAttempt {
     this.committed = true;
   }
 }
-
-/** Settles a race against the start's commit as "not yet". */
-const NOT_YET = (): false => false;
 
 /** The system prompt (the agent's and the turn's instructions), the bounded history, then the new input. */
 function modelMessages(agent: AgentConfig, turn: TurnInput, context: TurnContext, input: TranscriptMessage[]): ModelMessage[] {
