@@ -66,9 +66,10 @@ export interface TurnRequest {
   timeoutSeconds?: number | undefined;
   /**
    * The idempotency key the turn runs under, from `claimIdempotencyKey`'s `run`: claimed
-   * in the store with the turn's start (the model is called once that is committed) and
-   * settled with its end. A key taken meanwhile by another process ends the run with the
-   * 409 `idempotency_key_in_use` / `idempotency_key_reused` before anything streams.
+   * in the store with the turn's start (the model is called while that commits; nothing
+   * streams before it has) and settled with its end. A key taken meanwhile by another
+   * process ends the run with the 409 `idempotency_key_in_use` / `idempotency_key_reused`
+   * before anything streams.
    */
   idempotency?: TurnIdempotency | undefined;
 }

@@ -151,8 +151,9 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       }
     } catch (err) {
       spanStatus = run.reason === 'timeout' ? 'timeout' : run.reason ? 'aborted' : 'error';
-      // Recording the outcome failed (a full store): that is the failure.
-      if (attempt?.finished) throw err;
+      // Recording the outcome failed (a full store): that is the failure. A turn written
+      // whole (start and end in one write) may instead have been refused for its key.
+      if (attempt?.finished && !(err instanceof IdempotencyKeyTaken)) throw err;
       throw await failed(plan, run, attempt, err);
     } finally {
       span?.end(spanStatus);

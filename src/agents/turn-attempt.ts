@@ -7,7 +7,7 @@
  */
 import type { AgentConfig } from '../config/types.js';
 import { internalError, replyTooLarge, RunAbortedError } from '../domain/errors.js';
-import type { AgentEvent } from '../domain/events.js';
+import type { AgentEvent, ModelEvent } from '../domain/events.js';
 import type { ModelMessage, TranscriptMessage } from '../domain/messages.js';
 import type { TurnOptions } from '../domain/options.js';
 import type { CoreObserver, RunSpan, TurnLabels, UpstreamObserver } from '../domain/telemetry.js';
@@ -66,6 +66,9 @@ export class TurnAttempt {
   private refusal: unknown;
   /** Whether the start is known to be committed (a streamed event waits for it). */
   private committed = false;
+  /** Whether the start's write has settled (committed or refused), and when it does (`true`, never anything else). */
+  private startSettled = false;
+  private startSettledAt: Promise<true> = Promise.resolve(true);
   /** What the turn added, once its input is resolved: for the history cache. */
   private recorded: { input: TranscriptMessage[]; startedAt: number } | undefined;
   /** Whether the outcome has been recorded (or its recording tried). */
@@ -84,24 +87,46 @@ export class TurnAttempt {
   /**
    * The turn's events: deltas and tool-call parts as they come (none to a caller that
    * takes the reply whole), then `done` once the turn is recorded `ok`. Throws the store's
-   * refusal (a `SessionConflict` starts the turn over), the model's failure, or
-   * `RunAbortedError` when the run was aborted.
+   * refusal (a `SessionConflict` starts the turn over, an `IdempotencyKeyTaken` is a 409),
+   * the model's failure, or `RunAbortedError` when the run was aborted.
+   *
+   * The model is called while the start commits, keyed or not: nothing is yielded before
+   * the start is committed (events that come sooner are held, and go out the moment it
+   * is), and a refused start aborts the call. A model that ends before the start was
+   * taken by a commit gets its whole turn written in one write (`TurnWrite.finish`).
    */
   async *events(): AsyncGenerator<AgentEvent> {
     const messages = await this.begin();
     const { agent, options, bufferedReply } = this.plan;
-    // A key taken elsewhere meanwhile refuses the start: the model is not called for a turn that must not run.
-    if (this.plan.idempotency) await this.started();
     const request = { model: agent.model, messages, ...options };
     const call = this.deps.span?.upstream();
     const streamOptions = { signal: this.signal, deadline: this.run.deadline, observer: this.deps.upstream, traceHeaders: call?.headers };
+    const stream = this.deps.provider.stream(request, streamOptions)[Symbol.asyncIterator]();
+    /** Events that came before the start was committed. */
+    const held: AgentEvent[] = [];
     let failure: string | undefined = 'ended early';
+    let next: Promise<IteratorResult<ModelEvent>> | undefined;
     try {
-      for await (const event of this.deps.provider.stream(request, streamOptions)) {
-        if (this.signal.aborted) break;
+      for (;;) {
+        next ??= stream.next();
+        // Held events go out once the start commits (`true`), even if the model says nothing more for a while.
+        const step = held.length > 0 && !this.startSettled ? await Promise.race([next, this.startSettledAt]) : await next;
+        if (step === true) {
+          await this.started();
+          yield* held.splice(0);
+          continue;
+        }
+        next = undefined;
+        if (step.done || this.signal.aborted) break;
+        const event = step.value;
         this.reply.add(event, this.replyLimit);
         if (bufferedReply || (event.type !== 'delta' && event.type !== 'tool_call')) continue;
+        if (!this.startSettled) {
+          held.push(event);
+          continue;
+        }
         await this.started();
+        if (held.length > 0) yield* held.splice(0);
         yield event;
       }
       failure = undefined;
@@ -110,14 +135,20 @@ export class TurnAttempt {
       throw err;
     } finally {
       call?.end(failure);
+      if (failure !== undefined || this.signal.aborted) {
+        // Left early (an error, an abort, a consumer gone): end the model call as `for await` would.
+        next?.catch(() => undefined);
+        stream.return?.().catch(() => undefined);
+      }
     }
     if (this.refusal !== undefined) throw this.refusal;
     if (this.run.reason !== undefined) throw new RunAbortedError();
     const { finishReason, usage } = this.reply;
     if (finishReason === undefined) throw internalError(new Error('provider ended without a finish event'));
-    // The turn is committed before the caller is told it is done.
+    // The turn is committed before the caller is told it is done (or sees any of it).
     await this.finish({ status: 'ok', finishReason });
     const turn = await this.write?.started;
+    yield* held.splice(0);
     yield {
       type: 'done',
       finishReason,
@@ -189,10 +220,18 @@ export class TurnAttempt {
       const writing = performance.now();
       write.started.then(() => observer.storeWrite('begin', (performance.now() - writing) / 1000), () => undefined);
     }
-    write.started.catch((err: unknown) => {
-      this.refusal = err;
-      this.run.abandonAttempt(this.signal);
-    });
+    this.startSettledAt = write.started.then(
+      (): true => {
+        this.startSettled = true;
+        return true;
+      },
+      (err: unknown): true => {
+        this.refusal = err;
+        this.run.abandonAttempt(this.signal);
+        this.startSettled = true;
+        return true;
+      },
+    );
     return modelMessages(agent, turn, context, input);
   }
 

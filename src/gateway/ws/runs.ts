@@ -119,15 +119,18 @@ export class RunRegistry {
 
   /**
    * Adds a connection that gets the run's events; when the last watcher closes, the run
-   * is aborted.
+   * is aborted. The connection forgets the run when it ends (a connection lives for many
+   * runs: a hook kept per run would keep every run record it ever watched).
    */
   watch(record: RunRecord, connection: Connection): void {
     if (record.outcome || record.watchers.has(connection)) return;
     record.watchers.add(connection);
-    connection.onClose(() => {
+    const closed = (): void => {
       record.watchers.delete(connection);
       if (record.watchers.size === 0) record.abort('client');
-    });
+    };
+    connection.onClose(closed);
+    void record.done.then(() => connection.offClose(closed));
   }
 
   /** Runs of the session still going, optionally only `runId`. */

@@ -4,7 +4,7 @@
  * and `chat.abort`. Every run goes through the agent core like an HTTP request (same
  * lanes, limits, transcript); a routing error is the one response, before anything runs.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AgentParams, ChatSendParams } from '../../../../generated/ws/types.js';
 import type { StartedTurn, TurnRequest } from '../../../agents/core-api.js';
 import type { TurnMessage } from '../../../domain/messages.js';
@@ -21,7 +21,8 @@ const MAX_WAIT_MS = 10 * 60_000;
 /** The core's codes for a key the store refused at the turn's start. */
 const KEY_REFUSALS = new Set(['idempotency_key_in_use', 'idempotency_key_reused']);
 
-const fingerprintOf = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('base64url');
+/** SHA-256 one-shot (half the CPU of `createHash().update().digest()` on a run's few hundred bytes). */
+const fingerprintOf = (value: unknown): string => hash('sha256', JSON.stringify(value), 'base64url');
 
 /** The final of a run as this request's answer: its payload, or an error carrying it. */
 function answer(outcome: RunOutcome): unknown {
@@ -76,11 +77,15 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
     }
   }
 
-  /** Streams the run once the accepting response is out. */
-  function launch(record: RunRecord, turn: StartedTurn): void {
+  /**
+   * Streams the run once the accepting response is out: at once when it was sent already
+   * (`agent`: its first event then shares the response's socket write, a write less per
+   * run), else on the next turn of the event loop, after the method's own response.
+   */
+  function launch(record: RunRecord, turn: StartedTurn, accepted: boolean): void {
     const agent = core.agents.find((a) => a.id === record.agentId);
     const target = { provider: agent?.provider ?? '', model: agent?.model ?? '' };
-    setImmediate(() => {
+    const stream = (): void => {
       streamRun(record, turn, target, () => record.abortCause ?? 'client').then(
         (outcome) => {
           record.settle(outcome);
@@ -90,7 +95,9 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
         },
         () => record.settle({ status: 'error', endedAt: Date.now(), errorMessage: 'The run failed.', response: { ok: false, payload: { runId: record.runId, status: 'error', summary: 'The run failed.' }, error: { code: 'UNAVAILABLE', message: 'The run failed.' } } }),
       );
-    });
+    };
+    if (accepted) stream();
+    else setImmediate(stream);
   }
 
   /** The run that used the key before, after checking it was for the same request. */
@@ -129,7 +136,8 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       const turn = await startTurn(record, message, images, params.extraSystemPrompt, params.timeout);
       runs.watch(record, connection);
       respond(accepted(record));
-      launch(record, turn);
+      connection.linger();
+      launch(record, turn, true);
       return answer(await record.done) as never;
     },
 
@@ -159,7 +167,7 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       // `timeoutMs` 0 means the agent's own limit, as in the reference.
       const turn = await startTurn(record, message, images, undefined, params.timeoutMs ? params.timeoutMs / 1000 : undefined);
       runs.watch(record, connection);
-      launch(record, turn);
+      launch(record, turn, false);
       return { runId, status: 'started' };
     },
 
