@@ -222,7 +222,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       // A caller may ask for less time than the agent allows, never more.
       const agent =
         request.timeoutSeconds !== undefined && request.timeoutSeconds > 0 && request.timeoutSeconds < configured.timeoutSeconds
-          ? { ...configured, timeoutSeconds: request.timeoutSeconds }
+          ? Object.assign({}, configured, { timeoutSeconds: request.timeoutSeconds })
           : configured;
       if (input.hasImages && !deps.provider(agent.provider).acceptsImages) throw imagesNotSupported(agent.id, agent.provider);
       const plan: PlannedTurn = {

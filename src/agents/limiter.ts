@@ -28,7 +28,8 @@ export interface LimiterOptions {
 /** A provider's own cap (`models.providers.<id>.maxConcurrent`): past its queue, 429 `provider_queue_full`. */
 export function createProviderLimiter(providerId: string, limits: { maxConcurrent: number; maxQueued: number }): Limiter {
   return createLimiter({
-    ...limits,
+    maxConcurrent: limits.maxConcurrent,
+    maxQueued: limits.maxQueued,
     refusal: () => atCapacity('provider_queue_full', `The model provider '${providerId}'`, limits.maxConcurrent, limits.maxQueued),
   });
 }

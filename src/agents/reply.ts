@@ -117,7 +117,7 @@ export class ReplyCollector {
         room -= size;
         return call;
       }
-      return { ...call, arguments: droppedArguments(size) };
+      return Object.assign({}, call, { arguments: droppedArguments(size) });
     });
     return {
       message: { role: 'assistant', content: content + marker, ...(toolCalls.length > 0 ? { toolCalls } : {}) },

@@ -173,11 +173,11 @@ export class TurnAttempt {
     if (!write || this.refusal !== undefined) return;
     const stored = this.reply.empty && ending.status !== 'ok' ? undefined : this.reply.stored();
     const outcome: TurnOutcome = {
+      endedAt: this.deps.now(),
       ...ending,
       ...(stored ? { reply: stored.message } : {}),
       ...(stored?.truncated ? { replyTruncated: stored.truncated } : {}),
       ...(this.reply.usage ? { usage: this.reply.usage } : {}),
-      endedAt: this.deps.now(),
     };
     const { observer } = this.deps;
     const writing = performance.now();

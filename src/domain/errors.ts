@@ -71,7 +71,7 @@ export class GatewayError extends Error {
   /** This error with its field named `name`: as `param`, and in the message. */
   named(name: string): GatewayError {
     const { field: _field, describe, ...rest } = this.init;
-    return new GatewayError({ ...rest, param: name, ...(describe ? { message: describe(name) } : {}) });
+    return new GatewayError(Object.assign({}, rest, { param: name }, describe ? { message: describe(name) } : {}));
   }
 }
 

@@ -22,12 +22,12 @@ export function renderError(err: GatewayError): { status: number; headers: Recor
   const body = JSON.stringify(errorBody(err));
   return {
     status: err.status,
-    headers: {
-      ...(err instanceof HttpError ? err.headers : {}),
-      ...(err.retryAfterSeconds === undefined ? {} : { 'retry-after': String(err.retryAfterSeconds) }),
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': String(Buffer.byteLength(body)),
-    },
+    headers: Object.assign<Record<string, string>, object, object, object>(
+      {},
+      err instanceof HttpError ? err.headers : {},
+      err.retryAfterSeconds === undefined ? {} : { 'retry-after': String(err.retryAfterSeconds) },
+      { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) },
+    ),
     body,
   };
 }
@@ -61,7 +61,7 @@ export function sendError(res: ServerResponse, thrown: unknown, logger: Logger, 
   }
   const rendered = renderError(err);
   const unread = req !== undefined && bodyUnread(req);
-  res.writeHead(rendered.status, { ...headers, ...rendered.headers, ...(unread ? { connection: 'close' } : {}) });
+  res.writeHead(rendered.status, Object.assign({}, headers, rendered.headers, unread ? { connection: 'close' } : {}));
   if (unread) answerThenDiscard(req, res, rendered.body);
   else res.end(rendered.body);
 }
@@ -72,6 +72,6 @@ export function sendError(res: ServerResponse, thrown: unknown, logger: Logger, 
  */
 export function rawErrorResponse(err: GatewayError, requestId: string): string {
   const { status, headers, body } = renderError(err);
-  const lines = Object.entries({ ...headers, 'x-request-id': requestId, connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);
+  const lines = Object.entries(Object.assign({}, headers, { 'x-request-id': requestId, connection: 'close' })).map(([name, value]) => `${name}: ${value}\r\n`);
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}\r\n${body}`;
 }

@@ -66,7 +66,7 @@ export async function createServer(config: GatewayConfig, deps: ServerDeps): Pro
   // One failed-auth count for both transports (and, on PostgreSQL, for every replica).
   const { rateLimit } = config.gateway.auth;
   const counter = deps.authFailures ?? memoryAuthFailureCounter;
-  const limiter = rateLimit.enabled ? counter({ ...rateLimit, exempt: (address) => rateLimit.exemptLoopback && isLoopback(address) }) : undefined;
+  const limiter = rateLimit.enabled ? counter(Object.assign({}, rateLimit, { exempt: (address: string) => rateLimit.exemptLoopback && isLoopback(address) })) : undefined;
   const models = createModelHandlers(
     config.agents.map((agent) => agent.id),
     config.defaultAgentId,

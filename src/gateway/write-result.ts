@@ -46,7 +46,7 @@ async function writeStream(res: ServerResponse, result: StreamResult<OperationId
   let first = true;
   const iterator = result.events[Symbol.asyncIterator]();
   const start = (): void => {
-    if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...result.headers });
+    if (!res.headersSent) res.writeHead(200, Object.assign({}, SSE_HEADERS, result.headers));
   };
   // One timer per stream, pushed back by every event: a comment goes out only after
   // `keepAliveMs` of silence (a timer and a promise race per event cost ~7% of a streamed
@@ -98,7 +98,7 @@ async function writeStream(res: ServerResponse, result: StreamResult<OperationId
 export async function writeResult(res: ServerResponse, result: HandlerResult<OperationId>, options: WriteOptions): Promise<void> {
   if (result.kind === 'sse') return writeStream(res, result, options);
   if (result.kind === 'raw') {
-    res.writeHead(result.status, { ...result.headers, 'content-type': result.contentType, 'content-length': result.body.length });
+    res.writeHead(result.status, Object.assign({}, result.headers, { 'content-type': result.contentType, 'content-length': result.body.length }));
     res.end(result.body);
     return;
   }
@@ -112,11 +112,13 @@ export async function writeResult(res: ServerResponse, result: HandlerResult<Ope
     return;
   }
   const body = JSON.stringify(value);
-  res.writeHead(result.status, {
-    ...result.headers,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  });
+  res.writeHead(
+    result.status,
+    Object.assign({}, result.headers, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    }),
+  );
   if (body.length <= BODY_PIECE_CHARS) {
     res.end(body);
     return;

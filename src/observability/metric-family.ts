@@ -150,9 +150,9 @@ export class HistogramFamily extends Family<HistogramCell> {
       let cumulative = 0;
       this.bounds.forEach((le, i) => {
         cumulative += cell.counts[i] as number;
-        out.push({ metricName: bucket, labels: { ...labels, le }, value: cumulative });
+        out.push({ metricName: bucket, labels: Object.assign({}, labels, { le }), value: cumulative });
       });
-      out.push({ metricName: bucket, labels: { ...labels, le: '+Inf' }, value: cell.count });
+      out.push({ metricName: bucket, labels: Object.assign({}, labels, { le: '+Inf' }), value: cell.count });
       out.push({ metricName: `${this.name}_sum`, labels, value: cell.sum });
       out.push({ metricName: `${this.name}_count`, labels, value: cell.count });
     }

@@ -51,10 +51,11 @@ export function createSqliteIdempotency(db: Database, self: string, alive: (id: 
     }
     return {
       state: 'done',
-      result: {
-        ...(row.session_id !== null && row.seq !== null ? { turn: { sessionId: row.session_id, seq: row.seq } } : {}),
-        ...(row.payload === null ? {} : { payload: JSON.parse(row.payload) as unknown }),
-      },
+      result: Object.assign(
+        {},
+        row.session_id !== null && row.seq !== null ? { turn: { sessionId: row.session_id, seq: row.seq } } : {},
+        row.payload === null ? {} : { payload: JSON.parse(row.payload) as unknown },
+      ),
     };
   };
 

@@ -188,9 +188,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       idempotency.claim(turn.idempotency, { sessionId, seq }, turn.startedAt);
       if (outcome) idempotency.settle(turn.idempotency, outcome.status === 'ok');
     }
-    const common = { sessionId, seq, input: JSON.stringify(turn.input), instructions: turn.instructions ?? null, startedAt: turn.startedAt };
-    if (outcome) statements.insertFinishedTurn.run({ ...common, ...outcomeColumns(outcome) });
-    else statements.insertTurn.run({ ...common, owner: liveness.self });
+    const input = JSON.stringify(turn.input);
+    const instructions = turn.instructions ?? null;
+    const { startedAt } = turn;
+    if (outcome) statements.insertFinishedTurn.run({ sessionId, seq, input, instructions, startedAt, ...outcomeColumns(outcome) });
+    else statements.insertTurn.run({ sessionId, seq, input, instructions, startedAt, owner: liveness.self });
     if (!turn.newTranscript) statements.touchSession.run({ sessionId, seq, at, status });
     return { sessionId, seq };
   };
@@ -222,7 +224,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       return statements.recentOk
         .all(sessionId, limit)
         .reverse()
-        .map((row) => toTurn({ ...row, key: session.key, agent_id: session.agent_id }));
+        .map((row) => toTurn({ key: session.key, agent_id: session.agent_id, ...row }));
     },
     async runningElsewhere(agentId, key) {
       const current = statements.current.get(key, agentId);
@@ -259,8 +261,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       return rows.map((row) => ({ session: toSession(row), turns: statements.allTurns.all(row.id).map(toTurn) }));
     },
     async resetSession(session, at) {
-      await write(() => statements.insertEmptySession.run({ ...session, at }));
-      return { ...session, createdAt: at, updatedAt: at, turns: 0, lastStatus: null };
+      await write(() => statements.insertEmptySession.run(Object.assign({}, session, { at })));
+      return Object.assign({}, session, { createdAt: at, updatedAt: at, turns: 0, lastStatus: null });
     },
     deleteSession(agentId, key) {
       return write(() => {

@@ -74,7 +74,7 @@ function* deltasOf(event: Exclude<AgentEvent, { type: 'done' }>): Generator<Chun
   let name: object = event.name === undefined ? {} : { name: event.name };
   // Later pieces of the arguments continue the same call: index and arguments only.
   for (const piece of textPieces(event.arguments ?? '', CHUNK_TEXT_CHARS)) {
-    yield { tool_calls: [{ index: event.index, ...first, function: { ...name, arguments: piece } }] };
+    yield { tool_calls: [{ index: event.index, ...first, function: Object.assign({}, name, { arguments: piece }) }] };
     first = {};
     name = {};
   }
@@ -216,7 +216,7 @@ export function createChatCompletionHandler(core: AgentCore, logKey: string): Op
     }
     let turn: StartedTurn;
     try {
-      turn = core.startTurn({ ...chat.request, requestId, traceContext, idempotency: claimed?.idempotency }, signal);
+      turn = core.startTurn({ requestId, ...chat.request, traceContext, idempotency: claimed?.idempotency }, signal);
     } catch (err) {
       claimed?.release();
       throw chat.named(err);

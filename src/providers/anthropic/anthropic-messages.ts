@@ -52,7 +52,7 @@ export function toAnthropicPrompt(messages: readonly ModelMessage[]): AnthropicP
     if (last?.role === role) last.content = resultsFirst([...last.content, ...blocks]);
     else turns.push({ role, content: blocks });
   }
-  return { ...(systemParts.length > 0 ? { system: systemParts.join('\n\n') } : {}), messages: turns };
+  return { messages: turns, ...(systemParts.length > 0 ? { system: systemParts.join('\n\n') } : {}) };
 }
 
 /** Anthropic refuses text blocks without a non-whitespace character. */

@@ -171,12 +171,8 @@ export function createAnthropicProvider(settings: AnthropicSettings): ModelProvi
       let stopped = false;
       const toolUses = new ToolUseStream();
       try {
-        const params = {
-          ...toAnthropicOptions(request, maxTokens),
-          model: request.model,
-          stream: true as const,
-          ...toAnthropicPrompt(request.messages),
-        };
+        // Into the fresh options object, not a spread of it (eslint.config.js, leading spreads).
+        const params = Object.assign(toAnthropicOptions(request, maxTokens), { model: request.model, stream: true as const }, toAnthropicPrompt(request.messages));
         const events = await withRetries(() => client.messages.create(params, { signal, ...(traceHeaders ? { headers: traceHeaders } : {}) }), {
           maxRetries,
           signal,

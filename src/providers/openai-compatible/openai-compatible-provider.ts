@@ -110,13 +110,15 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleSetting
       let usage: Usage | undefined;
       const toolCalls = new ToolCallStream();
       try {
-        const body = JSON.stringify({
-          ...toRequestOptions(request),
-          model: request.model,
-          messages: request.messages.map(toWireMessage),
-          stream: true,
-          stream_options: { include_usage: true },
-        });
+        // Into the fresh options object, not a spread of it (see eslint.config.js, leading spreads).
+        const body = JSON.stringify(
+          Object.assign(toRequestOptions(request), {
+            model: request.model,
+            messages: request.messages.map(toWireMessage),
+            stream: true,
+            stream_options: { include_usage: true },
+          }),
+        );
         const res = await client.post(url, body, signal, { deadline, observer, extraHeaders: traceHeaders });
         for await (const data of sseData(res.body, maxEventBytes)) {
           const chunk = typeof data === 'string' && data.length < OFF_THREAD_CHARS ? parseChunk(data) : await parseLargeChunk(data);

@@ -164,7 +164,7 @@ const loadUndici = (): Promise<typeof import('undici')> => (undici ??= import('u
 type Attempt = { res: UpstreamResponse } | { error: UpstreamConnectionError | UpstreamTimeoutError; reusedSocket: boolean };
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
-  const headers: Record<string, string> = { ...options.headers, 'content-type': 'application/json' };
+  const headers: Record<string, string> = Object.assign({}, options.headers, { 'content-type': 'application/json' });
   // One pool per origin (a provider has one). Its connections are not capped: idle ones
   // are all kept, as many as ran at once (which the run limits bound), so that a burst of
   // replies ending does not make the next turns connect again. undici closes an idle one
@@ -195,7 +195,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   async function attempt(url: URL, body: string, signal: AbortSignal, extraHeaders: Readonly<Record<string, string>> | undefined): Promise<Attempt> {
     try {
       const pool = pools.get(url.origin) ?? (await poolFor(url.origin));
-      const res = await pool.request({ method: 'POST', path: `${url.pathname}${url.search}`, headers: extraHeaders ? { ...extraHeaders, ...headers } : headers, body, signal });
+      const res = await pool.request({ method: 'POST', path: `${url.pathname}${url.search}`, headers: extraHeaders ? Object.assign({}, extraHeaders, headers) : headers, body, signal });
       return { res: { status: res.statusCode, headers: res.headers, body: res.body } };
     } catch (err) {
       const code = errorCode(err);

@@ -107,11 +107,7 @@ export function clientConfig(options: PostgresStoreOptions, applicationName: str
  * Connections broken while idle are reported by the pool's own `error` event.
  */
 export function createPool(options: PostgresStoreOptions): pg.Pool {
-  const pool = new pg.Pool({
-    ...clientConfig(options, 'moltbot-gateway'),
-    max: options.poolSize ?? DEFAULT_POOL_SIZE,
-    idleTimeoutMillis: 30_000,
-  });
+  const pool = new pg.Pool(Object.assign(clientConfig(options, 'moltbot-gateway'), { max: options.poolSize ?? DEFAULT_POOL_SIZE, idleTimeoutMillis: 30_000 }));
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
   });

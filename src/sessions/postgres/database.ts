@@ -51,7 +51,7 @@ export function createDatabase(
   };
   const onClient = async <R extends pg.QueryResultRow>(client: pg.PoolClient, statement: Statement, values?: unknown[]): Promise<R[]> => {
     try {
-      const result = await client.query<R>({ ...statement, ...(values ? { values } : {}) });
+      const result = await client.query<R>(values ? Object.assign({}, statement, { values }) : statement);
       settle();
       return result.rows;
     } catch (err) {
@@ -73,7 +73,7 @@ export function createDatabase(
     },
     async query<R extends pg.QueryResultRow>(statement: Statement, values?: unknown[]) {
       try {
-        const result = await pipelines.query<R>({ ...statement, ...(values ? { values } : {}) });
+        const result = await pipelines.query<R>(values ? Object.assign({}, statement, { values }) : statement);
         settle();
         return result.rows;
       } catch (err) {

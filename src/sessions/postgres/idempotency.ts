@@ -43,10 +43,11 @@ export function createPgIdempotency(db: Database, s: string, self: string) {
       if (row.state !== 'done') return row.owner_alive ? { state: 'running' } : { state: 'free' };
       return {
         state: 'done',
-        result: {
-          ...(row.session_id !== null && row.seq !== null ? { turn: { sessionId: row.session_id, seq: row.seq } } : {}),
-          ...(row.payload === null ? {} : { payload: JSON.parse(row.payload) as unknown }),
-        },
+        result: Object.assign(
+          {},
+          row.session_id !== null && row.seq !== null ? { turn: { sessionId: row.session_id, seq: row.seq } } : {},
+          row.payload === null ? {} : { payload: JSON.parse(row.payload) as unknown },
+        ),
       };
     },
   };

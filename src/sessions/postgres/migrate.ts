@@ -82,7 +82,7 @@ export function pendingPostgresMigrations(pool: pg.Pool, schema: string): Promis
  * `StoreOpenError`s without the password.
  */
 export async function runPostgresMigrations(options: PostgresStoreOptions, dryRun: boolean): Promise<PendingMigration[]> {
-  const pool = createPool({ ...options, poolSize: 1 });
+  const pool = createPool(Object.assign({}, options, { poolSize: 1 }));
   pool.on('error', () => undefined);
   const schema = options.schema ?? 'public';
   try {

@@ -20,7 +20,7 @@ export function createPipelines(count: number, config: pg.ClientConfig): Pipelin
   let closed = false;
 
   const open = (i: number): Promise<pg.Client> => {
-    const client = new pg.Client({ ...config, pipeline: true } as pg.ClientConfig);
+    const client = new pg.Client(Object.assign({}, config, { pipeline: true }) as pg.ClientConfig);
     const connecting = client.connect().then(
       () => client,
       (err: unknown) => {

@@ -84,7 +84,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
   const redact = redactor(options.url);
   const target = describeTarget(options.url);
   const split = connectionSplit(options.poolSize);
-  const pool = createPool({ ...options, poolSize: split.pooled });
+  const pool = createPool(Object.assign({}, options, { poolSize: split.pooled }));
   let unavailableSince: number | undefined;
   const markUnavailable = (err: unknown): void => {
     if (unavailableSince !== undefined) return;
@@ -250,7 +250,7 @@ export async function openPostgresStore(options: PostgresStoreOptions, events: P
         await run(q.sessionLock, [LOCK.session, `${session.agentId}\n${session.key}`]);
         await run(q.insertEmptySession, [session.id, session.key, session.agentId, session.kind, at]);
       });
-      return { ...session, createdAt: at, updatedAt: at, turns: 0, lastStatus: null };
+      return Object.assign({}, session, { createdAt: at, updatedAt: at, turns: 0, lastStatus: null });
     },
     async deleteSession(agentId, key) {
       open();
