@@ -153,6 +153,6 @@ export function createPruner(
       pace.vacuumingMs = clock() - vacuuming;
       result.reclaimedBytes = Math.max(0, pagesBefore - pragma('page_count')) * pragma('page_size');
     }
-    return { ...result, pace };
+    return Object.assign({}, result, { pace });
   };
 }

@@ -231,7 +231,7 @@ export class Connection {
       this.close(1008, 'invalid request frame');
       return;
     }
-    const result = handshake(frame, { ...this.options.handshake, challengeNonce: this.nonce, now: Date.now() });
+    const result = handshake(frame, Object.assign({}, this.options.handshake, { challengeNonce: this.nonce, now: Date.now() }));
     if (!result.ok) {
       this.respond(frame.id, false, undefined, result.error);
       this.close(result.close.code, result.close.reason);

@@ -60,7 +60,7 @@ export function handshake(frame: RequestFrame, ctx: HandshakeContext): Handshake
   const blockedFor = ctx.limiter?.blockedFor(ctx.remoteAddress) ?? 0;
   if (blockedFor > 0) {
     const err = invalidRequest(`unauthorized: too many failed authentication attempts from this address; retry in ${blockedFor} s`);
-    return { ok: false, error: { ...toErrorShape(err), retryable: true, retryAfterMs: blockedFor * 1000 }, close: { code: 1008, reason: closeReason(err.message) } };
+    return { ok: false, error: Object.assign(toErrorShape(err), { retryable: true, retryAfterMs: blockedFor * 1000 }), close: { code: 1008, reason: closeReason(err.message) } };
   }
   const presented = ctx.mode === 'token' ? params.auth?.token : params.auth?.password;
   if (!ctx.checkSecret(presented)) {

@@ -52,7 +52,7 @@ export function toErrorShape(err: unknown): ErrorShape {
   if (!gateway) return { code: 'UNAVAILABLE', message: 'The gateway failed to process the request.', retryable: true };
   const retry = gateway.status === 429 || gateway.status >= 500 || (gateway.code !== null && RETRY_CODES.has(gateway.code));
   const code = gateway.code !== null && TIMEOUT_CODES.has(gateway.code) ? 'AGENT_TIMEOUT' : retry ? 'UNAVAILABLE' : 'INVALID_REQUEST';
-  const details = { ...(gateway.code === null ? {} : { code: gateway.code }), ...(gateway.param === null ? {} : { param: gateway.param }) };
+  const details = Object.assign({}, gateway.code === null ? {} : { code: gateway.code }, gateway.param === null ? {} : { param: gateway.param });
   return {
     code,
     message: gateway.message || 'The request failed.',

@@ -71,7 +71,7 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
   const startedAt = Date.now();
   const runs = new RunRegistry();
   const deps = { core, runs, config, version: options.version, startedAt };
-  const handlers: MethodHandlers = { ...infoMethods(deps), ...sessionMethods(deps), ...runMethods(deps) };
+  const handlers: MethodHandlers = Object.assign({}, infoMethods(deps), sessionMethods(deps), runMethods(deps));
   const all = new Set<Connection>();
   let unauthenticated = 0;
   let stopping = false;

@@ -67,8 +67,8 @@ export function runMethods(deps: MethodDeps): Pick<MethodHandlers, 'agent' | 'ag
       // A WS run always names its session (the canonical key): an explicit session.
       if (claimed.kind === 'replay') return { agentId: record.agentId, sessionKey: record.key, sessionKind: 'explicit', events: claimed.events };
       release = claimed.release;
-      const turn = core.startTurn({ ...request, idempotency: claimed.idempotency }, record.controller.signal);
-      return { ...turn, events: claimed.guard(turn.events, { runId: record.runId }) };
+      const turn = core.startTurn(Object.assign({}, request, { idempotency: claimed.idempotency }), record.controller.signal);
+      return Object.assign({}, turn, { events: claimed.guard(turn.events, { runId: record.runId }) });
     } catch (err) {
       release?.();
       runs.discard(record);

@@ -148,7 +148,7 @@ export function sessionMethods(deps: MethodDeps): Pick<MethodHandlers, 'sessions
       const current = await core.sessions.current(session.agentId, session.key);
       const turns = current ? await core.sessions.turns(session.agentId, session.key) : [];
       // Running turns show their input only (no partial reply).
-      const messages = turns.flatMap((turn) => transcriptMessages(turn.status === 'running' ? { ...turn, reply: undefined } as Turn : turn)).slice(-limit);
+      const messages = turns.flatMap((turn) => transcriptMessages(turn.status === 'running' ? (Object.assign({}, turn, { reply: undefined }) as Turn) : turn)).slice(-limit);
       return { sessionKey: params.sessionKey, ...(current ? { sessionId: current.id } : {}), messages, thinkingLevel: 'off' };
     },
   };
