@@ -14,13 +14,17 @@ import { cleanEnv, runCli, writeConfig, type Finished } from './cli.js';
 
 export const PROCESS_TOKEN = 'process-token-5d1f0a7e';
 
-/** A config file for a gateway whose agents all use the fake upstream's model `up/m`. */
-export function upstreamConfig(baseUrl: string, options: { graceSeconds?: number; agents?: string[] } = {}): string {
+/**
+ * A config file for a gateway whose agents all use the fake upstream's model `up/m`; with
+ * `postgresSchema`, its store is PostgreSQL at `$MOLTBOT_DATABASE_URL` in that schema (a replica).
+ */
+export function upstreamConfig(baseUrl: string, options: { graceSeconds?: number; agents?: string[]; postgresSchema?: string } = {}): string {
   const agents = (options.agents ?? ['main']).map((id) => `{ id: '${id}', model: 'up/m' }`).join(', ');
   const grace = options.graceSeconds === undefined ? '' : `shutdownGraceSeconds: ${options.graceSeconds},`;
+  const store = options.postgresSchema === undefined ? '' : `store: { kind: 'postgres', url: '\${MOLTBOT_DATABASE_URL}', schema: '${options.postgresSchema}', poolSize: 4 },`;
   return writeConfig(`{
   gateway: { http: { endpoints: { chatCompletions: { enabled: true } } }, ${grace} },
-  session: { reset: { mode: 'never' } },
+  session: { reset: { mode: 'never' }, ${store} },
   models: { providers: { up: { api: 'openai-completions', baseUrl: '${baseUrl}', maxRetries: 0 } } },
   agents: { list: [${agents}] },
 }`);

@@ -7,7 +7,7 @@
  * session or found by the sweep; each is counted once (nothing is left to count twice).
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cleanEnv, startCliGateway, writeConfig, type RunningGateway } from '../helpers/cli.js';
+import { cleanEnv, startCliGateway, type RunningGateway } from '../helpers/cli.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { scrape, type Scrape } from '../helpers/metrics.js';
 import { openStream } from '../helpers/open-stream.js';
@@ -96,12 +96,7 @@ describe.skipIf(!HAS_POSTGRES)('PostgreSQL: a replica SIGKILLed mid-turn, the ot
       return said.startsWith('cut') ? { kind: 'hold', deltas: ['partial'], rest: [' never'] } : { kind: 'reply', deltas: [`re: ${said}`] };
     });
     const schema = freshSchema('counted');
-    const config = writeConfig(`{
-  gateway: { http: { endpoints: { chatCompletions: { enabled: true } } } },
-  session: { reset: { mode: 'never' }, store: { kind: 'postgres', url: '\${MOLTBOT_DATABASE_URL}', schema: '${schema}', poolSize: 4 } },
-  models: { providers: { up: { api: 'openai-completions', baseUrl: '${upstream.baseUrl}', maxRetries: 0 } } },
-  agents: { list: [{ id: 'main', model: 'up/m' }] },
-}`);
+    const config = upstreamConfig(upstream.baseUrl, { postgresSchema: schema });
     const env = cleanEnv({ CLAWDBOT_GATEWAY_TOKEN: PROCESS_TOKEN, MOLTBOT_DATABASE_URL: DATABASE_URL ?? '' });
     const [a, b] = await Promise.all([startCliGateway(['--port', '0', '--config', config], env), startCliGateway(['--port', '0', '--config', config], env)]);
     children.push(a, b);

@@ -7,11 +7,11 @@
  * in nothing the processes print.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cleanEnv, startCliGateway, writeConfig, type RunningGateway } from '../helpers/cli.js';
+import { cleanEnv, startCliGateway, type RunningGateway } from '../helpers/cli.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { openStream } from '../helpers/open-stream.js';
 import { DATABASE_URL, HAS_POSTGRES, dropSchemas, freshSchema } from '../helpers/postgres.js';
-import { PROCESS_TOKEN, assistant, chat, user, within } from '../helpers/process-gateway.js';
+import { PROCESS_TOKEN, assistant, chat, upstreamConfig, user, within } from '../helpers/process-gateway.js';
 import { readCompletion } from '../helpers/read.js';
 import { openPostgresStore } from '../../src/sessions/postgres/store.js';
 import type { Turn } from '../../src/sessions/store.js';
@@ -34,12 +34,7 @@ afterEach(async () => {
 afterAll(dropSchemas);
 
 async function replicas(schema: string, count: number): Promise<RunningGateway[]> {
-  const config = writeConfig(`{
-  gateway: { http: { endpoints: { chatCompletions: { enabled: true } } } },
-  session: { reset: { mode: 'never' }, store: { kind: 'postgres', url: '\${MOLTBOT_DATABASE_URL}', schema: '${schema}', poolSize: 4 } },
-  models: { providers: { up: { api: 'openai-completions', baseUrl: '${upstream.baseUrl}', maxRetries: 0 } } },
-  agents: { list: [{ id: 'main', model: 'up/m' }] },
-}`);
+  const config = upstreamConfig(upstream.baseUrl, { postgresSchema: schema });
   const env = cleanEnv({ CLAWDBOT_GATEWAY_TOKEN: PROCESS_TOKEN, MOLTBOT_DATABASE_URL: DATABASE_URL ?? '' });
   const started = await Promise.all(Array.from({ length: count }, () => startCliGateway(['--port', '0', '--config', config], env)));
   children.push(...started);

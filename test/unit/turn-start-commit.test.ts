@@ -89,19 +89,29 @@ function core(store: SessionStore, model: ModelProvider) {
   });
 }
 
+/**
+ * Claims `key`, starts a streamed turn under it in `sessionKey` on a gated store, and reads
+ * its events into `received` (`reading` settles when they end); resolves once the turn's
+ * start has been written, not yet committed.
+ */
+async function keyedTurn(key: string, sessionKey: string, model: ReturnType<typeof fastModel>) {
+  const gated = gatedStore();
+  const agentCore = core(gated.store, model);
+  const claimed = await agentCore.claimIdempotencyKey({ scope: 'test', key, fingerprint: 'f' });
+  if (claimed.kind !== 'run') throw new Error('the key should be free');
+  const turn = agentCore.startTurn({ sessionKey, input: [{ role: 'user', content: 'hi' }], idempotency: claimed.idempotency }, new AbortController().signal);
+  const received: AgentEvent[] = [];
+  const reading = (async () => {
+    for await (const event of claimed.guard(turn.events, {})) received.push(event);
+  })();
+  await gated.begun;
+  return { gated, received, reading };
+}
+
 describe('a turn and its start commit', () => {
   it('a keyed streamed turn calls the model before its start commits, and yields nothing until it has', async () => {
-    const gated = gatedStore();
     const model = fastModel();
-    const agentCore = core(gated.store, model);
-    const claimed = await agentCore.claimIdempotencyKey({ scope: 'test', key: 'k1', fingerprint: 'f' });
-    if (claimed.kind !== 'run') throw new Error('the key should be free');
-    const turn = agentCore.startTurn({ sessionKey: 'agent:main:held', input: [{ role: 'user', content: 'hi' }], idempotency: claimed.idempotency }, new AbortController().signal);
-    const received: AgentEvent[] = [];
-    const reading = (async () => {
-      for await (const event of claimed.guard(turn.events, {})) received.push(event);
-    })();
-    await gated.begun;
+    const { gated, received, reading } = await keyedTurn('k1', 'agent:main:held', model);
     // The model has answered whole while the start is not committed: nothing is out.
     await new Promise((resolve) => setImmediate(resolve));
     expect(model.calls).toBe(1);
@@ -113,17 +123,8 @@ describe('a turn and its start commit', () => {
   });
 
   it('a start refused for its key aborts the model call and yields only the 409', async () => {
-    const gated = gatedStore();
     const model = fastModel(true);
-    const agentCore = core(gated.store, model);
-    const claimed = await agentCore.claimIdempotencyKey({ scope: 'test', key: 'k2', fingerprint: 'f' });
-    if (claimed.kind !== 'run') throw new Error('the key should be free');
-    const turn = agentCore.startTurn({ sessionKey: 'agent:main:refused', input: [{ role: 'user', content: 'hi' }], idempotency: claimed.idempotency }, new AbortController().signal);
-    const received: AgentEvent[] = [];
-    const reading = (async () => {
-      for await (const event of claimed.guard(turn.events, {})) received.push(event);
-    })();
-    await gated.begun;
+    const { gated, received, reading } = await keyedTurn('k2', 'agent:main:refused', model);
     // The model has said its first word by now (held: the start is not committed).
     await new Promise((resolve) => setImmediate(resolve));
     expect(model.calls).toBe(1);
